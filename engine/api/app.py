@@ -1,0 +1,167 @@
+"""The Starlette application, assembled in one place."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from engine.api.errors import ApiError, parse
+from engine.api.openapi import build_openapi, render_docs
+from engine.api.schemas import DeleteResult, EventsAccepted, ItemsBody, ItemsWritten, Readiness
+from engine.contracts import EventBatch, FeedRequest, SearchRequest
+from engine.service import Engine
+from engine.state.protocol import StoreUnavailable
+
+log = logging.getLogger("shopnow.api")
+VERSION = "0.1.0"
+REQUEST_ID = "x-request-id"
+
+
+def _json(model: object, status: int = 200, request_id: str | None = None) -> Response:
+    from pydantic import BaseModel
+
+    assert isinstance(model, BaseModel)
+    headers = {REQUEST_ID: request_id} if request_id else None
+    return Response(
+        model.model_dump_json(), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _rid(request: Request) -> str:
+    rid: str = request.state.request_id
+    return rid
+
+
+async def search(request: Request) -> Response:
+    req = await parse(request, SearchRequest)
+    resp = await _engine(request).rank(req, _rid(request))
+    return _json(resp, request_id=resp.request_id)
+
+
+async def feed(request: Request) -> Response:
+    req = await parse(request, FeedRequest)
+    resp = await _engine(request).rank(req, _rid(request))
+    return _json(resp, request_id=resp.request_id)
+
+
+async def events(request: Request) -> Response:
+    batch = await parse(request, EventBatch)
+    try:
+        n, warnings = await _engine(request).record_events(batch.events)
+    except StoreUnavailable as exc:
+        raise ApiError(503, f"{exc}; retry later") from None
+    return _json(EventsAccepted(accepted=n, warnings=warnings), 202)
+
+
+async def put_items(request: Request) -> Response:
+    body = await parse(request, ItemsBody)
+    rep = await _engine(request).upsert_items(body.items)
+    return _json(ItemsWritten(applied=rep.applied, stale=rep.stale, failed=rep.failed))
+
+
+async def delete_item(request: Request) -> Response:
+    item_id = request.path_params["item_id"]
+    raw = request.query_params.get("version")
+    if raw is None or not raw.isdigit():
+        raise ApiError(
+            422,
+            "query parameter 'version' is required: a non-negative integer",
+            [
+                {
+                    "field": "version",
+                    "message": "required non-negative integer",
+                    "type": "int_parsing",
+                }
+            ],
+        )
+    engine = _engine(request)
+    if item_id not in engine.catalog.row_of:
+        raise ApiError(404, f"item {item_id!r} not found")
+    deleted = await engine.delete_item(item_id, int(raw))
+    if not deleted:
+        raise ApiError(409, f"item {item_id!r} has a newer version than {raw}; not deleted")
+    return _json(DeleteResult(id=item_id, deleted=True))
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    engine = _engine(request)
+    store_ok = await engine.store.ping()
+    items = await engine.index.count()
+    ready = store_ok and items > 0
+    body = Readiness(
+        ready=ready,
+        items=items,
+        index=engine.index.name,
+        store=engine.store.name,
+        store_ok=store_ok,
+        ranker=engine.spec.scorer.version,
+    )
+    return _json(body, 200 if ready else 503)
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+async def docs(request: Request) -> Response:
+    return HTMLResponse(render_docs(request.app.state.openapi))
+
+
+class RequestIdMiddleware(BaseHTTPMiddleware):
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        rid = request.headers.get(REQUEST_ID) or uuid.uuid4().hex
+        if len(rid) > 128 or not rid.replace("-", "").replace("_", "").isalnum():
+            rid = uuid.uuid4().hex
+        request.state.request_id = rid
+        try:
+            response = await call_next(request)
+        except ApiError as exc:
+            response = exc.response()
+        except Exception:
+            log.exception("unhandled error", extra={"request_id": rid})
+            response = JSONResponse({"error": "internal error", "request_id": rid}, 500)
+        response.headers[REQUEST_ID] = rid
+        return response
+
+
+def create_app(engine: Engine) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await engine.close()
+
+    routes = [
+        Route("/v1/search", search, methods=["POST"]),
+        Route("/v1/feed", feed, methods=["POST"]),
+        Route("/v1/events", events, methods=["POST"]),
+        Route("/v1/items", put_items, methods=["PUT"]),
+        Route("/v1/items/{item_id}", delete_item, methods=["DELETE"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(RequestIdMiddleware)], lifespan=lifespan)
+    app.state.engine = engine
+    app.state.openapi = build_openapi(VERSION)
+    return app

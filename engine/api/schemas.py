@@ -1,0 +1,36 @@
+"""API-only request and response bodies (the domain contracts live in engine.contracts)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from engine.contracts import Item, Strict
+
+
+class ItemsBody(Strict):
+    items: list[Item] = Field(min_length=1, max_length=5000)
+
+
+class ItemsWritten(Strict):
+    applied: list[str]
+    stale: list[str] = Field(description="ids whose version was not newer than the stored one")
+    failed: dict[str, str]
+
+
+class EventsAccepted(Strict):
+    accepted: int
+    warnings: list[str]
+
+
+class DeleteResult(Strict):
+    id: str
+    deleted: bool
+
+
+class Readiness(Strict):
+    ready: bool
+    items: int
+    index: str
+    store: str
+    store_ok: bool
+    ranker: str

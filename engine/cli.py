@@ -1,0 +1,212 @@
+"""`shopnow` command line: synth, index, train, eval, serve, bench, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from engine.settings import Settings
+from engine.validation import describe
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit status 2."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        k: v
+        for k, v in {
+            "data_dir": getattr(args, "data", None),
+            "index_dir": getattr(args, "index", None),
+            "model_dir": getattr(args, "models", None),
+            "shared_data": getattr(args, "shared_data", None),
+        }.items()
+        if v is not None
+    }
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise CliError(f"bad settings: {describe(exc)[0]}") from None
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from ingest.synth.generate import generate
+
+    out = Path(args.out)
+    summary = generate(
+        out, n_items=args.items, n_events=args.events, seed=args.seed, progress=not args.quiet
+    )
+    print(
+        json.dumps(
+            summary.as_dict() if hasattr(summary, "as_dict") else str(summary),
+            indent=2,
+            default=str,
+        )
+    )
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from engine.jobs import build_index
+
+    print(json.dumps(asyncio.run(build_index(_settings(args), progress=not args.quiet)), indent=2))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from engine.jobs import train
+
+    report = asyncio.run(
+        train(_settings(args), max_requests=args.requests, progress=not args.quiet, seed=args.seed)
+    )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.dataset == "beauty":
+        from engine.evaluation.beauty import evaluate_beauty, format_report
+
+        s = _settings(args)
+        data = s.shared_data / "amazon-beauty"
+        if not data.is_dir():
+            raise CliError(
+                f"amazon-beauty data not found at {data}; put it there or pass --shared-data DIR"
+            )
+        print(format_report(evaluate_beauty(data, progress=not args.quiet, quick=args.quick)))
+        return 0
+    from engine.jobs import evaluate
+
+    report = asyncio.run(
+        evaluate(_settings(args), max_requests=args.requests, progress=not args.quiet)
+    )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from engine.api.app import create_app
+    from engine.jobs import open_engine
+
+    engine = asyncio.run(open_engine(_settings(args)))
+    from engine.logs import configure_json_logging
+
+    configure_json_logging(_settings(args).log_level)
+    uvicorn.run(create_app(engine), host=args.host, port=args.port, log_config=None)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from engine.benchmarks import run_bench
+
+    print(json.dumps(run_bench(args.which, quick=args.quick, settings=_settings(args)), indent=2))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from engine.jobs import demo
+
+    return demo(
+        _settings(args),
+        items=args.items,
+        events=args.events,
+        host=args.host,
+        port=args.port,
+        serve=not args.no_serve,
+    )
+
+
+def _paths(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, help="data directory (default var/data)")
+    p.add_argument("--index", type=Path, help="index directory (default var/index)")
+    p.add_argument("--models", type=Path, help="model directory (default var/models)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _positive(v: str) -> int:
+    try:
+        n = int(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{v!r} is not an integer") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"{v} must be positive")
+    return n
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="shopnow", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="generate a synthetic marketplace")
+    p.add_argument("--out", type=Path, default=Path("var/data"))
+    p.add_argument("--items", type=_positive, default=50_000)
+    p.add_argument("--events", type=_positive, default=500_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=cmd_synth)
+
+    p = sub.add_parser("index", help="load the catalog, index it, build behavioural signals")
+    _paths(p)
+    p.set_defaults(fn=cmd_index)
+
+    p = sub.add_parser("train", help="train the LambdaMART ranker from logged impressions")
+    _paths(p)
+    p.add_argument(
+        "--requests", type=_positive, default=20_000, help="logged requests sampled for training"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=cmd_train)
+
+    p = sub.add_parser("eval", help="offline evaluation (synthetic held-out or amazon-beauty)")
+    _paths(p)
+    p.add_argument("dataset", nargs="?", choices=["synth", "beauty"], default="synth")
+    p.add_argument("--requests", type=_positive, default=5_000)
+    p.add_argument("--shared-data", type=Path, dest="shared_data")
+    p.add_argument("--quick", action="store_true")
+    p.set_defaults(fn=cmd_eval)
+
+    p = sub.add_parser("serve", help="serve the HTTP API")
+    _paths(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(fn=cmd_serve)
+
+    p = sub.add_parser("bench", help="benchmarks; print JSON")
+    _paths(p)
+    p.add_argument("which", choices=["index", "e2e", "synth", "beauty", "all"])
+    p.add_argument("--quick", action="store_true", help="small sizes, under a minute")
+    p.set_defaults(fn=cmd_bench)
+
+    p = sub.add_parser("demo", help="synthesise, train, index and serve on localhost")
+    _paths(p)
+    p.add_argument("--items", type=_positive, default=50_000)
+    p.add_argument("--events", type=_positive, default=500_000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--no-serve", action="store_true", help="stop after building")
+    p.set_defaults(fn=cmd_demo)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        return int(args.fn(args))
+    except (CliError, FileNotFoundError, ValueError) as exc:
+        print(f"shopnow {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""Offline jobs behind the CLI: index, train, evaluate, open the engine, demo."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ingest.synth.dataset import SynthDataset, load_dataset
+from tqdm import tqdm
+
+from engine.catalog import Catalog, load_jsonl
+from engine.catalog_log import CatalogLog
+from engine.pipeline.executor import Executor
+from engine.pipelines import SOURCE_NAMES, build_spec
+from engine.retrieval.covisitation import CovisitationIndex, CovisParams
+from engine.service import Engine
+from engine.settings import Settings
+from engine.signals import DAY, KIND_WEIGHT, Signals
+from engine.state.embedded import EmbeddedStore
+from engine.state.protocol import Interaction, OnlineStore, Recorded
+from engine.state.redis_store import RedisStore
+from ltr.artifact import RankerArtifact
+from ltr.features import resolve
+from ltr.logs import LogReplay
+from ltr.scorers import LambdaMartScorer
+from ltr.train import build_training_set, train_ranker
+from search_plugins.embedded.index import EmbeddedIndex
+from search_plugins.protocol import SearchIndex
+
+log = logging.getLogger("shopnow.jobs")
+BULK = 5000
+
+
+def load_catalog(settings: Settings, progress: bool = False) -> Catalog:
+    catalog = Catalog()
+    load_jsonl(catalog, settings.data_dir / "items.jsonl", progress=progress)
+    CatalogLog(settings.data_dir / "catalog.log.jsonl").replay(catalog)
+    return catalog
+
+
+def build_signals(
+    ds: SynthDataset,
+    catalog: Catalog,
+    until: float,
+) -> tuple[Signals, CovisitationIndex]:
+    """Popularity, CTR and co-visitation from the events before ``until``."""
+    ev = ds.events
+    before = ev["ts"] < until
+    signals = Signals.build(
+        ev["ts"][before], ev["item"][before], ev["kind"][before], catalog.category.values, until
+    )
+    act = before & (ev["kind"] >= 1) & (ev["kind"] <= 3)
+    covis = CovisitationIndex.build(
+        ev["session"][act],
+        ev["item"][act],
+        ev["ts"][act],
+        KIND_WEIGHT[ev["kind"][act]].astype(np.float32),
+        len(catalog),
+        CovisParams(window=5, half_life=14 * DAY, reference_time=until, top_n=100),
+    )
+    return signals, covis
+
+
+async def build_index(settings: Settings, progress: bool = True) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    ds = load_dataset(settings.data_dir)
+    catalog = load_catalog(settings, progress)
+    if settings.index_dir.exists():
+        shutil.rmtree(settings.index_dir)
+    index = EmbeddedIndex.create(str(settings.index_dir), dim=settings.vector_dim)
+    with tqdm(total=len(catalog), desc="index", unit="item", disable=not progress) as bar:
+        for start in range(0, len(catalog), BULK):
+            rows = range(start, min(start + BULK, len(catalog)))
+            rep = await index.upsert([catalog.index_doc(r) for r in rows])
+            if rep.failed:
+                raise ValueError(
+                    f"{len(rep.failed)} items failed to index: {list(rep.failed.items())[:3]}"
+                )
+            bar.update(len(rows))
+    await index.refresh()
+    split = float(ds.meta["split_ts"])
+    signals, covis = build_signals(ds, catalog, split)
+    signals.save(settings.model_dir / "signals")
+    covis.save(settings.model_dir / "covis.npz")
+    n = await index.count()
+    await index.close()
+    return {
+        "items": len(catalog),
+        "indexed": n,
+        "signals_until": split,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+
+
+async def _open_index(settings: Settings) -> SearchIndex:
+    if not settings.index_dir.exists():
+        raise FileNotFoundError(f"no index at {settings.index_dir}; run `shopnow index` first")
+    return EmbeddedIndex.open(str(settings.index_dir))
+
+
+def _replay(ds: SynthDataset) -> LogReplay:
+    return LogReplay(ds.events, ds.users["segment"], ds.users["user_ids"], ds.queries)
+
+
+async def train(
+    settings: Settings, *, max_requests: int = 20_000, seed: int = 0, progress: bool = True
+) -> dict[str, Any]:
+    """Signals from the first 60% of the training period; the ranker learns on the rest."""
+    ds = load_dataset(settings.data_dir)
+    catalog = load_catalog(settings)
+    index = await _open_index(settings)
+    start, split = float(ds.meta["start_ts"]), float(ds.meta["split_ts"])
+    t_feat = start + 0.6 * (split - start)
+    signals, covis = build_signals(ds, catalog, t_feat)
+    spec = build_spec(settings, catalog, index, signals, covis)
+    replay = _replay(ds)
+    reqs = replay.requests(t_feat, split, max_requests=max_requests, seed=seed)
+    if len(reqs) < 50:
+        raise ValueError(f"only {len(reqs)} logged requests with clicks to train on")
+    cut = int(len(reqs) * 0.85)
+    executor = Executor(spec)
+    tr = await build_training_set(
+        executor,
+        spec.hydrator,
+        replay,
+        reqs[:cut],
+        seed=seed,
+        progress=progress,
+        desc="train features",
+    )
+    va = await build_training_set(
+        executor,
+        spec.hydrator,
+        replay,
+        reqs[cut:],
+        seed=seed + 1,
+        progress=progress,
+        desc="valid features",
+    )
+    features = resolve(tr.feature_names, SOURCE_NAMES)
+    artifact = train_ranker(
+        tr,
+        va,
+        features,
+        SOURCE_NAMES,
+        seed=seed,
+        progress=progress,
+        min_support=settings.restricted_min_support,
+    )
+    path = artifact.save(settings.model_dir)
+    await index.close()
+    return {"artifact": str(path), **artifact.meta.model_dump(mode="json", exclude={"params"})}
+
+
+def open_store(settings: Settings) -> OnlineStore:
+    if settings.online_store == "redis":
+        return RedisStore(settings.redis_url)
+    return EmbeddedStore()
+
+
+async def warm_store(
+    store: OnlineStore, ds: SynthDataset, item_ids: list[str], until: float
+) -> int:
+    """Load each known user's recent interactions before ``until`` (demo and evaluation)."""
+    ev = ds.events
+    act = (ev["ts"] < until) & (ev["kind"] >= 1) & (ev["kind"] <= 3)
+    users, items, kinds, ts = ev["user"][act], ev["item"][act], ev["kind"][act], ev["ts"][act]
+    named = ds.users["segment"][users] > 0
+    users, items, kinds, ts = users[named], items[named], kinds[named], ts[named]
+    ids = ds.users["user_ids"]
+    recs = [
+        Recorded(f"warm-{u}", str(ids[u]), Interaction(item_ids[i], int(k), float(t)))
+        for u, i, k, t in zip(
+            users.tolist(), items.tolist(), kinds.tolist(), ts.tolist(), strict=True
+        )
+    ]
+    for s in range(0, len(recs), 10_000):
+        await store.record(recs[s : s + 10_000])
+    return len(recs)
+
+
+async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
+    catalog = load_catalog(settings)
+    index = await _open_index(settings)
+    sig_dir = settings.model_dir / "signals"
+    if not sig_dir.exists():
+        raise FileNotFoundError(f"no signals under {settings.model_dir}; run `shopnow index`")
+    signals = Signals.load(sig_dir)
+    signals.resize(catalog.category.values)
+    covis_path = settings.model_dir / "covis.npz"
+    covis = CovisitationIndex.load(covis_path) if covis_path.is_file() else None
+    scorer = None
+    feature_names = None
+    versions = {
+        "index": index.name,
+        "signals": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(signals.built_at)),
+    }
+    try:
+        artifact = RankerArtifact.load(settings.model_dir)
+        scorer = LambdaMartScorer(artifact)
+        feature_names = tuple(artifact.meta.feature_names)
+    except FileNotFoundError as exc:
+        log.warning("no ranker artifact (%s): heuristic ranking", exc)
+    spec = build_spec(settings, catalog, index, signals, covis, scorer, feature_names)
+    store = open_store(settings)
+    if warm and isinstance(store, EmbeddedStore) and (settings.data_dir / "events.npz").exists():
+        ds = load_dataset(settings.data_dir)
+        await warm_store(store, ds, catalog.ids, float(ds.meta["split_ts"]))
+    return Engine(
+        settings,
+        catalog,
+        index,
+        store,
+        signals,
+        spec,
+        versions,
+        CatalogLog(settings.data_dir / "catalog.log.jsonl"),
+    )
+
+
+def default_paths(root: Path) -> Settings:
+    return Settings(data_dir=root / "data", index_dir=root / "index", model_dir=root / "models")
+
+
+async def evaluate(
+    settings: Settings, *, max_requests: int = 5000, seed: int = 0, progress: bool = True
+) -> dict[str, Any]:
+    """The ranker and the heuristic on held-out requests after the split."""
+    from engine.evaluation.synthetic import evaluate_requests
+    from ltr.scorers import HeuristicScorer
+
+    ds = load_dataset(settings.data_dir)
+    catalog = load_catalog(settings)
+    index = await _open_index(settings)
+    split, end = float(ds.meta["split_ts"]), float(ds.meta["end_ts"])
+    signals = Signals.load(settings.model_dir / "signals")
+    signals.resize(catalog.category.values)
+    covis = CovisitationIndex.load(settings.model_dir / "covis.npz")
+    specs = {"heuristic": build_spec(settings, catalog, index, signals, covis, HeuristicScorer())}
+    try:
+        art = RankerArtifact.load(settings.model_dir)
+        specs["lambdamart"] = build_spec(
+            settings,
+            catalog,
+            index,
+            signals,
+            covis,
+            LambdaMartScorer(art),
+            tuple(art.meta.feature_names),
+        )
+    except FileNotFoundError:
+        log.warning("no ranker artifact: evaluating the heuristic only")
+    replay = _replay(ds)
+    reqs = replay.requests(split, end + 1, max_requests=max_requests, seed=seed)
+    report = await evaluate_requests(specs, replay, reqs, progress)
+    await index.close()
+    return {"requests": len(reqs), "window": [split, end], **report}
+
+
+def demo(
+    settings: Settings, *, items: int, events: int, host: str, port: int, serve: bool = True
+) -> int:
+    """Synthesise (unless data exists), index, train, then serve on localhost."""
+    import asyncio
+
+    from ingest.synth.generate import generate
+
+    steps = 4 if serve else 3
+    if not (settings.data_dir / "events.npz").exists():
+        print(
+            f"[1/{steps}] synthesising {items:,} items and {events:,} events "
+            f"into {settings.data_dir}"
+        )
+        generate(settings.data_dir, n_items=items, n_events=events, seed=0, progress=True)
+    else:
+        print(f"[1/{steps}] using the existing data in {settings.data_dir}")
+    print(f"[2/{steps}] indexing")
+    print(asyncio.run(build_index(settings)))
+    print(f"[3/{steps}] training the ranker")
+    rep = asyncio.run(train(settings, max_requests=8000))
+    print({k: rep[k] for k in ("version", "n_requests", "metrics")})
+    if not serve:
+        return 0
+    import uvicorn
+
+    from engine.api.app import create_app
+    from engine.logs import configure_json_logging
+
+    engine = asyncio.run(open_engine(settings))
+    print(f"[4/{steps}] serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    print(
+        f'  curl -s -XPOST http://{host}:{port}/v1/search -d \'{{"query": "wireless '
+        f'headphones", "explain": true}}\''
+    )
+    print(f'  curl -s -XPOST http://{host}:{port}/v1/feed -d \'{{"user_id": "u000001"}}\'')
+    configure_json_logging(settings.log_level)
+    uvicorn.run(create_app(engine), host=host, port=port, log_config=None)
+    return 0

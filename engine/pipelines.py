@@ -1,0 +1,83 @@
+"""The factory that turns parts into the one pipeline serving both surfaces.
+
+::
+
+    sources (concurrent, each with a deadline, fail-open)
+      bm25 [search] | covis [feed, search] | popular, trending, popular_in_context [feed]
+    -> merge (<= max_candidates, best rank in any source wins)
+    -> filters: deleted, not_yet_available, out_of_stock, request_filters, already_purchased
+    -> features (ltr.features registry) -> scorer (LambdaMART, heuristic fallback)
+    -> re-rankers: duplicate_variants, mmr, brand_seller_caps
+    -> rules slot (merchandiser rules) -> page
+"""
+
+from __future__ import annotations
+
+from engine.catalog import Catalog
+from engine.pipeline.spec import PipelineSpec, SourceSpec
+from engine.pipeline.stages import Scorer
+from engine.rerank.diversity import BrandSellerCaps, CategoryMMR, DedupeVariants
+from engine.rerank.filters import (
+    AlreadyPurchasedFilter,
+    DeletedFilter,
+    NotYetAvailableFilter,
+    OutOfStockFilter,
+    RequestFilter,
+)
+from engine.retrieval.covisitation import CovisitationIndex
+from engine.settings import Settings
+from engine.signals import Signals
+from engine.sources.covisitation import CoVisitationSource
+from engine.sources.lexical import LexicalSource
+from engine.sources.popularity import ContextCategorySource, PopularSource
+from ltr.aggregates import ItemAggregates
+from ltr.features import FeatureHydrator, default_feature_names, resolve
+from ltr.scorers import HeuristicScorer
+from search_plugins.protocol import SearchIndex
+
+#: Source names in column order; the ranker's features are named after them.
+SOURCE_NAMES = ("bm25", "covis", "popular", "trending", "popular_in_context")
+
+
+def build_spec(
+    settings: Settings,
+    catalog: Catalog,
+    index: SearchIndex,
+    signals: Signals,
+    covis: CovisitationIndex | None,
+    scorer: Scorer | None = None,
+    feature_names: tuple[str, ...] | None = None,
+) -> PipelineSpec:
+    k, deadline = settings.candidates_per_source, settings.source_deadline_ms
+    sources = (
+        SourceSpec(LexicalSource(index, catalog), k, deadline),
+        SourceSpec(CoVisitationSource(covis), min(k, 500), deadline),
+        SourceSpec(PopularSource(signals, "popular"), min(k, 500), deadline),
+        SourceSpec(PopularSource(signals, "trending"), min(k, 300), deadline),
+        SourceSpec(ContextCategorySource(signals, catalog), min(k, 500), deadline),
+    )
+    assert tuple(s.source.name for s in sources) == SOURCE_NAMES
+    names = feature_names or default_feature_names(SOURCE_NAMES)
+    aggregates = ItemAggregates.build(catalog, settings.restricted_min_support)
+    hydrator = FeatureHydrator(resolve(names, SOURCE_NAMES), catalog, signals, aggregates)
+    fallback = HeuristicScorer()
+    return PipelineSpec(
+        sources=sources,
+        pre_filters=(
+            DeletedFilter(catalog),
+            NotYetAvailableFilter(catalog),
+            OutOfStockFilter(catalog),
+            RequestFilter(catalog),
+            AlreadyPurchasedFilter(),
+        ),
+        hydrator=hydrator,
+        scorer=scorer or fallback,
+        fallback_scorer=fallback,
+        rerankers=(
+            DedupeVariants(catalog),
+            CategoryMMR(catalog, settings.mmr_lambda),
+            BrandSellerCaps(catalog, settings.brand_cap_top20, settings.seller_cap_top20),
+        ),
+        rules=(),
+        max_candidates=settings.max_candidates,
+    )

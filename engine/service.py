@@ -1,0 +1,145 @@
+"""The engine: one pipeline serving search and feed, plus catalog and event writes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from engine.catalog import Catalog
+from engine.catalog_log import CatalogLog
+from engine.context_builder import build_context
+from engine.contracts import Event, EventType, FeedRequest, Item, RankedResponse, SearchRequest
+from engine.pipeline.context import KIND_CART, KIND_CLICK, KIND_PURCHASE, KIND_VIEW
+from engine.pipeline.executor import Executor
+from engine.pipeline.spec import PipelineSpec
+from engine.responses import build_response
+from engine.settings import Settings
+from engine.signals import Signals
+from engine.state.protocol import Interaction, OnlineStore, Recorded, StoreUnavailable
+from ltr.aggregates import ItemAggregates
+from search_plugins.protocol import SearchIndex, UpsertReport
+
+log = logging.getLogger("shopnow.engine")
+
+_KIND = {
+    EventType.impression: KIND_VIEW,
+    EventType.click: KIND_CLICK,
+    EventType.add_to_cart: KIND_CART,
+    EventType.purchase: KIND_PURCHASE,
+}
+
+
+@dataclass
+class ItemWriteReport:
+    applied: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        index: SearchIndex,
+        store: OnlineStore,
+        signals: Signals,
+        spec: PipelineSpec,
+        versions: dict[str, str],
+        log: CatalogLog | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.index = index
+        self.store = store
+        self.signals = signals
+        self.spec = spec
+        self.executor = Executor(spec)
+        self.versions = versions
+        self.log = log
+
+    async def rank(
+        self, req: SearchRequest | FeedRequest, request_id: str | None = None
+    ) -> RankedResponse:
+        degraded: list[str] = []
+        ctx = await build_context(req, self.catalog, self.store, degraded, request_id)
+        t = time.perf_counter()
+        res = await self.executor.run(ctx)
+        resp = build_response(ctx, res, self.catalog, self.versions, degraded)
+        log.info(
+            "ranked",
+            extra={
+                "request_id": ctx.request_id,
+                "surface": ctx.surface.value,
+                "candidates": res.candidates,
+                "degraded": resp.degraded,
+                "ms": round((time.perf_counter() - t) * 1e3, 3),
+            },
+        )
+        return resp
+
+    async def record_events(self, events: Sequence[Event]) -> tuple[int, list[str]]:
+        """Store session/user interactions; returns (accepted, warnings)."""
+        recs = [
+            Recorded(
+                e.session_id, e.user_id, Interaction(e.item_id, _KIND[e.type], e.ts.timestamp())
+            )
+            for e in events
+            if e.item_id is not None and e.type in _KIND and e.type != EventType.impression
+        ]
+        warnings: list[str] = []
+        if recs:
+            try:
+                await self.store.record(recs)
+            except StoreUnavailable as exc:
+                raise StoreUnavailable(f"events not stored: {exc}") from exc
+        unknown = sorted(
+            {
+                e.item_id
+                for e in events
+                if e.item_id is not None and e.item_id not in self.catalog.row_of
+            }
+        )
+        if unknown:
+            warnings.append(f"unknown item ids (kept, not yet in catalog): {unknown[:20]}")
+        return len(events), warnings
+
+    async def upsert_items(self, items: Sequence[Item]) -> ItemWriteReport:
+        if self.log is not None:
+            self.log.upserts(items)  # durable before it is acknowledged
+        res = self.catalog.upsert(items)
+        report = ItemWriteReport(stale=list(res.stale))
+        if res.applied:
+            self.signals.resize(self.catalog.category.values)
+            docs = [self.catalog.index_doc(r) for r in res.applied]
+            ur: UpsertReport = await self.index.upsert(docs)
+            await self.index.refresh()
+            report.applied = [d.id for d in docs if d.id not in ur.failed and d.id not in ur.stale]
+            report.stale += ur.stale
+            report.failed.update(ur.failed)
+            self.refresh_aggregates()
+        return report
+
+    async def delete_item(self, item_id: str, version: int) -> bool:
+        row = self.catalog.row_of.get(item_id)
+        if row is None or int(self.catalog.version.values[row]) > version:
+            return False
+        if self.log is not None:
+            self.log.delete(item_id, version)
+        self.catalog.delete(item_id, version)
+        await self.index.delete([item_id], version)
+        await self.index.refresh()
+        return True
+
+    def refresh_aggregates(self) -> None:
+        hydrator = self.spec.hydrator
+        if hasattr(hydrator, "aggregates"):
+            hydrator.aggregates = ItemAggregates.build(
+                self.catalog, self.settings.restricted_min_support
+            )
+
+    async def close(self) -> None:
+        await self.index.close()
+        await self.store.close()

@@ -1,0 +1,36 @@
+"""One settings object, read once where the app or CLI is assembled, then passed down frozen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Engine configuration. Environment variables use the ``SHOPNOW_`` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOPNOW_", frozen=True, extra="forbid")
+
+    data_dir: Path = Field(Path("var/data"), description="synthetic or ingested data")
+    index_dir: Path = Field(Path("var/index"), description="embedded search index directory")
+    model_dir: Path = Field(Path("var/models"), description="ranker artifacts")
+    shared_data: Path = Field(Path("../shared/data"), description="real public datasets")
+    search_backend: Literal["embedded", "opensearch"] = "embedded"
+    online_store: Literal["embedded", "redis"] = "embedded"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    opensearch_url: str = "http://127.0.0.1:9200"
+    vector_dim: int = Field(64, ge=2, le=4096, description="dimension of item vectors")
+    candidates_per_source: int = Field(1000, ge=1, le=10_000)
+    max_candidates: int = Field(3000, ge=1, le=20_000)
+    source_deadline_ms: float = Field(40.0, gt=0)
+    request_deadline_ms: float = Field(120.0, gt=0)
+    brand_cap_top20: int = Field(4, ge=1)
+    seller_cap_top20: int = Field(5, ge=1)
+    mmr_lambda: float = Field(0.85, ge=0.0, le=1.0)
+    restricted_min_support: int = Field(
+        20, ge=1, description="min orders behind a seller aggregate"
+    )
+    log_level: str = "INFO"

@@ -1,0 +1,56 @@
+"""The only code that reads restricted fields: declared aggregations, one column per item row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.catalog import Catalog
+
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemAggregates:
+    seller_rating_bucket: F32  # NaN where the seller has fewer than min_support orders
+    category_margin_level: F32  # 0,1,2 tercile; NaN where the category has < min_support items
+    price_percentile_in_category: F32
+
+    @staticmethod
+    def build(catalog: Catalog, min_support: int) -> ItemAggregates:
+        n = len(catalog)
+        seller = catalog.seller.values
+        led = catalog.restricted
+        n_sellers = len(catalog.sellers)
+        rating = np.full(n_sellers, np.nan, np.float32)
+        for s, r in led.seller_rating.items():
+            if led.seller_orders.get(s, 0) >= min_support:
+                rating[s] = np.round(r * 2) / 2
+        bucket = rating[seller] if n else np.zeros(0, np.float32)
+
+        cat = catalog.category.values
+        n_cat = max(len(catalog.categories), 1)
+        price = catalog.price.values.astype(np.float64)
+        cost = led.cost_price.values.astype(np.float64)
+        ok = ~np.isnan(cost) & ~catalog.deleted.values
+        margin = np.where(ok, (price - np.nan_to_num(cost)) / np.maximum(price, 1e-9), 0.0)
+        cnt = np.bincount(cat[ok], minlength=n_cat)
+        mean = np.bincount(cat[ok], weights=margin[ok], minlength=n_cat) / np.maximum(cnt, 1)
+        supported = cnt >= min_support
+        level = np.full(n_cat, np.nan, np.float32)
+        if supported.any():
+            cuts = np.quantile(mean[supported], [1 / 3, 2 / 3])
+            level[supported] = np.searchsorted(cuts, mean[supported]).astype(np.float32)
+        margin_level = level[cat] if n else np.zeros(0, np.float32)
+
+        pct = np.zeros(n, np.float32)
+        if n:
+            order = np.lexsort((price, cat))
+            sorted_cat = cat[order]
+            starts = np.searchsorted(sorted_cat, sorted_cat, side="left")
+            ends = np.searchsorted(sorted_cat, sorted_cat, side="right")
+            rank = np.arange(n) - starts
+            pct[order] = (rank / np.maximum(ends - starts - 1, 1)).astype(np.float32)
+        return ItemAggregates(bucket.astype(np.float32), margin_level.astype(np.float32), pct)

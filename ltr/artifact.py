@@ -1,0 +1,68 @@
+"""Versioned ranker artifacts: the LightGBM model plus what it needs to be served and audited."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import lightgbm as lgb
+from pydantic import BaseModel, ConfigDict
+
+CURRENT = "CURRENT"
+
+
+class RankerMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str
+    created_at: datetime
+    feature_names: list[str]
+    source_names: list[str]
+    train_window: tuple[float, float]  # unix seconds of the logged requests used
+    n_requests: int
+    n_rows: int
+    params: dict[str, float | int | str]
+    metrics: dict[str, float]
+    lightgbm_version: str
+
+
+class RankerArtifact:
+    def __init__(self, booster: lgb.Booster, meta: RankerMeta) -> None:
+        self.booster = booster
+        self.meta = meta
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+    def save(self, model_dir: Path) -> Path:
+        """Write ``<model_dir>/ranker/<version>/`` and point ``CURRENT`` at it atomically."""
+        base = model_dir / "ranker"
+        out = base / self.meta.version
+        out.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(out / "model.txt"))
+        (out / "meta.json").write_text(self.meta.model_dump_json(indent=2))
+        tmp = base / f".{CURRENT}.tmp"
+        tmp.write_text(self.meta.version)
+        os.replace(tmp, base / CURRENT)
+        return out
+
+    @staticmethod
+    def load(model_dir: Path, version: str | None = None) -> RankerArtifact:
+        base = model_dir / "ranker"
+        if version is None:
+            pointer = base / CURRENT
+            if not pointer.is_file():
+                raise FileNotFoundError(f"no ranker artifact under {base} (run `shopnow train`)")
+            version = pointer.read_text().strip()
+        path = base / version
+        if not (path / "model.txt").is_file() or not (path / "meta.json").is_file():
+            raise FileNotFoundError(f"ranker artifact {path} is incomplete")
+        meta = RankerMeta.model_validate_json((path / "meta.json").read_text())
+        return RankerArtifact(lgb.Booster(model_file=str(path / "model.txt")), meta)
+
+
+def new_version(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return "ranker-" + now.strftime("%Y%m%dT%H%M%S%f")

@@ -1,0 +1,294 @@
+"""The feature registry: every feature named once, computed by one code path.
+
+Serving hydrates candidates through :class:`FeatureHydrator`; training builds the same
+:class:`FeatureInputs` from logged requests and calls the same :func:`compute_frame`.
+Features that touch restricted fields declare the aggregation they go through (``via``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.catalog import Catalog
+from engine.contracts import Surface
+from engine.pipeline.candidates import CandidatePool
+from engine.pipeline.context import RequestContext
+from engine.pipeline.stages import FeatureFrame
+from engine.signals import DAY, Signals
+from ltr.aggregates import ItemAggregates
+from ltr.compliance import FieldUse
+
+F32 = npt.NDArray[np.float32]
+_TOKEN = re.compile(r"\w+")
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureInputs:
+    ctx: RequestContext
+    pool: CandidatePool
+    catalog: Catalog
+    signals: Signals
+    aggregates: ItemAggregates
+
+    @property
+    def rows(self) -> npt.NDArray[np.int64]:
+        return self.pool.rows
+
+    def n(self) -> int:
+        return len(self.pool.rows)
+
+    def context_rows(self) -> npt.NDArray[np.int64]:
+        return np.concatenate([self.ctx.user_history.rows, self.ctx.session.rows])
+
+    def full(self, value: float) -> F32:
+        return np.full(self.n(), value, np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    name: str
+    group: str  # request | item | user_item | query_item | source
+    compute: Callable[[FeatureInputs], F32]
+    reads: frozenset[str] = frozenset()
+    via: str | None = None
+
+    def use(self) -> FieldUse:
+        return FieldUse(self.name, self.reads, self.via)
+
+
+FEATURES: dict[str, Feature] = {}
+
+
+def feature(
+    name: str, group: str, reads: tuple[str, ...] = (), via: str | None = None
+) -> Callable[[Callable[[FeatureInputs], F32]], Callable[[FeatureInputs], F32]]:
+    def wrap(fn: Callable[[FeatureInputs], F32]) -> Callable[[FeatureInputs], F32]:
+        if name in FEATURES:
+            raise ValueError(f"feature {name!r} registered twice")
+        FEATURES[name] = Feature(name, group, fn, frozenset(reads), via)
+        return fn
+
+    return wrap
+
+
+# --- request -------------------------------------------------------------------------------
+@feature("is_search", "request")
+def _is_search(x: FeatureInputs) -> F32:
+    return x.full(float(x.ctx.surface == Surface.search))
+
+
+@feature("segment", "request")
+def _segment(x: FeatureInputs) -> F32:
+    return x.full(float(x.ctx.segment))
+
+
+@feature("history_len", "request")
+def _history_len(x: FeatureInputs) -> F32:
+    return x.full(float(np.log1p(len(x.ctx.user_history))))
+
+
+@feature("session_len", "request")
+def _session_len(x: FeatureInputs) -> F32:
+    return x.full(float(np.log1p(len(x.ctx.session))))
+
+
+# --- item ----------------------------------------------------------------------------------
+@feature("log_popularity", "item")
+def _pop(x: FeatureInputs) -> F32:
+    return np.log1p(x.signals.popular[x.rows]).astype(np.float32)
+
+
+@feature("trend", "item")
+def _trend(x: FeatureInputs) -> F32:
+    return x.signals.trending[x.rows]
+
+
+@feature("ctr", "item")
+def _ctr(x: FeatureInputs) -> F32:
+    return x.signals.ctr[x.rows]
+
+
+@feature("log_impressions", "item")
+def _imp(x: FeatureInputs) -> F32:
+    return np.log1p(x.signals.impressions[x.rows]).astype(np.float32)
+
+
+@feature("item_age_days", "item", reads=("created_at",))
+def _age(x: FeatureInputs) -> F32:
+    return ((x.ctx.now - x.catalog.created_at.values[x.rows]) / DAY).astype(np.float32)
+
+
+@feature("in_stock", "item", reads=("availability",))
+def _stock(x: FeatureInputs) -> F32:
+    return x.catalog.in_stock.values[x.rows].astype(np.float32)
+
+
+@feature("price_percentile", "item", reads=("price",), via="price_percentile_in_category")
+def _price_pct(x: FeatureInputs) -> F32:
+    return x.aggregates.price_percentile_in_category[x.rows]
+
+
+@feature(
+    "seller_rating_bucket",
+    "item",
+    reads=("seller_rating", "seller_order_count"),
+    via="seller_rating_bucket",
+)
+def _seller(x: FeatureInputs) -> F32:
+    return x.aggregates.seller_rating_bucket[x.rows]
+
+
+@feature(
+    "category_margin_level", "item", reads=("cost_price", "price"), via="category_margin_level"
+)
+def _margin(x: FeatureInputs) -> F32:
+    return x.aggregates.category_margin_level[x.rows]
+
+
+# --- user x item ---------------------------------------------------------------------------
+def _share(x: FeatureInputs, column: npt.NDArray[np.int32]) -> F32:
+    ctx_rows = x.context_rows()
+    if len(ctx_rows) == 0:
+        return x.full(0.0)
+    values, counts = np.unique(column[ctx_rows], return_counts=True)
+    cand = column[x.rows]
+    pos = np.searchsorted(values, cand)
+    pos = np.clip(pos, 0, len(values) - 1)
+    hit = values[pos] == cand
+    return np.where(hit, counts[pos] / len(ctx_rows), 0.0).astype(np.float32)
+
+
+@feature("category_affinity", "user_item", reads=("category_path",))
+def _cat_aff(x: FeatureInputs) -> F32:
+    return _share(x, x.catalog.category.values)
+
+
+@feature("root_affinity", "user_item", reads=("category_path",))
+def _root_aff(x: FeatureInputs) -> F32:
+    return _share(x, x.catalog.root_category.values)
+
+
+@feature("brand_affinity", "user_item", reads=("brand",))
+def _brand_aff(x: FeatureInputs) -> F32:
+    return _share(x, x.catalog.brand.values)
+
+
+@feature("price_ratio", "user_item", reads=("price",))
+def _price_ratio(x: FeatureInputs) -> F32:
+    ctx_rows = x.context_rows()
+    if len(ctx_rows) == 0:
+        return x.full(np.nan)
+    ref = float(np.median(x.catalog.price.values[ctx_rows]))
+    return np.log(x.catalog.price.values[x.rows] / max(ref, 1e-6)).astype(np.float32)
+
+
+@feature("seen_before", "user_item")
+def _seen(x: FeatureInputs) -> F32:
+    return np.isin(x.rows, x.context_rows()).astype(np.float32)
+
+
+# --- query x item --------------------------------------------------------------------------
+def _query_hits(x: FeatureInputs) -> tuple[F32, int]:
+    tokens = [t for t in _TOKEN.findall(x.ctx.query.lower()) if len(t) > 1]
+    if not tokens:
+        return x.full(0.0), 0
+    titles = x.catalog.titles
+    brands = x.catalog.brands
+    brand = x.catalog.brand.values
+    hits = np.zeros(x.n(), np.float32)
+    for i, r in enumerate(x.rows.tolist()):
+        text = f"{titles[r]} {brands.name(int(brand[r]))}".lower()
+        hits[i] = sum(t in text for t in tokens)
+    return hits, len(tokens)
+
+
+@feature("query_coverage", "query_item", reads=("title", "brand"))
+def _coverage(x: FeatureInputs) -> F32:
+    hits, n = _query_hits(x)
+    return (hits / max(n, 1)).astype(np.float32)
+
+
+@feature("query_brand_match", "query_item", reads=("brand",))
+def _brand_match(x: FeatureInputs) -> F32:
+    q = x.ctx.query.lower()
+    if not q:
+        return x.full(0.0)
+    names = x.catalog.brands
+    return np.fromiter(
+        (names.name(int(b)).lower() in q for b in x.catalog.brand.values[x.rows]),
+        dtype=np.float32,
+        count=x.n(),
+    )
+
+
+# --- source scores (one pair per source, named after it) --------------------------------------
+def _source_score(j: int, x: FeatureInputs) -> F32:
+    return x.pool.source_scores[:, j].copy()
+
+
+def _source_rank(j: int, x: FeatureInputs) -> F32:
+    return np.log1p(x.pool.source_ranks[:, j])
+
+
+def _n_sources(x: FeatureInputs) -> F32:
+    proposed = ~np.isnan(x.pool.source_scores)
+    out: F32 = np.count_nonzero(proposed, axis=1).astype(np.float32)
+    return out
+
+
+def source_features(source_names: tuple[str, ...]) -> list[Feature]:
+    out: list[Feature] = []
+    for j, name in enumerate(source_names):
+        out.append(Feature(f"src_{name}_score", "source", partial(_source_score, j)))
+        out.append(Feature(f"src_{name}_rank", "source", partial(_source_rank, j)))
+    out.append(Feature("n_sources", "source", _n_sources))
+    return out
+
+
+def resolve(names: tuple[str, ...], source_names: tuple[str, ...]) -> list[Feature]:
+    """The registered features called ``names`` (unknown names raise KeyError naming them)."""
+    table = dict(FEATURES)
+    table.update({f.name: f for f in source_features(source_names)})
+    missing = [n for n in names if n not in table]
+    if missing:
+        raise KeyError(f"unknown features: {missing}")
+    return [table[n] for n in names]
+
+
+def default_feature_names(source_names: tuple[str, ...]) -> tuple[str, ...]:
+    return (*FEATURES, *(f.name for f in source_features(source_names)))
+
+
+def compute_frame(features: list[Feature], inputs: FeatureInputs) -> FeatureFrame:
+    values = np.empty((inputs.n(), len(features)), np.float32)
+    for j, f in enumerate(features):
+        values[:, j] = f.compute(inputs)
+    return FeatureFrame(tuple(f.name for f in features), values)
+
+
+class FeatureHydrator:
+    """Pipeline stage: hydrates the candidate pool into the ranker's feature matrix."""
+
+    name = "features"
+
+    def __init__(
+        self,
+        features: list[Feature],
+        catalog: Catalog,
+        signals: Signals,
+        aggregates: ItemAggregates,
+    ) -> None:
+        self.features = features
+        self.catalog = catalog
+        self.signals = signals
+        self.aggregates = aggregates
+
+    def hydrate(self, ctx: RequestContext, pool: CandidatePool) -> FeatureFrame:
+        inputs = FeatureInputs(ctx, pool, self.catalog, self.signals, self.aggregates)
+        return compute_frame(self.features, inputs)

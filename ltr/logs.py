@@ -1,0 +1,150 @@
+"""Logged requests from event logs, turned into the same RequestContext that serving builds.
+
+Event logs are columns (see :mod:`ingest.synth.dataset`): ``ts``, ``user``, ``session``,
+``request``, ``kind`` (0 impression, 1 click, 2 cart, 3 purchase, 4 search), ``item``,
+``position``, ``query``, ``surface``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.contracts import Surface
+from engine.pipeline.context import History, RequestContext
+from search_plugins.protocol import SearchFilter
+
+Arr = npt.NDArray[np.int64]
+#: Graded labels: purchase > cart > click > skip.
+GRADE = np.array([0, 1, 2, 3, 0], np.int8)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    request: int
+    ts: float
+    user: int
+    session: int
+    surface: Surface
+    query: str
+    rows: Arr  # impressed item rows
+    grades: npt.NDArray[np.int8]  # best grade per impressed row
+
+
+class _Timeline:
+    """Interactions (click, cart, purchase) grouped by a key, in time order."""
+
+    def __init__(
+        self, key: Arr, ts: npt.NDArray[np.float64], item: Arr, kind: npt.NDArray[np.int8]
+    ) -> None:
+        order = np.lexsort((ts, key))
+        self.key, self.ts, self.item, self.kind = key[order], ts[order], item[order], kind[order]
+
+    def before(self, key: int, ts: float, limit: int) -> History:
+        lo = np.searchsorted(self.key, key, "left")
+        hi = np.searchsorted(self.key, key, "right")
+        end = lo + np.searchsorted(self.ts[lo:hi], ts, "left")
+        start = max(lo, end - limit)
+        return History(
+            self.item[start:end].astype(np.int64), self.kind[start:end], self.ts[start:end]
+        )
+
+
+class LogReplay:
+    """Rebuilds, for any logged request, what serving would have known at that moment."""
+
+    def __init__(
+        self,
+        events: dict[str, np.ndarray],
+        segments: npt.NDArray[np.int8],
+        user_ids: np.ndarray,
+        queries: list[str],
+    ) -> None:
+        ev = events
+        act = (ev["kind"] >= 1) & (ev["kind"] <= 3)
+        ts, item, kind = ev["ts"][act], ev["item"][act].astype(np.int64), ev["kind"][act]
+        self.by_user = _Timeline(ev["user"][act].astype(np.int64), ts, item, kind)
+        self.by_session = _Timeline(ev["session"][act].astype(np.int64), ts, item, kind)
+        self.events = ev
+        self.segments = segments
+        self.user_ids = user_ids
+        self.queries = queries
+
+    def requests(
+        self,
+        t0: float,
+        t1: float,
+        *,
+        max_requests: int | None = None,
+        positives_only: bool = True,
+        seed: int = 0,
+    ) -> list[LoggedRequest]:
+        ev = self.events
+        imp = (ev["kind"] == 0) & (ev["ts"] >= t0) & (ev["ts"] < t1) & (ev["request"] >= 0)
+        req_ids = np.unique(ev["request"][imp])
+        resp = (ev["kind"] >= 1) & (ev["kind"] <= 3) & (ev["request"] >= 0)
+        if positives_only:
+            req_ids = np.intersect1d(req_ids, ev["request"][resp])
+        if max_requests is not None and len(req_ids) > max_requests:
+            rng = np.random.default_rng(seed)
+            req_ids = np.sort(rng.choice(req_ids, max_requests, replace=False))
+        return list(self._build(req_ids, imp, resp))
+
+    def _build(
+        self, req_ids: Arr, imp: npt.NDArray[np.bool_], resp: npt.NDArray[np.bool_]
+    ) -> Iterator[LoggedRequest]:
+        ev = self.events
+        sel = imp & np.isin(ev["request"], req_ids)
+        r_req, r_item = ev["request"][sel], ev["item"][sel].astype(np.int64)
+        order = np.argsort(r_req, kind="stable")
+        r_req, r_item = r_req[order], r_item[order]
+        first = np.flatnonzero(sel)[order]
+        rsel = resp & np.isin(ev["request"], req_ids)
+        pos = {(int(r), int(i)): 0 for r, i in zip(r_req, r_item, strict=True)}
+        for r, i, k in zip(ev["request"][rsel], ev["item"][rsel], ev["kind"][rsel], strict=True):
+            key = (int(r), int(i))
+            if key in pos:
+                pos[key] = max(pos[key], int(GRADE[k]))
+        bounds = np.flatnonzero(np.diff(r_req)) + 1
+        starts = np.concatenate([[0], bounds])
+        ends = np.concatenate([bounds, [len(r_req)]])
+        for s, e in zip(starts, ends, strict=True):
+            j = first[s]
+            rid = int(r_req[s])
+            rows = r_item[s:e]
+            rows = np.unique(rows)
+            grades = np.array([pos[(rid, int(x))] for x in rows], np.int8)
+            q = int(ev["query"][j])
+            yield LoggedRequest(
+                request=rid,
+                ts=float(ev["ts"][j]),
+                user=int(ev["user"][j]),
+                session=int(ev["session"][j]),
+                surface=Surface.search if int(ev["surface"][j]) == 1 else Surface.feed,
+                query=self.queries[q] if q >= 0 else "",
+                rows=rows,
+                grades=grades,
+            )
+
+    def context(
+        self, lr: LoggedRequest, history_limit: int = 50, session_limit: int = 30
+    ) -> RequestContext:
+        anonymous = int(self.segments[lr.user]) == 0
+        user_hist = (
+            History.empty() if anonymous else self.by_user.before(lr.user, lr.ts, history_limit)
+        )
+        session = self.by_session.before(lr.session, lr.ts, session_limit)
+        return RequestContext(
+            request_id=f"log-{lr.request}",
+            surface=lr.surface,
+            now=lr.ts,
+            query=lr.query,
+            user_id=None if anonymous else str(self.user_ids[lr.user]),
+            session_id=f"s{lr.session}",
+            user_history=user_hist,
+            session=session,
+            filters=SearchFilter(in_stock=None),
+        )

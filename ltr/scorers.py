@@ -1,0 +1,81 @@
+"""Scorers: the LambdaMART artifact, and a popularity-aware heuristic used when there is none."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.pipeline.candidates import Scores
+from engine.pipeline.stages import FeatureFrame, Matrix
+from ltr.artifact import RankerArtifact
+
+
+class LambdaMartScorer:
+    name = "lambdamart"
+
+    def __init__(self, artifact: RankerArtifact) -> None:
+        self.artifact = artifact
+        self.version = artifact.version
+        self._names = tuple(artifact.meta.feature_names)
+
+    def _matrix(self, frame: FeatureFrame) -> Matrix:
+        if frame.names != self._names:
+            raise ValueError(
+                f"feature mismatch: model {self.version} expects {self._names}, got {frame.names}"
+            )
+        return frame.values
+
+    def score(self, frame: FeatureFrame) -> Scores:
+        if len(frame.values) == 0:
+            return np.zeros(0, np.float32)
+        out = self.artifact.booster.predict(self._matrix(frame), num_threads=1)
+        return np.asarray(out, dtype=np.float32)
+
+    def contributions(self, frame: FeatureFrame, idx: npt.NDArray[np.int64]) -> Matrix:
+        if len(idx) == 0:
+            return np.zeros((0, len(frame.names)), np.float32)
+        out = self.artifact.booster.predict(
+            self._matrix(frame)[idx], pred_contrib=True, num_threads=1
+        )
+        return np.asarray(out, dtype=np.float32)[:, :-1]  # drop the bias column
+
+
+class HeuristicScorer:
+    """Reciprocal-rank fusion of the sources plus popularity and query coverage.
+
+    score = sum_s 1 / (60 + rank_s) + 0.002 * log_popularity + 0.01 * query_coverage
+    """
+
+    name = "heuristic"
+    version = "heuristic-1"
+    weights: ClassVar[dict[str, float]] = {
+        "log_popularity": 0.002,
+        "query_coverage": 0.01,
+        "category_affinity": 0.004,
+    }
+
+    def _parts(self, frame: FeatureFrame) -> Matrix:
+        names = frame.names
+        cols = []
+        for j, n in enumerate(names):
+            if n.startswith("src_") and n.endswith("_rank"):
+                rank = np.expm1(frame.values[:, j])  # features store log1p(rank)
+                cols.append(np.where(np.isnan(rank), 0.0, 1.0 / (60.0 + rank)))
+            elif n in self.weights:
+                cols.append(self.weights[n] * np.nan_to_num(frame.values[:, j]))
+            else:
+                cols.append(np.zeros(len(frame.values)))
+        return np.stack(cols, axis=1).astype(np.float32) if cols else np.zeros((0, 0), np.float32)
+
+    def score(self, frame: FeatureFrame) -> Scores:
+        if len(frame.values) == 0:
+            return np.zeros(0, np.float32)
+        out: Scores = self._parts(frame).sum(axis=1).astype(np.float32)
+        return out
+
+    def contributions(self, frame: FeatureFrame, idx: npt.NDArray[np.int64]) -> Matrix:
+        if len(frame.values) == 0:
+            return np.zeros((0, len(frame.names)), np.float32)
+        return self._parts(frame)[idx]

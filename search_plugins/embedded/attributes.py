@@ -1,0 +1,183 @@
+"""Filter attributes as numpy columns keyed by internal row, and the filter bitmask."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+import numpy.typing as npt
+
+from search_plugins.protocol import SearchFilter
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+_MASK_CACHE = 32
+
+
+def category_prefixes(path: str) -> list[str]:
+    """``"a/b/c"`` -> ``["a", "a/b", "a/b/c"]`` (empty levels dropped)."""
+    parts = [p for p in path.split("/") if p]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+class Codes:
+    """A growing string dictionary: value -> dense int code."""
+
+    def __init__(self, values: list[str] | None = None) -> None:
+        self.values: list[str] = list(values or [])
+        self.index: dict[str, int] = {v: i for i, v in enumerate(self.values)}
+
+    def code(self, value: str) -> int:
+        got = self.index.get(value)
+        if got is None:
+            got = self.index[value] = len(self.values)
+            self.values.append(value)
+        return got
+
+    def lut(self, wanted: list[str]) -> BoolArray:
+        out = np.zeros(max(len(self.values), 1), dtype=np.bool_)
+        codes = [self.index[w] for w in wanted if w in self.index]
+        out[codes] = True
+        return out
+
+
+class AttributeColumns:
+    """Per-row columns: alive, category, brand, in_stock, price, vector model (-1 = no vector).
+
+    Only :meth:`write` and :meth:`kill` mutate searchable state; the index calls them under its
+    exclusive lock at refresh time, so searches see a consistent snapshot.
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.alive = np.zeros(0, dtype=np.bool_)
+        self.category = np.zeros(0, dtype=np.int32)
+        self.brand = np.zeros(0, dtype=np.int32)
+        self.in_stock = np.zeros(0, dtype=np.bool_)
+        self.price = np.zeros(0, dtype=np.float64)
+        self.model = np.zeros(0, dtype=np.int16)
+        self.categories = Codes()
+        self.brands = Codes()
+        self.models = Codes()
+        self._prefix_to_paths: dict[str, list[str]] = {}
+        self._cache_lock = threading.Lock()  # concurrent searches share the cache
+        self._cache: OrderedDict[tuple[object, ...], tuple[BoolArray, int]] = OrderedDict()
+
+    # -- dictionaries -------------------------------------------------------------------
+    def category_code(self, path: str) -> int:
+        if path not in self.categories.index:
+            for prefix in category_prefixes(path):
+                self._prefix_to_paths.setdefault(prefix, []).append(path)
+        return self.categories.code(path)
+
+    # -- mutation -------------------------------------------------------------------------
+    def _grow(self, n: int) -> None:
+        cap = len(self.alive)
+        if n <= cap:
+            return
+        new_cap = max(n, cap * 2, 1024)
+        for name in ("alive", "category", "brand", "in_stock", "price", "model"):
+            old = getattr(self, name)
+            fresh = np.zeros(new_cap, dtype=old.dtype)
+            fresh[:cap] = old
+            if name == "model":
+                fresh[cap:] = -1
+            setattr(self, name, fresh)
+
+    def write(
+        self,
+        rows: IntArray,
+        category: IntArray,
+        brand: IntArray,
+        in_stock: BoolArray,
+        price: npt.NDArray[np.float64],
+        model: IntArray,
+    ) -> None:
+        if len(rows) == 0:
+            return
+        self._grow(int(rows.max()) + 1)
+        self.n = max(self.n, int(rows.max()) + 1)
+        self.alive[rows] = True
+        self.category[rows] = category
+        self.brand[rows] = brand
+        self.in_stock[rows] = in_stock
+        self.price[rows] = price
+        self.model[rows] = model
+        self._cache.clear()
+
+    def kill(self, rows: IntArray) -> None:
+        rows = rows[rows < self.n]
+        if len(rows):
+            self.alive[rows] = False
+            self._cache.clear()
+
+    # -- filtering ------------------------------------------------------------------------
+    def mask(self, flt: SearchFilter | None, model: str) -> tuple[BoolArray, int]:
+        """Rows that are alive, carry a vector of ``model`` (any when "") and pass ``flt``.
+
+        ``exclude_ids`` is not applied here (the caller maps ids to rows). Masks are cached
+        until the next write; callers must not mutate the returned array.
+        """
+        f = flt or SearchFilter()
+        key = (f.categories, f.brands, f.in_stock, f.price_min, f.price_max, model)
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        n = self.n
+        mc = self.model[:n]
+        if model:
+            code = self.models.index.get(model)
+            m = mc == (code if code is not None else -2)
+        else:
+            m = mc >= 0
+        m &= self.alive[:n]
+        if f.categories is not None:
+            paths = sorted({p for c in f.categories for p in self._prefix_to_paths.get(c, [])})
+            m &= self.categories.lut(paths)[self.category[:n]]
+        if f.brands is not None:
+            m &= self.brands.lut(list(f.brands))[self.brand[:n]]
+        if f.in_stock is not None:
+            m &= self.in_stock[:n] == f.in_stock
+        if f.price_min is not None:
+            m &= self.price[:n] >= f.price_min
+        if f.price_max is not None:
+            m &= self.price[:n] <= f.price_max
+        out = (m, int(np.count_nonzero(m)))
+        with self._cache_lock:
+            self._cache[key] = out
+            if len(self._cache) > _MASK_CACHE:
+                self._cache.popitem(last=False)
+        return out
+
+    # -- persistence ----------------------------------------------------------------------
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        n = self.n
+        return {
+            "attr_alive": self.alive[:n],
+            "attr_category": self.category[:n],
+            "attr_brand": self.brand[:n],
+            "attr_in_stock": self.in_stock[:n],
+            "attr_price": self.price[:n],
+            "attr_model": self.model[:n],
+            "dict_categories": np.array(self.categories.values, dtype=np.str_),
+            "dict_brands": np.array(self.brands.values, dtype=np.str_),
+            "dict_models": np.array(self.models.values, dtype=np.str_),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> AttributeColumns:
+        self = cls()
+        for path in arrays["dict_categories"].tolist():
+            self.category_code(str(path))
+        self.brands = Codes([str(v) for v in arrays["dict_brands"].tolist()])
+        self.models = Codes([str(v) for v in arrays["dict_models"].tolist()])
+        n = len(arrays["attr_alive"])
+        self._grow(n)
+        self.n = n
+        for name in ("alive", "category", "brand", "in_stock", "price", "model"):
+            getattr(self, name)[:n] = arrays[f"attr_{name}"]
+        return self

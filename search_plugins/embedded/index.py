@@ -1,0 +1,349 @@
+"""EmbeddedIndex: the default in-process :class:`SearchIndex` (tantivy + faiss + numpy).
+
+Layout of ``path``: ``tantivy/`` (the text index), ``state.npz`` (columns, ids, versions,
+tombstones and the serialized HNSW graph) and ``meta.json``. Writes are staged and become
+visible together (text, attributes, vectors) at :meth:`refresh`. ``save()`` (also run by
+``close()`` and, when ``autosave_s`` is set, by ``refresh``) is the durability point: after a
+crash, replay the ingest log from the last save; versions make that replay idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from search_plugins.embedded._rwlock import RWLock
+from search_plugins.embedded.attributes import AttributeColumns
+from search_plugins.embedded.lexical import LexicalIndex
+from search_plugins.embedded.registry import RowRegistry
+from search_plugins.embedded.vectors import HnswParams, VectorStore
+from search_plugins.protocol import FloatArray, Hits, IndexDoc, SearchFilter, UpsertReport
+
+_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedParams:
+    hnsw: HnswParams = field(default_factory=HnswParams)
+    writer_heap_mb: int = 256
+    writer_threads: int = 1
+    compact_ratio: float = 0.3  # rebuild the graph at refresh when this share is garbage
+    compact_min: int = 10_000  # ... and at least this many garbage vectors
+    autosave_s: float | None = None  # save at refresh when this long since the last save
+
+
+@dataclass(slots=True)
+class _Staged:
+    category: int
+    brand: int
+    in_stock: bool
+    price: float
+    model: int
+    vector: FloatArray | None  # a vector to add to the graph at refresh
+
+
+class EmbeddedIndex:
+    """BM25 text, HNSW vectors and filter columns in one directory; see the module doc."""
+
+    name = "embedded"
+
+    def __init__(
+        self,
+        path: str,
+        dim: int,
+        params: EmbeddedParams,
+        *,
+        attributes: AttributeColumns,
+        vectors: VectorStore,
+        registry: RowRegistry,
+    ) -> None:
+        self.path, self.dim, self.params = path, dim, params
+        self.attributes, self.vectors, self.registry = attributes, vectors, registry
+        self.lexical_index = LexicalIndex(
+            os.path.join(path, "tantivy"), params.writer_heap_mb, params.writer_threads
+        )
+        self._staged: dict[int, _Staged] = {}
+        self._killed: set[int] = set()
+        self._mutate = threading.Lock()  # serializes writers (upsert, delete, refresh, save)
+        self._swap = RWLock()  # searches read; refresh swaps visible state exclusively
+        self._last_save = time.monotonic()
+
+    @classmethod
+    def create(cls, path: str, dim: int, params: EmbeddedParams | None = None) -> EmbeddedIndex:
+        if os.path.exists(os.path.join(path, "meta.json")):
+            raise FileExistsError(f"an index already exists in {path}")
+        p = params or EmbeddedParams()
+        os.makedirs(path, exist_ok=True)
+        self = cls(
+            path,
+            dim,
+            p,
+            attributes=AttributeColumns(),
+            vectors=VectorStore(dim, p.hnsw),
+            registry=RowRegistry(),
+        )
+        self.save_sync()
+        return self
+
+    @classmethod
+    def open(cls, path: str, params: EmbeddedParams | None = None) -> EmbeddedIndex:
+        with open(os.path.join(path, "meta.json")) as f:
+            meta = json.load(f)
+        if meta["format"] != _FORMAT:
+            raise ValueError(f"unsupported index format {meta['format']}")
+        p = params or EmbeddedParams(hnsw=HnswParams(**meta["hnsw"]))
+        dim = int(meta["dim"])
+        with np.load(os.path.join(path, "state.npz"), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        return cls(
+            path,
+            dim,
+            p,
+            attributes=AttributeColumns.from_arrays(arrays),
+            vectors=VectorStore.from_arrays(dim, p.hnsw, arrays),
+            registry=RowRegistry.from_arrays(arrays),
+        )
+
+    # -- writes ---------------------------------------------------------------------------
+    def _check(self, doc: IndexDoc) -> str | None:
+        if not doc.id:
+            return "empty id"
+        if doc.vector is not None:
+            v = np.asarray(doc.vector)
+            if v.shape != (self.dim,):
+                return f"vector shape {v.shape} != ({self.dim},)"
+            if not np.isfinite(v).all():
+                return "vector has non-finite values"
+        return None
+
+    def upsert_sync(self, docs: Sequence[IndexDoc]) -> UpsertReport:
+        applied, stale, failed = 0, [], {}
+        with self._mutate:
+            for doc in docs:
+                reason = self._check(doc)
+                if reason is not None:
+                    failed[doc.id] = reason
+                    continue
+                floor = self.registry.floor(doc.id)
+                if floor is not None and doc.version <= floor:
+                    stale.append(doc.id)
+                    continue
+                self._put(doc)
+                applied += 1
+        return UpsertReport(applied, stale, failed)
+
+    def _put(self, doc: IndexDoc) -> None:
+        reg, attrs = self.registry, self.attributes
+        vec = None if doc.vector is None else np.asarray(doc.vector, dtype=np.float32)
+        row = reg.row(doc.id)
+        # Reuse the row unless the graph already holds a different vector for it (HNSW
+        # cannot replace a vector in place): attribute-only updates stay cheap.
+        if row is not None and vec is not None and self.vectors.in_graph_row(row):
+            if self.vectors.same_as_graph(row, vec):
+                vec = None  # already in the graph: only the attributes change
+            else:
+                self._kill(row)
+                row = None
+        if row is None:
+            row = reg.allocate(doc.id)
+        model = -1 if doc.vector is None else attrs.models.code(doc.vector_model)
+        self._staged[row] = _Staged(
+            attrs.category_code(doc.category),
+            attrs.brands.code(doc.brand),
+            doc.in_stock,
+            float(doc.price),
+            model,
+            vec,
+        )
+        reg.put(doc.id, row, doc.version)
+        self.lexical_index.put(
+            doc.id, row, doc.text, doc.category, doc.brand, doc.in_stock, doc.price
+        )
+
+    def _kill(self, row: int) -> None:
+        self._staged.pop(row, None)
+        self._killed.add(row)
+
+    def delete_sync(self, ids: Sequence[str], version: int) -> int:
+        deleted = 0
+        with self._mutate:
+            for doc_id in ids:
+                live = self.registry.version(doc_id)
+                tomb = self.registry.tombstones.get(doc_id)
+                if tomb is not None and tomb >= version:
+                    continue
+                if live is not None and live > version:
+                    continue
+                row = self.registry.row(doc_id)
+                self.registry.remove(doc_id, version)  # tombstone even if never seen
+                if row is not None:
+                    self._kill(row)
+                    self.lexical_index.delete(doc_id)
+                    deleted += 1
+        return deleted
+
+    def refresh_sync(self) -> None:
+        with self._mutate:
+            self._refresh_locked()
+            p = self.params
+            if p.autosave_s is not None and time.monotonic() - self._last_save >= p.autosave_s:
+                self._save_locked()
+
+    def _refresh_locked(self) -> None:
+        self.lexical_index.commit()  # slow part, searches keep the old reader meanwhile
+        staged, killed = self._staged, self._killed
+        self._staged, self._killed = {}, set()
+        rows = np.fromiter(staged, dtype=np.int64, count=len(staged))
+        cols = list(staged.values())
+        new_vec = [i for i, s in enumerate(cols) if s.vector is not None]
+        dead = np.fromiter(killed, dtype=np.int64, count=len(killed))
+        with self._swap.write():
+            self.lexical_index.reload()
+            self.attributes.write(
+                rows,
+                np.array([s.category for s in cols], dtype=np.int64),
+                np.array([s.brand for s in cols], dtype=np.int64),
+                np.array([s.in_stock for s in cols], dtype=np.bool_),
+                np.array([s.price for s in cols], dtype=np.float64),
+                np.array([s.model for s in cols], dtype=np.int64),
+            )
+            self.attributes.kill(dead)
+            if new_vec:
+                vecs = np.stack([v for v in (cols[i].vector for i in new_vec) if v is not None])
+                self.vectors.add(rows[new_vec], vecs)
+            self.registry.merge()
+        in_graph = self.vectors.in_graph
+        self.registry.free.extend(int(r) for r in dead if r >= len(in_graph) or not in_graph[r])
+        if self._garbage() > max(
+            self.params.compact_min, self.params.compact_ratio * self.vectors.n_graph
+        ):
+            self._compact_locked()
+
+    def _live_vectors(self) -> np.ndarray:
+        a = self.attributes
+        return a.alive[: a.n] & (a.model[: a.n] >= 0)
+
+    def _garbage(self) -> int:
+        live = self._live_vectors()
+        n = min(len(live), len(self.vectors.in_graph))
+        return self.vectors.n_graph - int(np.count_nonzero(live[:n] & self.vectors.in_graph[:n]))
+
+    def compact_sync(self) -> int:
+        """Rebuild the HNSW graph without dead vectors; returns how many were dropped."""
+        with self._mutate:
+            self._refresh_locked()
+            return self._compact_locked()
+
+    def _compact_locked(self) -> int:
+        graph, rows = self.vectors.build_without(self._live_vectors())
+        with self._swap.write():
+            freed = self.vectors.swap_graph(graph, rows)
+        alive = self.attributes.alive
+        self.registry.free.extend(int(r) for r in freed if not alive[r])
+        return len(freed)
+
+    def save_sync(self) -> None:
+        with self._mutate:
+            self._refresh_locked()
+            self._save_locked()
+
+    def _save_locked(self) -> None:
+        arrays: dict[str, Any] = {}
+        with self._swap.read():
+            arrays.update(self.attributes.to_arrays())
+            arrays.update(self.vectors.to_arrays())
+            arrays.update(self.registry.to_arrays())
+        tmp = os.path.join(self.path, "state.tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, os.path.join(self.path, "state.npz"))
+        meta = {"format": _FORMAT, "dim": self.dim, "hnsw": asdict(self.params.hnsw)}
+        with open(os.path.join(self.path, "meta.json.tmp"), "w") as f:
+            json.dump(meta, f)
+        os.replace(os.path.join(self.path, "meta.json.tmp"), os.path.join(self.path, "meta.json"))
+        self._last_save = time.monotonic()
+
+    # -- reads ----------------------------------------------------------------------------
+    def _hits(self, rows: np.ndarray, scores: FloatArray) -> Hits:
+        row_id = self.registry.row_id
+        return Hits([row_id[r] for r in rows.tolist()], scores)
+
+    def lexical_sync(self, query: str, k: int, flt: SearchFilter | None = None) -> Hits:
+        with self._swap.read():
+            rows, scores = self.lexical_index.search(query, k, flt)
+            if len(rows):
+                # guards a tantivy index ahead of the columns (reopened after a crash)
+                ok = rows < self.attributes.n
+                ok[ok] = self.attributes.alive[rows[ok]]
+                rows, scores = rows[ok], scores[ok]
+            return self._hits(rows, scores)
+
+    def vector_sync(
+        self, query: FloatArray, k: int, flt: SearchFilter | None = None, model: str = ""
+    ) -> Hits:
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+        if q.shape != (self.dim,):
+            raise ValueError(f"query shape {q.shape} != ({self.dim},)")
+        with self._swap.read():
+            mask, count = self.attributes.mask(flt, model)
+            if flt is not None and flt.exclude_ids:
+                out = self.registry.visible_rows(flt.exclude_ids)
+                if out:
+                    mask = mask.copy()
+                    count -= int(np.count_nonzero(mask[out]))
+                    mask[out] = False
+            rows, scores = self.vectors.search(q, k, mask, count)
+            return self._hits(rows, scores)
+
+    def versions_sync(self, ids: Sequence[str]) -> dict[str, int]:
+        with self._mutate:
+            got = {i: self.registry.version(i) for i in ids}
+        return {i: v for i, v in got.items() if v is not None}
+
+    def count_sync(self) -> int:
+        with self._swap.read():
+            return len(self.registry.committed)
+
+    # -- SearchIndex protocol -------------------------------------------------------------
+    async def upsert(self, docs: Sequence[IndexDoc]) -> UpsertReport:
+        return await asyncio.to_thread(self.upsert_sync, docs)
+
+    async def delete(self, ids: Sequence[str], version: int) -> int:
+        return await asyncio.to_thread(self.delete_sync, ids, version)
+
+    async def refresh(self) -> None:
+        await asyncio.to_thread(self.refresh_sync)
+
+    async def lexical(self, query: str, k: int, flt: SearchFilter | None = None) -> Hits:
+        return await asyncio.to_thread(self.lexical_sync, query, k, flt)
+
+    async def vector(
+        self, query: FloatArray, k: int, flt: SearchFilter | None = None, model: str = ""
+    ) -> Hits:
+        return await asyncio.to_thread(self.vector_sync, query, k, flt, model)
+
+    async def versions(self, ids: Sequence[str]) -> dict[str, int]:
+        return await asyncio.to_thread(self.versions_sync, ids)
+
+    async def count(self) -> int:
+        return await asyncio.to_thread(self.count_sync)
+
+    async def save(self) -> None:
+        await asyncio.to_thread(self.save_sync)
+
+    async def compact(self) -> int:
+        return await asyncio.to_thread(self.compact_sync)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.close_sync)
+
+    def close_sync(self) -> None:
+        self.save_sync()
+        self.lexical_index.close()

@@ -1,0 +1,115 @@
+"""The search-index protocol: one index holding BM25 text, dense vectors and filter attributes.
+
+Every backend (embedded, OpenSearch) implements :class:`SearchIndex` and runs the same
+conformance suite in ``tests/search_plugins/conformance.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDoc:
+    """What the index stores for one item: searchable text, filter attributes, a vector."""
+
+    id: str
+    version: int
+    text: str
+    category: str  # full path "a/b/c"; filters match any prefix level
+    brand: str
+    seller_id: str
+    price: float
+    in_stock: bool
+    created_at: float  # unix seconds
+    vector: FloatArray | None = None
+    vector_model: str = ""  # model version that produced ``vector``
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilter:
+    """Conjunction of attribute constraints. ``None`` means unconstrained."""
+
+    categories: tuple[str, ...] | None = None  # any of these path prefixes
+    brands: tuple[str, ...] | None = None
+    in_stock: bool | None = None
+    price_min: float | None = None
+    price_max: float | None = None
+    exclude_ids: frozenset[str] = field(default_factory=frozenset)
+
+    def is_empty(self) -> bool:
+        return (
+            self.categories is None
+            and self.brands is None
+            and self.in_stock is None
+            and self.price_min is None
+            and self.price_max is None
+            and not self.exclude_ids
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Hits:
+    """Top-k result as columns, best first."""
+
+    ids: list[str]
+    scores: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @staticmethod
+    def empty() -> Hits:
+        return Hits([], np.zeros(0, dtype=np.float32))
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertReport:
+    applied: int
+    stale: list[str]  # ids whose incoming version was not newer than the stored one
+    failed: dict[str, str]  # id -> reason
+
+
+@runtime_checkable
+class SearchIndex(Protocol):
+    """Narrow protocol shared by the embedded and OpenSearch backends."""
+
+    name: str
+
+    async def upsert(self, docs: Sequence[IndexDoc]) -> UpsertReport:
+        """Insert or replace by id; a doc whose version is not newer than the stored one is stale."""
+        ...
+
+    async def delete(self, ids: Sequence[str], version: int) -> int:
+        """Delete ids whose stored version is <= ``version``; returns how many were deleted."""
+        ...
+
+    async def refresh(self) -> None:
+        """Make all accepted writes visible to searches."""
+        ...
+
+    async def lexical(self, query: str, k: int, flt: SearchFilter | None = None) -> Hits:
+        """BM25 top-k over the text, restricted to documents passing ``flt``."""
+        ...
+
+    async def vector(self, query: FloatArray, k: int, flt: SearchFilter | None = None,
+                     model: str = "") -> Hits:
+        """Inner-product top-k; only vectors of ``model`` when given; filtered like Lucene."""
+        ...
+
+    async def versions(self, ids: Sequence[str]) -> dict[str, int]:
+        """Stored version of each id that exists."""
+        ...
+
+    async def count(self) -> int:
+        ...
+
+    async def close(self) -> None:
+        ...

@@ -1,0 +1,63 @@
+import numpy as np
+
+from engine.contracts import Surface
+from engine.pipeline.candidates import CandidatePool, SourceResult
+from engine.pipeline.context import RequestContext
+from engine.pipeline.stages import Ranked
+from engine.rerank.diversity import BrandSellerCaps, CategoryMMR, DedupeVariants
+from tests.engine.fixtures import catalog, item
+
+CTX = RequestContext(request_id="r", surface=Surface.feed, now=0.0)
+
+
+def _ranked(n: int) -> tuple[CandidatePool, Ranked]:
+    rows = np.arange(n, dtype=np.int64)
+    pool = CandidatePool.merge([SourceResult("s", rows, np.ones(n, np.float32))], ("s",), 1000)
+    scores = np.linspace(1, 0, n).astype(np.float32)
+    return pool, Ranked(np.arange(n, dtype=np.int64), scores, {})
+
+
+def test_brand_cap_in_top_depth_moves_extra_items_down_without_dropping() -> None:
+    cat = catalog([item(i, brand="big" if i < 6 else f"b{i}", seller=f"s{i}") for i in range(10)])
+    pool, ranked = _ranked(10)
+    out = BrandSellerCaps(cat, brand_cap=2, seller_cap=5, depth=5).rerank(CTX, pool, ranked)
+    top = out.order[:5].tolist()
+    assert top == [0, 1, 6, 7, 8]
+    assert sorted(out.order.tolist()) == list(range(10))
+    assert "brand or seller cap" in out.notes[2][0]
+
+
+def test_seller_cap() -> None:
+    cat = catalog(
+        [item(i, brand=f"b{i}", seller="one" if i % 2 == 0 else f"s{i}") for i in range(8)]
+    )
+    pool, ranked = _ranked(8)
+    out = BrandSellerCaps(cat, brand_cap=9, seller_cap=1, depth=4).rerank(CTX, pool, ranked)
+    sellers = [cat.seller.values[r] for r in out.order[:4]]
+    assert len(set(sellers)) == 4
+
+
+def test_dedupe_variants_keeps_best_ranked_of_each_group() -> None:
+    cat = catalog(
+        [
+            item(0, variant="g"),
+            item(1),
+            item(2, variant="g"),
+            item(3, variant="h"),
+            item(4, variant="h"),
+        ]
+    )
+    pool, ranked = _ranked(5)
+    out = DedupeVariants(cat).rerank(CTX, pool, ranked)
+    assert out.order.tolist() == [0, 1, 3]
+
+
+def test_mmr_interleaves_categories_and_lambda_one_is_identity() -> None:
+    cats = [("A", "x")] * 4 + [("B", "y")] * 4
+    cat = catalog([item(i, category=c) for i, c in enumerate(cats)])
+    pool, ranked = _ranked(8)
+    out = CategoryMMR(cat, lam=0.5, head=8, depth=4).rerank(CTX, pool, ranked)
+    first4 = [cat.root_category.values[r] for r in out.order[:4]]
+    assert len(set(first4)) == 2 and sorted(out.order.tolist()) == list(range(8))
+    same = CategoryMMR(cat, lam=1.0).rerank(CTX, pool, ranked)
+    assert same.order.tolist() == list(range(8))

@@ -1,0 +1,80 @@
+"""A tiny marketplace with known structure, and an Engine over it (embedded backends)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+
+from engine.catalog import Catalog
+from engine.pipeline.context import KIND_CART, KIND_CLICK, KIND_PURCHASE
+from engine.pipelines import build_spec
+from engine.retrieval.covisitation import CovisitationIndex, CovisParams
+from engine.service import Engine
+from engine.settings import Settings
+from engine.signals import KIND_WEIGHT, Signals
+from engine.state.embedded import EmbeddedStore
+from engine.state.protocol import OnlineStore
+from search_plugins.embedded.index import EmbeddedIndex
+from search_plugins.protocol import SearchIndex
+from tests.engine.fixtures import T0, item
+
+PHONES = [item(i, title=f"Nova smartphone {c} 128GB", category=("Electronics", "Phones"),
+               brand=b, seller=f"s{i % 4}", price=300 + 10 * i,
+               variant="nova-v" if i < 4 else None)
+          for i, (c, b) in enumerate(zip(["black", "blue", "red", "white", "green", "grey"] * 2,
+                                         ["nova", "zen", "orbit"] * 4, strict=True))]
+CASES = [item(100 + i, title=f"Protective phone case {c}", category=("Electronics", "Phones",
+              "Cases"), brand="shield", seller="s9", price=15 + i)
+         for i, c in enumerate(["black", "blue", "clear", "leather", "silicone", "red"])]
+DECOR = [item(200 + i, title=f"Ceramic vase {c}", category=("Home", "Decor"), brand="casa",
+              seller="s7", price=40 + i, in_stock=i != 0)
+         for i, c in enumerate(["white", "blue", "tall", "small", "round", "square"])]
+ITEMS = PHONES + CASES + DECOR
+
+
+def events(catalog: Catalog) -> dict[str, np.ndarray]:
+    """Sessions: phone then case (complements), vases together; timestamps after T0."""
+    rng = np.random.default_rng(0)
+    rows: list[tuple[float, int, int, int]] = []
+    ts = T0.timestamp() + 3600
+    phones = [catalog.row_of[it.id] for it in PHONES]
+    cases = [catalog.row_of[it.id] for it in CASES]
+    vases = [catalog.row_of[it.id] for it in DECOR]
+    for s in range(300):
+        ts += 60
+        if s % 3 == 0:
+            seq = [(rng.choice(vases), KIND_CLICK), (rng.choice(vases), KIND_CART)]
+        else:
+            seq = [(rng.choice(phones), KIND_CLICK), (rng.choice(phones), KIND_PURCHASE),
+                   (rng.choice(cases), KIND_CART)]
+        for k, (r, kind) in enumerate(seq):
+            rows.append((ts + k, s, int(r), kind))
+    arr = np.array(rows)
+    return {"ts": arr[:, 0].astype(np.float64), "session": arr[:, 1].astype(np.int64),
+            "item": arr[:, 2].astype(np.int32), "kind": arr[:, 3].astype(np.int8)}
+
+
+async def make_engine(tmp: Path, *, index: SearchIndex | None = None,
+                      store: OnlineStore | None = None) -> Engine:
+    settings = Settings(data_dir=tmp / "data", index_dir=tmp / "index", model_dir=tmp / "models")
+    catalog = Catalog()
+    catalog.upsert(ITEMS)
+    if index is None:
+        emb = EmbeddedIndex.create(str(settings.index_dir), dim=8)
+        await emb.upsert([catalog.index_doc(r) for r in range(len(catalog))])
+        await emb.refresh()
+        index = emb
+    ev = events(catalog)
+    now = float(ev["ts"].max()) + 60
+    signals = Signals.build(ev["ts"], ev["item"], ev["kind"], catalog.category.values, now)
+    covis = CovisitationIndex.build(ev["session"], ev["item"], ev["ts"],
+                                    KIND_WEIGHT[ev["kind"]].astype(np.float32), len(catalog),
+                                    CovisParams(window=3))
+    spec = build_spec(settings, catalog, index, signals, covis)
+    return Engine(settings, catalog, index, store or EmbeddedStore(), signals, spec,
+                  {"index": index.name})
+
+
+NOW_PLUS = timedelta(days=1)

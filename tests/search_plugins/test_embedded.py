@@ -1,0 +1,131 @@
+"""The SearchIndex conformance suite against EmbeddedIndex, plus embedded-only behaviour."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from search_plugins.embedded import EmbeddedIndex, EmbeddedParams, HnswParams
+from search_plugins.protocol import SearchFilter, SearchIndex
+from tests.search_plugins.conformance import (
+    DIM,
+    QUERY,
+    SearchIndexConformance,
+    brute_vector,
+    catalog,
+)
+
+GRAPH_ONLY = EmbeddedParams(
+    hnsw=HnswParams(exact_min=0, exact_per_k=0), writer_heap_mb=16, compact_min=0
+)
+
+
+class TestEmbeddedIndex(SearchIndexConformance):
+    @pytest.fixture
+    async def index(self, tmp_path: Path) -> AsyncIterator[EmbeddedIndex]:
+        idx = EmbeddedIndex.create(str(tmp_path / "ix"), DIM, EmbeddedParams(writer_heap_mb=16))
+        assert isinstance(idx, SearchIndex)
+        yield idx
+        await idx.close()
+
+
+class TestEmbeddedIndexGraphPath(SearchIndexConformance):
+    """Same suite with the exact shortcut off, so every vector search goes through HNSW."""
+
+    @pytest.fixture
+    async def index(self, tmp_path: Path) -> AsyncIterator[EmbeddedIndex]:
+        idx = EmbeddedIndex.create(str(tmp_path / "ix"), DIM, GRAPH_ONLY)
+        yield idx
+        await idx.close()
+
+
+async def test_persist_and_reopen_gives_same_results(tmp_path: Path) -> None:
+    path = str(tmp_path / "ix")
+    idx = EmbeddedIndex.create(path, DIM, GRAPH_ONLY)
+    await idx.upsert(catalog())
+    await idx.delete(["d3"], 1)
+    flt = SearchFilter(categories=("Electronics",), in_stock=True)
+    await idx.refresh()
+    before = (await idx.lexical("item red", 20, flt), await idx.vector(QUERY, 20, flt, "m1"))
+    await idx.close()
+
+    again = EmbeddedIndex.open(path)
+    after = (await again.lexical("item red", 20, flt), await again.vector(QUERY, 20, flt, "m1"))
+    for b, a in zip(before, after, strict=True):
+        assert a.ids == b.ids
+        np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6)
+    assert await again.count() == 119
+    stale = await again.upsert([dataclasses.replace(catalog()[3], version=1)])
+    assert stale.stale == ["d3"]  # tombstones survive the reopen
+    await again.close()
+
+
+async def test_create_refuses_existing(tmp_path: Path) -> None:
+    idx = EmbeddedIndex.create(str(tmp_path), DIM)
+    await idx.close()
+    with pytest.raises(FileExistsError):
+        EmbeddedIndex.create(str(tmp_path), DIM)
+
+
+async def test_writes_visible_only_after_refresh(tmp_path: Path) -> None:
+    idx = EmbeddedIndex.create(str(tmp_path), DIM, GRAPH_ONLY)
+    await idx.upsert(catalog(10))
+    assert len(await idx.lexical("item", 10)) == 0
+    assert len(await idx.vector(QUERY, 10, model="m1")) == 0
+    await idx.refresh()
+    assert len(await idx.lexical("item", 10)) == 10
+    await idx.close()
+
+
+async def test_compaction_drops_dead_vectors_and_reuses_rows(tmp_path: Path) -> None:
+    params = dataclasses.replace(GRAPH_ONLY, compact_min=10**9)  # only explicit compaction
+    idx = EmbeddedIndex.create(str(tmp_path), DIM, params)
+    docs = catalog()
+    await idx.upsert(docs)
+    await idx.refresh()
+    rng = np.random.default_rng(3)
+    moved = [
+        dataclasses.replace(d, version=2, vector=rng.standard_normal(DIM).astype(np.float32))
+        for d in docs[:60]
+    ]
+    await idx.upsert(moved)
+    await idx.delete([d.id for d in docs[60:90]], 1)
+    await idx.refresh()
+    assert idx.vectors.n_graph == 180
+    assert await idx.compact() == 90
+    assert idx.vectors.n_graph == 90
+    current = moved + docs[90:]
+    for q in rng.standard_normal((3, DIM)).astype(np.float32):
+        ids = (await idx.vector(q, 10, model="m1")).ids
+        assert ids == brute_vector(current, q, 10, None, "m1")
+    rows_before = len(idx.registry.row_id)
+    await idx.upsert([dataclasses.replace(d, id=f"new{d.id}") for d in docs[:50]])
+    await idx.refresh()
+    assert len(idx.registry.row_id) == rows_before  # freed rows were reused
+    assert len(await idx.lexical("item", 500)) == 140
+    await idx.close()
+
+
+async def test_auto_compaction_at_refresh(tmp_path: Path) -> None:
+    idx = EmbeddedIndex.create(str(tmp_path), DIM, GRAPH_ONLY)  # ratio 0.3, no minimum
+    await idx.upsert(catalog())
+    await idx.refresh()
+    await idx.delete([f"d{i}" for i in range(50)], 1)
+    await idx.refresh()
+    assert idx.vectors.n_graph == 70
+
+
+async def test_attribute_only_update_keeps_graph_node(tmp_path: Path) -> None:
+    idx = EmbeddedIndex.create(str(tmp_path), DIM, GRAPH_ONLY)
+    await idx.upsert(catalog(20))
+    await idx.refresh()
+    await idx.upsert([dataclasses.replace(d, version=2, price=999.0) for d in catalog(20)])
+    await idx.refresh()
+    assert idx.vectors.n_graph == 20
+    hits = await idx.vector(QUERY, 50, SearchFilter(price_min=900.0), "m1")
+    assert len(hits) == 18
+    await idx.close()
