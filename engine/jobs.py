@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ingest.synth.dataset import SynthDataset, load_dataset
 from tqdm import tqdm
 
 from engine.catalog import Catalog, load_jsonl
@@ -23,7 +22,9 @@ from engine.signals import DAY, KIND_WEIGHT, Signals
 from engine.state.embedded import EmbeddedStore
 from engine.state.protocol import Interaction, OnlineStore, Recorded
 from engine.state.redis_store import RedisStore
+from ingest.synth.dataset import SynthDataset, load_dataset
 from ltr.artifact import RankerArtifact
+from ltr.compiled import compile_model
 from ltr.features import resolve
 from ltr.logs import LogReplay
 from ltr.scorers import LambdaMartScorer
@@ -113,7 +114,7 @@ async def train(
     ds = load_dataset(settings.data_dir)
     catalog = load_catalog(settings)
     index = await _open_index(settings)
-    start, split = float(ds.meta["start_ts"]), float(ds.meta["split_ts"])
+    start, split = float(ds.meta["start"]), float(ds.meta["split_ts"])
     t_feat = start + 0.6 * (split - start)
     signals, covis = build_signals(ds, catalog, t_feat)
     spec = build_spec(settings, catalog, index, signals, covis)
@@ -152,6 +153,7 @@ async def train(
         min_support=settings.restricted_min_support,
     )
     path = artifact.save(settings.model_dir)
+    compile_model(path / "model.txt")  # so the first serving start need not compile
     await index.close()
     return {"artifact": str(path), **artifact.meta.model_dump(mode="json", exclude={"params"})}
 
@@ -236,7 +238,7 @@ async def evaluate(
     ds = load_dataset(settings.data_dir)
     catalog = load_catalog(settings)
     index = await _open_index(settings)
-    split, end = float(ds.meta["split_ts"]), float(ds.meta["end_ts"])
+    split, end = float(ds.meta["split_ts"]), float(ds.meta["end"])
     signals = Signals.load(settings.model_dir / "signals")
     signals.resize(catalog.category.values)
     covis = CovisitationIndex.load(settings.model_dir / "covis.npz")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from engine.catalog import Catalog
 from engine.pipeline.spec import PipelineSpec, SourceSpec
-from engine.pipeline.stages import Scorer
+from engine.pipeline.stages import CandidateSource, Scorer
 from engine.rerank.diversity import BrandSellerCaps, CategoryMMR, DedupeVariants
 from engine.rerank.filters import (
     AlreadyPurchasedFilter,
@@ -48,14 +48,15 @@ def build_spec(
     scorer: Scorer | None = None,
     feature_names: tuple[str, ...] | None = None,
 ) -> PipelineSpec:
-    k, deadline = settings.candidates_per_source, settings.source_deadline_ms
-    sources = (
-        SourceSpec(LexicalSource(index, catalog), k, deadline),
-        SourceSpec(CoVisitationSource(covis), min(k, 500), deadline),
-        SourceSpec(PopularSource(signals, "popular"), min(k, 500), deadline),
-        SourceSpec(PopularSource(signals, "trending"), min(k, 300), deadline),
-        SourceSpec(ContextCategorySource(signals, catalog), min(k, 500), deadline),
+    deadline = settings.source_deadline_ms
+    stages: tuple[CandidateSource, ...] = (
+        LexicalSource(index, catalog),
+        CoVisitationSource(covis),
+        PopularSource(signals, "popular"),
+        PopularSource(signals, "trending"),
+        ContextCategorySource(signals, catalog),
     )
+    sources = tuple(SourceSpec(s, settings.source_k.get(s.name, 500), deadline) for s in stages)
     assert tuple(s.source.name for s in sources) == SOURCE_NAMES
     names = feature_names or default_feature_names(SOURCE_NAMES)
     aggregates = ItemAggregates.build(catalog, settings.restricted_min_support)

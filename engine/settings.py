@@ -23,7 +23,16 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     opensearch_url: str = "http://127.0.0.1:9200"
     vector_dim: int = Field(64, ge=2, le=4096, description="dimension of item vectors")
-    candidates_per_source: int = Field(1000, ge=1, le=10_000)
+    source_k: dict[str, int] = Field(
+        default_factory=lambda: {
+            "bm25": 2000,
+            "covis": 800,
+            "popular": 1000,
+            "trending": 400,
+            "popular_in_context": 1000,
+        },
+        description="candidates asked of each source",
+    )
     max_candidates: int = Field(3000, ge=1, le=20_000)
     source_deadline_ms: float = Field(40.0, gt=0)
     request_deadline_ms: float = Field(120.0, gt=0)

@@ -28,9 +28,10 @@ class RankerMeta(BaseModel):
 
 
 class RankerArtifact:
-    def __init__(self, booster: lgb.Booster, meta: RankerMeta) -> None:
+    def __init__(self, booster: lgb.Booster, meta: RankerMeta, path: Path | None = None) -> None:
         self.booster = booster
         self.meta = meta
+        self.path = path  # the artifact directory, once saved or loaded
 
     @property
     def version(self) -> str:
@@ -46,6 +47,7 @@ class RankerArtifact:
         tmp = base / f".{CURRENT}.tmp"
         tmp.write_text(self.meta.version)
         os.replace(tmp, base / CURRENT)
+        self.path = out
         return out
 
     @staticmethod
@@ -60,7 +62,7 @@ class RankerArtifact:
         if not (path / "model.txt").is_file() or not (path / "meta.json").is_file():
             raise FileNotFoundError(f"ranker artifact {path} is incomplete")
         meta = RankerMeta.model_validate_json((path / "meta.json").read_text())
-        return RankerArtifact(lgb.Booster(model_file=str(path / "model.txt")), meta)
+        return RankerArtifact(lgb.Booster(model_file=str(path / "model.txt")), meta, path)
 
 
 def new_version(now: datetime | None = None) -> str:

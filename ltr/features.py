@@ -7,7 +7,6 @@ Features that touch restricted fields declare the aggregation they go through (`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -21,11 +20,11 @@ from engine.pipeline.candidates import CandidatePool
 from engine.pipeline.context import RequestContext
 from engine.pipeline.stages import FeatureFrame
 from engine.signals import DAY, Signals
+from engine.text import token_ids
 from ltr.aggregates import ItemAggregates
 from ltr.compliance import FieldUse
 
 F32 = npt.NDArray[np.float32]
-_TOKEN = re.compile(r"\w+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,24 +193,20 @@ def _seen(x: FeatureInputs) -> F32:
 
 
 # --- query x item --------------------------------------------------------------------------
-def _query_hits(x: FeatureInputs) -> tuple[F32, int]:
-    tokens = [t for t in _TOKEN.findall(x.ctx.query.lower()) if len(t) > 1]
-    if not tokens:
-        return x.full(0.0), 0
-    titles = x.catalog.titles
-    brands = x.catalog.brands
-    brand = x.catalog.brand.values
-    hits = np.zeros(x.n(), np.float32)
-    for i, r in enumerate(x.rows.tolist()):
-        text = f"{titles[r]} {brands.name(int(brand[r]))}".lower()
-        hits[i] = sum(t in text for t in tokens)
-    return hits, len(tokens)
-
-
 @feature("query_coverage", "query_item", reads=("title", "brand"))
 def _coverage(x: FeatureInputs) -> F32:
-    hits, n = _query_hits(x)
-    return (hits / max(n, 1)).astype(np.float32)
+    """Share of the query's tokens present in the item's title and brand tokens."""
+    query = token_ids(x.ctx.query)
+    if len(query) == 0 or x.n() == 0:
+        return x.full(0.0)
+    per_item = [x.catalog.tokens[r] for r in x.rows.tolist()]
+    lengths = np.fromiter((len(t) for t in per_item), np.int64, count=len(per_item))
+    if lengths.sum() == 0:
+        return x.full(0.0)
+    hit = np.isin(np.concatenate(per_item), query)
+    owner = np.repeat(np.arange(len(per_item)), lengths)
+    counts = np.bincount(owner[hit], minlength=len(per_item))
+    return (counts / len(query)).astype(np.float32)
 
 
 @feature("query_brand_match", "query_item", reads=("brand",))
@@ -219,12 +214,13 @@ def _brand_match(x: FeatureInputs) -> F32:
     q = x.ctx.query.lower()
     if not q:
         return x.full(0.0)
+    brands = x.catalog.brand.values[x.rows]
+    uniq, inv = np.unique(brands, return_inverse=True)
     names = x.catalog.brands
-    return np.fromiter(
-        (names.name(int(b)).lower() in q for b in x.catalog.brand.values[x.rows]),
-        dtype=np.float32,
-        count=x.n(),
+    match = np.fromiter(
+        (names.name(int(b)).lower() in q for b in uniq), np.float32, count=len(uniq)
     )
+    return match[inv]
 
 
 # --- source scores (one pair per source, named after it) --------------------------------------

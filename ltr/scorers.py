@@ -10,15 +10,19 @@ import numpy.typing as npt
 from engine.pipeline.candidates import Scores
 from engine.pipeline.stages import FeatureFrame, Matrix
 from ltr.artifact import RankerArtifact
+from ltr.compiled import compile_model
 
 
 class LambdaMartScorer:
     name = "lambdamart"
 
-    def __init__(self, artifact: RankerArtifact) -> None:
+    def __init__(self, artifact: RankerArtifact, compiled: bool = True) -> None:
         self.artifact = artifact
         self.version = artifact.version
         self._names = tuple(artifact.meta.feature_names)
+        self._compiled = None
+        if compiled and artifact.path is not None:
+            self._compiled = compile_model(artifact.path / "model.txt")
 
     def _matrix(self, frame: FeatureFrame) -> Matrix:
         if frame.names != self._names:
@@ -30,8 +34,10 @@ class LambdaMartScorer:
     def score(self, frame: FeatureFrame) -> Scores:
         if len(frame.values) == 0:
             return np.zeros(0, np.float32)
-        out = self.artifact.booster.predict(self._matrix(frame), num_threads=1)
-        return np.asarray(out, dtype=np.float32)
+        x = self._matrix(frame)
+        if self._compiled is not None:
+            return self._compiled.predict(x)
+        return np.asarray(self.artifact.booster.predict(x, num_threads=1), dtype=np.float32)
 
     def contributions(self, frame: FeatureFrame, idx: npt.NDArray[np.int64]) -> Matrix:
         if len(idx) == 0:

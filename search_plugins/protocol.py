@@ -84,7 +84,7 @@ class SearchIndex(Protocol):
     name: str
 
     async def upsert(self, docs: Sequence[IndexDoc]) -> UpsertReport:
-        """Insert or replace by id; a doc whose version is not newer than the stored one is stale."""
+        """Insert or replace by id; a doc not newer than the stored version is stale."""
         ...
 
     async def delete(self, ids: Sequence[str], version: int) -> int:
@@ -99,8 +99,9 @@ class SearchIndex(Protocol):
         """BM25 top-k over the text, restricted to documents passing ``flt``."""
         ...
 
-    async def vector(self, query: FloatArray, k: int, flt: SearchFilter | None = None,
-                     model: str = "") -> Hits:
+    async def vector(
+        self, query: FloatArray, k: int, flt: SearchFilter | None = None, model: str = ""
+    ) -> Hits:
         """Inner-product top-k; only vectors of ``model`` when given; filtered like Lucene."""
         ...
 
@@ -108,8 +109,6 @@ class SearchIndex(Protocol):
         """Stored version of each id that exists."""
         ...
 
-    async def count(self) -> int:
-        ...
+    async def count(self) -> int: ...
 
-    async def close(self) -> None:
-        ...
+    async def close(self) -> None: ...

@@ -51,8 +51,8 @@ class Candidates:
     items: IntArray
     features: F32
     feature_names: tuple[str, ...]
-    #: per-source top lists (users x items CSR, rows best first), for source recall
-    source_lists: dict[str, sp.csr_matrix]
+    #: per source, 0-based rank of the target in the source's full list (if targets given)
+    target_ranks: dict[str, npt.NDArray[np.float64]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +63,7 @@ class StageIndices:
     content: sp.csr_matrix  # items x items, top-100 similarities per row
     popularity: PopularityIndex
     recent: F32  # how often an item is among the last 3 of a history
+    title_sim: sp.csr_matrix  # items x items title tf-idf cosine (>= 0.05), sorted columns
 
 
 def _sorted(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -78,14 +79,18 @@ def build_indices(data: BeautyData, hist: Sequences) -> StageIndices:
     seq = CovisitationIndex.build(users, items, pos, ones, n, SEQ)
     nxt = CovisitationIndex.build(users, items, pos, ones, n, NEXT)
     covis = CovisitationIndex.build(users, items, pos, ones, n, COVIS)
-    content = (data.titles @ data.titles.T) * 0.5 + _cosine_attrs(data.attributes) * 0.5
-    content = sp.csr_matrix(content, dtype=np.float32)
+    title_sim = sp.csr_matrix(data.titles @ data.titles.T, dtype=np.float32)
+    title_sim.data[title_sim.data < 0.05] = 0
+    title_sim.setdiag(0)
+    title_sim.eliminate_zeros()
+    title_sim.sort_indices()
+    content = sp.csr_matrix(title_sim * 0.5 + _cosine_attrs(data.attributes) * 0.5)
     content.setdiag(0)
     content.eliminate_zeros()
     pop = PopularityIndex.build(items, pos, ones, n)
     back = hist.lengths[users] - 1 - pos
     recent = np.bincount(items[back < 3], minlength=n).astype(np.float32)
-    return StageIndices(seq, nxt, covis, csr_topk(content, 100), pop, recent)
+    return StageIndices(seq, nxt, covis, csr_topk(content, 100), pop, recent, title_sim)
 
 
 def _cosine_attrs(attrs: sp.csr_matrix) -> sp.csr_matrix:
@@ -93,6 +98,15 @@ def _cosine_attrs(attrs: sp.csr_matrix) -> sp.csr_matrix:
     inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     a = sp.csr_matrix(sp.diags(inv) @ attrs)
     return sp.csr_matrix(a @ a.T)
+
+
+def _attr_slots(attrs: sp.csr_matrix) -> IntArray:
+    """items x max-attributes matrix of attribute ids, padded with -1."""
+    counts = np.diff(attrs.indptr)
+    out = np.full((attrs.shape[0], int(counts.max())), -1, dtype=np.int64)
+    rows = np.repeat(np.arange(attrs.shape[0]), counts)
+    out[rows, np.arange(attrs.nnz) - attrs.indptr[rows]] = attrs.indices
+    return out
 
 
 def _query(hist: Sequences, n_items: int, n_last: int, decay: float) -> sp.csr_matrix:
@@ -111,30 +125,59 @@ def _lookup(mat: sp.csr_matrix, rows: IntArray, cols: IntArray) -> F32:
     return out
 
 
-def _rowdot(a: sp.csr_matrix, b: sp.csr_matrix) -> F32:
-    return np.asarray(a.multiply(b).sum(axis=1), dtype=np.float32).ravel()
+def target_ranks(scores: sp.csr_matrix, targets: IntArray) -> npt.NDArray[np.float64]:
+    """Expected 0-based rank of each row's target among the row's scores under random
+    tie-breaking (#higher + #tied others / 2); ``inf`` where the target has no score."""
+    rows = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+    hit = scores.indices == targets[rows]
+    t_score = np.full(scores.shape[0], np.inf, dtype=np.float64)
+    t_score[rows[hit]] = scores.data[hit]
+    n = scores.shape[0]
+    above = np.bincount(rows[scores.data > t_score[rows]], minlength=n)
+    tied = np.bincount(rows[scores.data == t_score[rows]], minlength=n) - 1
+    return np.where(np.isfinite(t_score), above + tied / 2, np.inf)
 
 
-def generate(data: BeautyData, hist: Sequences, sizes: SourceSizes | None = None) -> Candidates:
-    """Candidates and their features for every user of ``hist``."""
+def generate(
+    data: BeautyData,
+    hist: Sequences,
+    sizes: SourceSizes | None = None,
+    *,
+    users: IntArray | None = None,
+    targets: IntArray | None = None,
+) -> Candidates:
+    """Candidates and their features for ``users`` (default: all) of ``hist``; indices are
+    built from all of ``hist``. With ``targets`` (one per queried user), also the rank of the
+    target in each source's full list."""
     sz = sizes or SourceSizes()
-    n, n_users = data.n_items, hist.n_users
+    n = data.n_items
     idx = build_indices(data, hist)
+    if users is not None:
+        hist = hist.subset(users)
+    n_users = hist.n_users
     exclude = sp.csr_matrix(
         (np.ones(len(hist.items), np.float32), (hist.users(), hist.items)), shape=(n_users, n)
-    )
+    ).astype(bool)
     last3 = _query(hist, n, 3, 0.5)
     content = sp.csr_matrix(last3 @ idx.content)
-    lists = {
-        "seq": idx.seq.neighbors_batch(last3, sz.seq, exclude),
-        "covis": idx.covis.neighbors_batch(_query(hist, n, 20, 0.8), sz.covis, exclude),
-        "content": csr_topk(content - content.multiply(exclude.astype(bool)), sz.content),
+    pop_rows, pop_scores = idx.popularity.top(sz.popular + 20)
+    pop = sp.csr_matrix(
+        (
+            np.tile(pop_scores, n_users),
+            (np.repeat(np.arange(n_users), len(pop_rows)), np.tile(pop_rows, n_users)),
+        ),
+        shape=(n_users, n),
+    )
+    full = {
+        "seq": idx.seq.scores_batch(last3, exclude),
+        "covis": idx.covis.scores_batch(_query(hist, n, 20, 0.8), exclude),
+        "content": sp.csr_matrix(content - content.multiply(exclude)),
+        "popular": sp.csr_matrix(pop - pop.multiply(exclude)),
     }
-    pop_rows, pop_scores = idx.popularity.top(sz.popular + int(hist.lengths.max()))
-    pop_mat = sp.csr_matrix(
-        (np.tile(pop_scores, n_users), (np.repeat(np.arange(n_users), len(pop_rows)),
-                                        np.tile(pop_rows, n_users))), shape=(n_users, n))
-    lists["popular"] = csr_topk(pop_mat - pop_mat.multiply(exclude.astype(bool)), sz.popular)
+    ranks_of_target = (
+        {} if targets is None else {k: target_ranks(v, targets) for k, v in full.items()}
+    )
+    lists = {name: csr_topk(full.pop(name), getattr(sz, name)) for name in SOURCES}
 
     # union of the sources, cut to the pool size by best rank in any source
     us, its, src, rank, score = [], [], [], [], []
@@ -156,7 +199,7 @@ def generate(data: BeautyData, hist: Sequences, sizes: SourceSizes | None = None
     scores[inv, s_all] = v_all
     cu, ci = uniq // n, uniq % n
     best = np.nanmin(ranks, axis=1)
-    order = np.lexsort((best, cu))
+    order = np.argsort(cu * 1e6 + best)  # by user, then best rank (ranks < 1e6)
     pos_in_user = np.arange(len(order)) - np.searchsorted(cu[order], cu[order])
     keep = np.sort(order[pos_in_user < sz.pool])
     cu, ci, ranks, scores, best = cu[keep], ci[keep], ranks[keep], scores[keep], best[keep]
@@ -168,28 +211,37 @@ def generate(data: BeautyData, hist: Sequences, sizes: SourceSizes | None = None
     feats["best_rank"] = best
     feats["n_sources"] = np.sum(~np.isnan(ranks), axis=1).astype(np.float32)
     seq_m, nxt_m = _sorted(idx.seq.matrix), _sorted(idx.nxt.matrix)
-    cov_m, con_m = _sorted(idx.covis.matrix), _sorted(idx.content)
+    cov_m = _sorted(idx.covis.matrix)
     for j in (1, 2, 3):
         last = hist.last(j)[cu]
         feats[f"seq_l{j}"] = _lookup(seq_m, last, ci)
         feats[f"next_l{j}"] = _lookup(nxt_m, last, ci)
         feats[f"covis_l{j}"] = _lookup(cov_m, last, ci)
-        feats[f"content_l{j}"] = _lookup(con_m, last, ci)
     last1 = hist.last(1)[cu]
     feats["prev_of_l1"] = _lookup(nxt_m.T.tocsr(), last1, ci)  # cand usually comes before l1
-    feats["title_l1"] = _rowdot(data.titles[last1], data.titles[ci])
-    prof_t = sp.csr_matrix(_query(hist, n, 10**6, 1.0) @ data.titles)
-    feats["title_hist"] = _rowdot(prof_t[cu], data.titles[ci]) / hist.lengths[cu]
-    prof_a = sp.csr_matrix(_query(hist, n, 10**6, 1.0) @ data.attributes)
-    n_attr = np.asarray(data.attributes.sum(axis=1), dtype=np.float32).ravel()
-    feats["attr_hist"] = _rowdot(prof_a[cu], data.attributes[ci]) / hist.lengths[cu]
-    feats["attr_l1"] = _rowdot(data.attributes[last1], data.attributes[ci])
-    feats["attr_n"] = n_attr[ci]
+    for j in (1, 2, 3):
+        feats[f"title_l{j}"] = _lookup(idx.title_sim, hist.last(j)[cu], ci)
+    slots = _attr_slots(data.attributes)[ci]  # candidate's attribute ids, -1 padded
+    has_attr = data.attributes.toarray() > 0
+    prof = np.asarray((_query(hist, n, 10**6, 1.0) @ data.attributes).todense(), np.float32)
+    attr_l1 = np.zeros(len(ci), np.float32)
+    attr_hist = np.zeros(len(ci), np.float32)
+    for s in range(slots.shape[1]):
+        a = slots[:, s]
+        ok = a >= 0
+        attr_l1[ok] += has_attr[last1[ok], a[ok]]
+        attr_hist[ok] += prof[cu[ok], a[ok]]
+    feats["attr_l1"] = attr_l1
+    feats["attr_hist"] = attr_hist / hist.lengths[cu]
+    feats["attr_n"] = (slots >= 0).sum(axis=1).astype(np.float32)
     pop = idx.popularity.scores["popular"]
     feats["pop"] = pop[ci]
     feats["pop_recent"] = idx.recent[ci]
     feats["pop_l1"] = pop[last1]
     feats["hist_len"] = hist.lengths[cu].astype(np.float32)
     names = tuple(feats)
-    matrix = np.column_stack([feats[k] for k in names]).astype(np.float32)
-    return Candidates(cu, ci, matrix, names, lists)
+    matrix = np.empty((len(names), len(ci)), dtype=np.float32)  # filled feature by feature
+    for j, k in enumerate(names):
+        matrix[j] = feats[k]
+    matrix = matrix.T  # column-major (users*candidates x features), which LightGBM accepts
+    return Candidates(cu, ci, matrix, names, ranks_of_target)

@@ -78,15 +78,17 @@ def _check_k(hits: BoolArray, k: int) -> BoolArray:
 def recall_at_k(hits: BoolArray, n_relevant: IntArray, k: int) -> FloatArray:
     h = _check_k(hits, k).sum(axis=1).astype(np.float64)
     n = np.asarray(n_relevant, dtype=np.float64)
-    return np.divide(h, n, out=np.zeros_like(h), where=n > 0)
+    out: FloatArray = np.divide(h, n, out=np.zeros_like(h), where=n > 0)
+    return out
 
 
 def hit_rate_at_k(hits: BoolArray, k: int) -> FloatArray:
-    return _check_k(hits, k).any(axis=1).astype(np.float64)
+    return np.asarray(_check_k(hits, k).any(axis=1), dtype=np.float64)
 
 
 def _discounts(k: int) -> FloatArray:
-    return 1.0 / np.log2(np.arange(k, dtype=np.float64) + 2.0)
+    out: FloatArray = 1.0 / np.log2(np.arange(k, dtype=np.float64) + 2.0)
+    return out
 
 
 def ndcg_at_k(hits: BoolArray, n_relevant: IntArray, k: int) -> FloatArray:
@@ -95,7 +97,8 @@ def ndcg_at_k(hits: BoolArray, n_relevant: IntArray, k: int) -> FloatArray:
     dcg = h.astype(np.float64) @ disc[: h.shape[1]]
     ideal_cum = np.concatenate([[0.0], np.cumsum(disc)])
     idcg = ideal_cum[np.minimum(np.asarray(n_relevant, dtype=np.int64), k)]
-    return np.divide(dcg, idcg, out=np.zeros_like(dcg), where=idcg > 0)
+    out: FloatArray = np.divide(dcg, idcg, out=np.zeros_like(dcg), where=idcg > 0)
+    return out
 
 
 def mrr_at_k(hits: BoolArray, k: int) -> FloatArray:

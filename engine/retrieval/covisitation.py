@@ -170,17 +170,23 @@ class CovisitationIndex:
             uniq, scores = uniq[keep], scores[keep]
         return _top(uniq, scores, k)
 
+    def scores_batch(
+        self, queries: sp.csr_matrix, exclude: sp.csr_matrix | None = None
+    ) -> sp.csr_matrix:
+        """All scores of :meth:`neighbors_batch`, before the top-``k`` cut (rows unsorted)."""
+        scores = sp.csr_matrix(sp.csr_matrix(queries, dtype=np.float32) @ self.matrix)
+        if exclude is not None:
+            scores = sp.csr_matrix(scores - scores.multiply(exclude.astype(bool)))
+            scores.eliminate_zeros()
+        return scores
+
     def neighbors_batch(
         self, queries: sp.csr_matrix, k: int, exclude: sp.csr_matrix | None = None
     ) -> sp.csr_matrix:
         """Batch :meth:`neighbors`: ``queries`` is (users x items) of item weights; returns
         (users x items) top-``k`` scores per row, rows sorted best first. Entries where
         ``exclude`` is non-zero are dropped."""
-        scores = sp.csr_matrix(queries, dtype=np.float32) @ self.matrix
-        if exclude is not None:
-            scores = scores - scores.multiply(exclude.astype(bool)).tocsr()
-            scores.eliminate_zeros()
-        return csr_topk(scores.tocsr(), k)
+        return csr_topk(self.scores_batch(queries, exclude), k)
 
     def save(self, path: Path) -> None:
         m, p = self.matrix, self.params

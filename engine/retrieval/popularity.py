@@ -41,7 +41,7 @@ def _decayed(
     n_items: int,
 ) -> npt.NDArray[np.float64]:
     ww = w if half_life is None else w * np.exp2(-age / half_life)
-    return np.bincount(items, weights=ww, minlength=n_items)
+    return np.bincount(items, weights=ww, minlength=n_items).astype(np.float64)
 
 
 class PopularityIndex:
@@ -127,10 +127,13 @@ class PopularityIndex:
         return rows, self.scores[kind][rows]
 
     def save(self, path: Path) -> None:
-        extra = {} if self.categories is None else {"categories": self.categories}
-        np.savez_compressed(
-            path, popular=self.scores["popular"], trending=self.scores["trending"], **extra
-        )
+        arrays: dict[str, npt.NDArray[np.generic]] = {
+            "popular": self.scores["popular"],
+            "trending": self.scores["trending"],
+        }
+        if self.categories is not None:
+            arrays["categories"] = self.categories
+        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: Path) -> PopularityIndex:

@@ -27,7 +27,7 @@ class PopularSource:
     def __init__(self, signals: Signals, kind: Literal["popular", "trending"]) -> None:
         self.signals = signals
         self.kind: Literal["popular", "trending"] = kind
-        self.name = kind
+        self.name: str = kind
 
     async def fetch(self, ctx: RequestContext, k: int) -> SourceResult:
         pop = self.signals.popularity

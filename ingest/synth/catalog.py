@@ -60,7 +60,8 @@ class Catalog:
 
     @property
     def in_stock(self) -> npt.NDArray[np.bool_]:
-        return self.availability == 0
+        out: npt.NDArray[np.bool_] = self.availability == 0
+        return out
 
     def seller_names(self) -> list[str]:
         w = max(6, len(str(len(self.seller_rating))))
@@ -84,8 +85,9 @@ def _zipf_cdf(n: int, s: float) -> F64:
 def _units(rng: np.random.Generator, n_items: int) -> I32:
     """Unit (product) index of every item; groups of 2-4 consecutive items are variants."""
     p_group = 0.039
-    sizes = np.where(rng.random(n_items) < p_group,
-                     rng.choice(VARIANT_SIZES, n_items, p=VARIANT_P), 1)
+    sizes = np.where(
+        rng.random(n_items) < p_group, rng.choice(VARIANT_SIZES, n_items, p=VARIANT_P), 1
+    )
     n_units = int(np.searchsorted(np.cumsum(sizes), n_items)) + 1
     unit: I32 = np.repeat(np.arange(n_units, dtype=np.int32), sizes[:n_units])[:n_items]
     return unit
@@ -98,8 +100,9 @@ def leaf_centers(rng: np.random.Generator, tax: Taxonomy) -> F64:
     return out
 
 
-def make_catalog(rng: np.random.Generator, tax: Taxonomy, centers: F64, n_items: int,
-                 start: float, end: float) -> Catalog:
+def make_catalog(
+    rng: np.random.Generator, tax: Taxonomy, centers: F64, n_items: int, start: float, end: float
+) -> Catalog:
     unit = _units(rng, n_items)
     n_units = int(unit[-1]) + 1
     n_leaves = tax.n_leaves
@@ -127,16 +130,22 @@ def make_catalog(rng: np.random.Generator, tax: Taxonomy, centers: F64, n_items:
     premium = np.exp(rng.normal(0, 0.25, len(names)))
     u_price = leaf_median[u_leaf] * premium[u_brand] * np.exp(rng.normal(0, 0.45, n_units))
     brand_q = rng.normal(0, 0.3, len(names))
-    u_quality = (rng.normal(0, 0.7, n_units) + brand_q[u_brand]
-                 + 0.4 * (rating[u_seller] - 4.3))
+    u_quality = rng.normal(0, 0.7, n_units) + brand_q[u_brand] + 0.4 * (rating[u_seller] - 4.3)
 
     brand_c = rng.normal(0, 1, (len(names), DIM))
     u_vec = centers[u_leaf] + 0.3 * brand_c[u_brand] + rng.normal(0, 0.6, (n_units, DIM))
 
-    is_new = rng.random(n_units) < NEW_ITEM_SHARE
-    is_new[: min(n_units, n_leaves)] = False  # the first product of each leaf is old
-    u_created = np.where(is_new, rng.uniform(start, end - 2 * DAY, n_units),
-                         rng.uniform(start - 730 * DAY, start - 3600, n_units))
+    # Exactly NEW_ITEM_SHARE of products are new; the first product of each leaf stays old.
+    eligible = np.arange(min(n_units, n_leaves), n_units)
+    is_new = np.zeros(n_units, bool)
+    is_new[
+        rng.choice(eligible, min(round(NEW_ITEM_SHARE * n_units), len(eligible)), replace=False)
+    ] = True
+    u_created = np.where(
+        is_new,
+        rng.uniform(start, end - 2 * DAY, n_units),
+        rng.uniform(start - 730 * DAY, start - 3600, n_units),
+    )
 
     leaf = u_leaf[unit]
     root = tax.leaf_root[leaf]
@@ -158,8 +167,12 @@ def make_catalog(rng: np.random.Generator, tax: Taxonomy, centers: F64, n_items:
     availability = np.select([av_u < 0.055, av_u < 0.06, av_u < 0.065], [1, 2, 3], 0)
     vec = (u_vec[unit] + rng.normal(0, 0.1, (n_items, DIM))) / np.sqrt(DIM)
     quality = u_quality[unit]
-    popularity = np.exp(0.8 * quality + 0.5 * np.log(brand_weight[unit] * nb)
-                        + rng.normal(0, 0.9, n_units)[unit] + rng.normal(0, 0.3, n_items))
+    popularity = np.exp(
+        0.8 * quality
+        + 0.5 * np.log(brand_weight[unit] * nb)
+        + rng.normal(0, 0.9, n_units)[unit]
+        + rng.normal(0, 0.3, n_items)
+    )
     group_rank = np.cumsum(sizes > 1) - 1
     return Catalog(
         leaf=leaf.astype(np.int32),

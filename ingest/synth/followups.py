@@ -35,9 +35,17 @@ class Intent:
     target: I64  # target item of a search, -1 for feed
 
 
-def _searches(rng: np.random.Generator, w: World, book: QueryBook, ts: F64, user: I64,
-              session: I64, search: npt.NDArray[np.bool_], target_leaf: I64,
-              boost: I64) -> Intent:
+def _searches(
+    rng: np.random.Generator,
+    w: World,
+    book: QueryBook,
+    ts: F64,
+    user: I64,
+    session: I64,
+    search: npt.NDArray[np.bool_],
+    target_leaf: I64,
+    boost: I64,
+) -> Intent:
     n = len(ts)
     idx = np.flatnonzero(search)
     target = np.full(n, -1, np.int64)
@@ -56,8 +64,15 @@ def _searches(rng: np.random.Generator, w: World, book: QueryBook, ts: F64, user
     return Intent(batch, session, query, target)
 
 
-def main_requests(rng: np.random.Generator, w: World, book: QueryBook, ts: F64, user: I64,
-                  session: I64, search: npt.NDArray[np.bool_]) -> Intent:
+def main_requests(
+    rng: np.random.Generator,
+    w: World,
+    book: QueryBook,
+    ts: F64,
+    user: I64,
+    session: I64,
+    search: npt.NDArray[np.bool_],
+) -> Intent:
     """Search targets: a favourite leaf (55%), a root by affinity (30%) or anything popular."""
     n = len(ts)
     tax, users = w.tax, w.users
@@ -68,23 +83,32 @@ def main_requests(rng: np.random.Generator, w: World, book: QueryBook, ts: F64, 
     first = np.where(u < 0.55, fav, np.where(u < 0.85, root_lo[root], 0))
     last = np.where(u < 0.55, fav + 1, np.where(u < 0.85, root_hi[root], tax.n_leaves))
     leaf = w.cat.leaf[w.sampler.draw(rng, first.astype(np.int64), last.astype(np.int64))]
-    return _searches(rng, w, book, ts, user, session, search, leaf.astype(np.int64),
-                     np.full(n, -1, np.int64))
+    return _searches(
+        rng, w, book, ts, user, session, search, leaf.astype(np.int64), np.full(n, -1, np.int64)
+    )
 
 
-def follow_ups(rng: np.random.Generator, w: World, book: QueryBook, first: Intent,
-               served: Served, next_session: int) -> Intent:
+def follow_ups(
+    rng: np.random.Generator,
+    w: World,
+    book: QueryBook,
+    first: Intent,
+    served: Served,
+    next_session: int,
+) -> Intent:
     buy = served.act_kind == 3
     item, req, t = served.act_item[buy], served.act_req[buy], served.act_ts[buy]
     leaf = w.cat.leaf[item]
     partner = w.tax.complement_of[leaf].astype(np.int64)
-    p = np.where(partner < 0, 0.0, np.where(w.tax.complement_anchor[leaf], P_FOLLOW,
-                                            P_FOLLOW_REVERSE))
+    p = np.where(
+        partner < 0, 0.0, np.where(w.tax.complement_anchor[leaf], P_FOLLOW, P_FOLLOW_REVERSE)
+    )
     go = rng.random(len(item)) < p
     user = first.batch.user[req]
     anon = w.users.segment[user] == ANONYMOUS
-    delay = np.where(anon, 60.0 + rng.exponential(600.0, len(item)),
-                     120.0 + rng.exponential(7200.0, len(item)))
+    delay = np.where(
+        anon, 60.0 + rng.exponential(600.0, len(item)), 120.0 + rng.exponential(7200.0, len(item))
+    )
     go &= t + delay < w.end - 600.0
     same = anon | (delay < 1800.0)
     new_ids = next_session + np.cumsum(go & ~same) - 1
@@ -93,5 +117,6 @@ def follow_ups(rng: np.random.Generator, w: World, book: QueryBook, first: Inten
     order = np.argsort(ts, kind="stable")
     partner = partner[go][order]
     search = rng.random(len(ts)) < P_FOLLOW_SEARCH
-    return _searches(rng, w, book, ts[order], user[go][order], session[order], search, partner,
-                     partner)
+    return _searches(
+        rng, w, book, ts[order], user[go][order], session[order], search, partner, partner
+    )

@@ -38,12 +38,14 @@ def _title(noun: str, leaf: str) -> str:
 
 def _iso(ts: np.ndarray) -> list[str]:
     out: list[str] = np.datetime_as_string(
-        ts.astype(np.int64).astype("datetime64[s]"), unit="s", timezone="UTC").tolist()
+        ts.astype(np.int64).astype("datetime64[s]"), unit="s", timezone="UTC"
+    ).tolist()
     return out
 
 
-def write_items(path: Path, tax: Taxonomy, cat: Catalog,
-                on_chunk: Callable[[int], None] | None = None) -> None:
+def write_items(
+    path: Path, tax: Taxonomy, cat: Catalog, on_chunk: Callable[[int], None] | None = None
+) -> None:
     ids = item_ids(cat.n)
     paths = [list(p) for p in tax.leaf_paths]
     title_nouns = [_title(n, p[2]) for n, p in zip(tax.nouns, tax.leaf_paths, strict=True)]
@@ -82,25 +84,29 @@ def write_items(path: Path, tax: Taxonomy, cat: Catalog,
                 if group[k] >= 0:
                     attrs["variant_group"] = f"g{group[k]}"
                 s = seller[k]
-                lines.append(orjson.dumps({
-                    "id": ids[lo + k],
-                    "title": f"{brand[k]} {adj[k]} {title_nouns[lf]} {color[k]} {size[k]}",
-                    "description": f"{adj[k]} {tax.nouns[lf]} by {brand[k]} in "
-                    f"{color[k].lower()}, {mk} {mat[k].lower()}. {sentences[r]}",
-                    "category_path": paths[lf],
-                    "brand": brand[k],
-                    "attributes": attrs,
-                    "price": price[k],
-                    "currency": "USD",
-                    "availability": avail[k],
-                    "seller_id": sellers[s],
-                    "created_at": created[k],
-                    "updated_at": updated[k],
-                    "version": version[k],
-                    "seller_rating": rating[s],
-                    "seller_order_count": orders[s],
-                    "cost_price": cost[k],
-                }))
+                lines.append(
+                    orjson.dumps(
+                        {
+                            "id": ids[lo + k],
+                            "title": f"{brand[k]} {adj[k]} {title_nouns[lf]} {color[k]} {size[k]}",
+                            "description": f"{adj[k]} {tax.nouns[lf]} by {brand[k]} in "
+                            f"{color[k].lower()}, {mk} {mat[k].lower()}. {sentences[r]}",
+                            "category_path": paths[lf],
+                            "brand": brand[k],
+                            "attributes": attrs,
+                            "price": price[k],
+                            "currency": "USD",
+                            "availability": avail[k],
+                            "seller_id": sellers[s],
+                            "created_at": created[k],
+                            "updated_at": updated[k],
+                            "version": version[k],
+                            "seller_rating": rating[s],
+                            "seller_order_count": orders[s],
+                            "cost_price": cost[k],
+                        }
+                    )
+                )
             fh.write(b"\n".join(lines) + b"\n")
             if on_chunk is not None:
                 on_chunk(hi - lo)

@@ -27,11 +27,14 @@ P_TYPO = 0.10
 
 
 def typo(word: str, op: int, u: float) -> str:
-    """Swap two adjacent letters (op 0), drop one (1) or double one (2); never the first."""
+    """Swap two adjacent letters (op 0), drop one (1) or double one (2); never the first.
+
+    A swap of two equal letters would change nothing, so it drops one instead.
+    """
     i = 1 + int(u * (len(word) - 2))
-    if op == 0:
+    if op == 0 and word[i] != word[i + 1]:
         return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
-    if op == 1:
+    if op in (0, 1):
         return word[:i] + word[i + 1 :]
     return word[:i] + word[i] + word[i:]
 
@@ -64,8 +67,9 @@ class QueryBook:
             self.has_synonym.append(has_synonym)
         return i
 
-    def write(self, rng: np.random.Generator, tax: Taxonomy, cat: Catalog,
-              target: I64) -> QueryBatch:
+    def write(
+        self, rng: np.random.Generator, tax: Taxonomy, cat: Catalog, target: I64
+    ) -> QueryBatch:
         """One query per target item."""
         n = len(target)
         tpl = rng.choice(len(TEMPLATE_P), n, p=TEMPLATE_P)

@@ -17,8 +17,9 @@ F64 = npt.NDArray[np.float64]
 
 
 class ItemSampler:
-    def __init__(self, leaf: I32, n_leaves: int, popularity: F64, created_at: F64,
-                 start: float) -> None:
+    def __init__(
+        self, leaf: I32, n_leaves: int, popularity: F64, created_at: F64, start: float
+    ) -> None:
         self.order: I32 = np.argsort(leaf, kind="stable").astype(np.int32)
         sorted_leaf = leaf[self.order]
         self.leaf_lo: I64 = np.searchsorted(sorted_leaf, np.arange(n_leaves + 1), "left")
@@ -32,8 +33,9 @@ class ItemSampler:
         self.new_created: F64 = created_at[self.new_items]
         self.n_items = len(leaf)
 
-    def draw(self, rng: np.random.Generator, first_leaf: I64, last_leaf: I64,
-             old_only: bool = False) -> I64:
+    def draw(
+        self, rng: np.random.Generator, first_leaf: I64, last_leaf: I64, old_only: bool = False
+    ) -> I64:
         """One item per row from leaves ``[first_leaf, last_leaf)``, by popularity.
 
         Rows whose range is empty (or has no old item when ``old_only``) fall back to the

@@ -43,8 +43,9 @@ def session_starts(rng: np.random.Generator, n: int, start: float, end: float) -
     return out
 
 
-def plan_requests(rng: np.random.Generator, users: Users, n_requests: int, start: float,
-                  end: float) -> Planned:
+def plan_requests(
+    rng: np.random.Generator, users: Users, n_requests: int, start: float, end: float
+) -> Planned:
     seg = users.segment
     anon = np.flatnonzero(seg == ANONYMOUS)
     weak = np.flatnonzero(seg == WEAK)

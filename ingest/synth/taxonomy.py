@@ -102,8 +102,16 @@ def taxonomy() -> Taxonomy:
         roots.append(root)
         (ck, cv), (sk, sv), (mk, mv), adjectives, sentence = vocab.ATTRS[root]
         vocabs.append(
-            RootVocab(ck, tuple(cv.split("|")), sk, tuple(sv.split("|")), mk, tuple(mv.split("|")),
-                  tuple(adjectives.split("|")), sentence)
+            RootVocab(
+                ck,
+                tuple(cv.split("|")),
+                sk,
+                tuple(sv.split("|")),
+                mk,
+                tuple(mv.split("|")),
+                tuple(adjectives.split("|")),
+                sentence,
+            )
         )
         for mid, leaves in children.items():
             mids.append(f"{root}/{mid}")

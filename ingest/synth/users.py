@@ -46,8 +46,9 @@ class Users:
 
     def ids(self) -> list[str]:
         w = max(6, len(str(self.n)))
-        return ["" if s == ANONYMOUS else f"u{i:0{w}d}"
-                for i, s in enumerate(self.segment.tolist())]
+        return [
+            "" if s == ANONYMOUS else f"u{i:0{w}d}" for i, s in enumerate(self.segment.tolist())
+        ]
 
     def draw_root(self, rng: np.random.Generator, user: I64) -> I64:
         n_roots = self.root_affinity.shape[1]
@@ -61,8 +62,9 @@ class Users:
         return out
 
 
-def make_users(rng: np.random.Generator, tax: Taxonomy, cat: Catalog, centers: F64,
-               n_users: int) -> Users:
+def make_users(
+    rng: np.random.Generator, tax: Taxonomy, cat: Catalog, centers: F64, n_users: int
+) -> Users:
     n_anon = round(SHARE_ANONYMOUS * n_users)
     n_weak = round(SHARE_WEAK * n_users)
     segment = np.full(n_users, HEAVY, np.int8)
@@ -75,7 +77,7 @@ def make_users(rng: np.random.Generator, tax: Taxonomy, cat: Catalog, centers: F
     leaf_p = np.sqrt(counts) / np.sqrt(counts).sum()
     l1 = rng.choice(tax.n_leaves, n_users, p=leaf_p)
     l2 = rng.choice(tax.n_leaves, n_users, p=leaf_p)
-    pref = (0.8 * centers[l1] + 0.5 * centers[l2] + rng.normal(0, 0.7, (n_users, DIM)))
+    pref = 0.8 * centers[l1] + 0.5 * centers[l2] + rng.normal(0, 0.7, (n_users, DIM))
     pref = (pref / np.sqrt(DIM)).astype(np.float32)
 
     fav = np.empty((n_users, N_FAV), np.int32)
@@ -114,8 +116,9 @@ def rel_log_price(cat: Catalog, n_leaves: int) -> F32:
     return out
 
 
-def base_utility(users: Users, cat: Catalog, rel_price: F32, user: I64, item: I64,
-                 chunk: int = 1_000_000) -> F32:
+def base_utility(
+    users: Users, cat: Catalog, rel_price: F32, user: I64, item: I64, chunk: int = 1_000_000
+) -> F32:
     out = np.empty(len(user), np.float32)
     for lo in range(0, len(user), chunk):
         u, i = user[lo : lo + chunk], item[lo : lo + chunk]
@@ -123,6 +126,7 @@ def base_utility(users: Users, cat: Catalog, rel_price: F32, user: I64, item: I6
         leaf = cat.leaf[i]
         fav = (users.fav[u] == leaf[:, None]) @ FAV_BONUS
         aff = users.root_affinity[u, cat.root[i]]
-        out[lo : lo + chunk] = (1.5 * dot + 0.7 * cat.quality[i] + fav + 0.3 * aff
-                                - users.price_sens[u] * rel_price[i])
+        out[lo : lo + chunk] = (
+            1.5 * dot + 0.7 * cat.quality[i] + fav + 0.3 * aff - users.price_sens[u] * rel_price[i]
+        )
     return out

@@ -20,17 +20,47 @@ from search_plugins.embedded.index import EmbeddedIndex
 from search_plugins.protocol import SearchIndex
 from tests.engine.fixtures import T0, item
 
-PHONES = [item(i, title=f"Nova smartphone {c} 128GB", category=("Electronics", "Phones"),
-               brand=b, seller=f"s{i % 4}", price=300 + 10 * i,
-               variant="nova-v" if i < 4 else None)
-          for i, (c, b) in enumerate(zip(["black", "blue", "red", "white", "green", "grey"] * 2,
-                                         ["nova", "zen", "orbit"] * 4, strict=True))]
-CASES = [item(100 + i, title=f"Protective phone case {c}", category=("Electronics", "Phones",
-              "Cases"), brand="shield", seller="s9", price=15 + i)
-         for i, c in enumerate(["black", "blue", "clear", "leather", "silicone", "red"])]
-DECOR = [item(200 + i, title=f"Ceramic vase {c}", category=("Home", "Decor"), brand="casa",
-              seller="s7", price=40 + i, in_stock=i != 0)
-         for i, c in enumerate(["white", "blue", "tall", "small", "round", "square"])]
+PHONES = [
+    item(
+        i,
+        title=f"Nova smartphone {c} 128GB",
+        category=("Electronics", "Phones"),
+        brand=b,
+        seller=f"s{i % 4}",
+        price=300 + 10 * i,
+        variant="nova-v" if i < 4 else None,
+    )
+    for i, (c, b) in enumerate(
+        zip(
+            ["black", "blue", "red", "white", "green", "grey"] * 2,
+            ["nova", "zen", "orbit"] * 4,
+            strict=True,
+        )
+    )
+]
+CASES = [
+    item(
+        100 + i,
+        title=f"Protective phone case {c}",
+        category=("Electronics", "Phones", "Cases"),
+        brand="shield",
+        seller="s9",
+        price=15 + i,
+    )
+    for i, c in enumerate(["black", "blue", "clear", "leather", "silicone", "red"])
+]
+DECOR = [
+    item(
+        200 + i,
+        title=f"Ceramic vase {c}",
+        category=("Home", "Decor"),
+        brand="casa",
+        seller="s7",
+        price=40 + i,
+        in_stock=i != 0,
+    )
+    for i, c in enumerate(["white", "blue", "tall", "small", "round", "square"])
+]
 ITEMS = PHONES + CASES + DECOR
 
 
@@ -47,17 +77,25 @@ def events(catalog: Catalog) -> dict[str, np.ndarray]:
         if s % 3 == 0:
             seq = [(rng.choice(vases), KIND_CLICK), (rng.choice(vases), KIND_CART)]
         else:
-            seq = [(rng.choice(phones), KIND_CLICK), (rng.choice(phones), KIND_PURCHASE),
-                   (rng.choice(cases), KIND_CART)]
+            seq = [
+                (rng.choice(phones), KIND_CLICK),
+                (rng.choice(phones), KIND_PURCHASE),
+                (rng.choice(cases), KIND_CART),
+            ]
         for k, (r, kind) in enumerate(seq):
             rows.append((ts + k, s, int(r), kind))
     arr = np.array(rows)
-    return {"ts": arr[:, 0].astype(np.float64), "session": arr[:, 1].astype(np.int64),
-            "item": arr[:, 2].astype(np.int32), "kind": arr[:, 3].astype(np.int8)}
+    return {
+        "ts": arr[:, 0].astype(np.float64),
+        "session": arr[:, 1].astype(np.int64),
+        "item": arr[:, 2].astype(np.int32),
+        "kind": arr[:, 3].astype(np.int8),
+    }
 
 
-async def make_engine(tmp: Path, *, index: SearchIndex | None = None,
-                      store: OnlineStore | None = None) -> Engine:
+async def make_engine(
+    tmp: Path, *, index: SearchIndex | None = None, store: OnlineStore | None = None
+) -> Engine:
     settings = Settings(data_dir=tmp / "data", index_dir=tmp / "index", model_dir=tmp / "models")
     catalog = Catalog()
     catalog.upsert(ITEMS)
@@ -69,12 +107,18 @@ async def make_engine(tmp: Path, *, index: SearchIndex | None = None,
     ev = events(catalog)
     now = float(ev["ts"].max()) + 60
     signals = Signals.build(ev["ts"], ev["item"], ev["kind"], catalog.category.values, now)
-    covis = CovisitationIndex.build(ev["session"], ev["item"], ev["ts"],
-                                    KIND_WEIGHT[ev["kind"]].astype(np.float32), len(catalog),
-                                    CovisParams(window=3))
+    covis = CovisitationIndex.build(
+        ev["session"],
+        ev["item"],
+        ev["ts"],
+        KIND_WEIGHT[ev["kind"]].astype(np.float32),
+        len(catalog),
+        CovisParams(window=3),
+    )
     spec = build_spec(settings, catalog, index, signals, covis)
-    return Engine(settings, catalog, index, store or EmbeddedStore(), signals, spec,
-                  {"index": index.name})
+    return Engine(
+        settings, catalog, index, store or EmbeddedStore(), signals, spec, {"index": index.name}
+    )
 
 
 NOW_PLUS = timedelta(days=1)

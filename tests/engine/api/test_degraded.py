@@ -42,8 +42,9 @@ class BrokenIndex:
 
 
 async def _client(engine) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(engine)),
-                             base_url="http://test")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(engine)), base_url="http://test"
+    )
 
 
 async def test_search_backend_down_answers_from_other_sources(tmp_path: Path) -> None:
@@ -59,16 +60,14 @@ async def test_search_backend_down_answers_from_other_sources(tmp_path: Path) ->
 
 
 async def test_store_down_serves_defaults_and_flags(tmp_path: Path) -> None:
-    engine = await make_engine(tmp_path, store=RedisStore("redis://127.0.0.1:1/0",
-                                                          timeout_s=0.05))
+    engine = await make_engine(tmp_path, store=RedisStore("redis://127.0.0.1:1/0", timeout_s=0.05))
     async with await _client(engine) as c:
         r = await c.post("/v1/feed", json={"user_id": "u1", "session_id": "s1"})
         assert r.status_code == 200
         body = r.json()
         assert body["degraded"] and "online store unavailable" in body["degraded_reasons"][0]
         assert len(body["items"]) == 20
-        ev = {"type": "click", "ts": "2026-01-02T00:00:00Z", "session_id": "s1",
-              "item_id": "i1"}
+        ev = {"type": "click", "ts": "2026-01-02T00:00:00Z", "session_id": "s1", "item_id": "i1"}
         r = await c.post("/v1/events", json={"events": [ev]})
         assert r.status_code == 503 and "retry" in r.json()["error"]
     await engine.close()
@@ -87,7 +86,8 @@ async def test_broken_ranker_falls_back_to_heuristic(tmp_path: Path) -> None:
             raise ValueError("feature mismatch")
 
     engine.executor.spec = engine.spec = engine.spec.__class__(
-        **{**{f: getattr(engine.spec, f) for f in engine.spec.__slots__}, "scorer": Broken()})
+        **{**{f: getattr(engine.spec, f) for f in engine.spec.__slots__}, "scorer": Broken()}
+    )
     async with await _client(engine) as c:
         body = (await c.post("/v1/search", json={"query": "phone", "explain": True})).json()
         assert body["degraded"] and "heuristic" in body["degraded_reasons"][0]

@@ -6,8 +6,11 @@ from tests.engine.world import CASES, PHONES
 async def test_search_finds_matching_items_with_versions_and_request_id(
     client: httpx.AsyncClient,
 ) -> None:
-    r = await client.post("/v1/search", json={"query": "phone case", "page_size": 5},
-                          headers={"x-request-id": "abc-123"})
+    r = await client.post(
+        "/v1/search",
+        json={"query": "phone case", "page_size": 5},
+        headers={"x-request-id": "abc-123"},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["request_id"] == "abc-123" and r.headers["x-request-id"] == "abc-123"
@@ -34,8 +37,9 @@ async def test_explain_names_sources_features_and_stage_timings(client: httpx.As
 
 
 async def test_variants_are_deduplicated(client: httpx.AsyncClient) -> None:
-    r = await client.post("/v1/search", json={"query": "nova smartphone", "page_size": 50,
-                                              "explain": True})
+    r = await client.post(
+        "/v1/search", json={"query": "nova smartphone", "page_size": 50, "explain": True}
+    )
     body = r.json()
     ids = [it["id"] for it in body["items"]]
     variants = {"i0", "i1", "i2", "i3"}  # one product in four colours
@@ -45,21 +49,32 @@ async def test_variants_are_deduplicated(client: httpx.AsyncClient) -> None:
 
 
 async def test_out_of_stock_is_removed_and_explained(client: httpx.AsyncClient) -> None:
-    body = (await client.post("/v1/feed", json={"session_items": ["i201", "i202"],
-                                                "explain": True, "page_size": 50})).json()
+    body = (
+        await client.post(
+            "/v1/feed", json={"session_items": ["i201", "i202"], "explain": True, "page_size": 50}
+        )
+    ).json()
     assert "i200" not in [it["id"] for it in body["items"]]
     removed = {(x["id"], x["stage"]) for x in body["explain"]["removed"]}
     assert ("i200", "out_of_stock") in removed
-    body = (await client.post("/v1/feed", json={"session_items": ["i201", "i202"],
-                                                "filters": {"in_stock_only": False},
-                                                "page_size": 50})).json()
+    body = (
+        await client.post(
+            "/v1/feed",
+            json={
+                "session_items": ["i201", "i202"],
+                "filters": {"in_stock_only": False},
+                "page_size": 50,
+            },
+        )
+    ).json()
     assert "i200" in [it["id"] for it in body["items"]]
 
 
 async def test_feed_for_anonymous_session_uses_session_sources(client: httpx.AsyncClient) -> None:
     phone = PHONES[0].id
-    r = await client.post("/v1/feed", json={"session_items": [phone], "explain": True,
-                                            "page_size": 10})
+    r = await client.post(
+        "/v1/feed", json={"session_items": [phone], "explain": True, "page_size": 10}
+    )
     body = r.json()
     assert r.status_code == 200 and body["surface"] == "feed"
     sources = set().union(*(it["explanation"]["sources"] for it in body["items"]))
@@ -88,11 +103,15 @@ async def test_brand_cap_in_top_20_defers_the_excess(client: httpx.AsyncClient) 
 
 
 async def test_filters_restrict_every_source(client: httpx.AsyncClient) -> None:
-    body = (await client.post("/v1/feed", json={
-        "session_items": [PHONES[0].id], "filters": {"categories": ["Home"]}})).json()
+    body = (
+        await client.post(
+            "/v1/feed", json={"session_items": [PHONES[0].id], "filters": {"categories": ["Home"]}}
+        )
+    ).json()
     assert body["items"] and all(it["category"].startswith("Home/") for it in body["items"])
-    body = (await client.post("/v1/search", json={
-        "query": "phone", "filters": {"price_max": 20}})).json()
+    body = (
+        await client.post("/v1/search", json={"query": "phone", "filters": {"price_max": 20}})
+    ).json()
     assert body["items"] and all(it["price"] <= 20 for it in body["items"])
 
 

@@ -17,8 +17,9 @@ import pytest
         ("/v1/feed", {"page": -1}, "page"),
     ],
 )
-async def test_bad_requests_get_422_naming_the_field(client: httpx.AsyncClient, path: str,
-                                                     body: dict, field: str) -> None:
+async def test_bad_requests_get_422_naming_the_field(
+    client: httpx.AsyncClient, path: str, body: dict, field: str
+) -> None:
     r = await client.post(path, json=body)
     assert r.status_code == 422, r.text
     err = r.json()
@@ -45,8 +46,7 @@ async def test_bad_event_is_422_and_nothing_is_stored(client: httpx.AsyncClient,
 
 
 async def test_impression_needs_request_id_and_position(client: httpx.AsyncClient) -> None:
-    ev = {"type": "impression", "ts": "2026-01-02T00:00:00Z", "session_id": "s1",
-          "item_id": "i1"}
+    ev = {"type": "impression", "ts": "2026-01-02T00:00:00Z", "session_id": "s1", "item_id": "i1"}
     r = await client.post("/v1/events", json={"events": [ev]})
     assert r.status_code == 422 and "request_id" in r.json()["error"]
 

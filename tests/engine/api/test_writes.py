@@ -14,8 +14,9 @@ async def test_put_item_is_searchable_at_once(client: httpx.AsyncClient) -> None
     assert r.status_code == 200 and r.json()["applied"] == ["i900"]
     body = (await client.post("/v1/search", json={"query": "espresso grinder"})).json()
     assert body["items"][0]["id"] == "i900"
-    feed = (await client.post("/v1/feed", json={"filters": {"categories": ["Home/Kitchen"]}})
-            ).json()
+    feed = (
+        await client.post("/v1/feed", json={"filters": {"categories": ["Home/Kitchen"]}})
+    ).json()
     assert [it["id"] for it in feed["items"]] == ["i900"]
 
 
@@ -27,8 +28,9 @@ async def test_older_version_never_overwrites(client: httpx.AsyncClient) -> None
     assert body["items"][0]["title"] == "Lamp v3"
 
 
-async def test_bad_item_is_422_and_nothing_half_saved(client: httpx.AsyncClient,
-                                                      engine: Engine) -> None:
+async def test_bad_item_is_422_and_nothing_half_saved(
+    client: httpx.AsyncClient, engine: Engine
+) -> None:
     good = _item(902, title="Good item")
     bad = {**_item(903), "price": -5}
     r = await client.put("/v1/items", json={"items": [good, bad]})
@@ -52,14 +54,24 @@ async def test_delete_with_versions(client: httpx.AsyncClient) -> None:
 
 
 async def test_events_feed_session_state(client: httpx.AsyncClient) -> None:
-    ev = [{"type": "purchase", "ts": "2026-01-02T00:00:00Z", "session_id": "s-42",
-           "user_id": "u-42", "item_id": "i4"},
-          {"type": "search", "ts": "2026-01-02T00:00:01Z", "session_id": "s-42",
-           "query": "case"}]
+    ev = [
+        {
+            "type": "purchase",
+            "ts": "2026-01-02T00:00:00Z",
+            "session_id": "s-42",
+            "user_id": "u-42",
+            "item_id": "i4",
+        },
+        {"type": "search", "ts": "2026-01-02T00:00:01Z", "session_id": "s-42", "query": "case"},
+    ]
     r = await client.post("/v1/events", json={"events": ev})
     assert r.status_code == 202 and r.json()["accepted"] == 2
-    body = (await client.post("/v1/feed", json={"user_id": "u-42", "session_id": "s-42",
-                                                "explain": True, "page_size": 50})).json()
+    body = (
+        await client.post(
+            "/v1/feed",
+            json={"user_id": "u-42", "session_id": "s-42", "explain": True, "page_size": 50},
+        )
+    ).json()
     ids = [it["id"] for it in body["items"]]
     assert "i4" not in ids  # already purchased
     assert any("covis" in it["explanation"]["sources"] for it in body["items"])
@@ -72,7 +84,8 @@ async def test_health_ready_openapi_docs(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert spec["openapi"].startswith("3.")
     assert {"/v1/search", "/v1/feed", "/v1/events", "/v1/items", "/v1/items/{item_id}"} <= set(
-        spec["paths"])
+        spec["paths"]
+    )
     schemas = spec["components"]["schemas"]
     assert {"SearchRequest", "RankedResponse", "Item", "EventBatch"} <= set(schemas)
     ref = spec["paths"]["/v1/search"]["post"]["requestBody"]["content"]["application/json"]

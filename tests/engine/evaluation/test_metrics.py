@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -20,7 +22,7 @@ def _random_case(seed: int, n_users: int = 300, n_items: int = 60, k: int = 20):
     return ranked, lists
 
 
-def _ranx_scores(ranked, lists, metric_names):
+def _ranx_scores(ranked: Any, lists: Any, metric_names: list[str]) -> Any:
     ranx = pytest.importorskip("ranx")
     qrels = {f"q{u:06d}": {f"d{i}": 1 for i in rel} for u, rel in enumerate(lists)}
     run = {}

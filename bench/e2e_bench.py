@@ -1,0 +1,191 @@
+"""End-to-end latency of search and feed: in-process and over HTTP on one uvicorn worker.
+
+Builds a synthetic marketplace (quick: 50K items; full: 1M items / 10M events), indexes it,
+trains the ranker, then replays held-out logged requests through the engine.
+
+    shopnow bench e2e [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from engine.contracts import FeedRequest, SearchRequest
+from engine.jobs import build_index, open_engine, train
+from engine.settings import Settings
+from ingest.synth.dataset import load_dataset
+from ingest.synth.generate import generate
+
+
+def _pct(xs: list[float]) -> dict[str, float]:
+    a = np.asarray(xs)
+    return {
+        "p50_ms": round(float(np.percentile(a, 50)), 3),
+        "p99_ms": round(float(np.percentile(a, 99)), 3),
+        "mean_ms": round(float(a.mean()), 3),
+        "n": len(xs),
+    }
+
+
+def _requests(settings: Settings, n: int, seed: int = 0) -> list[SearchRequest | FeedRequest]:
+    ds = load_dataset(settings.data_dir)
+    rng = np.random.default_rng(seed)
+    users = ds.users["user_ids"]
+    seg = ds.users["segment"]
+    out: list[SearchRequest | FeedRequest] = []
+    for k in range(n):
+        u = int(rng.integers(len(users)))
+        user = str(users[u]) if seg[u] > 0 else None
+        if k % 2:
+            q = ds.queries[int(rng.integers(len(ds.queries)))]
+            out.append(SearchRequest(query=q, user_id=user))
+        else:
+            out.append(FeedRequest(user_id=user))
+    return out
+
+
+async def _in_process(
+    settings: Settings, reqs: list[SearchRequest | FeedRequest]
+) -> dict[str, Any]:
+    engine = await open_engine(settings)
+    for r in reqs[:20]:  # warm up
+        await engine.rank(r)
+    lat: dict[str, list[float]] = {"search": [], "feed": []}
+    cands: dict[str, list[int]] = {"search": [], "feed": []}
+    for r in reqs:
+        t = time.perf_counter()
+        resp = await engine.rank(r.model_copy(update={"explain": True}))
+        surface = resp.surface.value
+        lat[surface].append((time.perf_counter() - t) * 1e3)
+        assert resp.explain is not None
+        cands[surface].append(resp.explain.candidates)
+    await engine.close()
+    return {
+        s: {**_pct(v), "candidates_mean": round(float(np.mean(cands[s])), 1)}
+        for s, v in lat.items()
+        if v
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _http(settings: Settings, reqs: list[SearchRequest | FeedRequest]) -> dict[str, Any]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "SHOPNOW_DATA_DIR": str(settings.data_dir),
+        "SHOPNOW_INDEX_DIR": str(settings.index_dir),
+        "SHOPNOW_MODEL_DIR": str(settings.model_dir),
+        "SHOPNOW_LOG_LEVEL": "WARNING",
+        "SHOPNOW_SOURCE_K": json.dumps(settings.source_k),
+        "SHOPNOW_MAX_CANDIDATES": str(settings.max_candidates),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=30) as c:
+            for _ in range(600):
+                try:
+                    if c.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.5)
+            else:
+                raise RuntimeError("server did not become ready")
+            lat: dict[str, list[float]] = {"search": [], "feed": []}
+            t_all = time.perf_counter()
+            for r in reqs:
+                path = "/v1/search" if isinstance(r, SearchRequest) else "/v1/feed"
+                body = r.model_dump(mode="json", exclude_none=True)
+                t = time.perf_counter()
+                resp = c.post(path, json=body)
+                resp.raise_for_status()
+                lat[path.rsplit("/", 1)[1]].append((time.perf_counter() - t) * 1e3)
+            wall = time.perf_counter() - t_all
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    out: dict[str, Any] = {s: _pct(v) for s, v in lat.items() if v}
+    out["requests_per_s_sequential_one_worker"] = round(len(reqs) / wall, 1)
+    return out
+
+
+def run(
+    n_items: int, n_events: int, n_requests: int, workdir: Path | None = None
+) -> dict[str, Any]:
+    tmp = Path(workdir or tempfile.mkdtemp(prefix="shopnow-e2e-"))
+    settings = Settings(
+        data_dir=tmp / "data",
+        index_dir=tmp / "index",
+        model_dir=tmp / "models",
+        source_k={
+            "bm25": 3000,
+            "covis": 800,
+            "popular": 1200,
+            "trending": 500,
+            "popular_in_context": 1200,
+        },
+        max_candidates=3000,
+    )
+    t = time.perf_counter()
+    if not (settings.data_dir / "events.npz").exists():
+        generate(settings.data_dir, n_items=n_items, n_events=n_events, seed=0, progress=True)
+    t_synth = time.perf_counter() - t
+    t = time.perf_counter()
+    asyncio.run(build_index(settings))
+    t_index = time.perf_counter() - t
+    t = time.perf_counter()
+    asyncio.run(train(settings, max_requests=4000))
+    t_train = time.perf_counter() - t
+    reqs = _requests(settings, n_requests)
+    return {
+        "items": n_items,
+        "events": n_events,
+        "workdir": str(tmp),
+        "build_seconds": {
+            "synth": round(t_synth, 1),
+            "index": round(t_index, 1),
+            "train": round(t_train, 1),
+        },
+        "in_process": asyncio.run(_in_process(settings, reqs)),
+        "http": _http(settings, reqs),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--workdir", type=Path)
+    a = ap.parse_args(argv)
+    sizes = (50_000, 500_000, 300) if a.quick else (1_000_000, 10_000_000, 2000)
+    res = run(*sizes, a.workdir)
+    print(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

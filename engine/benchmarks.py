@@ -1,0 +1,32 @@
+"""`shopnow bench WHICH [--quick]`: dispatches to the benchmark modules in ``bench/``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.settings import Settings
+
+
+def run_bench(which: str, *, quick: bool, settings: Settings) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if which in ("index", "all"):
+        from bench import index_bench
+
+        out["index"] = index_bench.run(50_000 if quick else 1_000_000, quick=quick)
+    if which in ("synth", "all"):
+        from bench import synth_bench
+
+        out["synth"] = synth_bench.run(quick=quick)
+    if which in ("beauty", "all"):
+        from bench import beauty_bench
+
+        out["beauty"] = beauty_bench.run(settings.shared_data / "amazon-beauty", quick=quick)
+    if which in ("e2e", "all"):
+        from bench import e2e_bench
+
+        out["e2e"] = (
+            e2e_bench.run(50_000, 500_000, 300)
+            if quick
+            else e2e_bench.run(1_000_000, 10_000_000, 2000)
+        )
+    return out
