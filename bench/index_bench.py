@@ -1,6 +1,7 @@
 """Benchmark of the embedded search index: build time, latency, recall, memory.
 
-Usage: ``python -m bench.index_bench [--n 1000000] [--dim 64] [--quick]``; prints JSON.
+Usage: ``python -m bench.index_bench [--n 1000000] [--dim 64] [--quick] [--block-share S]``;
+prints JSON. ``--block-share 0`` turns the category blocks off (the HNSW/bitmap path only).
 Synthetic data: Zipfian text over a 30K-word vocabulary, 20 x 5 x 4 category tree (a
 top-level category is a 5%-selective filter), clustered unit vectors.
 """
@@ -79,13 +80,19 @@ def _rss_mb() -> dict[str, float]:
 
 
 def run(
-    n_items: int, dim: int = 64, quick: bool = False, path: str | None = None
+    n_items: int,
+    dim: int = 64,
+    quick: bool = False,
+    path: str | None = None,
+    block_share: float = EmbeddedParams().partition_max_share,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     centers = rng.standard_normal((1024, dim)).astype(np.float32)
     res: dict[str, Any] = {"n_items": n_items, "dim": dim, "quick": quick}
+    res["partition_max_share"] = block_share
     with tempfile.TemporaryDirectory(dir=path) as tmp:
-        idx = EmbeddedIndex.create(os.path.join(tmp, "ix"), dim, EmbeddedParams(writer_heap_mb=512))
+        params = EmbeddedParams(writer_heap_mb=512, partition_max_share=block_share)
+        idx = EmbeddedIndex.create(os.path.join(tmp, "ix"), dim, params)
         batch = 50_000
         t_docs = t_upsert = 0.0
         for lo in range(0, n_items, batch):
@@ -110,6 +117,10 @@ def run(
             "vectors_hnsw_and_columns": round(t_refresh, 1),
         }
         res["rss_mb_after_build"] = _rss_mb()
+        blocks = idx.vector_search.blocks.blocks.values()
+        res["category_blocks_mb"] = round(
+            sum(b.vecs.nbytes + b.rows.nbytes for b in blocks) / 2**20
+        )
 
         qrng = np.random.default_rng(1)
         lex_q = [
@@ -118,22 +129,43 @@ def run(
         ]
         vec_q = _clustered(N_QUERIES, dim, centers, qrng)
         five = [SearchFilter(categories=(f"c{i % 20}",)) for i in range(N_QUERIES)]
+        # the same 5% as 15 of 300 brands: no category, so no block to scan (generic path)
+        brand5 = [
+            SearchFilter(brands=tuple(f"b{(15 * i + j) % 300}" for j in range(15)))
+            for i in range(N_QUERIES)
+        ]
+        # a category plus a price range (~2.5%): one block, the price applied as a mask
+        cat_price = [
+            SearchFilter(categories=(f"c{i % 20}",), price_min=100.0 + i % 50, price_max=350.0)
+            for i in range(N_QUERIES)
+        ]
+        filters: dict[str, list[SearchFilter]] = {
+            "filter5pct": five,
+            "brand5pct": brand5,
+            "cat_price2pct": cat_price,
+        }
         lat = {}
         lat["lexical_top100"] = _latency(lambda i: idx.lexical_sync(lex_q[i], 100), N_QUERIES)
         lat["lexical_top100_filter5pct"] = _latency(
             lambda i: idx.lexical_sync(lex_q[i], 100, five[i]), N_QUERIES
         )
         lat["vector_top100"] = _latency(lambda i: idx.vector_sync(vec_q[i], 100), N_QUERIES)
-        lat["vector_top100_filter5pct"] = _latency(
-            lambda i: idx.vector_sync(vec_q[i], 100, five[i]), N_QUERIES
-        )
+        for name, flts in filters.items():
+
+            def one(i: int, f: list[SearchFilter] = flts) -> object:
+                return idx.vector_sync(vec_q[i], 100, f[i])
+
+            lat[f"vector_top100_{name}"] = _latency(one, N_QUERIES)
         res["latency_ms_p50_p99"] = {k: [round(a, 3), round(b, 3)] for k, (a, b) in lat.items()}
 
         n_rec = 50 if quick else 100
-        for name, flt in (("unfiltered", None), ("filter5pct", "five")):
+        unfiltered: list[SearchFilter | None] = [None] * N_QUERIES
+        recall_sets: dict[str, Sequence[SearchFilter | None]] = {"unfiltered": unfiltered}
+        recall_sets.update(filters)
+        for name, fl in recall_sets.items():
             recalls = []
             for i in range(n_rec):
-                f = five[i] if flt else None
+                f = fl[i]
                 got = idx.vector_sync(vec_q[i], 100, f).ids
                 mask, _ = idx.attributes.mask(f, "")
                 rows, _ = idx.vectors.exact(vec_q[i], 100, mask)
@@ -161,9 +193,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--quick", action="store_true", help="50K items, under a minute")
     ap.add_argument("--tmp", default=None, help="directory for the temporary index")
+    ap.add_argument(
+        "--block-share",
+        type=float,
+        default=EmbeddedParams().partition_max_share,
+        help="EmbeddedParams.partition_max_share (0: no category blocks, the old path)",
+    )
     args = ap.parse_args(argv)
     n = 50_000 if args.quick else args.n
-    print(json.dumps(run(n, args.dim, args.quick, args.tmp), indent=2))
+    print(json.dumps(run(n, args.dim, args.quick, args.tmp, args.block_share), indent=2))
     return 0
 
 

@@ -61,6 +61,8 @@ class AttributeColumns:
         self.categories = Codes()
         self.brands = Codes()
         self.models = Codes()
+        self.roots = Codes()  # top-level categories
+        self._root_of_category: list[int] = []
         self._prefix_to_paths: dict[str, list[str]] = {}
         self._cache_lock = threading.Lock()  # concurrent searches share the cache
         self._cache: OrderedDict[tuple[object, ...], tuple[BoolArray, int]] = OrderedDict()
@@ -68,9 +70,23 @@ class AttributeColumns:
     # -- dictionaries -------------------------------------------------------------------
     def category_code(self, path: str) -> int:
         if path not in self.categories.index:
-            for prefix in category_prefixes(path):
+            prefixes = category_prefixes(path)
+            for prefix in prefixes:
                 self._prefix_to_paths.setdefault(prefix, []).append(path)
+            self._root_of_category.append(self.roots.code(prefixes[0] if prefixes else ""))
         return self.categories.code(path)
+
+    def root_codes(self, category: IntArray) -> IntArray:
+        """The top-level category code of each category code."""
+        return np.asarray(self._root_of_category, dtype=np.int64)[category]
+
+    def filter_roots(self, flt: SearchFilter | None) -> list[int] | None:
+        """Root codes that every row passing ``flt`` has (None: no category constraint)."""
+        if flt is None or flt.categories is None:
+            return None
+        firsts = (category_prefixes(c)[:1] for c in flt.categories)
+        codes = {self.roots.index.get(p[0]) for p in firsts if p}
+        return sorted(c for c in codes if c is not None)
 
     # -- mutation -------------------------------------------------------------------------
     def _grow(self, n: int) -> None:
@@ -127,31 +143,35 @@ class AttributeColumns:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        n = self.n
-        mc = self.model[:n]
-        if model:
-            code = self.models.index.get(model)
-            m = mc == (code if code is not None else -2)
-        else:
-            m = mc >= 0
-        m &= self.alive[:n]
-        if f.categories is not None:
-            paths = sorted({p for c in f.categories for p in self._prefix_to_paths.get(c, [])})
-            m &= self.categories.lut(paths)[self.category[:n]]
-        if f.brands is not None:
-            m &= self.brands.lut(list(f.brands))[self.brand[:n]]
-        if f.in_stock is not None:
-            m &= self.in_stock[:n] == f.in_stock
-        if f.price_min is not None:
-            m &= self.price[:n] >= f.price_min
-        if f.price_max is not None:
-            m &= self.price[:n] <= f.price_max
+        m = self._predicate(f, model, slice(0, self.n))
         out = (m, int(np.count_nonzero(m)))
         with self._cache_lock:
             self._cache[key] = out
             if len(self._cache) > _MASK_CACHE:
                 self._cache.popitem(last=False)
         return out
+
+    def mask_at(self, flt: SearchFilter | None, model: str, rows: IntArray) -> BoolArray:
+        """:meth:`mask` evaluated at ``rows`` only (rows < ``n``), uncached."""
+        return self._predicate(flt or SearchFilter(), model, rows)
+
+    def _predicate(self, f: SearchFilter, model: str, at: slice | IntArray) -> BoolArray:
+        mc = self.model[at]
+        code = self.models.index.get(model, -2) if model else None
+        m: BoolArray = (mc >= 0) if code is None else (mc == code)
+        m &= self.alive[at]
+        if f.categories is not None:
+            paths = sorted({p for c in f.categories for p in self._prefix_to_paths.get(c, [])})
+            m &= self.categories.lut(paths)[self.category[at]]
+        if f.brands is not None:
+            m &= self.brands.lut(list(f.brands))[self.brand[at]]
+        if f.in_stock is not None:
+            m &= self.in_stock[at] == f.in_stock
+        if f.price_min is not None:
+            m &= self.price[at] >= f.price_min
+        if f.price_max is not None:
+            m &= self.price[at] <= f.price_max
+        return m
 
     # -- persistence ----------------------------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:

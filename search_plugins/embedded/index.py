@@ -9,35 +9,27 @@ crash, replay the ingest log from the last save; versions make that replay idemp
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from search_plugins.embedded._async import AsyncIndexMixin
 from search_plugins.embedded._rwlock import RWLock
 from search_plugins.embedded.attributes import AttributeColumns
 from search_plugins.embedded.lexical import LexicalIndex
+from search_plugins.embedded.params import EmbeddedParams
 from search_plugins.embedded.registry import RowRegistry
+from search_plugins.embedded.vector_search import VectorSearch
 from search_plugins.embedded.vectors import HnswParams, VectorStore
 from search_plugins.protocol import FloatArray, Hits, IndexDoc, SearchFilter, UpsertReport
 
 _FORMAT = 1
-
-
-@dataclass(frozen=True, slots=True)
-class EmbeddedParams:
-    hnsw: HnswParams = field(default_factory=HnswParams)
-    writer_heap_mb: int = 256
-    writer_threads: int = 1
-    compact_ratio: float = 0.3  # rebuild the graph at refresh when this share is garbage
-    compact_min: int = 10_000  # ... and at least this many garbage vectors
-    autosave_s: float | None = None  # save at refresh when this long since the last save
 
 
 @dataclass(slots=True)
@@ -50,7 +42,7 @@ class _Staged:
     vector: FloatArray | None  # a vector to add to the graph at refresh
 
 
-class EmbeddedIndex:
+class EmbeddedIndex(AsyncIndexMixin):
     """BM25 text, HNSW vectors and filter columns in one directory; see the module doc."""
 
     name = "embedded"
@@ -75,6 +67,7 @@ class EmbeddedIndex:
         self._mutate = threading.Lock()  # serializes writers (upsert, delete, refresh, save)
         self._swap = RWLock()  # searches read; refresh swaps visible state exclusively
         self._last_save = time.monotonic()
+        self.vector_search = VectorSearch(attributes, vectors, params.partition_max_share)
 
     @classmethod
     def create(cls, path: str, dim: int, params: EmbeddedParams | None = None) -> EmbeddedIndex:
@@ -219,6 +212,9 @@ class EmbeddedIndex:
             if new_vec:
                 vecs = np.stack([v for v in (cols[i].vector for i in new_vec) if v is not None])
                 self.vectors.add(rows[new_vec], vecs)
+            fresh = np.zeros(len(rows), dtype=np.bool_)
+            fresh[new_vec] = True
+            self.vector_search.refresh(rows, fresh, dead)
             self.registry.merge()
         in_graph = self.vectors.in_graph
         self.registry.free.extend(int(r) for r in dead if r >= len(in_graph) or not in_graph[r])
@@ -292,14 +288,8 @@ class EmbeddedIndex:
         if q.shape != (self.dim,):
             raise ValueError(f"query shape {q.shape} != ({self.dim},)")
         with self._swap.read():
-            mask, count = self.attributes.mask(flt, model)
-            if flt is not None and flt.exclude_ids:
-                out = self.registry.visible_rows(flt.exclude_ids)
-                if out:
-                    mask = mask.copy()
-                    count -= int(np.count_nonzero(mask[out]))
-                    mask[out] = False
-            rows, scores = self.vectors.search(q, k, mask, count)
+            out = self.registry.visible_rows(flt.exclude_ids) if flt is not None else []
+            rows, scores = self.vector_search.search(q, k, flt, model, out)
             return self._hits(rows, scores)
 
     def versions_sync(self, ids: Sequence[str]) -> dict[str, int]:
@@ -310,39 +300,6 @@ class EmbeddedIndex:
     def count_sync(self) -> int:
         with self._swap.read():
             return len(self.registry.committed)
-
-    # -- SearchIndex protocol -------------------------------------------------------------
-    async def upsert(self, docs: Sequence[IndexDoc]) -> UpsertReport:
-        return await asyncio.to_thread(self.upsert_sync, docs)
-
-    async def delete(self, ids: Sequence[str], version: int) -> int:
-        return await asyncio.to_thread(self.delete_sync, ids, version)
-
-    async def refresh(self) -> None:
-        await asyncio.to_thread(self.refresh_sync)
-
-    async def lexical(self, query: str, k: int, flt: SearchFilter | None = None) -> Hits:
-        return await asyncio.to_thread(self.lexical_sync, query, k, flt)
-
-    async def vector(
-        self, query: FloatArray, k: int, flt: SearchFilter | None = None, model: str = ""
-    ) -> Hits:
-        return await asyncio.to_thread(self.vector_sync, query, k, flt, model)
-
-    async def versions(self, ids: Sequence[str]) -> dict[str, int]:
-        return await asyncio.to_thread(self.versions_sync, ids)
-
-    async def count(self) -> int:
-        return await asyncio.to_thread(self.count_sync)
-
-    async def save(self) -> None:
-        await asyncio.to_thread(self.save_sync)
-
-    async def compact(self) -> int:
-        return await asyncio.to_thread(self.compact_sync)
-
-    async def close(self) -> None:
-        await asyncio.to_thread(self.close_sync)
 
     def close_sync(self) -> None:
         self.save_sync()

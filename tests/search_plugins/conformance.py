@@ -86,6 +86,11 @@ FILTERS = {
     "price_min_inclusive": SearchFilter(price_min=42.0),
     "exclude_ids": SearchFilter(exclude_ids=frozenset({"d1", "d2", "d3"})),
     "combined": SearchFilter(categories=("Home",), brands=("globex",), in_stock=True),
+    "category_mixed_levels": SearchFilter(categories=("Home/Garden", "Electronics")),
+    "category_and_price": SearchFilter(categories=("Home",), price_min=30.0, price_max=80.0),
+    "category_and_exclude": SearchFilter(
+        categories=("Home",), exclude_ids=frozenset({"d3", "d4", "d8", "d0"})
+    ),
 }
 QUERY = np.linspace(-1.0, 1.0, DIM, dtype=np.float32)
 
@@ -146,6 +151,25 @@ class SearchIndexConformance:
         assert (await loaded.lexical("airship", 9, SearchFilter(brands=("zorg",)))).ids == ["d7"]
         assert (await loaded.vector(QUERY, 1, model="m1")).ids == ["d7"]
         assert await loaded.count() == 120
+
+    async def test_category_move_and_delete_seen_by_filtered_search(
+        self, loaded: SearchIndex
+    ) -> None:
+        d7, d12 = catalog()[7], catalog()[12]  # both Electronics/Laptops, model m1
+        moved = dataclasses.replace(d7, version=2, category="Home/Garden")  # same vector
+        turned = dataclasses.replace(d12, version=2, vector=(QUERY * 3).astype(np.float32))
+        await loaded.upsert([moved, turned])
+        await loaded.delete(["d17"], 1)  # Electronics/Laptops too
+        await loaded.refresh()
+        docs = {d.id: d for d in catalog()}
+        docs.update(d7=moved, d12=turned)
+        del docs["d17"]
+        for cats in (("Home",), ("Electronics",), ("Electronics/Laptops", "Home/Garden")):
+            flt = SearchFilter(categories=cats)
+            hits = await loaded.vector(QUERY, 200, flt, model="m1")
+            assert hits.ids == brute_vector(list(docs.values()), QUERY, 200, flt, "m1")
+        top = await loaded.vector(QUERY, 1, SearchFilter(categories=("Electronics",)), "m1")
+        assert top.ids == ["d12"]
 
     async def test_delete_with_versions(self, loaded: SearchIndex) -> None:
         await loaded.upsert([dataclasses.replace(catalog()[9], version=5)])

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from search_plugins.embedded import EmbeddedIndex, EmbeddedParams, HnswParams
+from search_plugins.embedded.partitions import PartitionedVectors
 from search_plugins.protocol import SearchFilter, SearchIndex
 from tests.search_plugins.conformance import (
     DIM,
+    FILTERS,
     QUERY,
     SearchIndexConformance,
     brute_vector,
@@ -22,6 +24,9 @@ from tests.search_plugins.conformance import (
 GRAPH_ONLY = EmbeddedParams(
     hnsw=HnswParams(exact_min=0, exact_per_k=0), writer_heap_mb=16, compact_min=0
 )
+
+# Every category filter scans the category blocks; every other filter goes through HNSW.
+BLOCKS = dataclasses.replace(GRAPH_ONLY, partition_max_share=1e9)
 
 
 class TestEmbeddedIndex(SearchIndexConformance):
@@ -41,6 +46,72 @@ class TestEmbeddedIndexGraphPath(SearchIndexConformance):
         idx = EmbeddedIndex.create(str(tmp_path / "ix"), DIM, GRAPH_ONLY)
         yield idx
         await idx.close()
+
+
+class TestEmbeddedIndexCategoryBlocks(SearchIndexConformance):
+    """Same suite with category filters always answered from the category blocks."""
+
+    @pytest.fixture
+    async def index(self, tmp_path: Path) -> AsyncIterator[EmbeddedIndex]:
+        idx = EmbeddedIndex.create(str(tmp_path / "ix"), DIM, BLOCKS)
+        yield idx
+        await idx.close()
+
+
+def test_routing_to_blocks(tmp_path: Path) -> None:
+    idx = EmbeddedIndex.create(str(tmp_path), DIM, EmbeddedParams(partition_max_share=0.5))
+    idx.upsert_sync(catalog())
+    idx.refresh_sync()
+    route = idx.vector_search.block_roots
+    assert route(FILTERS["category_top"]) is None  # Electronics: 60% of the vectors
+    assert route(FILTERS["category_leaf"]) is None  # a leaf of Electronics: same block
+    assert route(FILTERS["combined"]) == [idx.attributes.roots.index["Home"]]  # 40%
+    assert route(FILTERS["category_not_a_word_prefix"]) == []  # no block: nothing to scan
+    assert route(FILTERS["brand"]) is None and route(None) is None
+    idx.close_sync()
+
+
+async def test_blocks_survive_reopen(tmp_path: Path) -> None:
+    path = str(tmp_path / "ix")
+    idx = EmbeddedIndex.create(path, DIM, BLOCKS)
+    await idx.upsert(catalog())
+    await idx.delete(["d3"], 1)
+    await idx.upsert([dataclasses.replace(catalog()[4], version=2, category="Electronics/X")])
+    flt = SearchFilter(categories=("Electronics", "Home/Garden"), in_stock=True)
+    await idx.refresh()
+    before = await idx.vector(QUERY, 50, flt, "m1")
+    await idx.close()
+    again = EmbeddedIndex.open(path, BLOCKS)
+    assert again.vector_search.block_roots(flt) is not None
+    after = await again.vector(QUERY, 50, flt, "m1")
+    assert after.ids == before.ids and len(after) > 0
+    np.testing.assert_allclose(after.scores, before.scores, rtol=1e-6)
+    await again.close()
+
+
+def test_partitioned_vectors_tombstones_and_compaction() -> None:
+    rng = np.random.default_rng(5)
+    vecs = rng.standard_normal((40, 4)).astype(np.float32)
+    parts = PartitionedVectors(4, compact_min=5)
+    rows = np.arange(40, dtype=np.int64)
+    parts.put(rows, rows % 2, vecs)
+    parts.put(rows[:4], np.ones(4, dtype=np.int64), vecs[:4])  # rows 0 and 2 move to block 1
+    parts.remove(np.array([1, 3, 5, 39, 1000], dtype=np.int64))  # 1000 never had a slot
+    assert parts.size([0]) == 20 and parts.blocks[0].n_live == 18
+    assert parts.blocks[1].n == 24 and parts.blocks[1].n_live == 20 - 2 + 4 - 4
+    parts.remove(np.arange(7, 31, 2, dtype=np.int64))  # 12 more from block 1: compacted
+    assert parts.blocks[1].n == parts.blocks[1].n_live == 6
+
+    def keep(at: np.ndarray) -> np.ndarray:
+        return np.ones(len(at), dtype=np.bool_)
+
+    q = rng.standard_normal(4).astype(np.float32)
+    live = [r for r in range(40) if r not in {1, 3, 5, 39} and not (r % 2 and 7 <= r < 31)]
+    want = sorted(live, key=lambda r: -float(vecs[r] @ q))
+    got, scores = parts.search(q, 100, [0, 1], keep, exclude=[8])
+    assert got.tolist() == [r for r in want if r != 8]
+    np.testing.assert_allclose(scores, vecs[got] @ q, rtol=1e-6)
+    assert parts.block_of(np.array([0, 1, 2, 4, 999])).tolist() == [1, -1, 1, 0, -1]
 
 
 async def test_persist_and_reopen_gives_same_results(tmp_path: Path) -> None:

@@ -1,0 +1,20 @@
+"""Tuning knobs of the embedded index (the HNSW ones are persisted in ``meta.json``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from search_plugins.embedded.vectors import HnswParams
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedParams:
+    hnsw: HnswParams = field(default_factory=HnswParams)
+    writer_heap_mb: int = 256
+    writer_threads: int = 1
+    compact_ratio: float = 0.3  # rebuild the graph at refresh when this share is garbage
+    compact_min: int = 10_000  # ... and at least this many garbage vectors
+    autosave_s: float | None = None  # save at refresh when this long since the last save
+    # Category-filtered vector search scans the filter's top-level category blocks exactly
+    # when they hold at most this share of the graph's vectors (0 disables the blocks' use).
+    partition_max_share: float = 0.25
