@@ -142,7 +142,11 @@ def _http(settings: Settings, reqs: list[SearchRequest | FeedRequest]) -> dict[s
 
 
 def run(
-    n_items: int, n_events: int, n_requests: int, workdir: Path | None = None
+    n_items: int,
+    n_events: int,
+    n_requests: int,
+    train_requests: int = 4000,
+    workdir: Path | None = None,
 ) -> dict[str, Any]:
     tmp = Path(workdir or tempfile.mkdtemp(prefix="shopnow-e2e-"))
     settings = Settings(
@@ -166,7 +170,7 @@ def run(
     asyncio.run(build_index(settings))
     t_index = time.perf_counter() - t
     t = time.perf_counter()
-    asyncio.run(train(settings, max_requests=4000))
+    asyncio.run(train(settings, max_requests=train_requests))
     t_train = time.perf_counter() - t
     reqs = _requests(settings, n_requests)
     return {
@@ -184,13 +188,22 @@ def run(
     }
 
 
+QUICK = {"n_items": 20_000, "n_events": 200_000, "n_requests": 200, "train_requests": 1200}
+FULL = {"n_items": 1_000_000, "n_events": 10_000_000, "n_requests": 2000, "train_requests": 8000}
+
+
+def run_named(*, quick: bool, workdir: Path | None = None) -> dict[str, Any]:
+    """The quick (under a minute) or the full (1M items) configuration."""
+    c = QUICK if quick else FULL
+    return run(c["n_items"], c["n_events"], c["n_requests"], c["train_requests"], workdir)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--workdir", type=Path)
     a = ap.parse_args(argv)
-    sizes = (50_000, 500_000, 300) if a.quick else (1_000_000, 10_000_000, 2000)
-    res = run(*sizes, a.workdir)
+    res = run_named(quick=a.quick, workdir=a.workdir)
     print(json.dumps(res, indent=2))
     return 0
 

@@ -18,15 +18,12 @@ def run_bench(which: str, *, quick: bool, settings: Settings) -> dict[str, Any]:
 
         out["synth"] = synth_bench.run(quick=quick)
     if which in ("beauty", "all"):
-        from bench import beauty_bench
+        from engine.evaluation.beauty import evaluate_beauty
 
-        out["beauty"] = beauty_bench.run(settings.shared_data / "amazon-beauty", quick=quick)
+        data = settings.shared_data / "amazon-beauty"
+        out["beauty"] = evaluate_beauty(data, quick=quick).to_dict()
     if which in ("e2e", "all"):
         from bench import e2e_bench
 
-        out["e2e"] = (
-            e2e_bench.run(50_000, 500_000, 300)
-            if quick
-            else e2e_bench.run(1_000_000, 10_000_000, 2000)
-        )
+        out["e2e"] = e2e_bench.run_named(quick=quick)
     return out

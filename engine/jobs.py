@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -185,9 +184,8 @@ async def warm_store(
     return len(recs)
 
 
-async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
-    catalog = load_catalog(settings)
-    index = await _open_index(settings)
+def load_signals(settings: Settings, catalog: Catalog) -> tuple[Signals, CovisitationIndex | None]:
+    """The behavioural signals `shopnow index` stored, grown to the current catalog."""
     sig_dir = settings.model_dir / "signals"
     if not sig_dir.exists():
         raise FileNotFoundError(f"no signals under {settings.model_dir}; run `shopnow index`")
@@ -195,6 +193,13 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
     signals.resize(catalog.category.values)
     covis_path = settings.model_dir / "covis.npz"
     covis = CovisitationIndex.load(covis_path) if covis_path.is_file() else None
+    return signals, covis
+
+
+async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
+    catalog = load_catalog(settings)
+    index = await _open_index(settings)
+    signals, covis = load_signals(settings, catalog)
     scorer = None
     feature_names = None
     versions = {
@@ -224,10 +229,6 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
     )
 
 
-def default_paths(root: Path) -> Settings:
-    return Settings(data_dir=root / "data", index_dir=root / "index", model_dir=root / "models")
-
-
 async def evaluate(
     settings: Settings, *, max_requests: int = 5000, seed: int = 0, progress: bool = True
 ) -> dict[str, Any]:
@@ -239,9 +240,7 @@ async def evaluate(
     catalog = load_catalog(settings)
     index = await _open_index(settings)
     split, end = float(ds.meta["split_ts"]), float(ds.meta["end"])
-    signals = Signals.load(settings.model_dir / "signals")
-    signals.resize(catalog.category.values)
-    covis = CovisitationIndex.load(settings.model_dir / "covis.npz")
+    signals, covis = load_signals(settings, catalog)
     specs = {"heuristic": build_spec(settings, catalog, index, signals, covis, HeuristicScorer())}
     try:
         art = RankerArtifact.load(settings.model_dir)
