@@ -13,6 +13,9 @@ Sources (each a top-k list per user, history excluded):
 - ``content``: title tf-idf and attribute (brand/category id) cosine similarity between items,
   queried with the last 3 items.
 - ``popular``: most frequent items in the stage's histories.
+
+The title/attribute similarities (:class:`ItemSimilarity`) come from item metadata only, never
+from interactions, so they are the same for both stages and may be built once and shared.
 """
 
 from __future__ import annotations
@@ -72,13 +75,15 @@ def _sorted(m: sp.csr_matrix) -> sp.csr_matrix:
     return out
 
 
-def build_indices(data: BeautyData, hist: Sequences) -> StageIndices:
-    users, pos, items = hist.users(), hist.positions(), hist.items
-    ones = np.ones(len(items), np.float32)
-    n = data.n_items
-    seq = CovisitationIndex.build(users, items, pos, ones, n, SEQ)
-    nxt = CovisitationIndex.build(users, items, pos, ones, n, NEXT)
-    covis = CovisitationIndex.build(users, items, pos, ones, n, COVIS)
+@dataclass(frozen=True, slots=True)
+class ItemSimilarity:
+    """Item-item similarities from metadata only (titles, attribute ids): stage-independent."""
+
+    content: sp.csr_matrix  # items x items, top-100 (title + attribute) similarities per row
+    title: sp.csr_matrix  # items x items title tf-idf cosine (>= 0.05), sorted columns
+
+
+def item_similarity(data: BeautyData) -> ItemSimilarity:
     title_sim = sp.csr_matrix(data.titles @ data.titles.T, dtype=np.float32)
     title_sim.data[title_sim.data < 0.05] = 0
     title_sim.setdiag(0)
@@ -87,10 +92,24 @@ def build_indices(data: BeautyData, hist: Sequences) -> StageIndices:
     content = sp.csr_matrix(title_sim * 0.5 + _cosine_attrs(data.attributes) * 0.5)
     content.setdiag(0)
     content.eliminate_zeros()
+    return ItemSimilarity(csr_topk(content, 100), title_sim)
+
+
+def build_indices(
+    data: BeautyData, hist: Sequences, sim: ItemSimilarity | None = None
+) -> StageIndices:
+    """Interaction indices from ``hist`` only; ``sim`` (metadata only) is built if not given."""
+    users, pos, items = hist.users(), hist.positions(), hist.items
+    ones = np.ones(len(items), np.float32)
+    n = data.n_items
+    seq = CovisitationIndex.build(users, items, pos, ones, n, SEQ)
+    nxt = CovisitationIndex.build(users, items, pos, ones, n, NEXT)
+    covis = CovisitationIndex.build(users, items, pos, ones, n, COVIS)
+    sim = sim or item_similarity(data)
     pop = PopularityIndex.build(items, pos, ones, n)
     back = hist.lengths[users] - 1 - pos
     recent = np.bincount(items[back < 3], minlength=n).astype(np.float32)
-    return StageIndices(seq, nxt, covis, csr_topk(content, 100), pop, recent, title_sim)
+    return StageIndices(seq, nxt, covis, sim.content, pop, recent, sim.title)
 
 
 def _cosine_attrs(attrs: sp.csr_matrix) -> sp.csr_matrix:
@@ -145,13 +164,14 @@ def generate(
     *,
     users: IntArray | None = None,
     targets: IntArray | None = None,
+    sim: ItemSimilarity | None = None,
 ) -> Candidates:
     """Candidates and their features for ``users`` (default: all) of ``hist``; indices are
     built from all of ``hist``. With ``targets`` (one per queried user), also the rank of the
-    target in each source's full list."""
+    target in each source's full list. ``sim``: precomputed :func:`item_similarity`."""
     sz = sizes or SourceSizes()
     n = data.n_items
-    idx = build_indices(data, hist)
+    idx = build_indices(data, hist, sim)
     if users is not None:
         hist = hist.subset(users)
     n_users = hist.n_users

@@ -143,7 +143,11 @@ class AttributeColumns:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        m = self._predicate(f, model, slice(0, self.n))
+        n = self.n
+        code = self.models.index.get(model, -2) if model else None
+        m: BoolArray = (self.model[:n] >= 0) if code is None else (self.model[:n] == code)
+        m &= self.alive[:n]
+        self._narrow(m, f, slice(0, n))
         out = (m, int(np.count_nonzero(m)))
         with self._cache_lock:
             self._cache[key] = out
@@ -151,15 +155,14 @@ class AttributeColumns:
                 self._cache.popitem(last=False)
         return out
 
-    def mask_at(self, flt: SearchFilter | None, model: str, rows: IntArray) -> BoolArray:
-        """:meth:`mask` evaluated at ``rows`` only (rows < ``n``), uncached."""
-        return self._predicate(flt or SearchFilter(), model, rows)
+    def filter_at(self, flt: SearchFilter, rows: IntArray) -> BoolArray:
+        """``flt`` (but not ``exclude_ids``) at ``rows``, ignoring liveness and vector model."""
+        m = np.ones(len(rows), dtype=np.bool_)
+        self._narrow(m, flt, rows)
+        return m
 
-    def _predicate(self, f: SearchFilter, model: str, at: slice | IntArray) -> BoolArray:
-        mc = self.model[at]
-        code = self.models.index.get(model, -2) if model else None
-        m: BoolArray = (mc >= 0) if code is None else (mc == code)
-        m &= self.alive[at]
+    def _narrow(self, m: BoolArray, f: SearchFilter, at: slice | IntArray) -> None:
+        """``m &=`` the attribute constraints of ``f`` over the rows ``at``."""
         if f.categories is not None:
             paths = sorted({p for c in f.categories for p in self._prefix_to_paths.get(c, [])})
             m &= self.categories.lut(paths)[self.category[at]]
@@ -171,7 +174,6 @@ class AttributeColumns:
             m &= self.price[at] >= f.price_min
         if f.price_max is not None:
             m &= self.price[at] <= f.price_max
-        return m
 
     # -- persistence ----------------------------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:

@@ -10,12 +10,14 @@ block, with the rest of the filter applied as a mask over the block's rows.
 Blocks are maintained at refresh: a (re)written row is appended to its block and its old slot,
 if any, becomes a tombstone; a block is rewritten once tombstones outnumber live slots. The
 blocks are derived state (rebuilt from the row-addressed vectors on open), never persisted.
+Blocks are keyed by an int the caller chooses (the index uses (model version, root category)).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import faiss
 import numpy as np
 
 from search_plugins.embedded.attributes import BoolArray, IntArray
@@ -23,8 +25,24 @@ from search_plugins.embedded.vectors import top_k
 from search_plugins.protocol import FloatArray
 
 
+def inner_products(vecs: FloatArray, query: FloatArray) -> FloatArray:
+    """``vecs @ query`` on the calling thread (faiss' SIMD kernel).
+
+    OpenBLAS splits a 50K-row gemv over its thread pool; on a busy machine the main thread
+    then waits a scheduler tick (~8 ms measured on 2 shared cores) for a worker to run.
+    """
+    x = np.ascontiguousarray(vecs, dtype=np.float32)
+    q = np.ascontiguousarray(query, dtype=np.float32)
+    out = np.empty(len(x), dtype=np.float32)
+    if len(x):
+        faiss.fvec_inner_products_ny(  # type: ignore[attr-defined]
+            faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(x), x.shape[1], len(x)
+        )
+    return out
+
+
 class _Block:
-    """One root category: vectors in slots ``[0, n)``, their rows, and which slots are live."""
+    """One block: vectors in slots ``[0, n)``, their rows, and which slots are live."""
 
     def __init__(self, dim: int) -> None:
         self.vecs = np.zeros((0, dim), dtype=np.float32)
@@ -61,13 +79,13 @@ class _Block:
 
 
 class PartitionedVectors:
-    """Live vectors grouped into one contiguous block per root-category code."""
+    """Live vectors grouped into contiguous blocks by an int key (the caller's partitioning)."""
 
     def __init__(self, dim: int, compact_min: int = 1024) -> None:
         self.dim = dim
         self.compact_min = compact_min  # rewrite a block once it has this many tombstones...
         self.blocks: dict[int, _Block] = {}
-        self.block_of_row = np.full(0, -1, dtype=np.int32)  # -1: the row has no slot
+        self.block_of_row = np.full(0, -1, dtype=np.int64)  # -1: the row has no slot
         self.slot_of_row = np.zeros(0, dtype=np.int64)
 
     def _grow(self, n: int) -> None:
@@ -75,22 +93,22 @@ class PartitionedVectors:
         if n <= cap:
             return
         new_cap = max(n, 2 * cap, 1024)
-        block = np.full(new_cap, -1, dtype=np.int32)
+        block = np.full(new_cap, -1, dtype=np.int64)
         block[:cap] = self.block_of_row
         slot = np.zeros(new_cap, dtype=np.int64)
         slot[:cap] = self.slot_of_row
         self.block_of_row, self.slot_of_row = block, slot
 
     def block_of(self, rows: IntArray) -> IntArray:
-        """The block (root code) holding each row, -1 for none."""
+        """The key of the block holding each row, -1 for none."""
         out = np.full(len(rows), -1, dtype=np.int64)
         inside = rows < len(self.block_of_row)
         out[inside] = self.block_of_row[rows[inside]]
         return out
 
-    def size(self, roots: list[int]) -> int:
-        """Slots (live or not) a scan of these roots' blocks would touch."""
-        return sum(self.blocks[r].n for r in roots if r in self.blocks)
+    def size(self, keys: list[int]) -> int:
+        """Slots (live or not) a scan of these blocks would touch."""
+        return sum(self.blocks[k].n for k in keys if k in self.blocks)
 
     # -- maintenance (under the index's exclusive lock) -------------------------------------
     def remove(self, rows: IntArray) -> None:
@@ -108,24 +126,24 @@ class PartitionedVectors:
         for b in np.unique(blocks).tolist():
             self._maybe_compact(b)
 
-    def put(self, rows: IntArray, roots: IntArray, vecs: FloatArray) -> None:
-        """(Re)place ``rows`` (unique) with these vectors in the blocks of ``roots``."""
+    def put(self, rows: IntArray, keys: IntArray, vecs: FloatArray) -> None:
+        """(Re)place ``rows`` (unique) with these vectors in the blocks ``keys`` (>= 0)."""
         if len(rows) == 0:
             return
         self.remove(rows)
         self._grow(int(rows.max()) + 1)
-        order = np.argsort(roots, kind="stable")
-        rows, roots, vecs = rows[order], roots[order], vecs[order]
-        starts = np.flatnonzero(np.r_[True, roots[1:] != roots[:-1]])
+        order = np.argsort(keys, kind="stable")
+        rows, keys, vecs = rows[order], keys[order], vecs[order]
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
         for lo, hi in zip(starts.tolist(), [*starts[1:].tolist(), len(rows)], strict=True):
-            root = int(roots[lo])
-            block = self.blocks.setdefault(root, _Block(self.dim))
+            key = int(keys[lo])
+            block = self.blocks.setdefault(key, _Block(self.dim))
             slots = block.append(rows[lo:hi], vecs[lo:hi])
-            self.block_of_row[rows[lo:hi]] = root
+            self.block_of_row[rows[lo:hi]] = key
             self.slot_of_row[rows[lo:hi]] = slots
 
-    def _maybe_compact(self, root: int) -> None:
-        block = self.blocks[root]
+    def _maybe_compact(self, key: int) -> None:
+        block = self.blocks[key]
         dead = block.n - block.n_live
         if dead >= self.compact_min and dead > block.n_live:  # ... and more than live slots
             rows, slots = block.compact()
@@ -136,33 +154,34 @@ class PartitionedVectors:
         self,
         query: FloatArray,
         k: int,
-        roots: list[int],
-        keep: Callable[[IntArray], BoolArray],
+        keys: list[int],
+        keep: Callable[[IntArray], BoolArray] | None,
         exclude: list[int],
     ) -> tuple[IntArray, FloatArray]:
-        """Exact top-k over the blocks of ``roots``, among rows for which ``keep`` is true.
+        """Exact top-k over the blocks ``keys``, among rows for which ``keep`` is true.
 
         ``keep`` gets a block's row numbers (tombstoned slots included) and returns the
-        filter mask over them; ``exclude`` lists rows to leave out.
+        filter mask over them (None: every live slot passes); ``exclude`` lists rows to skip.
         """
         all_rows: list[IntArray] = []
         all_scores: list[FloatArray] = []
-        for root in roots:
-            block = self.blocks.get(root)
+        for key in keys:
+            block = self.blocks.get(key)
             if block is None or block.n_live == 0 or k <= 0:
                 continue
-            rows = block.rows[: block.n]
-            ok = block.live[: block.n] & keep(rows)
-            for r in exclude:
-                if r < len(self.block_of_row) and self.block_of_row[r] == root:
-                    ok[self.slot_of_row[r]] = False
+            n, rows = block.n, block.rows[: block.n]
+            ok = block.live[:n] if keep is None else block.live[:n] & keep(rows)
+            drop = [
+                r for r in exclude if r < len(self.block_of_row) and self.block_of_row[r] == key
+            ]
+            if drop:
+                ok = ok.copy()
+                ok[self.slot_of_row[drop]] = False
             slots = np.flatnonzero(ok)
-            if len(slots) == 0:
-                continue
-            if 4 * len(slots) < block.n:  # few survivors: gathering them beats the full matmul
-                scores = block.vecs[slots] @ query
+            if 4 * len(slots) < n:  # few survivors: gathering them beats the full matmul
+                scores = inner_products(block.vecs[slots], query)
             else:
-                scores = (block.vecs[: block.n] @ query)[slots]
+                scores = inner_products(block.vecs[:n], query)[slots]
             best = top_k(scores, k)
             all_rows.append(rows[slots[best]])
             all_scores.append(scores[best])

@@ -59,15 +59,18 @@ class TestEmbeddedIndexCategoryBlocks(SearchIndexConformance):
 
 
 def test_routing_to_blocks(tmp_path: Path) -> None:
-    idx = EmbeddedIndex.create(str(tmp_path), DIM, EmbeddedParams(partition_max_share=0.5))
+    idx = EmbeddedIndex.create(str(tmp_path), DIM, EmbeddedParams(partition_max_share=0.45))
     idx.upsert_sync(catalog())
     idx.refresh_sync()
-    route = idx.vector_search.block_roots
-    assert route(FILTERS["category_top"]) is None  # Electronics: 60% of the vectors
-    assert route(FILTERS["category_leaf"]) is None  # a leaf of Electronics: same block
-    assert route(FILTERS["combined"]) == [idx.attributes.roots.index["Home"]]  # 40%
-    assert route(FILTERS["category_not_a_word_prefix"]) == []  # no block: nothing to scan
-    assert route(FILTERS["brand"]) is None and route(None) is None
+    route = idx.vector_search.block_keys
+    assert route(FILTERS["category_top"], "m1") is None  # Electronics, m1: 50% of the vectors
+    assert route(FILTERS["category_leaf"], "m1") is None  # a leaf of Electronics: same block
+    assert route(FILTERS["category_top"], "m2") is not None  # Electronics, m2: 10%
+    assert route(FILTERS["combined"], "") is not None  # Home: 40%, all m1
+    assert route(FILTERS["category_any_of"], "m1") is None  # Home and Electronics
+    assert route(FILTERS["category_not_a_word_prefix"], "m1") == []  # no block: nothing to scan
+    assert route(FILTERS["combined"], "m3") == []  # no such model
+    assert route(FILTERS["brand"], "m1") is None and route(None, "m1") is None
     idx.close_sync()
 
 
@@ -82,7 +85,7 @@ async def test_blocks_survive_reopen(tmp_path: Path) -> None:
     before = await idx.vector(QUERY, 50, flt, "m1")
     await idx.close()
     again = EmbeddedIndex.open(path, BLOCKS)
-    assert again.vector_search.block_roots(flt) is not None
+    assert again.vector_search.block_keys(flt, "m1") is not None
     after = await again.vector(QUERY, 50, flt, "m1")
     assert after.ids == before.ids and len(after) > 0
     np.testing.assert_allclose(after.scores, before.scores, rtol=1e-6)
