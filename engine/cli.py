@@ -85,10 +85,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     from engine.jobs import evaluate
 
+    from engine.evaluation.report import format_synthetic, plot_synthetic
+
     report = asyncio.run(
         evaluate(_settings(args), max_requests=args.requests, progress=not args.quiet)
     )
-    print(json.dumps(report, indent=2))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_synthetic(report))
+    if args.plot:
+        print(f"plot: {plot_synthetic(report, args.plot)}")
     return 0
 
 
@@ -173,6 +180,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--requests", type=_positive, default=5_000)
     p.add_argument("--shared-data", type=Path, dest="shared_data")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.add_argument("--plot", type=Path, help="write a PNG of NDCG@10 per segment and surface")
     p.set_defaults(fn=cmd_eval)
 
     p = sub.add_parser("serve", help="serve the HTTP API")

@@ -1,0 +1,70 @@
+"""Readable forms of the synthetic evaluation report: a text table and a plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+SEGMENTS = ("anonymous", "weak", "heavy")
+SURFACES = ("feed", "search")
+
+
+def format_synthetic(report: dict[str, Any], k_recall: int = 500) -> str:
+    scorers = [k for k in report if k not in ("requests", "window")]
+    lines = [f"held-out requests: {report['requests']}", ""]
+    head = f"{'scorer':<12}{'surface':<8}{'segment':<11}{'n':>5}{'NDCG@10':>9}{'R@10':>7}"
+    sources = sorted(
+        {
+            s.rsplit("@", 1)[0]
+            for sc in scorers
+            for sf in report[sc].values()
+            for seg in sf.values()
+            for s in seg["source_recall"]
+            if "@" in s
+        }
+    )
+    lines.append(
+        head + "".join(f"{s[:10] + '@' + str(k_recall):>16}" for s in sources) + f"{'all':>7}"
+    )
+    for sc in scorers:
+        for sf in SURFACES:
+            for seg in SEGMENTS:
+                row = report[sc].get(sf, {}).get(seg)
+                if row is None:
+                    continue
+                rec = row["source_recall"]
+                lines.append(
+                    f"{sc:<12}{sf:<8}{seg:<11}{row['requests']:>5}{row['ndcg@10']:>9.4f}"
+                    f"{row['recall@10']:>7.3f}"
+                    + "".join(f"{rec.get(f'{s}@{k_recall}', 0.0):>16.3f}" for s in sources)
+                    + f"{rec['all_sources']:>7.3f}"
+                )
+    return "\n".join(lines)
+
+
+def plot_synthetic(report: dict[str, Any], path: Path) -> Path:
+    """NDCG@10 per surface and segment for each scorer, as grouped bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scorers = [k for k in report if k not in ("requests", "window")]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    width = 0.8 / max(len(scorers), 1)
+    for ax, sf in zip(axes, SURFACES, strict=True):
+        for i, sc in enumerate(scorers):
+            vals = [report[sc].get(sf, {}).get(seg, {}).get("ndcg@10", 0.0) for seg in SEGMENTS]
+            xs = [j + i * width for j in range(len(SEGMENTS))]
+            ax.bar(xs, vals, width, label=sc)
+        ax.set_xticks([j + width * (len(scorers) - 1) / 2 for j in range(len(SEGMENTS))])
+        ax.set_xticklabels(SEGMENTS)
+        ax.set_title(f"{sf}: NDCG@10 on held-out requests")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("NDCG@10")
+    axes[0].legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
