@@ -83,9 +83,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             )
         print(format_report(evaluate_beauty(data, progress=not args.quiet, quick=args.quick)))
         return 0
-    from engine.jobs import evaluate
-
     from engine.evaluation.report import format_synthetic, plot_synthetic
+    from engine.jobs import evaluate
 
     report = asyncio.run(
         evaluate(_settings(args), max_requests=args.requests, progress=not args.quiet)

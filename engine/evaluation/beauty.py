@@ -190,7 +190,8 @@ def evaluate_beauty(
     n_eval = len(eval_users)
     targets = test.targets[eval_users]
     # indices from every user's test history; candidates only for the evaluated users
-    ct = generate(data, test.history, sizes, users=eval_users, targets=targets, sim=sim)
+    queried = None if n_eval == n_users else eval_users
+    ct = generate(data, test.history, sizes, users=queried, targets=targets, sim=sim)
     tick("candidates test")
     scores = np.asarray(
         model.predict(ct.features, num_iteration=model.best_iteration), dtype=np.float64

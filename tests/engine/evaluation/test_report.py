@@ -19,7 +19,7 @@ REPORT = {
 def test_table_has_a_row_per_scorer_surface_segment() -> None:
     text = format_synthetic(REPORT)
     rows = [ln for ln in text.splitlines() if ln.startswith(("lambdamart", "heuristic"))]
-    assert [r.split()[:3] + [r.split()[4]] for r in rows] == [
+    assert [[*r.split()[:3], r.split()[4]] for r in rows] == [
         ["lambdamart", "feed", "weak", "0.0500"],
         ["lambdamart", "search", "heavy", "0.2500"],
         ["heuristic", "search", "heavy", "0.1250"],
