@@ -30,7 +30,6 @@ from engine.signals import Signals
 from engine.sources.covisitation import CoVisitationSource
 from engine.sources.lexical import LexicalSource
 from engine.sources.popularity import ContextCategorySource, PopularSource
-from ltr.aggregates import ItemAggregates
 from ltr.features import FeatureHydrator, default_feature_names, resolve
 from ltr.scorers import HeuristicScorer
 from search_plugins.protocol import SearchIndex
@@ -59,8 +58,9 @@ def build_spec(
     sources = tuple(SourceSpec(s, settings.source_k.get(s.name, 500), deadline) for s in stages)
     assert tuple(s.source.name for s in sources) == SOURCE_NAMES
     names = feature_names or default_feature_names(SOURCE_NAMES)
-    aggregates = ItemAggregates.build(catalog, settings.restricted_min_support)
-    hydrator = FeatureHydrator(resolve(names, SOURCE_NAMES), catalog, signals, aggregates)
+    hydrator = FeatureHydrator(
+        resolve(names, SOURCE_NAMES), catalog, signals, settings.restricted_min_support
+    )
     fallback = HeuristicScorer()
     return PipelineSpec(
         sources=sources,

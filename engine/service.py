@@ -18,7 +18,7 @@ from engine.responses import build_response
 from engine.settings import Settings
 from engine.signals import Signals
 from engine.state.protocol import Interaction, OnlineStore, Recorded, StoreUnavailable
-from ltr.aggregates import ItemAggregates
+from ltr.features import FeatureHydrator
 from search_plugins.protocol import SearchIndex, UpsertReport
 
 log = logging.getLogger("shopnow.engine")
@@ -119,7 +119,7 @@ class Engine:
             report.applied = [d.id for d in docs if d.id not in ur.failed and d.id not in ur.stale]
             report.stale += ur.stale
             report.failed.update(ur.failed)
-            self.refresh_aggregates()
+            self._catalog_changed()
         return report
 
     async def delete_item(self, item_id: str, version: int) -> bool:
@@ -133,12 +133,9 @@ class Engine:
         await self.index.refresh()
         return True
 
-    def refresh_aggregates(self) -> None:
-        hydrator = self.spec.hydrator
-        if hasattr(hydrator, "aggregates"):
-            hydrator.aggregates = ItemAggregates.build(
-                self.catalog, self.settings.restricted_min_support
-            )
+    def _catalog_changed(self) -> None:
+        if isinstance(self.spec.hydrator, FeatureHydrator):
+            self.spec.hydrator.catalog_changed()
 
     async def close(self) -> None:
         await self.index.close()

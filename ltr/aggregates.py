@@ -18,6 +18,18 @@ class ItemAggregates:
     category_margin_level: F32  # 0,1,2 tercile; NaN where the category has < min_support items
     price_percentile_in_category: F32
 
+    def padded(self, n: int) -> ItemAggregates:
+        """Grown to ``n`` rows, the new ones missing (NaN) until the next build."""
+
+        def pad(a: F32) -> F32:
+            return np.concatenate([a, np.full(n - len(a), np.nan, np.float32)])
+
+        return ItemAggregates(
+            pad(self.seller_rating_bucket),
+            pad(self.category_margin_level),
+            pad(self.price_percentile_in_category),
+        )
+
     @staticmethod
     def build(catalog: Catalog, min_support: int) -> ItemAggregates:
         n = len(catalog)

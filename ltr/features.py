@@ -7,6 +7,7 @@ Features that touch restricted fields declare the aggregation they go through (`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -269,7 +270,11 @@ def compute_frame(features: list[Feature], inputs: FeatureInputs) -> FeatureFram
 
 
 class FeatureHydrator:
-    """Pipeline stage: hydrates the candidate pool into the ranker's feature matrix."""
+    """Pipeline stage: hydrates the candidate pool into the ranker's feature matrix.
+
+    Catalog aggregates (price percentile, seller buckets) are rebuilt after catalog changes at
+    most every ``rebuild_every_s`` seconds; until then, new rows read them as missing (NaN).
+    """
 
     name = "features"
 
@@ -278,13 +283,30 @@ class FeatureHydrator:
         features: list[Feature],
         catalog: Catalog,
         signals: Signals,
-        aggregates: ItemAggregates,
+        min_support: int,
+        rebuild_every_s: float = 10.0,
     ) -> None:
         self.features = features
         self.catalog = catalog
         self.signals = signals
-        self.aggregates = aggregates
+        self.min_support = min_support
+        self.rebuild_every_s = rebuild_every_s
+        self.aggregates = ItemAggregates.build(catalog, min_support)
+        self._built_at = time.monotonic()
+        self._dirty = False
+
+    def catalog_changed(self) -> None:
+        self._dirty = True
+
+    def _current(self) -> ItemAggregates:
+        if self._dirty and time.monotonic() - self._built_at >= self.rebuild_every_s:
+            self.aggregates = ItemAggregates.build(self.catalog, self.min_support)
+            self._built_at, self._dirty = time.monotonic(), False
+        n = len(self.catalog)
+        if len(self.aggregates.price_percentile_in_category) < n:
+            self.aggregates = self.aggregates.padded(n)
+        return self.aggregates
 
     def hydrate(self, ctx: RequestContext, pool: CandidatePool) -> FeatureFrame:
-        inputs = FeatureInputs(ctx, pool, self.catalog, self.signals, self.aggregates)
+        inputs = FeatureInputs(ctx, pool, self.catalog, self.signals, self._current())
         return compute_frame(self.features, inputs)

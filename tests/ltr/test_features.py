@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+
+from engine.contracts import Surface
+from engine.pipeline.candidates import CandidatePool, SourceResult
+from engine.pipeline.context import KIND_CLICK, History, RequestContext
+from engine.signals import Signals
+from ltr.features import FEATURES, FeatureHydrator, default_feature_names, resolve
+from tests.engine.fixtures import catalog, item
+
+SOURCES = ("a", "b")
+
+
+def _world():
+    cat = catalog(
+        [
+            item(0, title="Red running shoe", brand="fleet", category=("Sport", "Shoes"), price=50),
+            item(
+                1, title="Blue running shoe", brand="fleet", category=("Sport", "Shoes"), price=100
+            ),
+            item(2, title="Ceramic vase", brand="casa", category=("Home", "Decor"), price=30),
+        ]
+    )
+    ev_ts = np.array([10.0, 11.0, 12.0])
+    sig = Signals.build(
+        ev_ts,
+        np.array([0, 0, 2], np.int32),
+        np.array([1, 1, 3], np.int8),
+        cat.category.values,
+        20.0,
+    )
+    return cat, sig
+
+
+def _pool() -> CandidatePool:
+    return CandidatePool.merge(
+        [
+            SourceResult("a", np.array([0, 1], np.int64), np.array([2.0, 1.0], np.float32)),
+            SourceResult("b", np.array([2], np.int64), np.array([0.5], np.float32)),
+        ],
+        SOURCES,
+        10,
+    )
+
+
+def _frame(query: str = "", history: list[int] | None = None, hydrator=None):
+    cat, sig = _world()
+    h = hydrator or FeatureHydrator(resolve(default_feature_names(SOURCES), SOURCES), cat, sig, 1)
+    rows = np.array(history or [], np.int64)
+    hist = History(rows, np.full(len(rows), KIND_CLICK, np.int8), np.zeros(len(rows)))
+    ctx = RequestContext(
+        request_id="r",
+        surface=Surface.search if query else Surface.feed,
+        now=20.0,
+        query=query,
+        user_id="u" if history else None,
+        user_history=hist,
+    )
+    f = h.hydrate(ctx, _pool())
+    return {n: f.values[:, j] for j, n in enumerate(f.names)}
+
+
+def test_every_registered_feature_is_computed_in_order() -> None:
+    f = _frame()
+    assert list(f) == list(default_feature_names(SOURCES))
+    assert set(FEATURES) < set(f)
+
+
+def test_query_coverage_counts_query_tokens_in_title_and_brand() -> None:
+    f = _frame("red shoe fleet")
+    assert f["query_coverage"].tolist() == pytest.approx([1.0, 2 / 3, 0.0])
+    assert f["query_brand_match"].tolist() == [1.0, 1.0, 0.0]
+    assert f["is_search"].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_affinity_and_price_ratio_follow_the_history() -> None:
+    f = _frame(history=[0, 0, 2])
+    assert f["category_affinity"].tolist() == pytest.approx([2 / 3, 2 / 3, 1 / 3])
+    assert f["seen_before"].tolist() == [1.0, 0.0, 1.0]
+    assert f["price_ratio"][1] == pytest.approx(np.log(100 / 50))
+    assert np.isnan(_frame()["price_ratio"]).all()  # no history: missing, not zero
+
+
+def test_source_columns_are_nan_where_a_source_did_not_propose() -> None:
+    f = _frame()
+    assert f["src_a_score"][:2].tolist() == [2.0, 1.0] and np.isnan(f["src_a_score"][2])
+    assert f["n_sources"].tolist() == [1.0, 1.0, 1.0]
+    assert f["log_popularity"][0] > f["log_popularity"][1] == 0.0
+
+
+def test_new_items_read_aggregates_as_missing_until_the_rebuild() -> None:
+    cat, sig = _world()
+    h = FeatureHydrator(
+        resolve(default_feature_names(SOURCES), SOURCES), cat, sig, 1, rebuild_every_s=3600
+    )
+    cat.upsert([item(3, price=10, category=("Home", "Decor"))])
+    sig.resize(cat.category.values)
+    h.catalog_changed()
+    ctx = RequestContext(request_id="r", surface=Surface.feed, now=20.0)
+    pool = CandidatePool.merge(
+        [SourceResult("a", np.array([2, 3], np.int64), np.ones(2, np.float32))], SOURCES, 10
+    )
+    frame = h.hydrate(ctx, pool)
+    j = frame.names.index("price_percentile")
+    assert np.isnan(frame.values[1, j])
+    h.rebuild_every_s = 0.0
+    frame = h.hydrate(ctx, pool)
+    assert frame.values[:, j].tolist() == [1.0, 0.0]  # the vase (30) now above the new item (10)
