@@ -86,10 +86,18 @@ def _rows_of(c: Candidates, users: IntArray) -> IntArray:
 
 
 def train_ranker(
-    c: Candidates, split: Split, *, seed: int, max_users: int | None, n_estimators: int
+    c: Candidates,
+    split: Split,
+    *,
+    seed: int,
+    max_users: int | None,
+    n_estimators: int,
+    num_threads: int = 2,
 ) -> lgb.Booster:
     """LambdaMART on the users whose validation target is among their candidates; the number
-    of trees is early-stopped on NDCG@10 of a tenth of those users, held out."""
+    of trees is early-stopped on NDCG@10 of a tenth of those users, held out. One thread is
+    the robust choice on a busy machine: OpenMP threads that wait for a descheduled sibling at
+    every split barrier can make a 2-thread run several times slower than 1 thread."""
     y = _labels(c, split.targets)
     rng = np.random.default_rng(seed)
     users = np.unique(c.users[y == 1])
@@ -111,7 +119,7 @@ def train_ranker(
         "feature_fraction": 0.8,
         "lambdarank_truncation_level": 20,
         "seed": seed,
-        "num_threads": 2,
+        "num_threads": num_threads,
         "verbose": -1,
     }
     names = list(c.feature_names)
@@ -176,7 +184,12 @@ def evaluate_beauty(
     tick("candidates valid")
     train_split = Split(valid.history, valid.targets[train_users])
     model = train_ranker(
-        cv, train_split, seed=seed, max_users=None, n_estimators=150 if quick else 400
+        cv,
+        train_split,
+        seed=seed,
+        max_users=None,
+        n_estimators=150 if quick else 400,
+        num_threads=1 if quick else 2,
     )
     n_train = len(np.unique(cv.users[_labels(cv, train_split.targets) == 1]))
     del cv

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.evaluation.beauty import PUBLISHED, evaluate_beauty, format_report
+from engine.evaluation.beauty import (
+    PUBLISHED,
+    QUICK_TEST_USERS,
+    evaluate_beauty,
+    format_report,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 DATA = Path(os.environ.get("SHOPNOW_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -21,12 +26,18 @@ def test_quick_beauty_beats_published_sasrec() -> None:
             f"Amazon Beauty data missing: put amazon-beauty under {DATA} or set SHOPNOW_SHARED_DATA"
         )
     r = evaluate_beauty(BEAUTY, seed=0, progress=False, quick=True)
-    # measured (quick, seed 0): HR@10 ~0.12, NDCG@10 ~0.075; SASRec published 0.0605 / 0.0318
-    assert r.metrics["hr@10"] > 0.08
-    assert r.metrics["ndcg@10"] > 0.045
+    # quick mode scores the test target of a fixed random subset of users, and says so
+    assert r.quick and r.n_eval_users == QUICK_TEST_USERS < r.n_users == 22363
+    # measured (quick, seed 0, 5,000 users): HR@10 0.1146, NDCG@10 0.0706 (standard error of
+    # HR@10 on 5,000 users ~0.0045); SASRec published (all users) 0.0605 / 0.0318
+    assert r.metrics["hr@10"] > 0.09
+    assert r.metrics["ndcg@10"] > 0.055
     assert r.metrics["hr@10"] > PUBLISHED["SASRec"][2]
     assert r.metrics["hr@20"] >= r.metrics["hr@10"] >= r.metrics["hr@5"]
-    # the ranker must improve on its best single source
+    # the ranker must improve on its best single source (seq co-visitation: HR@10 0.0872)
     assert r.metrics["ndcg@10"] > r.baseline["ndcg@10"]
-    assert 0 < r.pool_recall <= 1
-    assert "SASRec" in format_report(r)
+    assert r.metrics["hr@10"] > r.baseline["hr@10"] + 0.01
+    # items outside the candidate pool are misses: HR@20 cannot exceed the pool's recall
+    assert r.metrics["hr@20"] <= r.pool_recall <= 1
+    table = format_report(r)
+    assert "SASRec" in table and "5,000-user subset" in table
