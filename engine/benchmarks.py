@@ -13,6 +13,10 @@ def run_bench(which: str, *, quick: bool, settings: Settings) -> dict[str, Any]:
         from bench import index_bench
 
         out["index"] = index_bench.run(50_000 if quick else 1_000_000, quick=quick)
+    if which in ("ranker", "all"):
+        from bench import ranker_bench
+
+        out["ranker"] = ranker_bench.run(quick=quick)
     if which in ("synth", "all"):
         from bench import synth_bench
 

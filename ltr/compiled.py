@@ -1,7 +1,8 @@
 """Compiled tree ensembles for serving: treelite + tl2cgen turn the LightGBM model into a
-native shared library (gcc), about 3x faster than ``Booster.predict`` on 3,000 rows here
-(``bench/ranker_bench.py``), with identical scores. The library is cached beside the model;
-if it cannot be built (no compiler) serving falls back to LightGBM's own predictor.
+native shared library (gcc), 2-3x faster than ``Booster.predict`` on 3,000 rows here
+(``python -m bench.ranker_bench``), with the same scores up to float32 rounding. The library
+is cached beside the model; if it cannot be built (no compiler) serving falls back to
+LightGBM's own predictor.
 """
 
 from __future__ import annotations
