@@ -77,16 +77,35 @@ class ItemSimilarity:
     title: sp.csr_matrix  # items x items title tf-idf cosine (>= 0.05), sorted columns
 
 
-def item_similarity(data: BeautyData) -> ItemSimilarity:
-    title_sim = sp.csr_matrix(data.titles @ data.titles.T, dtype=np.float32)
-    title_sim.data[title_sim.data < 0.05] = 0
-    title_sim.setdiag(0)
-    title_sim.eliminate_zeros()
-    title_sim.sort_indices()
-    content = sp.csr_matrix(title_sim * 0.5 + _cosine_attrs(data.attributes) * 0.5)
-    content.setdiag(0)
-    content.eliminate_zeros()
-    return ItemSimilarity(csr_topk(content, 100), title_sim)
+def _drop_diagonal(block: sp.csr_matrix, first_row: int) -> None:
+    rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
+    block.data[block.indices == rows + first_row] = 0
+    block.eliminate_zeros()
+
+
+def item_similarity(data: BeautyData, block: int = 2048) -> ItemSimilarity:
+    """Title tf-idf cosine (kept where >= 0.05) and, per item, its 100 best
+    ``0.5 * title + 0.5 * attribute cosine`` neighbours. Built ``block`` rows at a time: the
+    same values as whole-matrix products, without holding 60M+ intermediate entries."""
+    norms = np.sqrt(np.asarray(data.attributes.sum(axis=1)).ravel())
+    inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    attrs = sp.csr_matrix(sp.diags(inv) @ data.attributes)
+    attrs_t, titles_t = sp.csr_matrix(attrs.T), sp.csr_matrix(data.titles.T)
+    titles: list[sp.csr_matrix] = []
+    contents: list[sp.csr_matrix] = []
+    for r0 in range(0, data.n_items, block):
+        r1 = min(r0 + block, data.n_items)
+        t = sp.csr_matrix(data.titles[r0:r1] @ titles_t, dtype=np.float32)
+        t.data[t.data < 0.05] = 0
+        _drop_diagonal(t, r0)
+        t.sort_indices()
+        c = sp.csr_matrix(t * 0.5 + sp.csr_matrix(attrs[r0:r1] @ attrs_t) * 0.5)
+        _drop_diagonal(c, r0)
+        titles.append(t)
+        contents.append(csr_topk(c, 100))
+    content = sp.csr_matrix(sp.vstack(contents, format="csr"))
+    content.has_sorted_indices = False  # rows are sorted best first, as csr_topk leaves them
+    return ItemSimilarity(content, sp.csr_matrix(sp.vstack(titles, format="csr")))
 
 
 def build_indices(
@@ -104,13 +123,6 @@ def build_indices(
     back = hist.lengths[users] - 1 - pos
     recent = np.bincount(items[back < 3], minlength=n).astype(np.float32)
     return StageIndices(seq, nxt, covis, sim.content, pop, recent, sim.title)
-
-
-def _cosine_attrs(attrs: sp.csr_matrix) -> sp.csr_matrix:
-    norms = np.sqrt(np.asarray(attrs.sum(axis=1)).ravel())
-    inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    a = sp.csr_matrix(sp.diags(inv) @ attrs)
-    return sp.csr_matrix(a @ a.T)
 
 
 def _attr_slots(attrs: sp.csr_matrix) -> IntArray:

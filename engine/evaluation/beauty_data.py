@@ -121,7 +121,9 @@ def read_titles(path: Path, n_items: int) -> sp.csr_matrix:
             parts = line.rstrip("\n").split("\t")
             row = int(parts[0]) - 1
             title = parts[2] if len(parts) > 2 else ""
-            for tok in set(_TOKEN.findall(title.lower())):
+            # first-occurrence order: a set's order would follow PYTHONHASHSEED, and with it
+            # the column order, float sums and ties of every title similarity
+            for tok in dict.fromkeys(_TOKEN.findall(title.lower())):
                 rows.append(row)
                 cols.append(vocab.setdefault(tok, len(vocab)))
     r, c = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)

@@ -5,6 +5,7 @@ candidates, and the fast pair lookup agrees with scipy."""
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 import scipy.sparse as sp
 
@@ -22,7 +23,7 @@ N_ITEMS = 80
 def _data(seed: int, n_users: int = 300) -> BeautyData:
     rng = np.random.default_rng(seed)
     # a few "journeys" through the catalogue so that co-visitation has structure
-    seqs = []
+    seqs: list[npt.NDArray[np.int64]] = []
     while len(seqs) < n_users:
         start, n = int(rng.integers(0, N_ITEMS)), int(rng.integers(5, 12))
         walk = (start + np.cumsum(rng.integers(1, 4, size=n))) % N_ITEMS
