@@ -30,30 +30,18 @@ BLOCKS = dataclasses.replace(GRAPH_ONLY, partition_max_share=1e9)
 
 
 class TestEmbeddedIndex(SearchIndexConformance):
-    @pytest.fixture
-    async def index(self, tmp_path: Path) -> AsyncIterator[EmbeddedIndex]:
-        idx = EmbeddedIndex.create(str(tmp_path / "ix"), DIM, EmbeddedParams(writer_heap_mb=16))
+    """The suite with default settings, with the exact shortcut off (every vector search goes
+    through HNSW), and with category filters always answered from the category blocks."""
+
+    @pytest.fixture(
+        params=[EmbeddedParams(writer_heap_mb=16), GRAPH_ONLY, BLOCKS],
+        ids=["default", "graph_path", "category_blocks"],
+    )
+    async def index(
+        self, tmp_path: Path, request: pytest.FixtureRequest
+    ) -> AsyncIterator[EmbeddedIndex]:
+        idx = EmbeddedIndex.create(str(tmp_path / "ix"), DIM, request.param)
         assert isinstance(idx, SearchIndex)
-        yield idx
-        await idx.close()
-
-
-class TestEmbeddedIndexGraphPath(SearchIndexConformance):
-    """Same suite with the exact shortcut off, so every vector search goes through HNSW."""
-
-    @pytest.fixture
-    async def index(self, tmp_path: Path) -> AsyncIterator[EmbeddedIndex]:
-        idx = EmbeddedIndex.create(str(tmp_path / "ix"), DIM, GRAPH_ONLY)
-        yield idx
-        await idx.close()
-
-
-class TestEmbeddedIndexCategoryBlocks(SearchIndexConformance):
-    """Same suite with category filters always answered from the category blocks."""
-
-    @pytest.fixture
-    async def index(self, tmp_path: Path) -> AsyncIterator[EmbeddedIndex]:
-        idx = EmbeddedIndex.create(str(tmp_path / "ix"), DIM, BLOCKS)
         yield idx
         await idx.close()
 
