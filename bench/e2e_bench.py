@@ -147,6 +147,8 @@ def run(
     n_requests: int,
     train_requests: int = 4000,
     workdir: Path | None = None,
+    reuse: bool = False,
+    skip_http: bool = False,
 ) -> dict[str, Any]:
     tmp = Path(workdir or tempfile.mkdtemp(prefix="shopnow-e2e-"))
     settings = Settings(
@@ -166,11 +168,16 @@ def run(
     if not (settings.data_dir / "events.npz").exists():
         generate(settings.data_dir, n_items=n_items, n_events=n_events, seed=0, progress=True)
     t_synth = time.perf_counter() - t
+    built = (settings.index_dir / "meta.json").exists() and (
+        settings.model_dir / "ranker" / "CURRENT"
+    ).exists()
     t = time.perf_counter()
-    asyncio.run(build_index(settings))
+    if not (reuse and built):
+        asyncio.run(build_index(settings))
     t_index = time.perf_counter() - t
     t = time.perf_counter()
-    asyncio.run(train(settings, max_requests=train_requests))
+    if not (reuse and built):
+        asyncio.run(train(settings, max_requests=train_requests))
     t_train = time.perf_counter() - t
     reqs = _requests(settings, n_requests)
     return {
@@ -182,8 +189,9 @@ def run(
             "index": round(t_index, 1),
             "train": round(t_train, 1),
         },
+        "reused_index_and_model": reuse and built,
         "in_process": asyncio.run(_in_process(settings, reqs)),
-        "http": _http(settings, reqs),
+        "http": None if skip_http else _http(settings, reqs),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
     }
 
@@ -192,18 +200,34 @@ QUICK = {"n_items": 20_000, "n_events": 200_000, "n_requests": 200, "train_reque
 FULL = {"n_items": 1_000_000, "n_events": 10_000_000, "n_requests": 2000, "train_requests": 8000}
 
 
-def run_named(*, quick: bool, workdir: Path | None = None) -> dict[str, Any]:
+def run_named(
+    *, quick: bool, workdir: Path | None = None, reuse: bool = False, skip_http: bool = False
+) -> dict[str, Any]:
     """The quick (under a minute) or the full (1M items) configuration."""
     c = QUICK if quick else FULL
-    return run(c["n_items"], c["n_events"], c["n_requests"], c["train_requests"], workdir)
+    return run(
+        c["n_items"],
+        c["n_events"],
+        c["n_requests"],
+        c["train_requests"],
+        workdir,
+        reuse=reuse,
+        skip_http=skip_http,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--workdir", type=Path)
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --workdir: keep an index and ranker already built there (skip index, train)",
+    )
+    ap.add_argument("--no-http", action="store_true", help="in-process figures only")
     a = ap.parse_args(argv)
-    res = run_named(quick=a.quick, workdir=a.workdir)
+    res = run_named(quick=a.quick, workdir=a.workdir, reuse=a.reuse, skip_http=a.no_http)
     print(json.dumps(res, indent=2))
     return 0
 

@@ -33,6 +33,12 @@ class IndexDoc:
     vector_model: str = ""  # model version that produced ``vector``
 
 
+def category_prefixes(path: str) -> list[str]:
+    """``"a/b/c"`` -> ``["a", "a/b", "a/b/c"]`` (empty levels dropped): what a filter can name."""
+    parts = [p for p in path.split("/") if p]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
 @dataclass(frozen=True, slots=True)
 class SearchFilter:
     """Conjunction of attribute constraints. ``None`` means unconstrained."""
@@ -103,6 +109,17 @@ class SearchIndex(Protocol):
         self, query: FloatArray, k: int, flt: SearchFilter | None = None, model: str = ""
     ) -> Hits:
         """Inner-product top-k; only vectors of ``model`` when given; filtered like Lucene."""
+        ...
+
+    async def lexical_and_vector(
+        self,
+        query: str,
+        vector: FloatArray,
+        k: int,
+        flt: SearchFilter | None = None,
+        model: str = "",
+    ) -> tuple[Hits, Hits]:
+        """Both searches of a hybrid query, in one round trip where the backend allows."""
         ...
 
     async def versions(self, ids: Sequence[str]) -> dict[str, int]:

@@ -51,6 +51,20 @@ class AsyncIndexMixin:
     ) -> Hits:
         return await asyncio.to_thread(self.vector_sync, query, k, flt, model)
 
+    async def lexical_and_vector(
+        self: _SyncIndex,
+        query: str,
+        vector: FloatArray,
+        k: int,
+        flt: SearchFilter | None = None,
+        model: str = "",
+    ) -> tuple[Hits, Hits]:
+        lex, vec = await asyncio.gather(
+            asyncio.to_thread(self.lexical_sync, query, k, flt),
+            asyncio.to_thread(self.vector_sync, vector, k, flt, model),
+        )
+        return lex, vec
+
     async def versions(self: _SyncIndex, ids: Sequence[str]) -> dict[str, int]:
         return await asyncio.to_thread(self.versions_sync, ids)
 

@@ -66,6 +66,7 @@ class AttributeColumns:
         self._prefix_to_paths: dict[str, list[str]] = {}
         self._cache_lock = threading.Lock()  # concurrent searches share the cache
         self._cache: OrderedDict[tuple[object, ...], tuple[BoolArray, int]] = OrderedDict()
+        self._rows_cache: OrderedDict[tuple[object, ...], IntArray] = OrderedDict()
 
     # -- dictionaries -------------------------------------------------------------------
     def category_code(self, path: str) -> int:
@@ -86,6 +87,13 @@ class AttributeColumns:
             return None
         firsts = (category_prefixes(c)[:1] for c in flt.categories)
         codes = {self.roots.index.get(p[0]) for p in firsts if p}
+        return sorted(c for c in codes if c is not None)
+
+    def filter_brands(self, flt: SearchFilter | None) -> list[int] | None:
+        """Brand codes that every row passing ``flt`` has (None: no brand constraint)."""
+        if flt is None or flt.brands is None:
+            return None
+        codes = {self.brands.index.get(b) for b in flt.brands}
         return sorted(c for c in codes if c is not None)
 
     # -- mutation -------------------------------------------------------------------------
@@ -121,15 +129,44 @@ class AttributeColumns:
         self.in_stock[rows] = in_stock
         self.price[rows] = price
         self.model[rows] = model
-        self._cache.clear()
+        self._clear_caches()
 
     def kill(self, rows: IntArray) -> None:
         rows = rows[rows < self.n]
         if len(rows):
             self.alive[rows] = False
+            self._clear_caches()
+
+    def _clear_caches(self) -> None:
+        with self._cache_lock:
             self._cache.clear()
+            self._rows_cache.clear()
 
     # -- filtering ------------------------------------------------------------------------
+    @staticmethod
+    def _key(flt: SearchFilter | None, model: str) -> tuple[object, ...]:
+        f = flt or SearchFilter()
+        return (f.categories, f.brands, f.in_stock, f.price_min, f.price_max, model)
+
+    def rows(self, flt: SearchFilter | None, model: str) -> IntArray:
+        """The rows set in :meth:`mask`, ascending; cached like the masks (do not mutate).
+
+        Meant for selective filters (the exact path): the cache keeps at most
+        ``_MASK_CACHE`` row lists.
+        """
+        key = self._key(flt, model)
+        with self._cache_lock:
+            hit = self._rows_cache.get(key)
+            if hit is not None:
+                self._rows_cache.move_to_end(key)
+                return hit
+        rows = np.flatnonzero(self.mask(flt, model)[0]).astype(np.int64)
+        with self._cache_lock:
+            self._rows_cache[key] = rows
+            if len(self._rows_cache) > _MASK_CACHE:
+                self._rows_cache.popitem(last=False)
+        return rows
+
     def mask(self, flt: SearchFilter | None, model: str) -> tuple[BoolArray, int]:
         """Rows that are alive, carry a vector of ``model`` (any when "") and pass ``flt``.
 
@@ -137,7 +174,7 @@ class AttributeColumns:
         until the next write; callers must not mutate the returned array.
         """
         f = flt or SearchFilter()
-        key = (f.categories, f.brands, f.in_stock, f.price_min, f.price_max, model)
+        key = self._key(f, model)
         with self._cache_lock:
             hit = self._cache.get(key)
             if hit is not None:

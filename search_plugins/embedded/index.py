@@ -67,7 +67,9 @@ class EmbeddedIndex(AsyncIndexMixin):
         self._mutate = threading.Lock()  # serializes writers (upsert, delete, refresh, save)
         self._swap = RWLock()  # searches read; refresh swaps visible state exclusively
         self._last_save = time.monotonic()
-        self.vector_search = VectorSearch(attributes, vectors, params.partition_max_share)
+        self.vector_search = VectorSearch(
+            attributes, vectors, params.partition_max_share, params.brand_blocks
+        )
 
     @classmethod
     def create(cls, path: str, dim: int, params: EmbeddedParams | None = None) -> EmbeddedIndex:

@@ -15,6 +15,10 @@ class EmbeddedParams:
     compact_ratio: float = 0.3  # rebuild the graph at refresh when this share is garbage
     compact_min: int = 10_000  # ... and at least this many garbage vectors
     autosave_s: float | None = None  # save at refresh when this long since the last save
-    # Category-filtered vector search scans the filter's top-level category blocks exactly
-    # when they hold at most this share of the graph's vectors (0 disables the blocks' use).
+    # Vector search under a category or brand filter scans the filter's blocks (contiguous
+    # copies of the live vectors per top-level category, and per brand) exactly when they
+    # hold at most this share of the graph's vectors (0 disables the blocks' use).
     partition_max_share: float = 0.25
+    # Keep the per-brand blocks: one more copy of the live vectors (dim * 4 bytes per item,
+    # 256 MB at 1M x 64) for brand filters that cut across categories.
+    brand_blocks: bool = True

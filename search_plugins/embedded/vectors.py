@@ -116,20 +116,63 @@ class VectorStore:
 
     # -- search ---------------------------------------------------------------------------
     def exact(self, query: FloatArray, k: int, mask: BoolArray) -> tuple[IntArray, FloatArray]:
-        rows = np.flatnonzero(mask)
-        scores = self.vecs[rows] @ query
-        best = top_k(scores, k)
-        return rows[best].astype(np.int64), scores[best].astype(np.float32)
+        """Exact top-k among the rows set in ``mask``."""
+        return self.exact_rows(query, k, np.flatnonzero(mask).astype(np.int64))
+
+    def exact_rows(self, query: FloatArray, k: int, rows: IntArray) -> tuple[IntArray, FloatArray]:
+        """Exact top-k among ``rows`` (unique), best first.
+
+        faiss reads each row in place and keeps a k-heap (no gathered copy of the rows): at
+        1M x 64 dims and 50K rows this halved the time of ``vecs[rows] @ query``, which is
+        bound by the memory latency of fetching scattered rows.
+        """
+        k = min(k, len(rows))
+        if k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        ids = np.ascontiguousarray(rows, dtype=np.int64)
+        q = np.ascontiguousarray(query, dtype=np.float32)
+        scores = np.empty(k, dtype=np.float32)
+        labels = np.empty(k, dtype=np.int64)
+        faiss.knn_inner_products_by_idx(  # type: ignore[attr-defined]
+            faiss.swig_ptr(q),
+            faiss.swig_ptr(self.vecs),
+            faiss.swig_ptr(ids),
+            self.dim,
+            1,
+            len(self.vecs),
+            len(ids),
+            k,
+            faiss.swig_ptr(scores),
+            faiss.swig_ptr(labels),
+            -1,
+        )
+        ok = labels >= 0  # faiss skips ids outside the matrix (none expected)
+        return labels[ok], scores[ok]
+
+    def use_exact(self, count: int, k: int) -> bool:
+        """Whether ``count`` passing rows are scored exactly rather than through the graph."""
+        p = self.params
+        return count <= max(p.exact_min, k * p.exact_per_k) or self.n_graph == 0
 
     def search(
-        self, query: FloatArray, k: int, mask: BoolArray, count: int
+        self,
+        query: FloatArray,
+        k: int,
+        mask: BoolArray,
+        count: int,
+        rows: IntArray | None = None,
     ) -> tuple[IntArray, FloatArray]:
-        """Top-k rows among ``mask`` (``count`` of them pass) by inner product."""
+        """Top-k rows among ``mask`` (``count`` of them pass) by inner product.
+
+        ``rows``, when given, are the rows set in ``mask`` (saves a scan of the mask).
+        """
         p = self.params
         if count == 0 or k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        if count <= max(p.exact_min, k * p.exact_per_k) or self.n_graph == 0:
-            return self.exact(query, k, mask)
+        if self.use_exact(count, k):
+            if rows is None:
+                return self.exact(query, k, mask)
+            return self.exact_rows(query, k, rows)
         base = max(p.ef_search, k)
         if count == self.n_graph:  # the mask is exactly the graph: no selector needed
             params = faiss.SearchParametersHNSW(efSearch=base)  # type: ignore[attr-defined]

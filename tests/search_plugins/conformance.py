@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from search_plugins.fusion import hybrid
 from search_plugins.protocol import FloatArray, IndexDoc, SearchFilter, SearchIndex
 
 DIM = 16
@@ -276,3 +277,14 @@ class SearchIndexConformance:
         bad = dataclasses.replace(catalog(1)[0], vector=np.zeros(DIM + 1, dtype=np.float32))
         report = await index.upsert([bad, catalog(2)[1]])
         assert report.applied == 1 and list(report.failed) == ["d0"]
+
+    async def test_lexical_and_vector_in_one_call(self, loaded: SearchIndex) -> None:
+        flt = FILTERS["category_top"]
+        lex, vec = await loaded.lexical_and_vector("wireless item", QUERY, 7, flt, "m1")
+        assert lex.ids == (await loaded.lexical("wireless item", 7, flt)).ids
+        assert vec.ids == brute_vector(catalog(), QUERY, 7, flt, "m1")
+        fused = await hybrid(loaded, "wireless item", QUERY, 7, flt, "m1")
+        assert len(fused) == 7 and set(fused.ids) <= set(lex.ids) | set(vec.ids)
+        both = set(lex.ids) & set(vec.ids)
+        if both:  # an item both searches found outranks one found by a single search
+            assert fused.ids[0] in both

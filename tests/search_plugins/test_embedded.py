@@ -58,8 +58,37 @@ def test_routing_to_blocks(tmp_path: Path) -> None:
     assert route(FILTERS["category_any_of"], "m1") is None  # Home and Electronics
     assert route(FILTERS["category_not_a_word_prefix"], "m1") == []  # no block: nothing to scan
     assert route(FILTERS["combined"], "m3") == []  # no such model
-    assert route(FILTERS["brand"], "m1") is None and route(None, "m1") is None
+    assert route(FILTERS["brand"], "m1") is not None  # acme + initech, m1: 40% (brand blocks)
+    assert route(None, "m1") is None and route(FILTERS["in_stock"], "m1") is None
     idx.close_sync()
+
+
+def test_routing_picks_the_smaller_partitioning(tmp_path: Path) -> None:
+    idx = EmbeddedIndex.create(str(tmp_path), DIM, EmbeddedParams(partition_max_share=0.45))
+    idx.upsert_sync(catalog())
+    idx.refresh_sync()
+    vs = idx.vector_search
+    # Home (48 vectors) and globex (30): the brand blocks are smaller
+    part, keys = vs.route(FILTERS["combined"], "") or (None, [])
+    assert part is not None and part.name == "brand" and part.blocks.size(keys) == 30
+    # Home (48, the root of Home/Kitchen) against acme + initech (60): the category blocks
+    flt = SearchFilter(categories=("Home/Kitchen",), brands=("acme", "initech"))
+    got = vs.route(flt, "")
+    assert got is not None and got[0].name == "category"
+    assert vs.block_keys(SearchFilter(brands=("no-such-brand",)), "m1") == []  # nothing to scan
+    idx.close_sync()
+
+
+async def test_brand_blocks_can_be_disabled(tmp_path: Path) -> None:
+    params = EmbeddedParams(partition_max_share=0.45, brand_blocks=False)
+    idx = EmbeddedIndex.create(str(tmp_path), DIM, params)
+    await idx.upsert(catalog())
+    await idx.refresh()
+    assert [p.name for p in idx.vector_search.partitionings] == ["category"]
+    assert idx.vector_search.block_keys(FILTERS["brand"], "m1") is None
+    hits = await idx.vector(QUERY, 10, FILTERS["brand"], "m1")
+    assert hits.ids == brute_vector(catalog(), QUERY, 10, FILTERS["brand"], "m1")
+    await idx.close()
 
 
 async def test_blocks_survive_reopen(tmp_path: Path) -> None:

@@ -1,0 +1,303 @@
+"""The OpenSearch backend of :class:`~search_plugins.protocol.SearchIndex`.
+
+Reads and writes go through an alias (``params.alias``) pointing at one physical index, a
+*generation* named ``<alias>-<stamp>``; every generation takes its settings and mappings from
+the index template. Reindexing (a mapping or embedding-model change) is blue/green: build a new
+generation beside the live one (:meth:`OpenSearchIndex.begin_generation`; live writes then go to
+both), fill it, and :meth:`promote` swaps the alias in one atomic ``_aliases`` call, so searches
+never see a missing or half-built index.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from opensearchpy import AsyncOpenSearch, NotFoundError
+
+from search_plugins.opensearch import mapping, queries
+from search_plugins.opensearch.bulk import BulkOutcome, run_bulk
+from search_plugins.opensearch.client import make_client
+from search_plugins.opensearch.params import OpenSearchParams
+from search_plugins.protocol import FloatArray, Hits, IndexDoc, SearchFilter, UpsertReport
+
+
+class IndexSetupError(RuntimeError):
+    """The alias or template is missing or does not fit (e.g. another vector dimension)."""
+
+
+def _stamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{time.time_ns() % 1_000_000:06d}"
+
+
+class OpenSearchIndex:
+    name = "opensearch"
+
+    def __init__(
+        self, client: AsyncOpenSearch, dim: int, params: OpenSearchParams, *, owns_client: bool
+    ) -> None:
+        self.client = client
+        self.dim = dim
+        self.params = params
+        self._owns_client = owns_client
+        self._building: str | None = None  # generation being filled, also written to
+
+    # -- lifecycle ------------------------------------------------------------------------
+    @classmethod
+    async def create(
+        cls,
+        url_or_client: str | AsyncOpenSearch,
+        dim: int,
+        params: OpenSearchParams | None = None,
+    ) -> OpenSearchIndex:
+        """Put the template and, when the alias does not exist yet, a first generation."""
+        params = params or OpenSearchParams()
+        client, owns = cls._client(url_or_client, params)
+        self = cls(client, dim, params, owns_client=owns)
+        try:
+            await client.indices.put_index_template(
+                name=params.alias, body=mapping.template(dim, params)
+            )
+            if not await client.indices.exists_alias(name=params.alias):
+                first = f"{params.alias}-{_stamp()}"
+                await client.indices.create(
+                    index=first,
+                    body={"aliases": {params.alias: {"is_write_index": True}}},
+                )
+            else:
+                await self._check_dim()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    @classmethod
+    async def open(
+        cls, url_or_client: str | AsyncOpenSearch, params: OpenSearchParams | None = None
+    ) -> OpenSearchIndex:
+        """Attach to an existing alias; its mapping gives the vector dimension."""
+        params = params or OpenSearchParams()
+        client, owns = cls._client(url_or_client, params)
+        self = cls(client, 0, params, owns_client=owns)
+        try:
+            self.dim = await self._live_dim()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    @staticmethod
+    def _client(
+        url_or_client: str | AsyncOpenSearch, params: OpenSearchParams
+    ) -> tuple[AsyncOpenSearch, bool]:
+        if isinstance(url_or_client, str):
+            return make_client(
+                url_or_client, timeout_s=params.request_timeout_s, pool_size=params.pool_size
+            ), True
+        return url_or_client, False
+
+    async def _live_dim(self) -> int:
+        try:
+            got = await self.client.indices.get_mapping(index=self.params.alias)
+        except NotFoundError as exc:
+            raise IndexSetupError(
+                f"no OpenSearch alias {self.params.alias!r}; build the index first"
+            ) from exc
+        meta = next(iter(got.values()))["mappings"].get("_meta", {})
+        if "dim" not in meta:
+            raise IndexSetupError(f"{self.params.alias!r} was not created by shopnow")
+        return int(meta["dim"])
+
+    async def _check_dim(self) -> None:
+        live = await self._live_dim()
+        if live != self.dim:
+            raise IndexSetupError(
+                f"alias {self.params.alias!r} holds {live}-dim vectors, asked for {self.dim}; "
+                "build a new generation (blue/green) to change the dimension"
+            )
+
+    async def generations(self) -> list[str]:
+        """Physical indices of this alias family, oldest first."""
+        got = await self.client.indices.get(index=f"{self.params.alias}-*")
+        return sorted(got)
+
+    async def live_generation(self) -> str:
+        got = await self.client.indices.get_alias(name=self.params.alias)
+        return str(next(iter(got)))
+
+    async def begin_generation(self, dim: int | None = None) -> str:
+        """Create an empty generation from the (re-put) template; writes go to it too."""
+        if self._building is not None:
+            raise IndexSetupError(f"generation {self._building} is already being built")
+        if dim is not None and dim != self.dim:
+            await self.client.indices.put_index_template(
+                name=self.params.alias, body=mapping.template(dim, self.params)
+            )
+        name = f"{self.params.alias}-{_stamp()}"
+        await self.client.indices.create(index=name)
+        self._building = name
+        return name
+
+    async def promote(self, *, keep_old: bool = False) -> str:
+        """Point the alias at the generation being built, atomically; drop the old ones."""
+        if self._building is None:
+            raise IndexSetupError("no generation is being built")
+        new, old = self._building, await self.live_generation()
+        await self.client.indices.refresh(index=new)
+        await self.client.indices.update_aliases(
+            body={
+                "actions": [
+                    {"remove": {"index": old, "alias": self.params.alias}},
+                    {"add": {"index": new, "alias": self.params.alias, "is_write_index": True}},
+                ]
+            }
+        )
+        self._building = None
+        self.dim = await self._live_dim()
+        if not keep_old:
+            for name in await self.generations():
+                if name != new:
+                    await self.client.indices.delete(index=name)
+        return new
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self.client.close()
+
+    # -- writes ---------------------------------------------------------------------------
+    def _check(self, doc: IndexDoc) -> str | None:
+        if not doc.id:
+            return "empty id"
+        if doc.vector is not None:
+            v = np.asarray(doc.vector)
+            if v.shape != (self.dim,):
+                return f"vector shape {v.shape} != ({self.dim},)"
+            if not np.isfinite(v).all():
+                return "vector has non-finite values"
+        return None
+
+    async def upsert(self, docs: Sequence[IndexDoc]) -> UpsertReport:
+        return await self._upsert(docs, only_new=False)
+
+    async def fill(self, docs: Sequence[IndexDoc]) -> UpsertReport:
+        """Write to the generation being built only (the rebuild's own stream)."""
+        if self._building is None:
+            raise IndexSetupError("no generation is being built")
+        return await self._upsert(docs, only_new=True)
+
+    async def _upsert(self, docs: Sequence[IndexDoc], *, only_new: bool) -> UpsertReport:
+        failed: dict[str, str] = {}
+        actions: list[dict[str, Any]] = []
+        for doc in docs:
+            reason = self._check(doc)
+            if reason is not None:
+                failed[doc.id] = reason
+                continue
+            actions.append(
+                {
+                    "_op_type": "index",
+                    "_id": doc.id,
+                    "version": doc.version,
+                    "version_type": "external",
+                    "_source": mapping.source(doc),
+                }
+            )
+        if only_new:
+            new = [{**a, "_index": self._building} for a in actions]
+            outcome = await run_bulk(self.client, new, self.params)
+        else:
+            outcome = await self._bulk(actions)
+        failed.update(outcome.failed)
+        return UpsertReport(len(outcome.done), outcome.stale, failed)
+
+    async def delete(self, ids: Sequence[str], version: int) -> int:
+        actions: list[dict[str, Any]] = [
+            {"_op_type": "delete", "_id": i, "version": version, "version_type": "external_gte"}
+            for i in ids
+        ]
+        outcome = await self._bulk(actions)
+        if outcome.failed:
+            some = list(outcome.failed.items())[:3]
+            raise RuntimeError(f"{len(outcome.failed)} deletes failed: {some}")
+        return len(outcome.done)
+
+    async def _bulk(self, actions: list[dict[str, Any]]) -> BulkOutcome:
+        """Write through the alias; with a generation being built, write to it as well and
+        report its failures too (its stale outcomes are expected and not reported)."""
+        if not actions:
+            return BulkOutcome()
+        live = [{**a, "_index": self.params.alias} for a in actions]
+        outcome = await run_bulk(self.client, live, self.params)
+        if self._building is not None:
+            shadow = [{**a, "_index": self._building} for a in actions]
+            extra = await run_bulk(self.client, shadow, self.params)
+            for doc_id, reason in extra.failed.items():
+                outcome.failed.setdefault(doc_id, f"new generation {self._building}: {reason}")
+        return outcome
+
+    async def refresh(self) -> None:
+        targets = [self.params.alias] + ([self._building] if self._building else [])
+        await self.client.indices.refresh(index=",".join(targets))
+
+    # -- reads ----------------------------------------------------------------------------
+    async def lexical(self, query: str, k: int, flt: SearchFilter | None = None) -> Hits:
+        if k <= 0 or not query.strip():
+            return Hits.empty()
+        resp = await self.client.search(
+            index=self.params.alias,
+            body=queries.lexical_body(query, k, flt),
+            request_timeout=self.params.search_timeout_s,
+        )
+        return queries.lexical_hits(resp)
+
+    async def vector(
+        self, query: FloatArray, k: int, flt: SearchFilter | None = None, model: str = ""
+    ) -> Hits:
+        if k <= 0:
+            return Hits.empty()
+        resp = await self.client.search(
+            index=self.params.alias,
+            body=queries.knn_body(query, k, flt, model, self.params.ef_search),
+            request_timeout=self.params.search_timeout_s,
+        )
+        return queries.knn_hits(resp)
+
+    async def lexical_and_vector(
+        self,
+        query: str,
+        vector: FloatArray,
+        k: int,
+        flt: SearchFilter | None = None,
+        model: str = "",
+    ) -> tuple[Hits, Hits]:
+        """One ``_msearch`` round trip carrying both searches."""
+        if k <= 0:
+            return Hits.empty(), Hits.empty()
+        head = {"index": self.params.alias}
+        body = [
+            head,
+            queries.lexical_body(query, k, flt),
+            head,
+            queries.knn_body(vector, k, flt, model, self.params.ef_search),
+        ]
+        resp = await self.client.msearch(body=body, request_timeout=self.params.search_timeout_s)
+        lex, vec = resp["responses"]
+        for part in (lex, vec):
+            if "error" in part:
+                raise RuntimeError(f"msearch part failed: {part['error']}")
+        lexical = queries.lexical_hits(lex) if query.strip() else Hits.empty()
+        return lexical, queries.knn_hits(vec)
+
+    async def versions(self, ids: Sequence[str]) -> dict[str, int]:
+        if not ids:
+            return {}
+        resp = await self.client.mget(
+            index=self.params.alias, body={"ids": list(ids)}, params={"_source": "false"}
+        )
+        return {d["_id"]: int(d["_version"]) for d in resp["docs"] if d.get("found")}
+
+    async def count(self) -> int:
+        resp = await self.client.count(index=self.params.alias)
+        return int(resp["count"])

@@ -1,0 +1,24 @@
+"""Tuning knobs of the OpenSearch backend: index layout, HNSW, bulk and retry policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSearchParams:
+    alias: str = "shopnow-items"  # searches and writes go through this alias
+    shards: int = 1
+    replicas: int = 0  # a single local node cannot hold replicas; production sets 1 or more
+    refresh_interval: str = "1s"  # a write is searchable within this (NRT)
+    gc_deletes: str = "1d"  # how long a delete's version blocks an older re-create
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 128
+    ef_search: int = 200  # candidates explored per kNN query (at least k)
+    bulk_chunk: int = 1000  # docs per _bulk request
+    bulk_retries: int = 4  # retries of items rejected with 429 or a 5xx / transport error
+    bulk_backoff_s: float = 0.5  # first retry wait; doubles each time
+    bulk_max_backoff_s: float = 8.0
+    request_timeout_s: float = 30.0  # per HTTP request (bulk, admin); searches pass their own
+    search_timeout_s: float = 5.0
+    pool_size: int = 16  # keep-alive connections to the cluster

@@ -1,0 +1,98 @@
+"""Request bodies for lexical and filtered kNN searches, and reading hits back.
+
+User text goes into a ``match`` query (analysed, OR of terms), never ``query_string``, so query
+syntax in the text is just words. Filters are non-scoring ``bool.filter`` clauses; on the
+Lucene engine a kNN ``filter`` is applied during the graph search, and Lucene falls back to an
+exact scan when few documents pass, the behaviour the embedded backend copies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from search_plugins.protocol import FloatArray, Hits, SearchFilter
+
+
+def filter_query(flt: SearchFilter | None, model: str = "") -> dict[str, Any] | None:
+    must: list[dict[str, Any]] = []
+    if model:
+        must.append({"term": {"vector_model": model}})
+    if flt is not None:
+        if flt.categories is not None:
+            must.append({"terms": {"category_path": list(flt.categories)}})
+        if flt.brands is not None:
+            must.append({"terms": {"brand": list(flt.brands)}})
+        if flt.in_stock is not None:
+            must.append({"term": {"in_stock": flt.in_stock}})
+        if flt.price_min is not None or flt.price_max is not None:
+            bounds: dict[str, float] = {}
+            if flt.price_min is not None:
+                bounds["gte"] = flt.price_min
+            if flt.price_max is not None:
+                bounds["lte"] = flt.price_max
+            must.append({"range": {"price": bounds}})
+    must_not = [{"ids": {"values": sorted(flt.exclude_ids)}}] if flt and flt.exclude_ids else []
+    if not must and not must_not:
+        return None
+    clause: dict[str, Any] = {}
+    if must:
+        clause["filter"] = must
+    if must_not:
+        clause["must_not"] = must_not
+    return {"bool": clause}
+
+
+def lexical_body(query: str, k: int, flt: SearchFilter | None) -> dict[str, Any]:
+    clause: dict[str, Any] = {"must": [{"match": {"text": {"query": query}}}]}
+    extra = filter_query(flt)
+    if extra is not None:
+        clause.update(extra["bool"])
+    return {
+        "size": k,
+        "query": {"bool": clause},
+        "_source": False,
+        "track_total_hits": False,
+    }
+
+
+def knn_body(
+    vector: FloatArray, k: int, flt: SearchFilter | None, model: str, ef_search: int
+) -> dict[str, Any]:
+    knn: dict[str, Any] = {
+        "vector": np.asarray(vector, dtype=np.float32),
+        "k": k,
+        "method_parameters": {"ef_search": max(ef_search, k)},
+    }
+    extra = filter_query(flt, model)
+    if extra is not None:
+        knn["filter"] = extra
+    return {
+        "size": k,
+        "query": {"knn": {"vector": knn}},
+        "_source": False,
+        "track_total_hits": False,
+    }
+
+
+def read_hits(response: dict[str, Any]) -> tuple[list[str], FloatArray]:
+    hits = response["hits"]["hits"]
+    ids = [h["_id"] for h in hits]
+    scores = np.fromiter((h["_score"] for h in hits), dtype=np.float64, count=len(hits))
+    return ids, scores.astype(np.float32)
+
+
+def lexical_hits(response: dict[str, Any]) -> Hits:
+    ids, scores = read_hits(response)
+    return Hits(ids, scores)
+
+
+def knn_hits(response: dict[str, Any]) -> Hits:
+    """Lucene's inner-product score is ``1 + ip`` for ``ip >= 0``, else ``1 / (1 - ip)``:
+    invert it so both backends return the raw inner product."""
+    ids, scores = read_hits(response)
+    s = scores.astype(np.float64)
+    with np.errstate(divide="ignore"):
+        raw = np.where(s >= 1.0, s - 1.0, 1.0 - 1.0 / np.maximum(s, 1e-30))
+    return Hits(ids, raw.astype(np.float32))

@@ -1,0 +1,149 @@
+"""The SearchIndex conformance suite against a live OpenSearch node, plus OpenSearch-only
+behaviour: blue/green generations behind the alias, one-round-trip hybrid, bulk faults."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+from opensearchpy import ConnectionError
+
+from search_plugins.opensearch import IndexSetupError, OpenSearchIndex, OpenSearchParams
+from search_plugins.opensearch.client import make_client
+from search_plugins.opensearch_node.process import free_port
+from search_plugins.protocol import SearchIndex
+from tests.search_plugins.conformance import DIM, SearchIndexConformance, catalog
+from tests.servers import OPENSEARCH_URL, needs_opensearch
+
+pytestmark = needs_opensearch
+
+
+def params(**kw: object) -> OpenSearchParams:
+    return OpenSearchParams(alias=f"t-{uuid.uuid4().hex[:12]}", **kw)  # type: ignore[arg-type]
+
+
+async def drop(index: OpenSearchIndex) -> None:
+    await index.client.indices.delete(index=f"{index.params.alias}-*")
+    await index.client.indices.delete_index_template(name=index.params.alias)
+
+
+class TestOpenSearchIndex(SearchIndexConformance):
+    @pytest.fixture
+    async def index(self) -> AsyncIterator[OpenSearchIndex]:
+        idx = await OpenSearchIndex.create(OPENSEARCH_URL, DIM, params())
+        assert isinstance(idx, SearchIndex)
+        yield idx
+        await drop(idx)
+        await idx.close()
+
+
+@pytest.fixture
+async def live() -> AsyncIterator[OpenSearchIndex]:
+    idx = await OpenSearchIndex.create(
+        OPENSEARCH_URL, DIM, params(bulk_retries=3, bulk_backoff_s=0.2, bulk_max_backoff_s=0.4)
+    )
+    yield idx
+    await drop(idx)
+    await idx.close()
+
+
+async def test_blue_green_reindex_keeps_serving(live: OpenSearchIndex) -> None:
+    docs = catalog()
+    await live.upsert(docs[:60])
+    await live.refresh()
+    old = await live.live_generation()
+    new = await live.begin_generation()
+    assert new != old and await live.generations() == sorted([old, new])
+    # while the new generation fills, searches still answer from the old one ...
+    assert (await live.lexical("17", 5)).ids == ["d17"]
+    # a write that reached the new generation first keeps its newer version
+    await live.client.index(
+        index=new, id="d0", body={"text": "x"}, params={"version": 99, "version_type": "external"}
+    )
+    # ... and live writes go to both generations
+    await live.upsert(docs[60:])
+    await live.delete(["d3"], 1)
+    await live.refresh()
+    assert await live.count() == 119
+    assert (await live.client.count(index=new))["count"] == 61  # d60..d119 and d0
+    report = await live.fill(docs[:60])  # the rebuild streams the catalogue into `new` only
+    assert report.applied == 58 and sorted(report.stale) == ["d0", "d3"]  # newer / deleted
+    await live.promote()
+    assert await live.live_generation() == new
+    assert await live.generations() == [new]
+    assert await live.count() == 119
+    assert (await live.lexical("17", 5)).ids == ["d17"]
+    assert await live.versions(["d0", "d3"]) == {"d0": 99}
+
+
+async def test_new_dimension_needs_a_new_generation(live: OpenSearchIndex) -> None:
+    with pytest.raises(IndexSetupError, match="16-dim"):
+        await OpenSearchIndex.create(live.client, 32, live.params)
+    await live.begin_generation(dim=32)
+    await live.promote()
+    reopened = await OpenSearchIndex.open(live.client, live.params)
+    assert reopened.dim == 32 and live.dim == 32
+    vec = np.ones(32, dtype=np.float32)
+    report = await live.upsert([dataclasses.replace(catalog(1)[0], vector=vec)])
+    assert report.applied == 1
+
+
+async def test_open_without_alias_says_so() -> None:
+    with pytest.raises(IndexSetupError, match="no OpenSearch alias"):
+        await OpenSearchIndex.open(OPENSEARCH_URL, params())
+
+
+async def test_partly_failing_bulk_reports_each_failure(live: OpenSearchIndex) -> None:
+    docs = catalog(4)
+    immense = dataclasses.replace(docs[2], brand="b" * 40_000)  # a keyword term over 32 KB
+    report = await live.upsert([docs[0], docs[1], immense, docs[3]])
+    assert report.applied == 3 and list(report.failed) == ["d2"]
+    assert "immense term" in report.failed["d2"]
+    await live.refresh()
+    assert await live.versions([d.id for d in docs]) == {"d0": 1, "d1": 1, "d3": 1}
+
+
+async def test_rejected_bulk_is_retried_until_accepted(live: OpenSearchIndex) -> None:
+    gen = await live.live_generation()
+    block = "index.blocks.read_only_allow_delete"  # writes get 429 while it is set
+    await live.client.indices.put_settings(index=gen, body={block: True})
+
+    async def lift() -> None:
+        await asyncio.sleep(0.3)
+        await live.client.indices.put_settings(index=gen, body={block: None})
+
+    report, _ = await asyncio.gather(live.upsert(catalog(5)), lift())
+    assert report.applied == 5 and not report.failed
+
+
+async def test_bulk_still_rejected_after_retries_is_reported(live: OpenSearchIndex) -> None:
+    gen = await live.live_generation()
+    block = "index.blocks.read_only_allow_delete"
+    await live.client.indices.put_settings(index=gen, body={block: True})
+    try:
+        report = await live.upsert(catalog(3))
+    finally:
+        await live.client.indices.put_settings(index=gen, body={block: None})
+    assert report.applied == 0
+    assert sorted(report.failed) == ["d0", "d1", "d2"]
+    assert all(r.startswith("429 cluster_block_exception") for r in report.failed.values())
+
+
+async def test_unreachable_cluster_reports_every_item() -> None:
+    idx = OpenSearchIndex(
+        make_client(f"http://127.0.0.1:{free_port()}", timeout_s=2.0),
+        DIM,
+        params(bulk_retries=1, bulk_backoff_s=0.05),
+        owns_client=True,
+    )
+    try:
+        report = await idx.upsert(catalog(3))
+        assert report.applied == 0 and sorted(report.failed) == ["d0", "d1", "d2"]
+        with pytest.raises(ConnectionError):
+            await idx.lexical("item", 5)
+    finally:
+        await idx.close()

@@ -1,0 +1,34 @@
+"""Where the real servers started by the test command (``scripts/test.sh``) listen.
+
+Outside CI a missing server skips the tests that need it, with a message saying how to get
+one; under CI (``CI`` set) a missing server is an error, so nothing is silently skipped.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+_HOW = "run the tests with `make test`, which starts {what}"
+
+
+def _url(var: str, what: str) -> str:
+    url = os.environ.get(var, "")
+    if not url and os.environ.get("CI"):
+        raise RuntimeError(f"CI must provide {var} (scripts/test.sh starts {what})")
+    return url
+
+
+REDIS_URL = _url("SHOPNOW_TEST_REDIS_URL", "redis-server")
+OPENSEARCH_URL = _url("SHOPNOW_TEST_OPENSEARCH_URL", "an OpenSearch node")
+
+needs_redis = pytest.mark.skipif(
+    not REDIS_URL, reason="no redis: " + _HOW.format(what="redis-server")
+)
+needs_opensearch = pytest.mark.skipif(
+    not OPENSEARCH_URL,
+    reason="no OpenSearch: "
+    + _HOW.format(what="a local node")
+    + ", or set SHOPNOW_TEST_OPENSEARCH_URL (`shopnow opensearch up` starts one)",
+)
