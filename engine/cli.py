@@ -28,6 +28,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             "index_dir": getattr(args, "index", None),
             "model_dir": getattr(args, "models", None),
             "shared_data": getattr(args, "shared_data", None),
+            "search_backend": getattr(args, "backend", None),
+            "opensearch_url": getattr(args, "opensearch_url", None),
         }.items()
         if v is not None
     }
@@ -119,6 +121,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_opensearch(args: argparse.Namespace) -> int:
+    from search_plugins.opensearch_node.__main__ import main as node_main
+
+    return node_main(args.node_args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from engine.jobs import demo
 
@@ -137,6 +145,12 @@ def _paths(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, help="index directory (default var/index)")
     p.add_argument("--models", type=Path, help="model directory (default var/models)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--backend",
+        choices=["embedded", "opensearch"],
+        help="search backend (default $SHOPNOW_SEARCH_BACKEND or embedded)",
+    )
+    p.add_argument("--opensearch-url", dest="opensearch_url", help="e.g. http://127.0.0.1:9200")
 
 
 def _positive(v: str) -> int:
@@ -195,6 +209,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     p.set_defaults(fn=cmd_bench)
 
+    p = sub.add_parser(
+        "opensearch",
+        help="a local OpenSearch node without Docker: up | down | status (see --help)",
+        add_help=False,
+    )
+    p.add_argument("node_args", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_opensearch)
+
     p = sub.add_parser("demo", help="synthesise, train, index and serve on localhost")
     _paths(p)
     p.add_argument("--items", type=_positive, default=50_000)
@@ -207,11 +229,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["opensearch"]:  # its own parser, options and --help included
+        return cmd_opensearch(argparse.Namespace(node_args=argv[1:]))
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("opensearch").setLevel(logging.WARNING)
     try:
         return int(args.fn(args))
-    except (CliError, FileNotFoundError, ValueError) as exc:
+    except (CliError, FileNotFoundError, ValueError, ConnectionError) as exc:
         print(f"shopnow {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from engine import backends
 from engine.catalog import Catalog, load_jsonl
 from engine.catalog_log import CatalogLog
 from engine.pipeline.executor import Executor
@@ -28,11 +28,8 @@ from ltr.features import resolve
 from ltr.logs import LogReplay
 from ltr.scorers import LambdaMartScorer
 from ltr.train import build_training_set, train_ranker
-from search_plugins.embedded.index import EmbeddedIndex
-from search_plugins.protocol import SearchIndex
 
 log = logging.getLogger("shopnow.jobs")
-BULK = 5000
 
 
 def load_catalog(settings: Settings, progress: bool = False) -> Catalog:
@@ -69,37 +66,19 @@ async def build_index(settings: Settings, progress: bool = True) -> dict[str, An
     t0 = time.perf_counter()
     ds = load_dataset(settings.data_dir)
     catalog = load_catalog(settings, progress)
-    if settings.index_dir.exists():
-        shutil.rmtree(settings.index_dir)
-    index = EmbeddedIndex.create(str(settings.index_dir), dim=settings.vector_dim)
     with tqdm(total=len(catalog), desc="index", unit="item", disable=not progress) as bar:
-        for start in range(0, len(catalog), BULK):
-            rows = range(start, min(start + BULK, len(catalog)))
-            rep = await index.upsert([catalog.index_doc(r) for r in rows])
-            if rep.failed:
-                raise ValueError(
-                    f"{len(rep.failed)} items failed to index: {list(rep.failed.items())[:3]}"
-                )
-            bar.update(len(rows))
-    await index.refresh()
+        n = await backends.build(settings, len(catalog), catalog.index_doc, bar.update)
     split = float(ds.meta["split_ts"])
     signals, covis = build_signals(ds, catalog, split)
     signals.save(settings.model_dir / "signals")
     covis.save(settings.model_dir / "covis.npz")
-    n = await index.count()
-    await index.close()
     return {
         "items": len(catalog),
         "indexed": n,
+        "backend": settings.search_backend,
         "signals_until": split,
         "seconds": round(time.perf_counter() - t0, 2),
     }
-
-
-async def _open_index(settings: Settings) -> SearchIndex:
-    if not settings.index_dir.exists():
-        raise FileNotFoundError(f"no index at {settings.index_dir}; run `shopnow index` first")
-    return EmbeddedIndex.open(str(settings.index_dir))
 
 
 def _replay(ds: SynthDataset) -> LogReplay:
@@ -112,7 +91,7 @@ async def train(
     """Signals from the first 60% of the training period; the ranker learns on the rest."""
     ds = load_dataset(settings.data_dir)
     catalog = load_catalog(settings)
-    index = await _open_index(settings)
+    index = await backends.open_index(settings)
     start, split = float(ds.meta["start"]), float(ds.meta["split_ts"])
     t_feat = start + 0.6 * (split - start)
     signals, covis = build_signals(ds, catalog, t_feat)
@@ -198,7 +177,7 @@ def load_signals(settings: Settings, catalog: Catalog) -> tuple[Signals, Covisit
 
 async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
     catalog = load_catalog(settings)
-    index = await _open_index(settings)
+    index = await backends.open_index(settings)
     signals, covis = load_signals(settings, catalog)
     scorer = None
     feature_names = None
@@ -238,7 +217,7 @@ async def evaluate(
 
     ds = load_dataset(settings.data_dir)
     catalog = load_catalog(settings)
-    index = await _open_index(settings)
+    index = await backends.open_index(settings)
     split, end = float(ds.meta["split_ts"]), float(ds.meta["end"])
     signals, covis = load_signals(settings, catalog)
     specs = {"heuristic": build_spec(settings, catalog, index, signals, covis, HeuristicScorer())}

@@ -19,7 +19,7 @@ from engine.settings import Settings
 from engine.signals import Signals
 from engine.state.protocol import Interaction, OnlineStore, Recorded, StoreUnavailable
 from ltr.features import FeatureHydrator
-from search_plugins.protocol import SearchIndex, UpsertReport
+from search_plugins.protocol import IndexUnavailable, SearchIndex, UpsertReport
 
 log = logging.getLogger("shopnow.engine")
 
@@ -36,6 +36,7 @@ class ItemWriteReport:
     applied: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)  # durable; index write retried later
 
 
 class Engine:
@@ -59,6 +60,10 @@ class Engine:
         self.executor = Executor(spec)
         self.versions = versions
         self.log = log
+        # Index writes that failed transiently, id -> version: the catalog (and its log) has
+        # them, the index does not yet. Each later write, and the drain loop, retries them.
+        self.backlog_upserts: dict[str, int] = {}
+        self.backlog_deletes: dict[str, int] = {}
 
     async def rank(
         self, req: SearchRequest | FeedRequest, request_id: str | None = None
@@ -113,14 +118,35 @@ class Engine:
         report = ItemWriteReport(stale=list(res.stale))
         if res.applied:
             self.signals.resize(self.catalog.category.values)
-            docs = [self.catalog.index_doc(r) for r in res.applied]
+            self._catalog_changed()
+            for r in res.applied:
+                self.backlog_upserts[self.catalog.ids[r]] = int(self.catalog.version.values[r])
+        written = {self.catalog.ids[r] for r in res.applied}
+        done, failed = await self._write_upserts()
+        report.applied = [i for i in done if i in written]
+        report.failed = {i: why for i, why in failed.items() if i in written}
+        report.pending = sorted(i for i in self.backlog_upserts if i in written)
+        return report
+
+    async def _write_upserts(self) -> tuple[list[str], dict[str, str]]:
+        """Send the upsert backlog to the index; what fails transiently stays in it."""
+        rows = [self.catalog.row_of.get(i) for i in self.backlog_upserts]
+        docs = [self.catalog.index_doc(r) for r in rows if r is not None]
+        self.backlog_upserts = {d.id: d.version for d in docs}
+        if not docs:
+            return [], {}
+        try:
             ur: UpsertReport = await self.index.upsert(docs)
             await self.index.refresh()
-            report.applied = [d.id for d in docs if d.id not in ur.failed and d.id not in ur.stale]
-            report.stale += ur.stale
-            report.failed.update(ur.failed)
-            self._catalog_changed()
-        return report
+        except IndexUnavailable as exc:
+            log.warning("index unavailable, %d item writes pending: %s", len(docs), exc)
+            return [], {}
+        for d in docs:
+            if d.id not in ur.retryable:
+                self.backlog_upserts.pop(d.id, None)
+        failed = {i: why for i, why in ur.failed.items() if i not in ur.retryable}
+        done = [d.id for d in docs if d.id not in ur.failed]  # applied, or stale: index newer
+        return done, failed
 
     async def delete_item(self, item_id: str, version: int) -> bool:
         row = self.catalog.row_of.get(item_id)
@@ -129,9 +155,35 @@ class Engine:
         if self.log is not None:
             self.log.delete(item_id, version)
         self.catalog.delete(item_id, version)
-        await self.index.delete([item_id], version)
-        await self.index.refresh()
+        self.backlog_upserts.pop(item_id, None)
+        self.backlog_deletes[item_id] = version
+        await self._write_deletes()
         return True
+
+    async def _write_deletes(self) -> None:
+        for item_id, version in list(self.backlog_deletes.items()):
+            try:
+                await self.index.delete([item_id], version)
+            except IndexUnavailable as exc:
+                log.warning("index unavailable, delete of %s pending: %s", item_id, exc)
+                return
+            del self.backlog_deletes[item_id]
+        try:
+            await self.index.refresh()
+        except IndexUnavailable as exc:
+            log.warning("index refresh after deletes failed: %s", exc)
+
+    @property
+    def backlog(self) -> int:
+        return len(self.backlog_upserts) + len(self.backlog_deletes)
+
+    async def drain_backlog(self) -> int:
+        """Retry pending index writes; returns how many are still pending."""
+        if self.backlog_deletes:
+            await self._write_deletes()
+        if self.backlog_upserts:
+            await self._write_upserts()
+        return self.backlog
 
     def _catalog_changed(self) -> None:
         if isinstance(self.spec.hydrator, FeatureHydrator):

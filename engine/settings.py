@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     online_store: Literal["embedded", "redis"] = "embedded"
     redis_url: str = "redis://127.0.0.1:6379/0"
     opensearch_url: str = "http://127.0.0.1:9200"
+    opensearch_alias: str = Field(
+        "shopnow-items", pattern=r"^[a-z0-9][a-z0-9_-]*$", description="alias of the item index"
+    )
     vector_dim: int = Field(64, ge=2, le=4096, description="dimension of item vectors")
     source_k: dict[str, int] = Field(
         default_factory=lambda: {

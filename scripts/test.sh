@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# The test command: installs what is needed, starts a real Redis server on loopback,
-# runs lint, type checks and the whole test suite against it, and stops the server.
+# The test command: installs what is needed, starts a real Redis server and a real OpenSearch
+# node on loopback, runs lint, type checks and the whole test suite against them, stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 PY=.venv/bin/python
 
 work=$(mktemp -d /tmp/shopnow-test.XXXXXX)
+chmod 755 "$work"  # the OpenSearch node runs as its own user under $work/opensearch
 cleanup() {
   if [ -f "$work/redis.pid" ]; then kill "$(cat "$work/redis.pid")" 2>/dev/null || true; fi
+  if [ -d "$work/opensearch" ]; then
+    $PY -m search_plugins.opensearch_node down --home "$work/opensearch" >/dev/null 2>&1 || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# OpenSearch takes 10-60 s to start: provision and start it while lint and mypy run.
+$PY -m search_plugins.opensearch_node up --home "$work/opensearch" --port 0 \
+  >"$work/opensearch.json" 2>"$work/opensearch.err" &
+os_job=$!
 
 port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$work" \
@@ -23,4 +32,13 @@ echo "test: redis-server on 127.0.0.1:$port"
 
 echo "test: ruff"; $PY -m ruff check . && $PY -m ruff format --check .
 echo "test: mypy"; $PY -m mypy engine search_plugins ltr ingest
+
+if ! wait "$os_job"; then
+  echo "test: OpenSearch did not start:" >&2; cat "$work/opensearch.err" >&2; exit 1
+fi
+export SHOPNOW_TEST_OPENSEARCH_HOME="$work/opensearch"
+SHOPNOW_TEST_OPENSEARCH_URL=$($PY -c 'import json,sys; print(json.load(sys.stdin)["url"])' <"$work/opensearch.json")
+export SHOPNOW_TEST_OPENSEARCH_URL
+echo "test: OpenSearch on $SHOPNOW_TEST_OPENSEARCH_URL"
+
 echo "test: pytest"; $PY -m pytest -q "$@"

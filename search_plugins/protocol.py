@@ -81,6 +81,11 @@ class UpsertReport:
     applied: int
     stale: list[str]  # ids whose incoming version was not newer than the stored one
     failed: dict[str, str]  # id -> reason
+    retryable: frozenset[str] = frozenset()  # failed ids worth sending again later (transient)
+
+
+class IndexUnavailable(ConnectionError):
+    """The backend cannot be reached or did not answer in time; the call may be retried."""
 
 
 @runtime_checkable

@@ -32,3 +32,15 @@ needs_opensearch = pytest.mark.skipif(
     + _HOW.format(what="a local node")
     + ", or set SHOPNOW_TEST_OPENSEARCH_URL (`shopnow opensearch up` starts one)",
 )
+
+
+async def drop_opensearch_alias(url: str, alias: str) -> None:
+    """Delete every generation and the template of a test's alias."""
+    from search_plugins.opensearch.client import make_client
+
+    client = make_client(url)
+    try:
+        await client.indices.delete(index=f"{alias}-*")
+        await client.indices.delete_index_template(name=alias, ignore=[404])
+    finally:
+        await client.close()

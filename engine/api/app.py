@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
@@ -20,6 +21,7 @@ from engine.api.schemas import DeleteResult, EventsAccepted, ItemsBody, ItemsWri
 from engine.contracts import EventBatch, FeedRequest, SearchRequest
 from engine.service import Engine
 from engine.state.protocol import StoreUnavailable
+from search_plugins.protocol import IndexUnavailable
 
 log = logging.getLogger("shopnow.api")
 VERSION = "0.1.0"
@@ -70,7 +72,8 @@ async def events(request: Request) -> Response:
 async def put_items(request: Request) -> Response:
     body = await parse(request, ItemsBody)
     rep = await _engine(request).upsert_items(body.items)
-    return _json(ItemsWritten(applied=rep.applied, stale=rep.stale, failed=rep.failed))
+    out = ItemsWritten(applied=rep.applied, stale=rep.stale, failed=rep.failed, pending=rep.pending)
+    return _json(out, 202 if rep.pending else 200)
 
 
 async def delete_item(request: Request) -> Response:
@@ -104,14 +107,19 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     engine = _engine(request)
     store_ok = await engine.store.ping()
-    items = await engine.index.count()
-    ready = store_ok and items > 0
+    try:
+        items, index_ok = await engine.index.count(), True
+    except IndexUnavailable:
+        items, index_ok = 0, False
+    ready = store_ok and index_ok and items > 0
     body = Readiness(
         ready=ready,
         items=items,
         index=engine.index.name,
         store=engine.store.name,
         store_ok=store_ok,
+        index_ok=index_ok,
+        backlog=engine.backlog,
         ranker=engine.spec.scorer.version,
     )
     return _json(body, 200 if ready else 503)
@@ -144,10 +152,25 @@ class RequestIdMiddleware(BaseHTTPMiddleware):
         return response
 
 
+async def _drain_forever(engine: Engine, every_s: float = 2.0) -> None:
+    """Retry index writes that failed while the index was unreachable."""
+    while True:
+        await asyncio.sleep(every_s)
+        if engine.backlog:
+            try:
+                await engine.drain_backlog()
+            except Exception:  # a bad retry must not kill the loop; it logs and tries again
+                logging.getLogger("shopnow.api").exception("index backlog drain failed")
+
+
 def create_app(engine: Engine) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        drain = asyncio.create_task(_drain_forever(engine))
         yield
+        drain.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await drain
         await engine.close()
 
     routes = [

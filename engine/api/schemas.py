@@ -15,6 +15,10 @@ class ItemsWritten(Strict):
     applied: list[str]
     stale: list[str] = Field(description="ids whose version was not newer than the stored one")
     failed: dict[str, str]
+    pending: list[str] = Field(
+        default_factory=list,
+        description="stored in the catalog; the index was unreachable, the write is retried",
+    )
 
 
 class EventsAccepted(Strict):
@@ -33,4 +37,6 @@ class Readiness(Strict):
     index: str
     store: str
     store_ok: bool
+    index_ok: bool = True
+    backlog: int = Field(0, description="index writes waiting for the index to come back")
     ranker: str

@@ -29,6 +29,7 @@ class BulkOutcome:
     missing: list[str] = field(default_factory=list)  # delete of an absent id (tombstoned)
     stale: list[str] = field(default_factory=list)  # version conflict: the stored one is newer
     failed: dict[str, str] = field(default_factory=dict)  # id -> reason
+    retryable: set[str] = field(default_factory=set)  # failed ids whose cause was transient
 
 
 def _retryable(status: Any) -> bool:
@@ -88,10 +89,13 @@ async def run_bulk(
                 reasons[doc_id] = _reason(info)
             else:
                 outcome.failed[doc_id] = _reason(info)
+                if status == 429:
+                    outcome.retryable.add(doc_id)
         if not retry:
             return outcome
         if attempt == params.bulk_retries:
             outcome.failed.update(reasons)
+            outcome.retryable.update(reasons)
             return outcome
         log.warning("bulk: %d actions failed transiently, retry %d", len(retry), attempt + 1)
         await asyncio.sleep(backoff)

@@ -10,22 +10,49 @@ never see a missing or half-built index.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from opensearchpy import AsyncOpenSearch, NotFoundError
+from opensearchpy import AsyncOpenSearch, ConnectionError, NotFoundError, TransportError
 
 from search_plugins.opensearch import mapping, queries
 from search_plugins.opensearch.bulk import BulkOutcome, run_bulk
 from search_plugins.opensearch.client import make_client
 from search_plugins.opensearch.params import OpenSearchParams
-from search_plugins.protocol import FloatArray, Hits, IndexDoc, SearchFilter, UpsertReport
+from search_plugins.protocol import (
+    FloatArray,
+    Hits,
+    IndexDoc,
+    IndexUnavailable,
+    SearchFilter,
+    UpsertReport,
+)
 
 
 class IndexSetupError(RuntimeError):
     """The alias or template is missing or does not fit (e.g. another vector dimension)."""
+
+
+@contextlib.contextmanager
+def _reachable(what: str) -> Iterator[None]:
+    """Transport failures (refused, reset, timed out) and 5xx answers become
+    :class:`IndexUnavailable`, the protocol's retryable error."""
+    try:
+        yield
+    except ConnectionError as exc:  # includes ConnectionTimeout
+        raise IndexUnavailable(f"OpenSearch {what}: {exc.error}") from exc
+    except TransportError as exc:
+        if isinstance(exc.status_code, int) and exc.status_code >= 500:
+            raise IndexUnavailable(f"OpenSearch {what}: {exc.status_code} {exc.error}") from exc
+        raise
+
+
+def _where(client: AsyncOpenSearch) -> str:
+    hosts = [f"{h.get('host')}:{h.get('port')}" for h in client.transport.hosts or []]
+    return ",".join(hosts) or "?"
 
 
 def _stamp() -> str:
@@ -57,17 +84,8 @@ class OpenSearchIndex:
         client, owns = cls._client(url_or_client, params)
         self = cls(client, dim, params, owns_client=owns)
         try:
-            await client.indices.put_index_template(
-                name=params.alias, body=mapping.template(dim, params)
-            )
-            if not await client.indices.exists_alias(name=params.alias):
-                first = f"{params.alias}-{_stamp()}"
-                await client.indices.create(
-                    index=first,
-                    body={"aliases": {params.alias: {"is_write_index": True}}},
-                )
-            else:
-                await self._check_dim()
+            with _reachable(f"at {_where(client)}"):
+                await self._setup()
         except BaseException:
             await self.close()
             raise
@@ -82,11 +100,25 @@ class OpenSearchIndex:
         client, owns = cls._client(url_or_client, params)
         self = cls(client, 0, params, owns_client=owns)
         try:
-            self.dim = await self._live_dim()
+            with _reachable(f"at {_where(client)}"):
+                self.dim = await self._live_dim()
         except BaseException:
             await self.close()
             raise
         return self
+
+    async def _setup(self) -> None:
+        alias = self.params.alias
+        await self.client.indices.put_index_template(
+            name=alias, body=mapping.template(self.dim, self.params)
+        )
+        if not await self.client.indices.exists_alias(name=alias):
+            first = f"{alias}-{_stamp()}"
+            await self.client.indices.create(
+                index=first, body={"aliases": {alias: {"is_write_index": True}}}
+            )
+        else:
+            await self._check_dim()
 
     @staticmethod
     def _client(
@@ -210,7 +242,7 @@ class OpenSearchIndex:
         else:
             outcome = await self._bulk(actions)
         failed.update(outcome.failed)
-        return UpsertReport(len(outcome.done), outcome.stale, failed)
+        return UpsertReport(len(outcome.done), outcome.stale, failed, frozenset(outcome.retryable))
 
     async def delete(self, ids: Sequence[str], version: int) -> int:
         actions: list[dict[str, Any]] = [
@@ -220,6 +252,8 @@ class OpenSearchIndex:
         outcome = await self._bulk(actions)
         if outcome.failed:
             some = list(outcome.failed.items())[:3]
+            if outcome.retryable:
+                raise IndexUnavailable(f"{len(outcome.failed)} deletes failed: {some}")
             raise RuntimeError(f"{len(outcome.failed)} deletes failed: {some}")
         return len(outcome.done)
 
@@ -239,17 +273,19 @@ class OpenSearchIndex:
 
     async def refresh(self) -> None:
         targets = [self.params.alias] + ([self._building] if self._building else [])
-        await self.client.indices.refresh(index=",".join(targets))
+        with _reachable("refresh"):
+            await self.client.indices.refresh(index=",".join(targets))
 
     # -- reads ----------------------------------------------------------------------------
     async def lexical(self, query: str, k: int, flt: SearchFilter | None = None) -> Hits:
         if k <= 0 or not query.strip():
             return Hits.empty()
-        resp = await self.client.search(
-            index=self.params.alias,
-            body=queries.lexical_body(query, k, flt),
-            request_timeout=self.params.search_timeout_s,
-        )
+        with _reachable("lexical search"):
+            resp = await self.client.search(
+                index=self.params.alias,
+                body=queries.lexical_body(query, k, flt),
+                request_timeout=self.params.search_timeout_s,
+            )
         return queries.lexical_hits(resp)
 
     async def vector(
@@ -257,11 +293,12 @@ class OpenSearchIndex:
     ) -> Hits:
         if k <= 0:
             return Hits.empty()
-        resp = await self.client.search(
-            index=self.params.alias,
-            body=queries.knn_body(query, k, flt, model, self.params.ef_search),
-            request_timeout=self.params.search_timeout_s,
-        )
+        with _reachable("kNN search"):
+            resp = await self.client.search(
+                index=self.params.alias,
+                body=queries.knn_body(query, k, flt, model, self.params.ef_search),
+                request_timeout=self.params.search_timeout_s,
+            )
         return queries.knn_hits(resp)
 
     async def lexical_and_vector(
@@ -282,7 +319,10 @@ class OpenSearchIndex:
             head,
             queries.knn_body(vector, k, flt, model, self.params.ef_search),
         ]
-        resp = await self.client.msearch(body=body, request_timeout=self.params.search_timeout_s)
+        with _reachable("msearch"):
+            resp = await self.client.msearch(
+                body=body, request_timeout=self.params.search_timeout_s
+            )
         lex, vec = resp["responses"]
         for part in (lex, vec):
             if "error" in part:
@@ -293,11 +333,13 @@ class OpenSearchIndex:
     async def versions(self, ids: Sequence[str]) -> dict[str, int]:
         if not ids:
             return {}
-        resp = await self.client.mget(
-            index=self.params.alias, body={"ids": list(ids)}, params={"_source": "false"}
-        )
+        with _reachable("mget"):
+            resp = await self.client.mget(
+                index=self.params.alias, body={"ids": list(ids)}, params={"_source": "false"}
+            )
         return {d["_id"]: int(d["_version"]) for d in resp["docs"] if d.get("found")}
 
     async def count(self) -> int:
-        resp = await self.client.count(index=self.params.alias)
+        with _reachable("count"):
+            resp = await self.client.count(index=self.params.alias)
         return int(resp["count"])

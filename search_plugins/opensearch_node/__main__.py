@@ -21,7 +21,9 @@ from search_plugins.opensearch_node.node import default_home, down, status, up
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m search_plugins.opensearch_node",
+        prog="shopnow opensearch",
+        description="Provision (cached) and run a single-node OpenSearch with the k-NN plugin "
+        "on 127.0.0.1, as a non-root user, from Maven Central artifacts.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("action", choices=("up", "down", "status"))

@@ -3,6 +3,8 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
+from ingest.synth.generate import generate
+from search_plugins.opensearch_node.process import free_port
 
 
 def test_bad_number_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -37,3 +39,29 @@ def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["frobnicate"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_opensearch_status_of_a_home_without_a_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["opensearch", "status", "--home", str(tmp_path)]) == 3
+    assert '"running": false' in capsys.readouterr().out
+
+
+def test_opensearch_bad_action_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["opensearch", "restart"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'restart'" in capsys.readouterr().err
+
+
+def test_index_on_unreachable_opensearch_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    generate(data, n_items=50, n_events=500, seed=1, progress=False)
+    url = f"http://127.0.0.1:{free_port()}"
+    args = ["index", "--data", str(data), "--backend", "opensearch", "--opensearch-url", url]
+    assert main([*args, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "shopnow index: error:" in err and url.split("//")[1] in err

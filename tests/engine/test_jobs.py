@@ -1,5 +1,7 @@
 """The offline path end to end on a small synthetic marketplace, with quality thresholds."""
 
+import asyncio
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,19 +11,36 @@ from engine.contracts import FeedRequest, SearchRequest
 from engine.jobs import build_index, evaluate, open_engine, train
 from engine.settings import Settings
 from ingest.synth.generate import generate
+from tests.servers import OPENSEARCH_URL, drop_opensearch_alias, needs_opensearch
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+@pytest.fixture(
+    scope="module",
+    params=["embedded", pytest.param("opensearch", marks=needs_opensearch)],
+)
+def world(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Settings]:
+    """The same offline path and thresholds on each search backend."""
     root = tmp_path_factory.mktemp("world")
-    settings = Settings(data_dir=root / "data", index_dir=root / "index", model_dir=root / "models")
+    settings = Settings(
+        data_dir=root / "data",
+        index_dir=root / "index",
+        model_dir=root / "models",
+        search_backend=request.param,
+        opensearch_url=OPENSEARCH_URL or "http://127.0.0.1:9200",
+        opensearch_alias=f"jobs-{uuid.uuid4().hex[:10]}",
+    )
     generate(settings.data_dir, n_items=5000, n_events=100_000, seed=3, progress=False)
     yield settings
+    if request.param == "opensearch":
+        asyncio.run(drop_opensearch_alias(OPENSEARCH_URL, settings.opensearch_alias))
 
 
 async def test_index_train_evaluate_and_serve(world: Settings) -> None:
     built = await build_index(world, progress=False)
     assert built["items"] == built["indexed"] == 5000
+    assert built["backend"] == world.search_backend
 
     report = await train(world, max_requests=1500, progress=False)
     assert report["n_requests"] > 800
@@ -43,6 +62,7 @@ async def test_index_train_evaluate_and_serve(world: Settings) -> None:
         assert engine.spec.scorer.name == "lambdamart"
         resp = await engine.rank(SearchRequest(query="black", explain=True))
         assert resp.items and resp.model_versions["ranker"].startswith("ranker-")
+        assert resp.model_versions["index"] == world.search_backend
         assert resp.explain is not None and resp.explain.candidates > 100
         feed = await engine.rank(FeedRequest(user_id="u000010"))
         assert len(feed.items) == 20 and not feed.degraded

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from engine.catalog import Catalog
 from engine.pipeline.context import KIND_CART, KIND_CLICK, KIND_PURCHASE
@@ -17,8 +19,10 @@ from engine.signals import KIND_WEIGHT, Signals
 from engine.state.embedded import EmbeddedStore
 from engine.state.protocol import OnlineStore
 from search_plugins.embedded.index import EmbeddedIndex
+from search_plugins.opensearch import OpenSearchIndex, OpenSearchParams
 from search_plugins.protocol import SearchIndex
 from tests.engine.fixtures import T0, item
+from tests.servers import OPENSEARCH_URL, drop_opensearch_alias, needs_opensearch
 
 PHONES = [
     item(
@@ -93,17 +97,41 @@ def events(catalog: Catalog) -> dict[str, np.ndarray]:
     }
 
 
+BACKENDS = ["embedded", pytest.param("opensearch", marks=needs_opensearch)]
+
+
+async def make_index(settings: Settings, catalog: Catalog, backend: str) -> SearchIndex:
+    """The world's catalog in a fresh index of ``backend`` (OpenSearch: a unique alias)."""
+    index: SearchIndex
+    if backend == "opensearch":
+        alias = f"world-{uuid.uuid4().hex[:10]}"
+        index = await OpenSearchIndex.create(OPENSEARCH_URL, 8, OpenSearchParams(alias=alias))
+    else:
+        index = EmbeddedIndex.create(str(settings.index_dir), dim=8)
+    await index.upsert([catalog.index_doc(r) for r in range(len(catalog))])
+    await index.refresh()
+    return index
+
+
+async def close_engine(engine: Engine) -> None:
+    """Close the engine and drop what its index left on a shared server."""
+    if isinstance(engine.index, OpenSearchIndex):
+        await drop_opensearch_alias(OPENSEARCH_URL, engine.index.params.alias)
+    await engine.close()
+
+
 async def make_engine(
-    tmp: Path, *, index: SearchIndex | None = None, store: OnlineStore | None = None
+    tmp: Path,
+    *,
+    index: SearchIndex | None = None,
+    store: OnlineStore | None = None,
+    backend: str = "embedded",
 ) -> Engine:
     settings = Settings(data_dir=tmp / "data", index_dir=tmp / "index", model_dir=tmp / "models")
     catalog = Catalog()
     catalog.upsert(ITEMS)
     if index is None:
-        emb = EmbeddedIndex.create(str(settings.index_dir), dim=8)
-        await emb.upsert([catalog.index_doc(r) for r in range(len(catalog))])
-        await emb.refresh()
-        index = emb
+        index = await make_index(settings, catalog, backend)
     ev = events(catalog)
     now = float(ev["ts"].max()) + 60
     signals = Signals.build(ev["ts"], ev["item"], ev["kind"], catalog.category.values, now)

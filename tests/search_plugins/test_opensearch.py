@@ -10,14 +10,13 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
-from opensearchpy import ConnectionError
 
 from search_plugins.opensearch import IndexSetupError, OpenSearchIndex, OpenSearchParams
 from search_plugins.opensearch.client import make_client
 from search_plugins.opensearch_node.process import free_port
-from search_plugins.protocol import SearchIndex
+from search_plugins.protocol import IndexUnavailable, SearchIndex
 from tests.search_plugins.conformance import DIM, SearchIndexConformance, catalog
-from tests.servers import OPENSEARCH_URL, needs_opensearch
+from tests.servers import OPENSEARCH_URL, drop_opensearch_alias, needs_opensearch
 
 pytestmark = needs_opensearch
 
@@ -27,8 +26,7 @@ def params(**kw: object) -> OpenSearchParams:
 
 
 async def drop(index: OpenSearchIndex) -> None:
-    await index.client.indices.delete(index=f"{index.params.alias}-*")
-    await index.client.indices.delete_index_template(name=index.params.alias)
+    await drop_opensearch_alias(OPENSEARCH_URL, index.params.alias)
 
 
 class TestOpenSearchIndex(SearchIndexConformance):
@@ -102,7 +100,7 @@ async def test_partly_failing_bulk_reports_each_failure(live: OpenSearchIndex) -
     immense = dataclasses.replace(docs[2], brand="b" * 40_000)  # a keyword term over 32 KB
     report = await live.upsert([docs[0], docs[1], immense, docs[3]])
     assert report.applied == 3 and list(report.failed) == ["d2"]
-    assert "immense term" in report.failed["d2"]
+    assert "immense term" in report.failed["d2"] and not report.retryable
     await live.refresh()
     assert await live.versions([d.id for d in docs]) == {"d0": 1, "d1": 1, "d3": 1}
 
@@ -131,6 +129,7 @@ async def test_bulk_still_rejected_after_retries_is_reported(live: OpenSearchInd
     assert report.applied == 0
     assert sorted(report.failed) == ["d0", "d1", "d2"]
     assert all(r.startswith("429 cluster_block_exception") for r in report.failed.values())
+    assert report.retryable == {"d0", "d1", "d2"}
 
 
 async def test_unreachable_cluster_reports_every_item() -> None:
@@ -143,7 +142,8 @@ async def test_unreachable_cluster_reports_every_item() -> None:
     try:
         report = await idx.upsert(catalog(3))
         assert report.applied == 0 and sorted(report.failed) == ["d0", "d1", "d2"]
-        with pytest.raises(ConnectionError):
+        assert report.retryable == {"d0", "d1", "d2"}
+        with pytest.raises(IndexUnavailable, match="lexical search"):
             await idx.lexical("item", 5)
     finally:
         await idx.close()

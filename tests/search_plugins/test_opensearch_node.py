@@ -20,10 +20,11 @@ import httpx
 import numpy as np
 import pytest
 
-from search_plugins.opensearch_node import down, status
+from search_plugins.opensearch_node import down, status, up
+from tests.servers import OPENSEARCH_URL, needs_opensearch
 
-URL = os.environ.get("SHOPNOW_TEST_OPENSEARCH_URL", "")
-pytestmark = pytest.mark.skipif(not URL, reason="SHOPNOW_TEST_OPENSEARCH_URL not set")
+URL = OPENSEARCH_URL
+HOME = os.environ.get("SHOPNOW_TEST_OPENSEARCH_HOME", "")  # set by scripts/test.sh
 
 DIM = 8
 BRANDS = ("acme", "zeta")
@@ -105,12 +106,14 @@ def index(client: httpx.Client) -> Iterator[str]:
         client.delete(f"/{name}").raise_for_status()
 
 
+@needs_opensearch
 def test_cluster_health(client: httpx.Client) -> None:
     health = client.get("/_cluster/health").json()
     assert health["status"] in ("green", "yellow")
     assert health["number_of_nodes"] == 1
 
 
+@needs_opensearch
 def test_knn_plugin_and_modules_present(client: httpx.Client) -> None:
     plugins = {
         p["component"] for p in client.get("/_cat/plugins", params={"format": "json"}).json()
@@ -121,6 +124,7 @@ def test_knn_plugin_and_modules_present(client: httpx.Client) -> None:
     assert {"lang-painless", "analysis-common"} <= modules
 
 
+@needs_opensearch
 def test_filtered_knn_and_bm25_round_trip(client: httpx.Client, index: str) -> None:
     vecs = _vectors()
     query = vecs[1]
@@ -156,3 +160,12 @@ def test_filtered_knn_and_bm25_round_trip(client: httpx.Client, index: str) -> N
 def test_status_and_down_of_an_empty_home(tmp_path: Path) -> None:
     assert status(tmp_path) is None
     assert down(tmp_path) is False
+
+
+@needs_opensearch
+@pytest.mark.skipif(not HOME, reason="the node's home is known when scripts/test.sh started it")
+def test_up_on_a_running_home_returns_the_running_node() -> None:
+    running = status(Path(HOME))
+    assert running is not None and running.url == URL
+    again = up(Path(HOME), 0)
+    assert (again.pid, again.port) == (running.pid, running.port)

@@ -6,14 +6,15 @@ import pytest
 
 from engine.api.app import create_app
 from engine.service import Engine
-from tests.engine.world import make_engine
+from tests.engine.world import BACKENDS, close_engine, make_engine
 
 
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    e = await make_engine(tmp_path)
+@pytest.fixture(params=BACKENDS)
+async def engine(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
+    """Every API test runs on each search backend."""
+    e = await make_engine(tmp_path, backend=request.param)
     yield e
-    await e.close()
+    await close_engine(e)
 
 
 @pytest.fixture

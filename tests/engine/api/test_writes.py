@@ -23,7 +23,7 @@ async def test_put_item_is_searchable_at_once(client: httpx.AsyncClient) -> None
 async def test_older_version_never_overwrites(client: httpx.AsyncClient) -> None:
     await client.put("/v1/items", json={"items": [_item(901, title="Lamp v3", version=3)]})
     r = await client.put("/v1/items", json={"items": [_item(901, title="Lamp v2", version=2)]})
-    assert r.json() == {"applied": [], "stale": ["i901"], "failed": {}}
+    assert r.json() == {"applied": [], "stale": ["i901"], "failed": {}, "pending": []}
     body = (await client.post("/v1/search", json={"query": "lamp"})).json()
     assert body["items"][0]["title"] == "Lamp v3"
 
