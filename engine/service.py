@@ -16,8 +16,8 @@ from engine.pipeline.executor import Executor
 from engine.pipeline.spec import PipelineSpec
 from engine.responses import build_response
 from engine.settings import Settings
-from engine.signals import Signals
-from engine.state.protocol import Interaction, OnlineStore, Recorded, StoreUnavailable
+from engine.signals import KIND_WEIGHT, Signals
+from engine.state.protocol import Bump, Interaction, OnlineStore, Recorded, StoreUnavailable
 from ltr.features import FeatureHydrator
 from search_plugins.protocol import IndexUnavailable, SearchIndex, UpsertReport
 
@@ -98,6 +98,7 @@ class Engine:
         if recs:
             try:
                 await self.store.record(recs)
+                await self.store.bump(self._bumps(recs))
             except StoreUnavailable as exc:
                 raise StoreUnavailable(f"events not stored: {exc}") from exc
         unknown = sorted(
@@ -110,6 +111,20 @@ class Engine:
         if unknown:
             warnings.append(f"unknown item ids (kept, not yet in catalog): {unknown[:20]}")
         return len(events), warnings
+
+    def _bumps(self, recs: Sequence[Recorded]) -> list[Bump]:
+        """Live popularity: every weighted interaction counts globally and in its category."""
+        out = []
+        for r in recs:
+            i = r.interaction
+            w = float(KIND_WEIGHT[i.kind])
+            if w <= 0:
+                continue
+            out.append(Bump("global", i.item_id, w, i.ts))
+            row = self.catalog.row_of.get(i.item_id)
+            if row is not None:
+                out.append(Bump(f"cat:{self.catalog.category_name(row)}", i.item_id, w, i.ts))
+        return out
 
     async def upsert_items(self, items: Sequence[Item]) -> ItemWriteReport:
         if self.log is not None:

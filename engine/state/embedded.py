@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict, deque
 from collections.abc import Sequence
 
-from engine.state.protocol import Interaction, Recorded
+from engine.state.protocol import HALF_LIFE_S, REBASE_EXPONENT, Bump, Interaction, Recorded
 
 
 class EmbeddedStore:
@@ -15,6 +16,8 @@ class EmbeddedStore:
         self._max_len = max_len
         self._sessions: defaultdict[str, deque[Interaction]] = defaultdict(self._new)
         self._users: defaultdict[str, deque[Interaction]] = defaultdict(self._new)
+        self._pop: defaultdict[str, dict[str, float]] = defaultdict(dict)
+        self._landmark: dict[str, float] = {}
 
     def _new(self) -> deque[Interaction]:
         return deque(maxlen=self._max_len)
@@ -30,6 +33,27 @@ class EmbeddedStore:
 
     async def user(self, user_id: str, limit: int) -> list[Interaction]:
         return _tail(self._users.get(user_id), limit)
+
+    async def bump(self, bumps: Sequence[Bump]) -> None:
+        for b in bumps:
+            landmark = self._landmark.setdefault(b.scope, b.ts)
+            exponent = (b.ts - landmark) / HALF_LIFE_S
+            counters = self._pop[b.scope]
+            if exponent > REBASE_EXPONENT:
+                factor = 2.0**-exponent
+                for item in counters:
+                    counters[item] *= factor
+                self._landmark[b.scope] = landmark = b.ts
+                exponent = 0.0
+            counters[b.item_id] = counters.get(b.item_id, 0.0) + b.weight * 2.0**exponent
+
+    async def top(self, scope: str, k: int, now: float) -> list[tuple[str, float]]:
+        counters = self._pop.get(scope)
+        if not counters or k <= 0:
+            return []
+        scale = 2.0 ** ((self._landmark[scope] - now) / HALF_LIFE_S)
+        best = heapq.nlargest(k, counters.items(), key=lambda kv: (kv[1], kv[0]))
+        return [(item, score * scale) for item, score in best]
 
     async def ping(self) -> bool:
         return True

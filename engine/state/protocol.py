@@ -1,4 +1,10 @@
-"""Online feature store protocol: session state and recent user history.
+"""Online feature store protocol: session state, recent user history, popularity counters.
+
+Popularity counters are exponentially time-decayed sums of event weights per *scope* (e.g.
+``"global"`` or ``"cat:Electronics"``), kept with the forward-decay trick: an event of weight
+``w`` at time ``t`` adds ``w * 2 ** ((t - landmark) / half_life)``, so stored scores never need
+rewriting as time passes; reading at ``now`` multiplies by ``2 ** ((landmark - now) / half_life)``.
+When the multiplier grows too large the scope is rebased onto a later landmark.
 
 Backends: :mod:`engine.state.embedded` (default, in-process) and :mod:`engine.state.redis_store`.
 Both run the conformance suite in ``tests/engine/state/conformance.py``.
@@ -27,6 +33,20 @@ class Recorded:
     interaction: Interaction
 
 
+@dataclass(frozen=True, slots=True)
+class Bump:
+    """Add ``weight`` to ``item_id``'s popularity in ``scope`` at time ``ts``."""
+
+    scope: str
+    item_id: str
+    weight: float
+    ts: float
+
+
+HALF_LIFE_S = 6 * 3600.0  # popularity counters halve every 6 hours
+REBASE_EXPONENT = 256.0  # rebase a scope once increments reach 2**256
+
+
 class OnlineStore(Protocol):
     name: str
 
@@ -40,6 +60,14 @@ class OnlineStore(Protocol):
 
     async def user(self, user_id: str, limit: int) -> list[Interaction]:
         """Most recent interactions of a user, oldest first."""
+        ...
+
+    async def bump(self, bumps: Sequence[Bump]) -> None:
+        """Add decayed weights to popularity counters."""
+        ...
+
+    async def top(self, scope: str, k: int, now: float) -> list[tuple[str, float]]:
+        """The ``k`` most popular items of ``scope`` with their decayed score at ``now``."""
         ...
 
     async def ping(self) -> bool: ...

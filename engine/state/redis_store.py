@@ -8,7 +8,36 @@ import orjson
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from engine.state.protocol import Interaction, Recorded, StoreUnavailable
+from engine.state.protocol import (
+    HALF_LIFE_S,
+    REBASE_EXPONENT,
+    Bump,
+    Interaction,
+    Recorded,
+    StoreUnavailable,
+)
+
+# KEYS: the scope's sorted set, its landmark. ARGV: half-life, rebase exponent, then
+# (item, weight, ts) triples. Atomic per scope, so servers sharing Redis agree on the landmark.
+_BUMP = """
+local hl, cap = tonumber(ARGV[1]), tonumber(ARGV[2])
+local landmark = tonumber(redis.call('GET', KEYS[2]))
+if not landmark then
+  landmark = tonumber(ARGV[5])
+  redis.call('SET', KEYS[2], ARGV[5])
+end
+for i = 3, #ARGV, 3 do
+  local e = (tonumber(ARGV[i + 2]) - landmark) / hl
+  if e > cap then
+    redis.call('ZUNIONSTORE', KEYS[1], 1, KEYS[1], 'WEIGHTS', tostring(2 ^ (-e)))
+    landmark = tonumber(ARGV[i + 2])
+    redis.call('SET', KEYS[2], ARGV[i + 2])
+    e = 0
+  end
+  redis.call('ZINCRBY', KEYS[1], tonumber(ARGV[i + 1]) * 2 ^ e, ARGV[i])
+end
+return landmark
+"""
 
 
 class RedisStore:
@@ -68,6 +97,36 @@ class RedisStore:
 
     async def user(self, user_id: str, limit: int) -> list[Interaction]:
         return await self._tail(self._key("u", user_id), limit)
+
+    async def bump(self, bumps: Sequence[Bump]) -> None:
+        by_scope: dict[str, list[Bump]] = {}
+        for b in bumps:
+            by_scope.setdefault(b.scope, []).append(b)
+        pipe = self._r.pipeline(transaction=False)
+        for scope, group in by_scope.items():
+            args: list[str | float] = [HALF_LIFE_S, REBASE_EXPONENT]
+            for b in group:
+                args += [b.item_id, b.weight, repr(b.ts)]
+            pipe.eval(_BUMP, 2, self._key("p", scope), self._key("pl", scope), *args)
+        try:
+            await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+
+    async def top(self, scope: str, k: int, now: float) -> list[tuple[str, float]]:
+        if k <= 0:
+            return []
+        pipe = self._r.pipeline(transaction=False)
+        pipe.get(self._key("pl", scope))
+        pipe.zrevrange(self._key("p", scope), 0, k - 1, withscores=True)
+        try:
+            landmark, rows = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+        if landmark is None:
+            return []
+        scale = 2.0 ** ((float(landmark) - now) / HALF_LIFE_S)
+        return [(item.decode(), float(score) * scale) for item, score in rows]
 
     async def ping(self) -> bool:
         try:

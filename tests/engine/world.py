@@ -18,11 +18,18 @@ from engine.settings import Settings
 from engine.signals import KIND_WEIGHT, Signals
 from engine.state.embedded import EmbeddedStore
 from engine.state.protocol import OnlineStore
+from engine.state.redis_store import RedisStore
 from search_plugins.embedded.index import EmbeddedIndex
 from search_plugins.opensearch import OpenSearchIndex, OpenSearchParams
 from search_plugins.protocol import SearchIndex
 from tests.engine.fixtures import T0, item
-from tests.servers import OPENSEARCH_URL, drop_opensearch_alias, needs_opensearch
+from tests.servers import (
+    OPENSEARCH_URL,
+    REDIS_URL,
+    drop_opensearch_alias,
+    needs_opensearch,
+    needs_redis,
+)
 
 PHONES = [
     item(
@@ -97,7 +104,11 @@ def events(catalog: Catalog) -> dict[str, np.ndarray]:
     }
 
 
-BACKENDS = ["embedded", pytest.param("opensearch", marks=needs_opensearch)]
+# The embedded defaults, and the production pair: OpenSearch for search, Redis for state.
+BACKENDS = [
+    "embedded",
+    pytest.param("opensearch+redis", marks=[needs_opensearch, needs_redis]),
+]
 
 
 async def make_index(settings: Settings, catalog: Catalog, backend: str) -> SearchIndex:
@@ -130,8 +141,11 @@ async def make_engine(
     settings = Settings(data_dir=tmp / "data", index_dir=tmp / "index", model_dir=tmp / "models")
     catalog = Catalog()
     catalog.upsert(ITEMS)
+    search_backend, _, store_backend = backend.partition("+")
     if index is None:
-        index = await make_index(settings, catalog, backend)
+        index = await make_index(settings, catalog, search_backend)
+    if store is None and store_backend == "redis":
+        store = RedisStore(REDIS_URL, prefix=f"w{uuid.uuid4().hex}", timeout_s=2.0)
     ev = events(catalog)
     now = float(ev["ts"].max()) + 60
     signals = Signals.build(ev["ts"], ev["item"], ev["kind"], catalog.category.values, now)

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import httpx
 
 from engine.service import Engine
@@ -75,6 +77,23 @@ async def test_events_feed_session_state(client: httpx.AsyncClient) -> None:
     ids = [it["id"] for it in body["items"]]
     assert "i4" not in ids  # already purchased
     assert any("covis" in it["explanation"]["sources"] for it in body["items"])
+
+
+async def test_events_count_towards_live_popularity(
+    client: httpx.AsyncClient, engine: Engine
+) -> None:
+    def ev(kind: str, item: str, second: int) -> dict[str, str]:
+        ts = f"2026-01-02T00:00:{second:02d}Z"
+        return {"type": kind, "ts": ts, "session_id": "s-7", "item_id": item}
+
+    events = [ev("click", "i200", 0), ev("purchase", "i201", 1), ev("click", "i201", 2)]
+    events.append(ev("impression", "i202", 3) | {"request_id": "r1", "position": 0})
+    r = await client.post("/v1/events", json={"events": events})
+    assert r.status_code == 202
+    now = datetime(2026, 1, 2, 0, 0, 3, tzinfo=UTC).timestamp()
+    top = await engine.store.top("global", 10, now)
+    assert [i for i, _ in top] == ["i201", "i200"]  # purchase + click > click; no impressions
+    assert [i for i, _ in await engine.store.top("cat:Home/Decor", 10, now)] == ["i201", "i200"]
 
 
 async def test_health_ready_openapi_docs(client: httpx.AsyncClient) -> None:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from engine.state.protocol import Interaction, OnlineStore, Recorded
+import pytest
+
+from engine.state.protocol import (
+    HALF_LIFE_S,
+    REBASE_EXPONENT,
+    Bump,
+    Interaction,
+    OnlineStore,
+    Recorded,
+)
 
 
 def _ev(session: str, user: str | None, item: str, kind: int = 1, ts: float = 0.0) -> Recorded:
@@ -44,3 +53,33 @@ class StoreConformance:
 
     async def test_ping(self, store: OnlineStore) -> None:
         assert await store.ping() is True
+
+    async def test_popularity_counts_and_ranks(self, store: OnlineStore) -> None:
+        t = 1.8e9
+        await store.bump([Bump("global", "a", 1.0, t), Bump("global", "b", 3.0, t)])
+        await store.bump([Bump("global", "a", 1.0, t), Bump("cat:x", "c", 1.0, t)])
+        top = await store.top("global", 10, now=t)
+        assert [i for i, _ in top] == ["b", "a"]
+        assert [s for _, s in top] == pytest.approx([3.0, 2.0])
+        assert await store.top("global", 1, now=t) == [("b", pytest.approx(3.0))]
+        assert [i for i, _ in await store.top("cat:x", 10, now=t)] == ["c"]
+        assert await store.top("cat:none", 10, now=t) == []
+
+    async def test_popularity_decays_with_time(self, store: OnlineStore) -> None:
+        t = 1.8e9
+        await store.bump([Bump("g", "old", 4.0, t), Bump("g", "new", 1.0, t + 2 * HALF_LIFE_S)])
+        top = await store.top("g", 10, now=t + 2 * HALF_LIFE_S)
+        assert top == [("old", pytest.approx(1.0)), ("new", pytest.approx(1.0))] or top == [
+            ("new", pytest.approx(1.0)),
+            ("old", pytest.approx(1.0)),
+        ]
+        later = dict(await store.top("g", 10, now=t + 3 * HALF_LIFE_S))
+        assert later == {"old": pytest.approx(0.5), "new": pytest.approx(0.5)}
+
+    async def test_popularity_survives_a_rebase(self, store: OnlineStore) -> None:
+        t = 1.8e9
+        far = t + (REBASE_EXPONENT + 10) * HALF_LIFE_S  # past the rebase point
+        await store.bump([Bump("g", "a", 1.0, t)])
+        await store.bump([Bump("g", "b", 2.0, far), Bump("g", "a", 1.0, far)])
+        got = dict(await store.top("g", 10, now=far + HALF_LIFE_S))
+        assert got == {"b": pytest.approx(1.0), "a": pytest.approx(0.5)}
