@@ -106,11 +106,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from engine.api.app import create_app
     from engine.jobs import open_engine
 
-    engine = asyncio.run(open_engine(_settings(args)))
     from engine.logs import configure_json_logging
 
-    configure_json_logging(_settings(args).log_level)
-    uvicorn.run(create_app(engine), host=args.host, port=args.port, log_config=None)
+    settings = _settings(args)
+    configure_json_logging(settings.log_level)
+    app = create_app(lambda: open_engine(settings))  # opened on the server's event loop
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None)
     return 0
 
 

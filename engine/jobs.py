@@ -270,7 +270,6 @@ def demo(
     from engine.api.app import create_app
     from engine.logs import configure_json_logging
 
-    engine = asyncio.run(open_engine(settings))
     print(f"[4/{steps}] serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     print(
         f'  curl -s -XPOST http://{host}:{port}/v1/search -d \'{{"query": "wireless '
@@ -278,5 +277,6 @@ def demo(
     )
     print(f'  curl -s -XPOST http://{host}:{port}/v1/feed -d \'{{"user_id": "u000001"}}\'')
     configure_json_logging(settings.log_level)
-    uvicorn.run(create_app(engine), host=host, port=port, log_config=None)
+    app = create_app(lambda: open_engine(settings))  # opened on the server's event loop
+    uvicorn.run(app, host=host, port=port, log_config=None)
     return 0

@@ -163,9 +163,19 @@ async def _drain_forever(engine: Engine, every_s: float = 2.0) -> None:
                 logging.getLogger("shopnow.api").exception("index backlog drain failed")
 
 
-def create_app(engine: Engine) -> Starlette:
+def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
+    """The API over ``engine``, or over the engine an async factory opens at startup.
+
+    ``shopnow serve`` passes the factory: network clients (OpenSearch, Redis) bind to the event
+    loop they are created on, so the engine must be opened on the server's own loop.
+    """
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        nonlocal engine
+        if not isinstance(engine, Engine):
+            engine = await engine()
+            app.state.engine = engine
         drain = asyncio.create_task(_drain_forever(engine))
         yield
         drain.cancel()
@@ -185,6 +195,7 @@ def create_app(engine: Engine) -> Starlette:
         Route("/docs", docs, methods=["GET"]),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(RequestIdMiddleware)], lifespan=lifespan)
-    app.state.engine = engine
+    if isinstance(engine, Engine):
+        app.state.engine = engine
     app.state.openapi = build_openapi(VERSION)
     return app
