@@ -141,6 +141,7 @@ async def _run_backend(
             await index.client.indices.forcemerge(
                 index=index.params.alias, max_num_segments=1, request_timeout=7200
             )
+            await index.refresh()
             res["force_merge_s"] = round(time.perf_counter() - t, 1)
         if isinstance(index, OpenSearchIndex):
             stats = await index.client.indices.segments(index=index.params.alias)

@@ -4,6 +4,10 @@ The text analyzer mirrors the embedded backend's so both rank alike: split on an
 not a letter or digit, drop tokens over 40 characters, lowercase, ASCII-fold, Snowball English
 (porter2) stemming. ``category_path`` holds every prefix of the category path, so a filter on
 ``"Electronics"`` matches ``"Electronics/Phones"`` but not ``"ElectronicsX"``.
+
+Searches fetch nothing stored: the ``id`` keyword's doc values carry the hit's id back, which
+measured 8x faster than reading ``_id`` from stored fields for 100 hits (2 ms against 16.5 ms
+server time for a kNN top-100 over 20K docs).
 """
 
 from __future__ import annotations
@@ -49,8 +53,12 @@ def settings(params: OpenSearchParams) -> dict[str, Any]:
 def mappings(dim: int, params: OpenSearchParams) -> dict[str, Any]:
     return {
         "dynamic": "strict",
-        "_meta": {"dim": dim, "schema": 1},
+        "_meta": {"dim": dim, "schema": 2},
+        # The vector lives in Lucene's vector files; keeping it out of the stored _source makes
+        # the stored fields small (a rebuild reads the catalog, not _source).
+        "_source": {"excludes": ["vector"]},
         "properties": {
+            "id": {"type": "keyword"},  # doc values: hits are read without stored fields
             "text": {"type": "text", "analyzer": ANALYZER},
             "category": {"type": "keyword"},
             "category_path": {"type": "keyword"},
@@ -89,6 +97,7 @@ def template(dim: int, params: OpenSearchParams) -> dict[str, Any]:
 
 def source(doc: IndexDoc) -> dict[str, Any]:
     body: dict[str, Any] = {
+        "id": doc.id,
         "text": doc.text,
         "category": doc.category,
         "category_path": category_prefixes(doc.category),

@@ -15,6 +15,14 @@ import numpy as np
 from search_plugins.protocol import FloatArray, Hits, SearchFilter
 
 
+# Hits carry only the ``id`` doc value: no stored fields, no _source, no total count.
+_FETCH: dict[str, Any] = {
+    "stored_fields": "_none_",
+    "docvalue_fields": ["id"],
+    "track_total_hits": False,
+}
+
+
 def filter_query(flt: SearchFilter | None, model: str = "") -> dict[str, Any] | None:
     must: list[dict[str, Any]] = []
     if model:
@@ -49,12 +57,7 @@ def lexical_body(query: str, k: int, flt: SearchFilter | None) -> dict[str, Any]
     extra = filter_query(flt)
     if extra is not None:
         clause.update(extra["bool"])
-    return {
-        "size": k,
-        "query": {"bool": clause},
-        "_source": False,
-        "track_total_hits": False,
-    }
+    return {"size": k, "query": {"bool": clause}, **_FETCH}
 
 
 def knn_body(
@@ -68,17 +71,12 @@ def knn_body(
     extra = filter_query(flt, model)
     if extra is not None:
         knn["filter"] = extra
-    return {
-        "size": k,
-        "query": {"knn": {"vector": knn}},
-        "_source": False,
-        "track_total_hits": False,
-    }
+    return {"size": k, "query": {"knn": {"vector": knn}}, **_FETCH}
 
 
 def read_hits(response: dict[str, Any]) -> tuple[list[str], FloatArray]:
     hits = response["hits"]["hits"]
-    ids = [h["_id"] for h in hits]
+    ids = [h["fields"]["id"][0] for h in hits]
     scores = np.fromiter((h["_score"] for h in hits), dtype=np.float64, count=len(hits))
     return ids, scores.astype(np.float32)
 

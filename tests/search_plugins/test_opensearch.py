@@ -60,7 +60,10 @@ async def test_blue_green_reindex_keeps_serving(live: OpenSearchIndex) -> None:
     assert (await live.lexical("17", 5)).ids == ["d17"]
     # a write that reached the new generation first keeps its newer version
     await live.client.index(
-        index=new, id="d0", body={"text": "x"}, params={"version": 99, "version_type": "external"}
+        index=new,
+        id="d0",
+        body={"id": "d0", "text": "x"},
+        params={"version": 99, "version_type": "external"},
     )
     # ... and live writes go to both generations
     await live.upsert(docs[60:])
