@@ -9,13 +9,23 @@ PY=${SHOPNOW_PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 "$PY" -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 
-# System packages: redis-server for the online store and its tests.
-if ! command -v redis-server >/dev/null; then
+# System packages. Always: redis-server (online store). With --servers (the test command):
+# a JDK and Maven too, which assemble and run the local OpenSearch node.
+missing=()
+need() { command -v "$1" >/dev/null || missing+=("$2"); }
+need redis-server redis-server
+if [ "${1:-}" = "--servers" ]; then
+  need java openjdk-17-jre-headless
+  need mvn maven
+  need setpriv util-linux
+fi
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "setup: installing redis-server (apt-get)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    echo "setup: installing ${missing[*]} (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "setup: redis-server is missing; install it (Debian: apt-get install redis-server)" >&2
+    echo "setup: missing ${missing[*]}; install them (Debian: apt-get install ${missing[*]})" >&2
     exit 1
   fi
 fi

@@ -3,7 +3,7 @@
 # node on loopback, runs lint, type checks and the whole test suite against them, stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --servers
 PY=.venv/bin/python
 
 work=$(mktemp -d /tmp/shopnow-test.XXXXXX)
