@@ -33,6 +33,19 @@ class IndexDoc:
     vector_model: str = ""  # model version that produced ``vector``
 
 
+def check_doc(doc: IndexDoc, dim: int) -> str | None:
+    """Why a backend must refuse ``doc`` (reported per id, never raised), or None."""
+    if not doc.id:
+        return "empty id"
+    if doc.vector is not None:
+        v = np.asarray(doc.vector)
+        if v.shape != (dim,):
+            return f"vector shape {v.shape} != ({dim},)"
+        if not np.isfinite(v).all():
+            return "vector has non-finite values"
+    return None
+
+
 def category_prefixes(path: str) -> list[str]:
     """``"a/b/c"`` -> ``["a", "a/b", "a/b/c"]`` (empty levels dropped): what a filter can name."""
     parts = [p for p in path.split("/") if p]

@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import numpy as np
 from opensearchpy import AsyncOpenSearch, ConnectionError, NotFoundError, TransportError
 
 from search_plugins.opensearch import mapping, queries
@@ -29,6 +28,7 @@ from search_plugins.protocol import (
     IndexUnavailable,
     SearchFilter,
     UpsertReport,
+    check_doc,
 )
 
 
@@ -199,17 +199,6 @@ class OpenSearchIndex:
             await self.client.close()
 
     # -- writes ---------------------------------------------------------------------------
-    def _check(self, doc: IndexDoc) -> str | None:
-        if not doc.id:
-            return "empty id"
-        if doc.vector is not None:
-            v = np.asarray(doc.vector)
-            if v.shape != (self.dim,):
-                return f"vector shape {v.shape} != ({self.dim},)"
-            if not np.isfinite(v).all():
-                return "vector has non-finite values"
-        return None
-
     async def upsert(self, docs: Sequence[IndexDoc]) -> UpsertReport:
         return await self._upsert(docs, only_new=False)
 
@@ -223,7 +212,7 @@ class OpenSearchIndex:
         failed: dict[str, str] = {}
         actions: list[dict[str, Any]] = []
         for doc in docs:
-            reason = self._check(doc)
+            reason = check_doc(doc, self.dim)
             if reason is not None:
                 failed[doc.id] = reason
                 continue

@@ -1,7 +1,5 @@
 """The offline path end to end on a small synthetic marketplace, with quality thresholds."""
 
-import asyncio
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,31 +8,17 @@ import pytest
 from engine.contracts import FeedRequest, SearchRequest
 from engine.jobs import build_index, evaluate, open_engine, train
 from engine.settings import Settings
-from ingest.synth.generate import generate
-from tests.servers import OPENSEARCH_URL, drop_opensearch_alias, needs_opensearch
+from tests.engine.world import SEARCH_BACKENDS, synthetic_world
 
 
-@pytest.fixture(
-    scope="module",
-    params=["embedded", pytest.param("opensearch", marks=needs_opensearch)],
-)
+@pytest.fixture(scope="module", params=SEARCH_BACKENDS)
 def world(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Settings]:
     """The same offline path and thresholds on each search backend."""
-    root = tmp_path_factory.mktemp("world")
-    settings = Settings(
-        data_dir=root / "data",
-        index_dir=root / "index",
-        model_dir=root / "models",
-        search_backend=request.param,
-        opensearch_url=OPENSEARCH_URL or "http://127.0.0.1:9200",
-        opensearch_alias=f"jobs-{uuid.uuid4().hex[:10]}",
-    )
-    generate(settings.data_dir, n_items=5000, n_events=100_000, seed=3, progress=False)
-    yield settings
-    if request.param == "opensearch":
-        asyncio.run(drop_opensearch_alias(OPENSEARCH_URL, settings.opensearch_alias))
+    root = tmp_path_factory.mktemp("jobs")
+    with synthetic_world(root, request.param, items=5000, events=100_000, seed=3) as settings:
+        yield settings
 
 
 async def test_index_train_evaluate_and_serve(world: Settings) -> None:

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,31 +15,18 @@ import pytest
 
 from engine.jobs import build_index
 from engine.settings import Settings
-from ingest.synth.generate import generate
 from search_plugins.opensearch_node.process import free_port
-from tests.servers import OPENSEARCH_URL, drop_opensearch_alias, needs_opensearch
+from tests.engine.world import SEARCH_BACKENDS, synthetic_world
 
 
-@pytest.fixture(
-    scope="module", params=["embedded", pytest.param("opensearch", marks=needs_opensearch)]
-)
+@pytest.fixture(scope="module", params=SEARCH_BACKENDS)
 def built(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Settings]:
     root = tmp_path_factory.mktemp("serve")
-    settings = Settings(
-        data_dir=root / "data",
-        index_dir=root / "index",
-        model_dir=root / "models",
-        search_backend=request.param,
-        opensearch_url=OPENSEARCH_URL or "http://127.0.0.1:9200",
-        opensearch_alias=f"serve-{uuid.uuid4().hex[:10]}",
-    )
-    generate(settings.data_dir, n_items=2000, n_events=20_000, seed=5, progress=False)
-    asyncio.run(build_index(settings, progress=False))
-    yield settings
-    if request.param == "opensearch":
-        asyncio.run(drop_opensearch_alias(OPENSEARCH_URL, settings.opensearch_alias))
+    with synthetic_world(root, request.param, items=2000, events=20_000, seed=5) as settings:
+        asyncio.run(build_index(settings, progress=False))
+        yield settings
 
 
 def _serve(settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:

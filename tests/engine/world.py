@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from engine.signals import KIND_WEIGHT, Signals
 from engine.state.embedded import EmbeddedStore
 from engine.state.protocol import OnlineStore
 from engine.state.redis_store import RedisStore
+from ingest.synth.generate import generate
 from search_plugins.embedded.index import EmbeddedIndex
 from search_plugins.opensearch import OpenSearchIndex, OpenSearchParams
 from search_plugins.protocol import SearchIndex
@@ -164,3 +168,28 @@ async def make_engine(
 
 
 NOW_PLUS = timedelta(days=1)
+
+
+SEARCH_BACKENDS = ["embedded", pytest.param("opensearch", marks=needs_opensearch)]
+
+
+@contextlib.contextmanager
+def synthetic_world(
+    root: Path, backend: str, *, items: int, events: int, seed: int
+) -> Iterator[Settings]:
+    """A synthetic marketplace under ``root`` and settings for ``backend``; on OpenSearch a
+    unique alias, dropped afterwards."""
+    settings = Settings(
+        data_dir=root / "data",
+        index_dir=root / "index",
+        model_dir=root / "models",
+        search_backend=backend,  # type: ignore[arg-type]
+        opensearch_url=OPENSEARCH_URL or "http://127.0.0.1:9200",
+        opensearch_alias=f"{root.name.lower()[:20]}-{uuid.uuid4().hex[:10]}",
+    )
+    generate(settings.data_dir, n_items=items, n_events=events, seed=seed, progress=False)
+    try:
+        yield settings
+    finally:
+        if backend == "opensearch":
+            asyncio.run(drop_opensearch_alias(OPENSEARCH_URL, settings.opensearch_alias))
