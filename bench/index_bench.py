@@ -1,7 +1,12 @@
 """Benchmark of the embedded search index: build time, latency, recall, memory.
 
-Usage: ``python -m bench.index_bench [--n 1000000] [--dim 64] [--quick] [--block-share S]``;
-prints JSON. ``--block-share 0`` turns the category blocks off (the HNSW/bitmap path only).
+Usage: ``python -m bench.index_bench [--n 1000000] [--dim 64] [--quick] [--block-share S]
+[--no-brand-blocks] [--index-dir DIR] [--sweep]``; prints JSON. ``--block-share 0`` turns the
+category and brand blocks off (the row-bitmask path only). ``--index-dir`` builds the index
+in DIR and keeps it, or reopens the one already there (then the build figures are not
+measured); either way the refresh figures are not measured (the kept index is not written).
+``--sweep`` times the exact scan against HNSW-with-bitmap over price filters of growing
+selectivity (no blocks apply): the measurement behind ``HnswParams.exact_share``.
 Synthetic data: Zipfian text over a 30K-word vocabulary, 20 x 5 x 4 category tree (a
 top-level category is a 5%-selective filter), clustered unit vectors.
 """
@@ -79,48 +84,117 @@ def _rss_mb() -> dict[str, float]:
     return out
 
 
+def _build(
+    path: str, n_items: int, dim: int, params: EmbeddedParams, centers: np.ndarray
+) -> tuple[EmbeddedIndex, dict[str, float]]:
+    rng = np.random.default_rng(0)
+    idx = EmbeddedIndex.create(path, dim, params)
+    batch = 50_000
+    t_docs = t_upsert = 0.0
+    for lo in range(0, n_items, batch):
+        t = time.perf_counter()
+        hi = min(n_items, lo + batch)
+        docs = _docs(lo, hi, _clustered(hi - lo, dim, centers, rng), rng)
+        t_docs += time.perf_counter() - t
+        t = time.perf_counter()
+        idx.upsert_sync(docs)
+        t_upsert += time.perf_counter() - t
+    t = time.perf_counter()
+    idx.lexical_index.commit()
+    t_commit = time.perf_counter() - t
+    t = time.perf_counter()
+    idx.refresh_sync()
+    t_refresh = time.perf_counter() - t
+    return idx, {
+        "synth_docs": round(t_docs, 1),
+        "upsert_tantivy_and_stage": round(t_upsert, 1),
+        "tantivy_commit": round(t_commit, 1),
+        "lexical_total": round(t_upsert + t_commit, 1),
+        "vectors_hnsw_and_columns": round(t_refresh, 1),
+    }
+
+
+def _exact_truth(idx: EmbeddedIndex, q: np.ndarray, k: int, f: SearchFilter | None) -> set[str]:
+    """Brute force with plain numpy (independent of the index's own exact path)."""
+    mask, _ = idx.attributes.mask(f, "")
+    rows = np.flatnonzero(mask)
+    scores = idx.vectors.vecs[rows] @ q
+    best = rows[np.argsort(-scores, kind="stable")[:k]]
+    return {idx.registry.row_id[r] for r in best.tolist()}
+
+
+def _sweep(idx: EmbeddedIndex, vec_q: np.ndarray, n_q: int) -> dict[str, Any]:
+    """Exact scan vs HNSW-with-bitmap at growing selectivity (price ranges: no blocks)."""
+    out: dict[str, Any] = {}
+    vs = idx.vectors
+    for share in (0.005, 0.01, 0.02, 0.05, 0.1, 0.2):
+        f = SearchFilter(price_min=1.0, price_max=1.0 + 499.0 * share)
+        mask, count = idx.attributes.mask(f, "")
+        rows = idx.attributes.rows(f, "")
+
+        def exact_one(i: int, r: np.ndarray = rows) -> object:
+            return vs.exact_rows(vec_q[i], 100, r)
+
+        def graph_one(i: int, m: np.ndarray = mask, c: int = count) -> object:
+            return vs.graph_search(vec_q[i], 100, m, c)
+
+        exact = _latency(exact_one, n_q)
+        graph = _latency(graph_one, n_q)
+        recall = []
+        for i in range(min(n_q, 50)):
+            truth = set(vs.exact_rows(vec_q[i], 100, rows)[0].tolist())
+            got = set(vs.graph_search(vec_q[i], 100, mask, count)[0].tolist())
+            recall.append(len(truth & got) / max(len(truth), 1))
+        out[f"{share:g}"] = {
+            "rows": count,
+            "exact_p50_p99_ms": [round(exact[0], 3), round(exact[1], 3)],
+            "hnsw_bitmap_p50_p99_ms": [round(graph[0], 3), round(graph[1], 3)],
+            "hnsw_recall@100": round(float(np.mean(recall)), 4),
+        }
+    return out
+
+
 def run(
     n_items: int,
     dim: int = 64,
     quick: bool = False,
     path: str | None = None,
     block_share: float = EmbeddedParams().partition_max_share,
+    brand_blocks: bool = True,
+    index_dir: str | None = None,
+    sweep: bool = False,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     centers = rng.standard_normal((1024, dim)).astype(np.float32)
     res: dict[str, Any] = {"n_items": n_items, "dim": dim, "quick": quick}
     res["partition_max_share"] = block_share
+    res["brand_blocks"] = brand_blocks
+    params = EmbeddedParams(
+        writer_heap_mb=512, partition_max_share=block_share, brand_blocks=brand_blocks
+    )
     with tempfile.TemporaryDirectory(dir=path) as tmp:
-        params = EmbeddedParams(writer_heap_mb=512, partition_max_share=block_share)
-        idx = EmbeddedIndex.create(os.path.join(tmp, "ix"), dim, params)
-        batch = 50_000
-        t_docs = t_upsert = 0.0
-        for lo in range(0, n_items, batch):
+        ix_path = index_dir or os.path.join(tmp, "ix")
+        reused = index_dir is not None and os.path.exists(os.path.join(index_dir, "meta.json"))
+        res["reused_index"] = reused
+        if reused:
             t = time.perf_counter()
-            hi = min(n_items, lo + batch)
-            docs = _docs(lo, hi, _clustered(hi - lo, dim, centers, rng), rng)
-            t_docs += time.perf_counter() - t
-            t = time.perf_counter()
-            idx.upsert_sync(docs)
-            t_upsert += time.perf_counter() - t
-        t = time.perf_counter()
-        idx.lexical_index.commit()
-        t_commit = time.perf_counter() - t
-        t = time.perf_counter()
-        idx.refresh_sync()
-        t_refresh = time.perf_counter() - t
-        res["build_s"] = {
-            "synth_docs": round(t_docs, 1),
-            "upsert_tantivy_and_stage": round(t_upsert, 1),
-            "tantivy_commit": round(t_commit, 1),
-            "lexical_total": round(t_upsert + t_commit, 1),
-            "vectors_hnsw_and_columns": round(t_refresh, 1),
-        }
+            idx = EmbeddedIndex.open(ix_path, params)
+            res["open_s"] = round(time.perf_counter() - t, 1)
+            if len(idx.registry.committed) < n_items:
+                raise ValueError(f"{ix_path} holds {len(idx.registry.committed)} items")
+        else:
+            idx, res["build_s"] = _build(ix_path, n_items, dim, params, centers)
+            if index_dir is not None:
+                t = time.perf_counter()
+                idx.save_sync()
+                res["build_s"]["save"] = round(time.perf_counter() - t, 1)
         res["rss_mb_after_build"] = _rss_mb()
-        blocks = idx.vector_search.blocks.blocks.values()
-        res["category_blocks_mb"] = round(
-            sum(b.vecs.nbytes + b.rows.nbytes for b in blocks) / 2**20
-        )
+        res["vector_blocks_mb"] = {
+            p.name: round(
+                sum(b.vecs.nbytes + b.rows.nbytes for b in p.blocks.blocks.values()) / 2**20
+            )
+            for p in idx.vector_search.partitionings
+        }
 
         qrng = np.random.default_rng(1)
         lex_q = [
@@ -129,7 +203,7 @@ def run(
         ]
         vec_q = _clustered(N_QUERIES, dim, centers, qrng)
         five = [SearchFilter(categories=(f"c{i % 20}",)) for i in range(N_QUERIES)]
-        # the same 5% as 15 of 300 brands: no category, so no block to scan (generic path)
+        # the same 5% as 15 of 300 brands: cuts across the category blocks
         brand5 = [
             SearchFilter(brands=tuple(f"b{(15 * i + j) % 300}" for j in range(15)))
             for i in range(N_QUERIES)
@@ -165,13 +239,16 @@ def run(
         for name, fl in recall_sets.items():
             recalls = []
             for i in range(n_rec):
-                f = fl[i]
-                got = idx.vector_sync(vec_q[i], 100, f).ids
-                mask, _ = idx.attributes.mask(f, "")
-                rows, _ = idx.vectors.exact(vec_q[i], 100, mask)
-                truth = {idx.registry.row_id[r] for r in rows.tolist()}
+                got = idx.vector_sync(vec_q[i], 100, fl[i]).ids
+                truth = _exact_truth(idx, vec_q[i], 100, fl[i])
                 recalls.append(len(truth.intersection(got)) / len(truth))
             res[f"recall@100_{name}"] = round(float(np.mean(recalls)), 4)
+        if sweep:
+            res["exact_vs_hnsw_by_selectivity"] = _sweep(idx, vec_q, 100)
+        if index_dir is not None:  # keep the index as built: no writes (saved after build)
+            idx.lexical_index.close()
+            res["rss_mb_end"] = _rss_mb()
+            return res
         t = time.perf_counter()
         idx.upsert_sync(_docs(n_items, n_items + 1000, _clustered(1000, dim, centers, rng), rng))
         idx.refresh_sync()
@@ -197,11 +274,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--block-share",
         type=float,
         default=EmbeddedParams().partition_max_share,
-        help="EmbeddedParams.partition_max_share (0: no category blocks, the old path)",
+        help="EmbeddedParams.partition_max_share (0: no vector blocks, the row-bitmask path)",
     )
+    ap.add_argument("--no-brand-blocks", action="store_true", help="category blocks only")
+    ap.add_argument("--index-dir", default=None, help="build the index here and keep it, or reuse")
+    ap.add_argument("--sweep", action="store_true", help="exact vs HNSW by filter selectivity")
     args = ap.parse_args(argv)
     n = 50_000 if args.quick else args.n
-    print(json.dumps(run(n, args.dim, args.quick, args.tmp, args.block_share), indent=2))
+    res = run(
+        n,
+        args.dim,
+        args.quick,
+        args.tmp,
+        args.block_share,
+        brand_blocks=not args.no_brand_blocks,
+        index_dir=args.index_dir,
+        sweep=args.sweep,
+    )
+    print(json.dumps(res, indent=2))
     return 0
 
 

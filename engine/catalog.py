@@ -15,7 +15,7 @@ import numpy.typing as npt
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from engine.columns import Column
+from engine.columns import Column, RaggedInts
 from engine.contracts import Availability, Item
 from engine.text import token_ids
 from engine.validation import describe
@@ -23,7 +23,6 @@ from engine.vocab import Vocab
 from search_plugins.protocol import IndexDoc
 
 _ITEMS = TypeAdapter(list[Item])
-_NO_TOKENS = np.zeros(0, np.int64)
 
 
 @dataclass
@@ -47,7 +46,7 @@ class Catalog:
         self.row_of: dict[str, int] = {}
         self.titles: list[str] = []
         self.descriptions: list[str] = []
-        self.tokens: list[npt.NDArray[np.int64]] = []  # title + brand token ids, for features
+        self.tokens = RaggedInts()  # title + brand token ids per row, for features
         self.categories = Vocab()
         self.brands = Vocab()
         self.sellers = Vocab()
@@ -85,7 +84,7 @@ class Catalog:
                 self.ids.append(it.id)
                 self.titles.append("")
                 self.descriptions.append("")
-                self.tokens.append(_NO_TOKENS)
+                self.tokens.resize(row + 1)
                 for col in self._columns():
                     col.resize(row + 1)
             elif self.version.values[row] >= it.version:
@@ -93,6 +92,7 @@ class Catalog:
                 continue
             self._write(row, it)
             applied.append(row)
+        self.tokens.pack()  # one bulk write per batch, not at the first request
         return UpsertResult(applied, stale)
 
     def delete(self, item_id: str, version: int) -> bool:
@@ -120,7 +120,7 @@ class Catalog:
 
     def _write(self, row: int, it: Item) -> None:
         self.titles[row] = it.title
-        self.tokens[row] = token_ids(f"{it.title} {it.brand}")
+        self.tokens.set(row, token_ids(f"{it.title} {it.brand}"))
         self.descriptions[row] = it.description
         self.category.set(row, self.categories.add(it.category))
         self.root_category.set(row, self.roots.add(it.category_path[0]))

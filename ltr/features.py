@@ -200,13 +200,12 @@ def _coverage(x: FeatureInputs) -> F32:
     query = token_ids(x.ctx.query)
     if len(query) == 0 or x.n() == 0:
         return x.full(0.0)
-    per_item = [x.catalog.tokens[r] for r in x.rows.tolist()]
-    lengths = np.fromiter((len(t) for t in per_item), np.int64, count=len(per_item))
-    if lengths.sum() == 0:
+    tokens, lengths = x.catalog.tokens.gather(x.rows)
+    if len(tokens) == 0:
         return x.full(0.0)
-    hit = np.isin(np.concatenate(per_item), query)
-    owner = np.repeat(np.arange(len(per_item)), lengths)
-    counts = np.bincount(owner[hit], minlength=len(per_item))
+    hit = np.isin(tokens, query)
+    owner = np.repeat(np.arange(x.n()), lengths)
+    counts = np.bincount(owner[hit], minlength=x.n())
     return (counts / len(query)).astype(np.float32)
 
 

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from engine.pipeline.candidates import CandidatePool, SourceResult
 from engine.pipeline.context import RequestContext
@@ -90,10 +91,10 @@ class Executor:
 
         for stage in (*self.spec.rerankers, *self.spec.rules):
             t = time.perf_counter()
-            before = set(ranked.order.tolist())
+            before = ranked.order
             ranked = stage.rerank(ctx, pool, ranked)
-            dropped = before - set(ranked.order.tolist())
-            removed.extend(Removal(int(pool.rows[i]), stage.name, "removed") for i in dropped)
+            for i in _dropped(before, ranked.order, len(pool)).tolist():
+                removed.append(Removal(int(pool.rows[i]), stage.name, "removed"))
             timings.append(_since(stage.name, t))
         return PipelineResult(pool, ranked, frame, scorer, timings, removed, degraded, candidates)
 
@@ -119,6 +120,16 @@ class Executor:
             return SourceResult.empty(name)
         timings.append(_since(name, t, "ok", f"{len(res.rows)} candidates"))
         return res
+
+
+def _dropped(
+    before: npt.NDArray[np.int64], after: npt.NDArray[np.int64], n: int
+) -> npt.NDArray[np.intp]:
+    """Pool positions in ``before`` but not in ``after``, ascending (a reranker's drops)."""
+    gone = np.zeros(n, np.bool_)
+    gone[before] = True
+    gone[after] = False
+    return np.flatnonzero(gone)
 
 
 def _since(stage: str, t: float, status: str = "ok", detail: str = "") -> Timing:

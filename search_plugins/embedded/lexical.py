@@ -147,8 +147,6 @@ class LexicalIndex:
         hits = searcher.search(query, k, count=False).hits
         if not hits:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        rows = searcher.fast_field_values("row", [addr for _, addr in hits])
-        return (
-            np.array(rows, dtype=np.int64),
-            np.array([score for score, _ in hits], dtype=np.float32),
-        )
+        scores, addrs = zip(*hits, strict=True)
+        rows = searcher.fast_field_values("row", list(addrs))
+        return np.array(rows, dtype=np.int64), np.array(scores, dtype=np.float32)

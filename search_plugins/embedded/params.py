@@ -22,3 +22,7 @@ class EmbeddedParams:
     # Keep the per-brand blocks: one more copy of the live vectors (dim * 4 bytes per item,
     # 256 MB at 1M x 64) for brand filters that cut across categories.
     brand_blocks: bool = True
+    # A delete's tombstone (which refuses late writes of older versions) is forgotten this
+    # long after the delete, by wall-clock time; None keeps tombstones forever. Persisted in
+    # ``meta.json`` with the HNSW knobs; the deletion times are saved with the tombstones.
+    tombstone_retention_s: float | None = 7 * 86_400.0

@@ -25,15 +25,19 @@ from search_plugins.embedded.vectors import top_k
 from search_plugins.protocol import FloatArray
 
 
-def inner_products(vecs: FloatArray, query: FloatArray) -> FloatArray:
-    """``vecs @ query`` on the calling thread (faiss' SIMD kernel).
+def inner_products(
+    vecs: FloatArray, query: FloatArray, out: FloatArray | None = None
+) -> FloatArray:
+    """``vecs @ query`` on the calling thread (faiss' SIMD kernel), into ``out`` if given.
 
     OpenBLAS splits a 50K-row gemv over its thread pool; on a busy machine the main thread
     then waits a scheduler tick (~8 ms measured on 2 shared cores) for a worker to run.
     """
     x = np.ascontiguousarray(vecs, dtype=np.float32)
     q = np.ascontiguousarray(query, dtype=np.float32)
-    out = np.empty(len(x), dtype=np.float32)
+    if out is None:
+        out = np.empty(len(x), dtype=np.float32)
+    assert out.shape == (len(x),) and out.dtype == np.float32 and out.flags.c_contiguous
     if len(x):
         faiss.fvec_inner_products_ny(  # type: ignore[attr-defined]
             faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(x), x.shape[1], len(x)
@@ -55,7 +59,8 @@ class _Block:
         """Append rows; returns their slots."""
         lo, hi = self.n, self.n + len(rows)
         if hi > len(self.rows):
-            cap = max(hi, 2 * len(self.rows), 1024)
+            # no minimum capacity: a marketplace has many brands with a handful of items
+            cap = max(hi, 2 * len(self.rows))
             for name in ("vecs", "rows", "live"):
                 old = getattr(self, name)
                 fresh = np.zeros((cap, *old.shape[1:]), dtype=old.dtype)
@@ -160,33 +165,42 @@ class PartitionedVectors:
     ) -> tuple[IntArray, FloatArray]:
         """Exact top-k over the blocks ``keys``, among rows for which ``keep`` is true.
 
-        ``keep`` gets a block's row numbers (tombstoned slots included) and returns the
+        ``keep`` gets the blocks' row numbers (tombstoned slots included) and returns the
         filter mask over them (None: every live slot passes); ``exclude`` lists rows to skip.
+        The blocks are scanned as one concatenated candidate list: the filter is evaluated
+        once and one top-k selection is made, whatever the number of blocks.
         """
-        all_rows: list[IntArray] = []
-        all_scores: list[FloatArray] = []
-        for key in keys:
-            block = self.blocks.get(key)
-            if block is None or block.n_live == 0 or k <= 0:
-                continue
-            n, rows = block.n, block.rows[: block.n]
-            ok = block.live[:n] if keep is None else block.live[:n] & keep(rows)
-            drop = [
-                r for r in exclude if r < len(self.block_of_row) and self.block_of_row[r] == key
-            ]
-            if drop:
-                ok = ok.copy()
-                ok[self.slot_of_row[drop]] = False
-            slots = np.flatnonzero(ok)
-            if 4 * len(slots) < n:  # few survivors: gathering them beats the full matmul
-                scores = inner_products(block.vecs[slots], query)
+        empty = np.zeros(0, np.int64), np.zeros(0, np.float32)
+        found = [(key, self.blocks.get(key)) for key in keys]
+        chosen = [(key, b) for key, b in found if b is not None and b.n_live > 0]
+        if not chosen or k <= 0:
+            return empty
+        sizes = [b.n for _, b in chosen]
+        offsets = np.cumsum([0, *sizes])
+        rows = np.concatenate([b.rows[: b.n] for _, b in chosen])
+        ok = np.concatenate([b.live[: b.n] for _, b in chosen])
+        if keep is not None:
+            ok &= keep(rows)
+        if exclude:
+            where = {key: j for j, (key, _) in enumerate(chosen)}
+            for r in exclude:
+                if r < len(self.block_of_row):
+                    j = where.get(int(self.block_of_row[r]))
+                    if j is not None:
+                        ok[offsets[j] + self.slot_of_row[r]] = False
+        scores = np.empty(len(rows), dtype=np.float32)
+        for j, (_, block) in enumerate(chosen):
+            lo, hi = int(offsets[j]), int(offsets[j + 1])
+            slots = np.flatnonzero(ok[lo:hi])
+            if 4 * len(slots) < hi - lo:  # few survivors: gathering them beats the full pass
+                scores[lo + slots] = inner_products(block.vecs[slots], query)
             else:
-                scores = inner_products(block.vecs[:n], query)[slots]
+                inner_products(block.vecs[: block.n], query, out=scores[lo:hi])
+        if ok.all():  # every slot passes (no tombstones, no residual filter)
             best = top_k(scores, k)
-            all_rows.append(rows[slots[best]])
-            all_scores.append(scores[best])
-        if not all_rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        rows_c, scores_c = np.concatenate(all_rows), np.concatenate(all_scores)
-        best = top_k(scores_c, k)
-        return rows_c[best].astype(np.int64), scores_c[best].astype(np.float32)
+        else:
+            passing = np.flatnonzero(ok)
+            if len(passing) == 0:
+                return empty
+            best = passing[top_k(scores[passing], k)]
+        return rows[best].astype(np.int64), scores[best].astype(np.float32)

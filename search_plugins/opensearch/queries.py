@@ -14,7 +14,6 @@ import numpy as np
 
 from search_plugins.protocol import FloatArray, Hits, SearchFilter
 
-
 # Hits carry only the ``id`` doc value: no stored fields, no _source, no total count.
 _FETCH: dict[str, Any] = {
     "stored_fields": "_none_",

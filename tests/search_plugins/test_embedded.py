@@ -11,6 +11,8 @@ import pytest
 
 from search_plugins.embedded import EmbeddedIndex, EmbeddedParams, HnswParams
 from search_plugins.embedded.partitions import PartitionedVectors
+from search_plugins.embedded.registry import RowRegistry
+from search_plugins.embedded.vectors import VectorStore
 from search_plugins.protocol import SearchFilter, SearchIndex
 from tests.search_plugins.conformance import (
     DIM,
@@ -22,7 +24,7 @@ from tests.search_plugins.conformance import (
 )
 
 GRAPH_ONLY = EmbeddedParams(
-    hnsw=HnswParams(exact_min=0, exact_per_k=0), writer_heap_mb=16, compact_min=0
+    hnsw=HnswParams(exact_min=0, exact_per_k=0, exact_share=0.0), writer_heap_mb=16, compact_min=0
 )
 
 # Every category filter scans the category blocks; every other filter goes through HNSW.
@@ -219,4 +221,126 @@ async def test_attribute_only_update_keeps_graph_node(tmp_path: Path) -> None:
     assert idx.vectors.n_graph == 20
     hits = await idx.vector(QUERY, 50, SearchFilter(price_min=900.0), "m1")
     assert len(hits) == 18
+    await idx.close()
+
+
+class _Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def test_expired_tombstone_no_longer_blocks_an_older_version(tmp_path: Path) -> None:
+    day = 86_400.0
+    params = dataclasses.replace(GRAPH_ONLY, tombstone_retention_s=7 * day)
+    idx = EmbeddedIndex.create(str(tmp_path / "ix"), DIM, params)
+    clock = idx.clock = _Clock(1.7e9)
+    docs = catalog(4)
+    await idx.upsert([dataclasses.replace(d, version=5) for d in docs])
+    await idx.delete(["d0"], 5)
+    clock.t += 2 * day
+    await idx.delete(["d1"], 5)
+    await idx.refresh()
+    clock.t += 6 * day  # d0 deleted 8 days ago (expired), d1 6 days ago (live)
+    rep = await idx.upsert([dataclasses.replace(d, version=3) for d in docs[:2]])
+    assert rep.applied == 1 and rep.stale == ["d1"]
+    await idx.refresh()
+    assert idx.registry.tombstones == {"d1": 5}
+    assert (await idx.versions(["d0", "d1"])) == {"d0": 3}
+    assert "d0" in (await idx.lexical("item", 10)).ids
+    clock.t += 2 * day  # now d1's tombstone has expired too
+    rep = await idx.upsert([dataclasses.replace(docs[1], version=1)])
+    assert rep.applied == 1 and not idx.registry.tombstones
+    await idx.close()
+
+
+async def test_tombstone_times_and_retention_survive_reopen(tmp_path: Path) -> None:
+    path = str(tmp_path / "ix")
+    params = dataclasses.replace(GRAPH_ONLY, tombstone_retention_s=100.0)
+    idx = EmbeddedIndex.create(path, DIM, params)
+    idx.clock = _Clock(1000.0)
+    await idx.upsert(catalog(3))
+    await idx.delete(["d0", "d1"], 1)
+    await idx.close()
+    again = EmbeddedIndex.open(path)  # no params: the retention comes from meta.json
+    assert again.params.tombstone_retention_s == 100.0
+    assert again.registry.tombstone_at == {"d0": 1000.0, "d1": 1000.0}
+    again.clock = _Clock(1050.0)
+    assert (await again.upsert([catalog(1)[0]])).stale == ["d0"]  # still live
+    again.clock = _Clock(1101.0)
+    assert (await again.upsert([catalog(1)[0]])).applied == 1  # expired
+    await again.close()
+
+
+def test_registry_expiry_keeps_deletion_order() -> None:
+    reg = RowRegistry()
+    reg.remove("a", 1, now=10.0)
+    reg.remove("b", 1, now=20.0)
+    reg.remove("a", 2, now=30.0)  # deleted again: now the newest tombstone
+    assert list(reg.tombstones) == ["b", "a"]
+    assert reg.expire_tombstones(before=25.0) == 1
+    assert reg.tombstones == {"a": 2} and reg.tombstone_at == {"a": 30.0}
+    reg.put("a", reg.allocate("a"), 3)  # a newer write clears the tombstone
+    assert reg.expire_tombstones(before=1e12) == 0 and not reg.tombstone_at
+
+
+async def test_no_retention_keeps_tombstones(tmp_path: Path) -> None:
+    params = dataclasses.replace(GRAPH_ONLY, tombstone_retention_s=None)
+    idx = EmbeddedIndex.create(str(tmp_path / "ix"), DIM, params)
+    clock = idx.clock = _Clock(0.0)
+    await idx.delete(["x"], 2)
+    clock.t = 1e12
+    assert (await idx.upsert([dataclasses.replace(catalog(1)[0], id="x")])).stale == ["x"]
+    await idx.close()
+
+
+def test_exact_rows_matches_numpy() -> None:
+    rng = np.random.default_rng(11)
+    store = VectorStore(DIM, HnswParams())
+    rows = np.arange(0, 400, 2, dtype=np.int64)
+    store.add(rows, rng.standard_normal((len(rows), DIM)).astype(np.float32))
+    q = rng.standard_normal(DIM).astype(np.float32)
+    subset = rows[rng.random(len(rows)) < 0.3]
+    got, scores = store.exact_rows(q, 10, subset)
+    ref = subset[np.argsort(-(store.vecs[subset] @ q))[:10]]
+    assert got.tolist() == ref.tolist()
+    np.testing.assert_allclose(scores, store.vecs[got] @ q, rtol=1e-5, atol=1e-5)
+    assert len(store.exact_rows(q, 500, subset)[0]) == len(subset)  # k > rows: all of them
+    assert len(store.exact_rows(q, 10, np.zeros(0, np.int64))[0]) == 0
+
+
+async def test_filter_rows_are_cached_until_a_write(tmp_path: Path) -> None:
+    idx = EmbeddedIndex.create(str(tmp_path / "ix"), DIM, GRAPH_ONLY)
+    await idx.upsert(catalog())
+    await idx.refresh()
+    flt = FILTERS["brand"]
+    rows = idx.attributes.rows(flt, "m1")
+    assert idx.attributes.rows(flt, "m1") is rows  # cached
+    mask, count = idx.attributes.mask(flt, "m1")
+    assert rows.tolist() == np.flatnonzero(mask).tolist() and len(rows) == count == 48
+    await idx.delete(["d0", "d2"], 1)  # d0 is m2; d2 is acme, m1
+    await idx.refresh()
+    assert len(idx.attributes.rows(flt, "m1")) == 47
+    await idx.close()
+
+
+async def test_brand_blocks_follow_brand_changes(tmp_path: Path) -> None:
+    params = dataclasses.replace(GRAPH_ONLY, partition_max_share=1e9)  # always the blocks
+    idx = EmbeddedIndex.create(str(tmp_path / "ix"), DIM, params)
+    docs = catalog()
+    await idx.upsert(docs)
+    await idx.refresh()
+    moved = [dataclasses.replace(d, version=2, brand="acme") for d in docs[1:40:4]]  # globex
+    await idx.upsert(moved)
+    await idx.delete(["d8"], 1)  # acme
+    await idx.refresh()
+    current = {d.id: d for d in docs if d.id != "d8"} | {d.id: d for d in moved}
+    for brands in (("acme",), ("globex",), ("acme", "umbrella")):
+        flt = SearchFilter(brands=brands)
+        part, _ = idx.vector_search.route(flt, "m1") or (None, None)
+        assert part is not None and part.name == "brand"
+        hits = await idx.vector(QUERY, 200, flt, "m1")
+        assert hits.ids == brute_vector(list(current.values()), QUERY, 200, flt, "m1")
     await idx.close()

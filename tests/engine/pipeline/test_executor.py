@@ -8,7 +8,7 @@ from engine.pipeline.candidates import CandidatePool, SourceResult
 from engine.pipeline.context import RequestContext
 from engine.pipeline.executor import Executor
 from engine.pipeline.spec import PipelineSpec, SourceSpec
-from engine.pipeline.stages import FeatureFrame, FilterResult
+from engine.pipeline.stages import FeatureFrame, FilterResult, Ranked
 from ltr.scorers import HeuristicScorer
 
 BOTH = frozenset({Surface.feed, Surface.search})
@@ -62,14 +62,23 @@ class DropOdd:
         return FilterResult(pool.rows % 2 == 0, "odd row")
 
 
-def _spec(*sources: SourceSpec, scorer=None, filters=()) -> PipelineSpec:
+class ReverseAndDropLast:
+    """Reverses the order and drops the last two candidates of it."""
+
+    name = "reverse_drop"
+
+    def rerank(self, ctx: RequestContext, pool: CandidatePool, ranked: Ranked) -> Ranked:
+        return Ranked(ranked.order[::-1][:-2].copy(), ranked.scores, ranked.notes)
+
+
+def _spec(*sources: SourceSpec, scorer=None, filters=(), rerankers=()) -> PipelineSpec:
     return PipelineSpec(
         sources=sources,
         pre_filters=filters,
         hydrator=RankFeatures(),
         scorer=scorer or HeuristicScorer(),
         fallback_scorer=HeuristicScorer(),
-        rerankers=(),
+        rerankers=rerankers,
     )
 
 
@@ -132,3 +141,14 @@ async def test_filters_report_every_removed_row() -> None:
         (3, "drop_odd", "odd row"),
     ]
     assert res.candidates == 4
+
+
+async def test_reranker_drops_are_reported_and_permutations_are_not() -> None:
+    spec = _spec(
+        SourceSpec(FixedSource("a", [40, 10, 30, 20, 50]), 10, 100.0),
+        rerankers=(ReverseAndDropLast(),),
+    )
+    res = await Executor(spec).run(_ctx())
+    # heuristic order follows the source: 40 10 30 20 50; reversed: 50 20 30 10 40
+    assert res.pool.rows[res.ranked.order].tolist() == [50, 20, 30]
+    assert [(r.row, r.stage) for r in res.removed] == [(10, "reverse_drop"), (40, "reverse_drop")]
