@@ -105,7 +105,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from engine.api.app import create_app
     from engine.jobs import open_engine
-
     from engine.logs import configure_json_logging
 
     settings = _settings(args)
