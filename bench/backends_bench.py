@@ -105,7 +105,11 @@ async def _measure(
     cases: dict[str, tuple[SearchFilter | None, np.ndarray | None]] = {"no_filter": (None, None)}
     cases.update(_filters(docs))
     for name, (flt, mask) in cases.items():
-        stats, hits = await _timed(lambda i, f=flt: index.vector(qvecs[i], K, f, "v1"), n)
+
+        async def knn(i: int, f: SearchFilter | None = flt) -> Any:
+            return await index.vector(qvecs[i], K, f, "v1")
+
+        stats, hits = await _timed(knn, n)
         recall = [
             len({row[h] for h in hit.ids} & _exact(vecs, qvecs[i], mask)) / K
             for i, hit in enumerate(hits)
@@ -181,7 +185,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
+def run_with_node(args: argparse.Namespace) -> dict[str, Any]:
+    """Run, starting (and afterwards stopping) a local node when no URL is given."""
+    home = None
+    if "opensearch" in args.backends and not args.opensearch_url:
+        home = Path(tempfile.mkdtemp(prefix="shopnow-bench-os-"))
+        os.chmod(home, 0o755)
+        args.opensearch_url = up(home, 0, heap=args.heap).url
+    try:
+        return asyncio.run(run(args))
+    finally:
+        if home is not None:
+            down(home)
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m bench.backends_bench", description=__doc__)
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--dim", type=int, default=64)
@@ -191,19 +209,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backends", default="embedded,opensearch")
     ap.add_argument("--force-merge", action="store_true", help="OpenSearch: merge to 1 segment")
     ap.add_argument("--heap", default="2g", help="heap of the node this bench starts")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    args = _parser().parse_args(argv)
     if args.quick:
         args.n, args.queries = min(args.n, 20_000), min(args.queries, 100)
-    home = None
-    if "opensearch" in args.backends and not args.opensearch_url:
-        home = Path(tempfile.mkdtemp(prefix="shopnow-bench-os-"))
-        os.chmod(home, 0o755)
-        args.opensearch_url = up(home, 0, heap=args.heap).url
-    try:
-        print(json.dumps(asyncio.run(run(args)), indent=2))
-    finally:
-        if home is not None:
-            down(home)
+    return args
+
+
+def run_named(*, quick: bool, opensearch_url: str | None = None) -> dict[str, Any]:
+    """``shopnow bench backends [--quick]``."""
+    argv = ["--quick"] if quick else ["--force-merge"]
+    if opensearch_url:
+        argv += ["--opensearch-url", opensearch_url]
+    return run_with_node(_args(argv))
+
+
+def main(argv: list[str] | None = None) -> int:
+    report = run_with_node(_args(sys.argv[1:] if argv is None else argv))
+    print(json.dumps(report, indent=2))
     return 0
 
 

@@ -26,6 +26,10 @@ def run_bench(which: str, *, quick: bool, settings: Settings) -> dict[str, Any]:
 
         data = settings.shared_data / "amazon-beauty"
         out["beauty"] = evaluate_beauty(data, quick=quick).to_dict()
+    if which in ("backends", "all"):
+        from bench import backends_bench
+
+        out["backends"] = backends_bench.run_named(quick=quick)
     if which in ("e2e", "all"):
         from bench import e2e_bench
 

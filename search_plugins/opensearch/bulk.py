@@ -67,6 +67,7 @@ async def run_bulk(
             client,
             pending,
             chunk_size=params.bulk_chunk,
+            max_chunk_bytes=params.bulk_max_bytes,
             max_retries=params.bulk_retries,
             initial_backoff=params.bulk_backoff_s,
             max_backoff=params.bulk_max_backoff_s,

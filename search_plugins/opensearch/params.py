@@ -15,7 +15,10 @@ class OpenSearchParams:
     hnsw_m: int = 16
     hnsw_ef_construction: int = 128
     ef_search: int = 200  # candidates explored per kNN query (at least k)
-    bulk_chunk: int = 1000  # docs per _bulk request
+    bulk_chunk: int = 1000  # docs per _bulk request ...
+    # ... and at most this many bytes: aiohttp writes a body over 1 MiB in one blocking call
+    # (and warns that it may stall the event loop), so requests stay under it.
+    bulk_max_bytes: int = 1_000_000
     bulk_retries: int = 4  # retries of items rejected with 429 or a 5xx / transport error
     bulk_backoff_s: float = 0.5  # first retry wait; doubles each time
     bulk_max_backoff_s: float = 8.0
