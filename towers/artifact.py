@@ -1,0 +1,199 @@
+"""Versioned two-tower artifacts and the serving wrapper.
+
+Layout under a model directory (e.g. ``Settings().model_dir / "towers"``)::
+
+    <model_dir>/CURRENT                    the version served by default (atomically replaced)
+    <model_dir>/<version>/weights.pt       both towers' state dicts (loaded weights_only)
+    <model_dir>/<version>/meta.json        :class:`ArtifactMeta`: configs, vocabularies,
+                                           text-encoder version, metrics, training window
+
+``version`` is ``towers-<UTC time>-<first 10 hex of sha256(weights + meta)>``: the string every
+item vector must be tagged with, so a request never mixes vectors of two models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from towers.features import ItemFeatures, Vocab, check_compliance
+from towers.model import TowerConfig, TwoTower
+from towers.query_tower import Segment
+from towers.text import TextEncoder, encoder_version
+
+F32 = npt.NDArray[np.float32]
+CURRENT = "CURRENT"
+
+
+class ArtifactMeta(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: str
+    created_at: str
+    tower_config: TowerConfig
+    train_config: dict[str, Any]
+    text_encoder: str
+    vocabularies: dict[str, list[str]]  # name -> tokens; token k has id k + 1, 0 = unknown
+    metrics: dict[str, float]
+    training_window: dict[str, str]  # e.g. {"start": iso, "end": iso} or {"data": "..."}
+    restricted_min_support: int
+
+
+class TextEncoderMismatch(RuntimeError):
+    pass
+
+
+def save_artifact(
+    model_dir: Path,
+    model: TwoTower,
+    *,
+    train_config: dict[str, Any],
+    vocabularies: dict[str, Vocab],
+    metrics: dict[str, float],
+    training_window: dict[str, str],
+    restricted_min_support: int,
+    text_encoder: str | None = None,
+    make_current: bool = True,
+) -> str:
+    """Write a new version and (by default) point CURRENT at it; returns the version."""
+    check_compliance(restricted_min_support)
+    buf = io.BytesIO()
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    torch.save(state, buf)
+    weights = buf.getvalue()
+    now = datetime.now(UTC)
+    body: dict[str, Any] = {
+        "created_at": now.isoformat(),
+        "tower_config": model.cfg.model_dump(mode="json"),
+        "train_config": train_config,
+        "text_encoder": text_encoder or encoder_version(),
+        "vocabularies": {k: v.tokens for k, v in vocabularies.items()},
+        "metrics": metrics,
+        "training_window": training_window,
+        "restricted_min_support": restricted_min_support,
+    }
+    digest = hashlib.sha256(weights + json.dumps(body, sort_keys=True).encode()).hexdigest()
+    version = f"towers-{now.strftime('%Y%m%dT%H%M%SZ')}-{digest[:10]}"
+    meta = ArtifactMeta(version=version, **body)
+    out = model_dir / version
+    out.mkdir(parents=True, exist_ok=False)
+    (out / "weights.pt").write_bytes(weights)
+    (out / "meta.json").write_text(meta.model_dump_json(indent=2))
+    if make_current:
+        set_current(model_dir, version)
+    return version
+
+
+def set_current(model_dir: Path, version: str) -> None:
+    if not (model_dir / version / "meta.json").exists():
+        raise FileNotFoundError(f"no towers artifact {version} under {model_dir}")
+    tmp = model_dir / f".{CURRENT}.tmp"
+    tmp.write_text(version + "\n")
+    os.replace(tmp, model_dir / CURRENT)
+
+
+def current_version(model_dir: Path) -> str | None:
+    p = model_dir / CURRENT
+    return p.read_text().strip() if p.exists() else None
+
+
+class TowersArtifact:
+    """A loaded model for serving. Thread-safe for inference (no state is mutated)."""
+
+    def __init__(self, meta: ArtifactMeta, model: TwoTower) -> None:
+        self.meta = meta
+        self.version = meta.version
+        self.model = model.eval()
+        self.dim = meta.tower_config.dim
+        self.vocabularies = {k: Vocab(v) for k, v in meta.vocabularies.items()}
+        cfg = meta.tower_config
+        self._empty = torch.zeros(1, 1, cfg.dim)
+        self._no_text = torch.zeros(1, cfg.text_dim)
+
+    @torch.inference_mode()
+    def item_vectors(self, features: ItemFeatures) -> F32:
+        """``float32 [n, dim]``, unit rows, from content alone (new items included)."""
+        out: F32 = self.model.item_vectors(features).numpy().astype(np.float32, copy=False)
+        return out
+
+    @torch.inference_mode()
+    def query_vector(
+        self,
+        *,
+        history: F32 | None = None,
+        session: F32 | None = None,
+        query_text: F32 | None = None,
+        segment: Segment = Segment.ANONYMOUS,
+        context: Sequence[int] | None = None,
+    ) -> F32:
+        """``float32 [dim]``, unit norm. ``history`` / ``session`` are item vectors of this
+        version (``[h, dim]``, most recent first, e.g. read from the index or from
+        :meth:`item_vectors`); ``query_text`` a 384-d text embedding (:meth:`encode_query`);
+        ``context`` one id per ``tower_config.context_names`` (default all 0)."""
+        cfg = self.meta.tower_config
+
+        def seq(v: F32 | None, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
+            if v is None or len(v) == 0:
+                return self._empty, torch.zeros(1, 1, dtype=torch.bool)
+            t = torch.from_numpy(np.ascontiguousarray(v[:cap], dtype=np.float32)).unsqueeze(0)
+            return t, torch.ones(1, t.shape[1], dtype=torch.bool)
+
+        h, hm = seq(history, cfg.max_history)
+        s, sm = seq(session, cfg.max_session)
+        has_q = query_text is not None
+        qt = self._no_text
+        if query_text is not None:
+            qt = torch.from_numpy(np.ascontiguousarray(query_text, np.float32).reshape(1, -1))
+        ctx = list(context) if context is not None else [0] * len(cfg.context_cardinalities)
+        q = self.model.query(
+            h,
+            hm,
+            s,
+            sm,
+            qt,
+            torch.tensor([has_q]),
+            torch.tensor([int(segment)]),
+            torch.tensor([ctx], dtype=torch.int64),
+        )
+        out: F32 = q[0].numpy()
+        return out
+
+    def encode_query(self, text: str, encoder: TextEncoder) -> F32:
+        """The query text's 384-d embedding, refusing an encoder other than the trained one."""
+        if encoder.version != self.meta.text_encoder:
+            raise TextEncoderMismatch(
+                f"artifact {self.version} was trained with {self.meta.text_encoder}, "
+                f"the encoder is {encoder.version}"
+            )
+        return encoder.encode_query(text)
+
+
+def load_artifact(
+    model_dir: Path, version: str | None = None, *, check_text_encoder: bool = True
+) -> TowersArtifact:
+    """Load ``version`` (default: CURRENT). Checks compliance of the inputs and, unless told
+    otherwise, that the installed text encoder is the one the item vectors were built with."""
+    v = version or current_version(model_dir)
+    if v is None:
+        raise FileNotFoundError(f"no {CURRENT} in {model_dir}")
+    meta = ArtifactMeta.model_validate_json((model_dir / v / "meta.json").read_text())
+    check_compliance(meta.restricted_min_support)
+    if check_text_encoder and meta.text_encoder != encoder_version():
+        raise TextEncoderMismatch(
+            f"artifact {v} needs {meta.text_encoder}, installed is {encoder_version()}"
+        )
+    model = TwoTower(meta.tower_config)
+    state = torch.load(model_dir / v / "weights.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return TowersArtifact(meta, model)

