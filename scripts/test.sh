@@ -34,7 +34,10 @@ echo "test: ruff"; $PY -m ruff check . && $PY -m ruff format --check .
 echo "test: mypy"; $PY -m mypy engine search_plugins ltr ingest bench towers
 
 if ! wait "$os_job"; then
-  echo "test: OpenSearch did not start:" >&2; cat "$work/opensearch.err" >&2; exit 1
+  status=$?
+  echo "test: OpenSearch did not start (exit $status):" >&2
+  cat "$work/opensearch.err" "$work/opensearch.json" >&2
+  exit 1
 fi
 export SHOPNOW_TEST_OPENSEARCH_HOME="$work/opensearch"
 SHOPNOW_TEST_OPENSEARCH_URL=$($PY -c 'import json,sys; print(json.load(sys.stdin)["url"])' <"$work/opensearch.json")
