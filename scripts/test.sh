@@ -33,8 +33,9 @@ echo "test: redis-server on 127.0.0.1:$port"
 echo "test: ruff"; $PY -m ruff check . && $PY -m ruff format --check .
 echo "test: mypy"; $PY -m mypy engine search_plugins ltr ingest bench towers
 
-if ! wait "$os_job"; then
-  status=$?
+status=0
+wait "$os_job" || status=$?
+if [ "$status" != 0 ]; then
   echo "test: OpenSearch did not start (exit $status):" >&2
   cat "$work/opensearch.err" "$work/opensearch.json" >&2
   exit 1
