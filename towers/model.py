@@ -9,7 +9,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
-from towers.data import QueryBatch
+from towers.data import Examples, QueryBatch, query_batch
 from towers.features import N_MARGIN_LEVEL, N_SELLER_RATING, ItemFeatures
 from towers.item_tower import ItemTower, item_tensors
 from towers.query_tower import QueryTower
@@ -39,6 +39,18 @@ class TowerConfig(BaseModel):
     context_names: tuple[str, ...] = ("surface",)
     context_cardinalities: tuple[int, ...] = (2,)  # surface: 0 feed, 1 search
     heavy_threshold: int = Field(5, ge=1, description="history length of a heavy user")
+
+
+def batch_of(cfg: TowerConfig, ex: Examples, idx: npt.NDArray[np.int64]) -> QueryBatch:
+    """The query-tower inputs of examples ``idx``, shaped by ``cfg``."""
+    return query_batch(
+        ex,
+        idx,
+        max_history=cfg.max_history,
+        max_session=cfg.max_session,
+        text_dim=cfg.text_dim,
+        heavy_threshold=cfg.heavy_threshold,
+    )
 
 
 class TwoTower(nn.Module):

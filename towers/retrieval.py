@@ -8,9 +8,9 @@ import numpy.typing as npt
 import torch
 
 from engine.evaluation import metrics
-from towers.data import Examples, query_batch
+from towers.data import Examples
 from towers.features import ItemFeatures
-from towers.model import TwoTower
+from towers.model import TwoTower, batch_of
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -25,14 +25,7 @@ def query_vectors(model: TwoTower, item_vecs: torch.Tensor, ex: Examples, chunk:
     out = []
     for s in range(0, len(ex), chunk):
         idx = np.arange(s, min(s + chunk, len(ex)))
-        b = query_batch(
-            ex,
-            idx,
-            max_history=cfg.max_history,
-            max_session=cfg.max_session,
-            text_dim=cfg.text_dim,
-            heavy_threshold=cfg.heavy_threshold,
-        )
+        b = batch_of(cfg, ex, idx)
         out.append(model.queries_from_table(item_vecs, b).numpy())
     model.train(was)
     return np.concatenate(out) if out else np.zeros((0, cfg.dim), np.float32)

@@ -20,11 +20,11 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
-from towers.data import Examples, query_batch
+from towers.data import Examples
 from towers.features import ItemFeatures
 from towers.frequency import CountFrequency, StreamingFrequency, uniform_log_q
 from towers.loss import sampled_softmax_loss
-from towers.model import TowerConfig, TwoTower
+from towers.model import TowerConfig, TwoTower, batch_of
 from towers.retrieval import all_item_vectors, evaluate_examples
 
 I64 = npt.NDArray[np.int64]
@@ -111,14 +111,7 @@ def train(
             if not cfg.history_grad and b % cfg.table_refresh == 0:
                 table = all_item_vectors(model, features)
             idx = np.sort(order[b * cfg.batch_size : (b + 1) * cfg.batch_size])
-            qb = query_batch(
-                train_ex,
-                idx,
-                max_history=tower_cfg.max_history,
-                max_session=tower_cfg.max_session,
-                text_dim=tower_cfg.text_dim,
-                heavy_threshold=tower_cfg.heavy_threshold,
-            )
+            qb = batch_of(tower_cfg, train_ex, idx)
             targets = train_ex.target[idx]
             negs = rng.integers(0, n_items, cfg.mixed_negatives) if cfg.mixed_negatives else None
             q, pos, neg = model.batch_forward(features, qb, targets, negs, table)
