@@ -1,4 +1,4 @@
-"""`shopnow` command line: synth, index, train, eval, serve, bench, demo."""
+"""`shopnow` command line: synth, train-towers, index, train, eval, serve, bench, demo."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,7 +22,7 @@ class CliError(Exception):
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {
+    overrides: dict[str, Any] = {
         k: v
         for k, v in {
             "data_dir": getattr(args, "data", None),
@@ -30,6 +31,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "shared_data": getattr(args, "shared_data", None),
             "search_backend": getattr(args, "backend", None),
             "opensearch_url": getattr(args, "opensearch_url", None),
+            "sources": _sources(getattr(args, "sources", None)),
         }.items()
         if v is not None
     }
@@ -37,6 +39,21 @@ def _settings(args: argparse.Namespace) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise CliError(f"bad settings: {describe(exc)[0]}") from None
+
+
+def _sources(arg: str | None) -> tuple[str, ...] | None:
+    if arg is None:
+        return None
+    from engine.pipelines import SOURCE_NAMES, TRADITIONAL
+
+    names = TRADITIONAL if arg == "traditional" else tuple(x.strip() for x in arg.split(","))
+    unknown = sorted(set(names) - set(SOURCE_NAMES))
+    if unknown or not names:
+        raise CliError(
+            f"--sources: unknown {unknown}; give 'traditional' or a comma list of "
+            f"{','.join(SOURCE_NAMES)}"
+        )
+    return names
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -68,6 +85,20 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     report = asyncio.run(
         train(_settings(args), max_requests=args.requests, progress=not args.quiet, seed=args.seed)
+    )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_train_towers(args: argparse.Namespace) -> int:
+    from engine.jobs import train_towers
+
+    report = train_towers(
+        _settings(args),
+        max_requests=args.requests,
+        max_epochs=args.epochs,
+        seed=args.seed,
+        progress=not args.quiet,
     )
     print(json.dumps(report, indent=2))
     return 0
@@ -151,6 +182,11 @@ def _paths(p: argparse.ArgumentParser) -> None:
         help="search backend (default $SHOPNOW_SEARCH_BACKEND or embedded)",
     )
     p.add_argument("--opensearch-url", dest="opensearch_url", help="e.g. http://127.0.0.1:9200")
+    p.add_argument(
+        "--sources",
+        help="enabled candidate sources: 'traditional' or a comma list "
+        "(default all: bm25,covis,popular,trending,popular_in_context,two_tower)",
+    )
 
 
 def _positive(v: str) -> int:
@@ -186,6 +222,15 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=cmd_train)
+
+    p = sub.add_parser(
+        "train-towers", help="train the two-tower retrieval model from logged requests"
+    )
+    _paths(p)
+    p.add_argument("--requests", type=_positive, default=60_000, help="logged requests sampled")
+    p.add_argument("--epochs", type=_positive, default=10, help="at most this many epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=cmd_train_towers)
 
     p = sub.add_parser("eval", help="offline evaluation (synthetic held-out or amazon-beauty)")
     _paths(p)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
@@ -28,6 +29,10 @@ from ltr.features import resolve
 from ltr.logs import LogReplay
 from ltr.scorers import LambdaMartScorer
 from ltr.train import build_training_set, train_ranker
+from search_plugins.protocol import IndexDoc
+
+if TYPE_CHECKING:
+    from towers.serving import TowerServing
 
 log = logging.getLogger("shopnow.jobs")
 
@@ -62,12 +67,57 @@ def build_signals(
     return signals, covis
 
 
+def load_towers(
+    settings: Settings, catalog: Catalog, progress: bool = False
+) -> TowerServing | None:
+    """The served two-tower model (``CURRENT`` under ``settings.towers_dir``) with a vector for
+    every catalog row, or None when no model was trained or ``two_tower`` is not enabled."""
+    if "two_tower" not in settings.sources or not (settings.towers_dir / "CURRENT").is_file():
+        return None
+    from towers.serving import TowerServing
+
+    serving = TowerServing.load(
+        settings.towers_dir, settings.text_cache, settings.restricted_min_support
+    )
+    serving.load_vectors(catalog)
+    missing = serving.missing(len(catalog))
+    if len(missing):
+        from ltr.aggregates import ItemAggregates
+
+        aggs = ItemAggregates.build(catalog, settings.restricted_min_support)
+        with tqdm(
+            total=len(missing), desc="item vectors", unit="item", disable=not progress
+        ) as bar:
+            for s in range(0, len(missing), 4096):
+                chunk = missing[s : s + 4096]
+                serving.ensure(catalog, chunk, aggs)
+                bar.update(len(chunk))
+    return serving
+
+
+def index_doc_fn(catalog: Catalog, towers: TowerServing | None) -> Callable[[int], IndexDoc]:
+    """Row -> index document, with the row's vector of the served model when there is one."""
+    if towers is None:
+        return catalog.index_doc
+    t = towers
+
+    def doc(row: int) -> IndexDoc:
+        vec = t.vector(row)
+        return catalog.index_doc(row, vec, t.version if vec is not None else "")
+
+    return doc
+
+
 async def build_index(settings: Settings, progress: bool = True) -> dict[str, Any]:
     t0 = time.perf_counter()
     ds = load_dataset(settings.data_dir)
     catalog = load_catalog(settings, progress)
+    towers = load_towers(settings, catalog, progress)
+    if towers is not None:
+        towers.save_vectors(catalog)
+    doc = index_doc_fn(catalog, towers)
     with tqdm(total=len(catalog), desc="index", unit="item", disable=not progress) as bar:
-        n = await backends.build(settings, len(catalog), catalog.index_doc, bar.update)
+        n = await backends.build(settings, len(catalog), doc, bar.update)
     split = float(ds.meta["split_ts"])
     signals, covis = build_signals(ds, catalog, split)
     signals.save(settings.model_dir / "signals")
@@ -76,6 +126,7 @@ async def build_index(settings: Settings, progress: bool = True) -> dict[str, An
         "items": len(catalog),
         "indexed": n,
         "backend": settings.search_backend,
+        "towers": towers.version if towers is not None else None,
         "signals_until": split,
         "seconds": round(time.perf_counter() - t0, 2),
     }
@@ -95,7 +146,8 @@ async def train(
     start, split = float(ds.meta["start"]), float(ds.meta["split_ts"])
     t_feat = start + 0.6 * (split - start)
     signals, covis = build_signals(ds, catalog, t_feat)
-    spec = build_spec(settings, catalog, index, signals, covis)
+    towers = load_towers(settings, catalog, progress)
+    spec = build_spec(settings, catalog, index, signals, covis, towers=towers)
     replay = _replay(ds)
     reqs = replay.requests(t_feat, split, max_requests=max_requests, seed=seed)
     if len(reqs) < 50:
@@ -134,6 +186,63 @@ async def train(
     compile_model(path / "model.txt")  # so the first serving start need not compile
     await index.close()
     return {"artifact": str(path), **artifact.meta.model_dump(mode="json", exclude={"params"})}
+
+
+def train_towers(
+    settings: Settings,
+    *,
+    max_requests: int = 60_000,
+    max_epochs: int = 10,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Two towers on the logged requests before the split; the new version becomes CURRENT
+    and its item vectors are saved for the next index build (``shopnow index``)."""
+    from towers.marketplace import marketplace_data, train_marketplace
+    from towers.model import TowerConfig
+    from towers.serving import TowerServing
+    from towers.text import TextEncoder
+    from towers.train import TrainConfig
+
+    ds = load_dataset(settings.data_dir)
+    catalog = load_catalog(settings)
+    start, split = float(ds.meta["start"]), float(ds.meta["split_ts"])
+    encoder = TextEncoder(settings.text_cache, progress=progress)
+    data = marketplace_data(
+        catalog,
+        _replay(ds),
+        start,
+        split,
+        encoder,
+        TowerConfig(dim=settings.vector_dim, residual=True),
+        min_support=settings.restricted_min_support,
+        max_requests=max_requests,
+        seed=seed,
+        progress=progress,
+    )
+    cfg = TrainConfig(seed=seed, max_epochs=max_epochs, patience=2, eval_k=100, progress=progress)
+    version, res = train_marketplace(
+        data,
+        cfg,
+        settings.towers_dir,
+        min_support=settings.restricted_min_support,
+        window={"start": str(start), "end": str(split)},
+    )
+    serving = TowerServing.load(
+        settings.towers_dir, settings.text_cache, settings.restricted_min_support, version
+    )
+    serving.ensure(catalog, np.arange(len(catalog), dtype=np.int64))
+    serving.save_vectors(catalog)
+    return {
+        "version": version,
+        "train_examples": len(data.train),
+        "valid_examples": len(data.valid),
+        "best_epoch": res.best_epoch,
+        "valid": {k: round(v, 4) for k, v in res.valid_metrics.items()},
+        "examples_per_second": round(res.examples_per_second, 1),
+        "train_seconds": round(res.train_seconds, 1),
+        "texts_encoded": encoder.n_computed,
+    }
 
 
 def open_store(settings: Settings) -> OnlineStore:
@@ -191,7 +300,10 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
         feature_names = tuple(artifact.meta.feature_names)
     except FileNotFoundError as exc:
         log.warning("no ranker artifact (%s): heuristic ranking", exc)
-    spec = build_spec(settings, catalog, index, signals, covis, scorer, feature_names)
+    towers = load_towers(settings, catalog)
+    if towers is not None:
+        versions["towers"] = towers.version
+    spec = build_spec(settings, catalog, index, signals, covis, scorer, feature_names, towers)
     store = open_store(settings)
     if warm and isinstance(store, EmbeddedStore) and (settings.data_dir / "events.npz").exists():
         ds = load_dataset(settings.data_dir)
@@ -205,6 +317,7 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
         spec,
         versions,
         CatalogLog(settings.data_dir / "catalog.log.jsonl"),
+        towers,
     )
 
 
@@ -220,7 +333,12 @@ async def evaluate(
     index = await backends.open_index(settings)
     split, end = float(ds.meta["split_ts"]), float(ds.meta["end"])
     signals, covis = load_signals(settings, catalog)
-    specs = {"heuristic": build_spec(settings, catalog, index, signals, covis, HeuristicScorer())}
+    towers = load_towers(settings, catalog, progress)
+    specs = {
+        "heuristic": build_spec(
+            settings, catalog, index, signals, covis, HeuristicScorer(), towers=towers
+        )
+    }
     try:
         art = RankerArtifact.load(settings.model_dir)
         specs["lambdamart"] = build_spec(
@@ -231,12 +349,13 @@ async def evaluate(
             covis,
             LambdaMartScorer(art),
             tuple(art.meta.feature_names),
+            towers,
         )
     except FileNotFoundError:
         log.warning("no ranker artifact: evaluating the heuristic only")
     replay = _replay(ds)
     reqs = replay.requests(split, end + 1, max_requests=max_requests, seed=seed)
-    report = await evaluate_requests(specs, replay, reqs, progress)
+    report = await evaluate_requests(specs, replay, reqs, progress, catalog.created_at.values)
     await index.close()
     return {"requests": len(reqs), "window": [split, end], **report}
 
@@ -249,18 +368,24 @@ def demo(
 
     from ingest.synth.generate import generate
 
-    steps = 4 if serve else 3
+    two_tower = "two_tower" in settings.sources
+    steps = 3 + int(serve) + int(two_tower)
+    step = iter(range(1, steps + 1))
     if not (settings.data_dir / "events.npz").exists():
         print(
-            f"[1/{steps}] synthesising {items:,} items and {events:,} events "
+            f"[{next(step)}/{steps}] synthesising {items:,} items and {events:,} events "
             f"into {settings.data_dir}"
         )
         generate(settings.data_dir, n_items=items, n_events=events, seed=0, progress=True)
     else:
-        print(f"[1/{steps}] using the existing data in {settings.data_dir}")
-    print(f"[2/{steps}] indexing")
+        print(f"[{next(step)}/{steps}] using the existing data in {settings.data_dir}")
+    if two_tower:
+        print(f"[{next(step)}/{steps}] training the two towers (item text is embedded once)")
+        rep = train_towers(settings)
+        print({k: rep[k] for k in ("version", "train_examples", "best_epoch", "valid")})
+    print(f"[{next(step)}/{steps}] indexing")
     print(asyncio.run(build_index(settings)))
-    print(f"[3/{steps}] training the ranker")
+    print(f"[{next(step)}/{steps}] training the ranker")
     rep = asyncio.run(train(settings, max_requests=8000))
     print({k: rep[k] for k in ("version", "n_requests", "metrics")})
     if not serve:
@@ -270,7 +395,9 @@ def demo(
     from engine.api.app import create_app
     from engine.logs import configure_json_logging
 
-    print(f"[4/{steps}] serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    print(
+        f"[{next(step)}/{steps}] serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)"
+    )
     print(
         f'  curl -s -XPOST http://{host}:{port}/v1/search -d \'{{"query": "wireless '
         f'headphones", "explain": true}}\''

@@ -4,6 +4,7 @@
 
     sources (concurrent, each with a deadline, fail-open)
       bm25 [search] | covis [feed, search] | popular, trending, popular_in_context [feed]
+      | two_tower [feed, search; when a towers model is served]
     -> merge (<= max_candidates, best rank in any source wins)
     -> filters: deleted, not_yet_available, out_of_stock, request_filters, already_purchased
     -> features (ltr.features registry) -> scorer (LambdaMART, heuristic fallback)
@@ -12,6 +13,8 @@
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from engine.catalog import Catalog
 from engine.pipeline.spec import PipelineSpec, SourceSpec
@@ -30,12 +33,25 @@ from engine.signals import Signals
 from engine.sources.covisitation import CoVisitationSource
 from engine.sources.lexical import LexicalSource
 from engine.sources.popularity import ContextCategorySource, PopularSource
+from engine.sources.switch import Switched
+from engine.sources.two_tower import TwoTowerSource
 from ltr.features import FeatureHydrator, default_feature_names, resolve
 from ltr.scorers import HeuristicScorer
 from search_plugins.protocol import SearchIndex
 
+if TYPE_CHECKING:
+    from towers.serving import TowerServing
+
 #: Source names in column order; the ranker's features are named after them.
-SOURCE_NAMES = ("bm25", "covis", "popular", "trending", "popular_in_context")
+SOURCE_NAMES = ("bm25", "covis", "popular", "trending", "popular_in_context", "two_tower")
+#: Option (a) of the design question: traditional candidate generation.
+TRADITIONAL = ("bm25", "covis", "popular", "trending", "popular_in_context")
+
+
+def check_sources(enabled: tuple[str, ...]) -> None:
+    unknown = sorted(set(enabled) - set(SOURCE_NAMES))
+    if unknown:
+        raise ValueError(f"unknown candidate sources {unknown}; known: {list(SOURCE_NAMES)}")
 
 
 def build_spec(
@@ -46,24 +62,34 @@ def build_spec(
     covis: CovisitationIndex | None,
     scorer: Scorer | None = None,
     feature_names: tuple[str, ...] | None = None,
+    towers: TowerServing | None = None,
+    sources: tuple[str, ...] | None = None,
 ) -> PipelineSpec:
+    """``sources`` names the enabled candidate sources (default ``settings.sources``); the
+    others stay in the spec, switched off, so feature columns keep their meaning."""
+    enabled = settings.sources if sources is None else sources
+    check_sources(enabled)
     deadline = settings.source_deadline_ms
-    stages: tuple[CandidateSource, ...] = (
-        LexicalSource(index, catalog),
-        CoVisitationSource(covis),
-        PopularSource(signals, "popular"),
-        PopularSource(signals, "trending"),
-        ContextCategorySource(signals, catalog),
+    stages: tuple[CandidateSource, ...] = tuple(
+        s if s.name in enabled else Switched(s)
+        for s in (
+            LexicalSource(index, catalog),
+            CoVisitationSource(covis),
+            PopularSource(signals, "popular"),
+            PopularSource(signals, "trending"),
+            ContextCategorySource(signals, catalog),
+            TwoTowerSource(index, catalog, towers),
+        )
     )
-    sources = tuple(SourceSpec(s, settings.source_k.get(s.name, 500), deadline) for s in stages)
-    assert tuple(s.source.name for s in sources) == SOURCE_NAMES
+    specs = tuple(SourceSpec(s, settings.source_k.get(s.name, 500), deadline) for s in stages)
+    assert tuple(s.source.name for s in specs) == SOURCE_NAMES
     names = feature_names or default_feature_names(SOURCE_NAMES)
     hydrator = FeatureHydrator(
         resolve(names, SOURCE_NAMES), catalog, signals, settings.restricted_min_support
     )
     fallback = HeuristicScorer()
     return PipelineSpec(
-        sources=sources,
+        sources=specs,
         pre_filters=(
             DeletedFilter(catalog),
             NotYetAvailableFilter(catalog),

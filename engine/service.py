@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from engine.catalog import Catalog
 from engine.catalog_log import CatalogLog
@@ -19,7 +23,10 @@ from engine.settings import Settings
 from engine.signals import KIND_WEIGHT, Signals
 from engine.state.protocol import Bump, Interaction, OnlineStore, Recorded, StoreUnavailable
 from ltr.features import FeatureHydrator
-from search_plugins.protocol import IndexUnavailable, SearchIndex, UpsertReport
+from search_plugins.protocol import IndexDoc, IndexUnavailable, SearchIndex, UpsertReport
+
+if TYPE_CHECKING:
+    from towers.serving import TowerServing
 
 log = logging.getLogger("shopnow.engine")
 
@@ -50,6 +57,7 @@ class Engine:
         spec: PipelineSpec,
         versions: dict[str, str],
         log: CatalogLog | None = None,
+        towers: TowerServing | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -60,6 +68,7 @@ class Engine:
         self.executor = Executor(spec)
         self.versions = versions
         self.log = log
+        self.towers = towers  # item vectors of new items are computed from content at ingest
         # Index writes that failed transiently, id -> version: the catalog (and its log) has
         # them, the index does not yet. Each later write, and the drain loop, retries them.
         self.backlog_upserts: dict[str, int] = {}
@@ -134,6 +143,9 @@ class Engine:
         if res.applied:
             self.signals.resize(self.catalog.category.values)
             self._catalog_changed()
+            if self.towers is not None:
+                rows = np.asarray(res.applied, np.int64)
+                await asyncio.to_thread(self.towers.ensure, self.catalog, rows)
             for r in res.applied:
                 self.backlog_upserts[self.catalog.ids[r]] = int(self.catalog.version.values[r])
         written = {self.catalog.ids[r] for r in res.applied}
@@ -146,7 +158,7 @@ class Engine:
     async def _write_upserts(self) -> tuple[list[str], dict[str, str]]:
         """Send the upsert backlog to the index; what fails transiently stays in it."""
         rows = [self.catalog.row_of.get(i) for i in self.backlog_upserts]
-        docs = [self.catalog.index_doc(r) for r in rows if r is not None]
+        docs = [self._doc(r) for r in rows if r is not None]
         self.backlog_upserts = {d.id: d.version for d in docs}
         if not docs:
             return [], {}
@@ -162,6 +174,14 @@ class Engine:
         failed = {i: why for i, why in ur.failed.items() if i not in ur.retryable}
         done = [d.id for d in docs if d.id not in ur.failed]  # applied, or stale: index newer
         return done, failed
+
+    def _doc(self, row: int) -> IndexDoc:
+        """The row's index document, with its vector of the served model when it has one."""
+        t = self.towers
+        vec = t.vector(row) if t is not None else None
+        if t is None or vec is None:
+            return self.catalog.index_doc(row)
+        return self.catalog.index_doc(row, vec, t.version)
 
     async def delete_item(self, item_id: str, version: int) -> bool:
         row = self.catalog.row_of.get(item_id)

@@ -33,8 +33,19 @@ class Settings(BaseSettings):
             "popular": 1000,
             "trending": 400,
             "popular_in_context": 1000,
+            "two_tower": 1000,
         },
         description="candidates asked of each source",
+    )
+    sources: tuple[str, ...] = Field(
+        ("bm25", "covis", "popular", "trending", "popular_in_context", "two_tower"),
+        description="enabled candidate sources; two_tower needs a towers model "
+        "(`shopnow train-towers`). Traditional only: bm25,covis,popular,trending,"
+        "popular_in_context",
+    )
+    text_cache: Path | None = Field(
+        Path.home() / ".cache" / "shopnow" / "text-embeddings",
+        description="content-hash cache of MiniLM text embeddings (None: in memory only)",
     )
     max_candidates: int = Field(3000, ge=1, le=20_000)
     source_deadline_ms: float = Field(40.0, gt=0)
@@ -46,3 +57,8 @@ class Settings(BaseSettings):
         20, ge=1, description="min orders behind a seller aggregate"
     )
     log_level: str = "INFO"
+
+    @property
+    def towers_dir(self) -> Path:
+        """Versioned two-tower artifacts (``CURRENT`` names the served one)."""
+        return self.model_dir / "towers"

@@ -111,8 +111,9 @@ def current_version(model_dir: Path) -> str | None:
 class TowersArtifact:
     """A loaded model for serving. Thread-safe for inference (no state is mutated)."""
 
-    def __init__(self, meta: ArtifactMeta, model: TwoTower) -> None:
+    def __init__(self, meta: ArtifactMeta, model: TwoTower, model_dir: Path) -> None:
         self.meta = meta
+        self.model_dir = model_dir  # the directory holding <version>/
         self.version = meta.version
         self.model = model.eval()
         self.dim = meta.tower_config.dim
@@ -196,4 +197,4 @@ def load_artifact(
     model = TwoTower(meta.tower_config)
     state = torch.load(model_dir / v / "weights.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
-    return TowersArtifact(meta, model)
+    return TowersArtifact(meta, model, model_dir)

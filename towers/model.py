@@ -39,6 +39,9 @@ class TowerConfig(BaseModel):
     context_names: tuple[str, ...] = ("surface",)
     context_cardinalities: tuple[int, ...] = (2,)  # surface: 0 feed, 1 search
     heavy_threshold: int = Field(5, ge=1, description="history length of a heavy user")
+    residual: bool = Field(
+        False, description="linear history/session/query-text paths in the query tower"
+    )
 
 
 def batch_of(cfg: TowerConfig, ex: Examples, idx: npt.NDArray[np.int64]) -> QueryBatch:
@@ -82,7 +85,14 @@ class TwoTower(nn.Module):
             field_dim=cfg.field_dim,
             hidden=cfg.hidden,
             dropout=cfg.dropout,
+            text_skip=self.item.skip if cfg.residual else None,
         )
+        if cfg.residual:
+            # Start from the linear paths: the shared text skip as a near-isometry of the
+            # text space (||W_s t|| ~ ||t||), the query MLP's output small beside it.
+            with torch.no_grad():
+                nn.init.orthogonal_(self.item.skip.weight, gain=(cfg.text_dim / cfg.dim) ** 0.5)
+                self.query.out.weight.mul_(0.1)
 
     def queries_from_table(self, table: Tensor, batch: QueryBatch) -> Tensor:
         """Query vectors, history / session items looked up in ``table`` (``[U, dim]`` item

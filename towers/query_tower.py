@@ -15,9 +15,18 @@ context field ``E_k[c_k]`` and the flags ``f = [has history, has session, has qu
     x = [ pool_H(v) ; v_1^H ; pool_S(v) ; v_1^S ; W_q e_q ; E_s[s] ; E_1[c_1] ; ... ; f ]
     q = W_2 GELU(LayerNorm(W_1 x + b_1)) + b_2 ,     q <- q / ||q||_2
 
-``v_1^H`` and ``v_1^S`` are the most recent item of each (0 when empty). With no user, no
-history and no query the input is the anonymous segment plus context alone: the tower then
-returns a popularity-like direction, which is the right answer for a cold visitor.
+``v_1^H`` and ``v_1^S`` are the most recent item of each (0 when empty). With
+``residual`` on (:class:`towers.model.TowerConfig`), linear paths are added before the
+normalisation, the text one shared with the item tower's skip ``W_s``::
+
+    q <- q + g_H pool_H(v) + g_S pool_S(v) + W_s e_q
+
+so from the first step a search query lands near items whose text is like it, and a feed
+query near the items just viewed; the MLP learns the corrections. That matters when logs are
+thin (few examples per query or item), the usual case for a marketplace's long tail.
+
+With no user, no history and no query the input is the anonymous segment plus context alone:
+the tower then returns a popularity-like direction, the right answer for a cold visitor.
 """
 
 from __future__ import annotations
@@ -75,10 +84,15 @@ class QueryTower(nn.Module):
         field_dim: int = 32,
         hidden: int = 256,
         dropout: float = 0.1,
+        text_skip: nn.Linear | None = None,
     ) -> None:
         """``item_dim`` is the item tower's output dimension; ``context_cardinalities`` gives
-        the number of values of each context field (e.g. surface: feed / search)."""
+        the number of values of each context field (e.g. surface: feed / search).
+        ``text_skip`` (the item tower's ``W_s``, shared) switches on the residual paths."""
         super().__init__()
+        self.text_skip = text_skip
+        if text_skip is not None:
+            self.gates = nn.Parameter(torch.ones(2))
         self.dim = dim
         self.item_dim = item_dim
         self.max_history = max_history
@@ -130,4 +144,7 @@ class QueryTower(nn.Module):
         parts.append(flags)
         x = torch.cat(parts, dim=-1)
         q = self.out(self.drop(F.gelu(self.norm(self.hidden(x)))))
+        if self.text_skip is not None:
+            q = q + self.gates[0] * h_pool + self.gates[1] * s_pool
+            q = q + self.text_skip(query_text) * hq
         return F.normalize(q, dim=-1)

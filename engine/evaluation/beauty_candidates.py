@@ -20,6 +20,7 @@ from interactions, so they are the same for both stages and may be built once an
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +57,18 @@ class Candidates:
     feature_names: tuple[str, ...]
     #: per source, 0-based rank of the target in the source's full list (if targets given)
     target_ranks: dict[str, npt.NDArray[np.float64]]
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraSource:
+    """A source computed elsewhere (two-tower retrieval) for the queried users of one stage:
+    its list per user (``top``: users x items, each row best first, history excluded), the
+    target's 0-based rank in its full list, and features of any (user row, item) pair."""
+
+    name: str
+    top: sp.csr_matrix
+    target_ranks: npt.NDArray[np.float64] | None
+    pair_features: Callable[[IntArray, IntArray], dict[str, F32]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,10 +201,13 @@ def generate(
     users: IntArray | None = None,
     targets: IntArray | None = None,
     sim: ItemSimilarity | None = None,
+    extra: Sequence[ExtraSource] = (),
 ) -> Candidates:
     """Candidates and their features for ``users`` (default: all) of ``hist``; indices are
     built from all of ``hist``. With ``targets`` (one per queried user), also the rank of the
-    target in each source's full list. ``sim``: precomputed :func:`item_similarity`."""
+    target in each source's full list. ``sim``: precomputed :func:`item_similarity`.
+    ``extra``: more sources (rows = the queried users, in order), ranked beside the others
+    and cut to their own list length; their pair features are appended to the features."""
     sz = sizes or SourceSizes()
     n = data.n_items
     idx = build_indices(data, hist, sim)
@@ -221,10 +237,15 @@ def generate(
         {} if targets is None else {k: target_ranks(v, targets) for k, v in full.items()}
     )
     lists = {name: csr_topk(full.pop(name), getattr(sz, name)) for name in SOURCES}
+    for e in extra:
+        lists[e.name] = e.top
+        if targets is not None and e.target_ranks is not None:
+            ranks_of_target[e.name] = e.target_ranks
+    names_src = SOURCES + tuple(e.name for e in extra)
 
     # union of the sources, cut to the pool size by best rank in any source
     us, its, src, rank, score = [], [], [], [], []
-    for j, name in enumerate(SOURCES):
+    for j, name in enumerate(names_src):
         m = lists[name]
         u = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(m.indptr))
         us.append(u)
@@ -236,8 +257,8 @@ def generate(
     s_all, r_all, v_all = np.concatenate(src), np.concatenate(rank), np.concatenate(score)
     key = u_all * n + i_all
     uniq, inv = np.unique(key, return_inverse=True)
-    ranks = np.full((len(uniq), len(SOURCES)), np.nan, np.float32)
-    scores = np.full((len(uniq), len(SOURCES)), np.nan, np.float32)
+    ranks = np.full((len(uniq), len(names_src)), np.nan, np.float32)
+    scores = np.full((len(uniq), len(names_src)), np.nan, np.float32)
     ranks[inv, s_all] = r_all
     scores[inv, s_all] = v_all
     cu, ci = uniq // n, uniq % n
@@ -248,7 +269,7 @@ def generate(
     cu, ci, ranks, scores, best = cu[keep], ci[keep], ranks[keep], scores[keep], best[keep]
 
     feats: dict[str, F32] = {}
-    for j, name in enumerate(SOURCES):
+    for j, name in enumerate(names_src):
         feats[f"rank_{name}"] = ranks[:, j]
         feats[f"score_{name}"] = scores[:, j]
     feats["best_rank"] = best
@@ -284,6 +305,8 @@ def generate(
     feats["pop_recent"] = idx.recent[ci]
     feats["pop_l1"] = pop[last1]
     feats["hist_len"] = hist.lengths[cu].astype(np.float32)
+    for e in extra:
+        feats |= e.pair_features(cu, ci)
     names = tuple(feats)
     matrix = np.empty((len(names), len(ci)), dtype=np.float32)  # filled feature by feature
     for j, k in enumerate(names):

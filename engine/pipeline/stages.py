@@ -18,7 +18,11 @@ Matrix = npt.NDArray[np.float32]
 
 class CandidateSource(Protocol):
     name: str
-    surfaces: frozenset[Surface]
+
+    @property
+    def surfaces(self) -> frozenset[Surface]:
+        """The surfaces this source serves; empty when it is switched off."""
+        ...
 
     async def fetch(self, ctx: RequestContext, k: int) -> SourceResult: ...
 

@@ -65,3 +65,20 @@ def test_index_on_unreachable_opensearch_is_a_clear_error(
     assert main([*args, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "shopnow index: error:" in err and url.split("//")[1] in err
+
+
+def test_unknown_source_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["eval", "--sources", "bm25,graph", "--data", str(tmp_path), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--sources" in err and "graph" in err and "two_tower" in err
+
+
+def test_train_towers_without_data_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["train-towers", "--data", str(tmp_path / "nowhere"), "--quiet"])
+    assert code == 2
+    assert "nowhere" in capsys.readouterr().err

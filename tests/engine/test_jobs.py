@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from engine.contracts import FeedRequest, SearchRequest
-from engine.jobs import build_index, evaluate, open_engine, train
+from engine.jobs import build_index, evaluate, open_engine, train, train_towers
 from engine.settings import Settings
 from tests.engine.world import SEARCH_BACKENDS, synthetic_world
 
@@ -22,9 +22,15 @@ def world(
 
 
 async def test_index_train_evaluate_and_serve(world: Settings) -> None:
+    towers = train_towers(world, max_epochs=3, progress=False)
+    assert towers["train_examples"] > 2000
+    # 100 of 5,000 items: a random model finds the clicked item 2% of the time
+    assert towers["valid"]["recall@100"] > 0.12, towers["valid"]
+
     built = await build_index(world, progress=False)
     assert built["items"] == built["indexed"] == 5000
     assert built["backend"] == world.search_backend
+    assert built["towers"] == towers["version"]  # every vector tagged with the served model
 
     report = await train(world, max_requests=1500, progress=False)
     assert report["n_requests"] > 800
@@ -40,6 +46,8 @@ async def test_index_train_evaluate_and_serve(world: Settings) -> None:
     assert ev["lambdamart"]["search"]["heavy"]["ndcg@10"] > 0.15
     assert ev["lambdamart"]["search"]["heavy"]["source_recall"]["bm25@500"] > 0.6
     assert ev["lambdamart"]["feed"]["heavy"]["source_recall"]["all_sources"] > 0.3
+    feed_recall = ev["lambdamart"]["feed"]["heavy"]["source_recall"]
+    assert feed_recall["two_tower@500"] > feed_recall["popular@500"], feed_recall
 
     engine = await open_engine(world)
     try:
@@ -47,6 +55,8 @@ async def test_index_train_evaluate_and_serve(world: Settings) -> None:
         resp = await engine.rank(SearchRequest(query="black", explain=True))
         assert resp.items and resp.model_versions["ranker"].startswith("ranker-")
         assert resp.model_versions["index"] == world.search_backend
+        assert resp.model_versions["towers"] == towers["version"]
+        assert "src_two_tower_score" in report["feature_names"]
         assert resp.explain is not None and resp.explain.candidates > 100
         feed = await engine.rank(FeedRequest(user_id="u000010"))
         assert len(feed.items) == 20 and not feed.degraded

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
 from engine.catalog import Catalog
+from engine.jobs import index_doc_fn
 from engine.pipeline.context import KIND_CART, KIND_CLICK, KIND_PURCHASE
 from engine.pipelines import build_spec
 from engine.retrieval.covisitation import CovisitationIndex, CovisParams
@@ -25,8 +27,11 @@ from engine.state.redis_store import RedisStore
 from ingest.synth.generate import generate
 from search_plugins.embedded.index import EmbeddedIndex
 from search_plugins.opensearch import OpenSearchIndex, OpenSearchParams
-from search_plugins.protocol import SearchIndex
+from search_plugins.protocol import IndexDoc, SearchIndex
 from tests.engine.fixtures import T0, item
+
+if TYPE_CHECKING:
+    from towers.serving import TowerServing
 from tests.servers import (
     OPENSEARCH_URL,
     REDIS_URL,
@@ -115,15 +120,21 @@ BACKENDS = [
 ]
 
 
-async def make_index(settings: Settings, catalog: Catalog, backend: str) -> SearchIndex:
-    """The world's catalog in a fresh index of ``backend`` (OpenSearch: a unique alias)."""
+async def make_index(
+    settings: Settings,
+    catalog: Catalog,
+    backend: str,
+    doc: Callable[[int], IndexDoc] | None = None,
+) -> SearchIndex:
+    """The world's catalog in a fresh index of ``backend`` (OpenSearch: a unique alias);
+    ``doc`` makes each row's document (default: no vector)."""
     index: SearchIndex
     if backend == "opensearch":
         alias = f"world-{uuid.uuid4().hex[:10]}"
         index = await OpenSearchIndex.create(OPENSEARCH_URL, 8, OpenSearchParams(alias=alias))
     else:
         index = EmbeddedIndex.create(str(settings.index_dir), dim=8)
-    await index.upsert([catalog.index_doc(r) for r in range(len(catalog))])
+    await index.upsert([(doc or catalog.index_doc)(r) for r in range(len(catalog))])
     await index.refresh()
     return index
 
@@ -141,13 +152,16 @@ async def make_engine(
     index: SearchIndex | None = None,
     store: OnlineStore | None = None,
     backend: str = "embedded",
+    towers: Callable[[Catalog], TowerServing] | None = None,
 ) -> Engine:
+    """``towers`` makes the served two-tower model for the world's catalog (default none)."""
     settings = Settings(data_dir=tmp / "data", index_dir=tmp / "index", model_dir=tmp / "models")
     catalog = Catalog()
     catalog.upsert(ITEMS)
     search_backend, _, store_backend = backend.partition("+")
+    serving = towers(catalog) if towers is not None else None
     if index is None:
-        index = await make_index(settings, catalog, search_backend)
+        index = await make_index(settings, catalog, search_backend, index_doc_fn(catalog, serving))
     if store is None and store_backend == "redis":
         store = RedisStore(REDIS_URL, prefix=f"w{uuid.uuid4().hex}", timeout_s=2.0)
     ev = events(catalog)
@@ -161,9 +175,16 @@ async def make_engine(
         len(catalog),
         CovisParams(window=3),
     )
-    spec = build_spec(settings, catalog, index, signals, covis)
+    spec = build_spec(settings, catalog, index, signals, covis, towers=serving)
     return Engine(
-        settings, catalog, index, store or EmbeddedStore(), signals, spec, {"index": index.name}
+        settings,
+        catalog,
+        index,
+        store or EmbeddedStore(),
+        signals,
+        spec,
+        {"index": index.name},
+        towers=serving,
     )
 
 

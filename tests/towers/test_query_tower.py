@@ -70,3 +70,43 @@ def test_segments() -> None:
     assert segment_of(True, 0) is Segment.WEAK
     assert segment_of(True, 4) is Segment.WEAK
     assert segment_of(True, 5) is Segment.HEAVY
+
+
+def test_residual_paths_share_the_item_text_skip() -> None:
+    from towers.model import TowerConfig, TwoTower
+
+    model = TwoTower(TowerConfig(dim=16, hidden=32, residual=True)).eval()
+    assert model.query.text_skip is model.item.skip  # one W_s for query and item text
+    plain = TwoTower(TowerConfig(dim=16, hidden=32)).eval()
+    assert plain.query.text_skip is None
+    x = list(_inputs(3, 4, 2, True))
+    x[0], x[2] = x[0][..., :16], x[2][..., :16]
+    with torch.no_grad():
+        q = model.query(*x)
+    assert torch.allclose(q.norm(dim=1), torch.ones(3), atol=1e-5)
+
+
+def test_with_residuals_a_query_text_lands_near_items_of_that_text() -> None:
+    """Untrained: the shared skip alone must already tie a query to items of the same text."""
+    from towers.model import TowerConfig, TwoTower
+
+    torch.manual_seed(0)
+    model = TwoTower(TowerConfig(dim=32, hidden=32, residual=True)).eval()
+    g = torch.Generator().manual_seed(3)
+    texts = torch.nn.functional.normalize(torch.randn(50, TEXT_DIM, generator=g), dim=-1)
+    with torch.no_grad():
+        z = model.item.skip(texts)  # the content path of each item
+        q = model.query(
+            torch.zeros(50, 1, 32),
+            torch.zeros(50, 1, dtype=torch.bool),
+            torch.zeros(50, 1, 32),
+            torch.zeros(50, 1, dtype=torch.bool),
+            texts,
+            torch.ones(50, dtype=torch.bool),
+            torch.zeros(50, dtype=torch.int64),
+            torch.zeros(50, 1, dtype=torch.int64),
+        )
+    own = (q * torch.nn.functional.normalize(z, dim=-1)).sum(1)
+    other = q @ torch.nn.functional.normalize(z, dim=-1).T
+    assert float((other.argmax(dim=1) == torch.arange(50)).float().mean()) > 0.8
+    assert float(own.mean()) > 0.3

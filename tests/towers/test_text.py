@@ -64,3 +64,19 @@ def test_version_and_item_text() -> None:
     assert encoder_version().endswith("/all-MiniLM-L6-v2")
     assert item_text(" Lipstick ", "") == "Lipstick"
     assert item_text("Lipstick", "Matte.") == "Lipstick\nMatte."
+
+
+def test_a_read_only_cache_keeps_new_texts_in_a_bounded_memory(
+    offline_encoder: TextEncoder,
+) -> None:
+    cache_dir = offline_encoder._disk._keys_path.parent.parent  # type: ignore[union-attr]
+    offline_encoder.encode(["known query"])
+    ro = TextEncoder(cache_dir, read_only=True, memory_limit=2)
+    on_disk = len(ro._disk)  # type: ignore[arg-type]
+    got = ro.encode(["known query", "new one", "another", "third"])
+    np.testing.assert_allclose(got[0], offline_encoder.encode(["known query"])[0], atol=1e-6)
+    assert ro.n_computed == 3  # the known text came from disk
+    assert len(TextEncoder(cache_dir)._disk) == on_disk  # type: ignore[arg-type]
+    assert len(ro._memory) == 2  # least recently used evicted
+    ro.encode(["third"])
+    assert ro.n_computed == 3

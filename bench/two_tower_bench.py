@@ -1,0 +1,212 @@
+"""Two-tower retrieval beside the traditional sources on the synthetic marketplace.
+
+Builds a world (quick: 5K items / 80K events; full: 50K / 500K, the demo's size), trains the
+towers, indexes (item vectors tagged with the model version), trains the ranker with the
+two-tower source among its inputs, then reports:
+
+* training: examples/s and seconds to the best validation epoch;
+* serving: query-tower latency per request (feed; search with a cached and with a new query
+  text), the two-tower source end to end (query tower + kNN on the embedded index), and the
+  item embedding rate at ingest (content never seen, and content whose text is cached);
+* quality: recall@100 and @500 of every source on held-out logged requests, per surface and
+  segment, and for relevant items less than a day old ("fresh").
+
+    python -m bench.two_tower_bench [--quick] [--workdir DIR] [--reuse] [--plot PNG]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.jobs import build_index, evaluate, load_catalog, open_engine, train, train_towers
+from engine.pipeline.context import RequestContext
+from engine.settings import Settings
+from ingest.synth.dataset import load_dataset
+from ingest.synth.generate import generate
+from ltr.logs import LogReplay
+
+SOURCES = ("bm25", "covis", "popular", "trending", "popular_in_context", "two_tower")
+
+
+def _pct(xs: list[float]) -> dict[str, float]:
+    a = np.asarray(xs)
+    return {
+        "p50_ms": round(float(np.percentile(a, 50)), 3),
+        "p99_ms": round(float(np.percentile(a, 99)), 3),
+        "n": len(xs),
+    }
+
+
+def _contexts(settings: Settings, n: int) -> list[RequestContext]:
+    ds = load_dataset(settings.data_dir)
+    replay = LogReplay(ds.events, ds.users["segment"], ds.users["user_ids"], ds.queries)
+    reqs = replay.requests(ds.split_ts, float(ds.meta["end"]) + 1, max_requests=n, seed=1)
+    return [replay.context(r) for r in reqs]
+
+
+async def serving_figures(settings: Settings, n: int) -> dict[str, Any]:
+    from towers.requests import query_inputs
+
+    engine = await open_engine(settings, warm=False)
+    towers = engine.towers
+    if towers is None:
+        raise RuntimeError("no towers model was loaded")
+    ctxs = _contexts(settings, n)
+    feed = [c for c in ctxs if not c.query]
+    search = [c for c in ctxs if c.query]
+    out: dict[str, Any] = {"model": towers.version}
+
+    def timed(cs: list[RequestContext]) -> list[float]:
+        ts = []
+        for c in cs:
+            t = time.perf_counter()
+            towers.query_vector(query_inputs(c, towers.cfg))
+            ts.append((time.perf_counter() - t) * 1e3)
+        return ts
+
+    timed(feed[:20])  # warm up
+    out["query_tower_feed"] = _pct(timed(feed))
+    from towers.text import TextEncoder
+
+    shared = towers.query_encoder
+    towers.query_encoder = TextEncoder(None, memory_limit=0, num_threads=1)  # every text new
+    towers.query_encoder.encode(["warm up"])
+    out["query_tower_search_new_text"] = _pct(timed(search))
+    towers.query_encoder = shared
+    timed(search)  # every text now cached
+    out["query_tower_search_cached_text"] = _pct(timed(search))
+    src = next(s.source for s in engine.spec.sources if s.source.name == "two_tower")
+    ts = []
+    for c in ctxs:
+        t = time.perf_counter()
+        await src.fetch(c, settings.source_k["two_tower"])
+        ts.append((time.perf_counter() - t) * 1e3)
+    out[f"two_tower_source_top{settings.source_k['two_tower']}"] = _pct(ts)
+    await engine.close()
+    out["item_embedding"] = _ingest_rate(settings, towers)
+    return out
+
+
+def _ingest_rate(settings: Settings, towers: Any) -> dict[str, float]:
+    """Items/s through ``TowerServing.ensure`` (features + item tower), text cold and cached."""
+    from towers.text import TextEncoder
+
+    catalog = load_catalog(settings)
+    rows = np.arange(min(len(catalog), 1000), dtype=np.int64)
+    cached = towers.featurizer.encoder
+    towers.featurizer.encoder = TextEncoder(None, num_threads=1)  # every text through MiniLM
+    towers.featurizer.encoder.encode(["warm up"])
+    t = time.perf_counter()
+    towers.ensure(catalog, rows)
+    cold = len(rows) / (time.perf_counter() - t)
+    towers.featurizer.encoder = cached
+    towers.ensure(catalog, rows)
+    t = time.perf_counter()
+    towers.ensure(catalog, rows)
+    warm = len(rows) / (time.perf_counter() - t)
+    return {"cold_items_per_s": round(cold, 1), "cached_text_items_per_s": round(warm, 1)}
+
+
+def recall_table(report: dict[str, Any], model: str = "lambdamart") -> dict[str, Any]:
+    """``surface -> segment -> {source@k: recall}`` from the evaluation report."""
+    body = report.get(model) or report["heuristic"]
+    out: dict[str, Any] = {}
+    for surface, segs in body.items():
+        for seg, m in segs.items():
+            sr = m["source_recall"]
+            row = {f"{s}@{k}": sr.get(f"{s}@{k}") for s in SOURCES for k in (100, 500)}
+            row["all_sources"] = sr.get("all_sources")
+            row["requests"] = m["requests"]
+            row["ndcg@10"] = m["ndcg@10"]
+            out.setdefault(surface, {})[seg] = row
+    return out
+
+
+def format_table(table: dict[str, Any], k: int = 500) -> str:
+    head = "| surface | segment | requests | " + " | ".join(SOURCES) + " | all | NDCG@10 |"
+    lines = [head, "|" + "---|" * (len(SOURCES) + 5)]
+    for surface, segs in table.items():
+        for seg, row in segs.items():
+            cells = [row[f"{s}@{k}"] for s in SOURCES]
+            shown = ["" if c is None else f"{c:.3f}" for c in cells]
+            lines.append(
+                f"| {surface} | {seg} | {row['requests']} | "
+                + " | ".join(shown)
+                + f" | {row['all_sources']:.3f} | {row['ndcg@10']:.3f} |"
+            )
+    return "\n".join(lines)
+
+
+def plot(table: dict[str, Any], path: Path, k: int = 500) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [(s, g) for s, segs in table.items() for g in segs]
+    fig, ax = plt.subplots(figsize=(11, 4))
+    width = 0.8 / len(SOURCES)
+    for j, src in enumerate(SOURCES):
+        vals = [table[s][g][f"{src}@{k}"] or 0.0 for s, g in groups]
+        ax.bar(np.arange(len(groups)) + j * width, vals, width, label=src)
+    ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2)
+    ax.set_xticklabels([f"{s}\n{g}" for s, g in groups])
+    ax.set_ylabel(f"recall@{k}")
+    ax.set_title("Candidate recall per source (held-out synthetic requests)")
+    ax.legend(ncol=3, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def run(workdir: Path, *, quick: bool, reuse: bool, requests: int) -> dict[str, Any]:
+    items, events = (5_000, 80_000) if quick else (50_000, 500_000)
+    settings = Settings(
+        data_dir=workdir / "data", index_dir=workdir / "index", model_dir=workdir / "models"
+    )
+    out: dict[str, Any] = {"items": items, "events": events, "quick": quick}
+    t = time.perf_counter()
+    if not (reuse and (settings.data_dir / "events.npz").exists()):
+        generate(settings.data_dir, n_items=items, n_events=events, seed=0, progress=True)
+    if not (reuse and (settings.towers_dir / "CURRENT").exists()):
+        out["towers_training"] = train_towers(settings, max_epochs=3 if quick else 10)
+        asyncio.run(build_index(settings))
+        asyncio.run(train(settings, max_requests=4000 if quick else 12_000))
+    out["build_seconds"] = round(time.perf_counter() - t, 1)
+    out["serving"] = asyncio.run(serving_figures(settings, 300 if quick else 1000))
+    rep = asyncio.run(evaluate(settings, max_requests=requests, progress=True))
+    out["recall"] = recall_table(rep)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--workdir", type=Path)
+    ap.add_argument("--reuse", action="store_true", help="keep data and models in --workdir")
+    ap.add_argument("--requests", type=int, default=3000, help="held-out requests evaluated")
+    ap.add_argument("--plot", type=Path, help="PNG of recall@500 per source and segment")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.workdir or Path(tmp)
+        rep = run(workdir, quick=args.quick, reuse=args.reuse, requests=args.requests)
+    print(json.dumps(rep, indent=2))
+    print(format_table(rep["recall"]), file=sys.stderr)
+    if args.plot:
+        print(f"plot: {plot(rep['recall'], args.plot)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

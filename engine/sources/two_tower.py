@@ -1,0 +1,58 @@
+"""Two-tower candidates (feed and search): the query tower runs in-process, the item vectors
+live in the search index, tagged with the model version that produced them.
+
+The source reads :attr:`TwoTowerSource.serving` once per request and asks the index for
+vectors of that version only, so a request never scores a query vector of one model against
+item vectors of another, even while a new model is being rolled out (see
+:mod:`towers.serving`). Without a model the source is off: it serves no surface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from itertools import repeat
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.catalog import Catalog
+from engine.contracts import Surface
+from engine.pipeline.candidates import SourceResult
+from engine.pipeline.context import RequestContext
+from search_plugins.protocol import SearchIndex
+
+if TYPE_CHECKING:  # torch is imported only when a model is served
+    from towers.serving import TowerServing
+
+BOTH = frozenset({Surface.feed, Surface.search})
+
+
+class TwoTowerSource:
+    name = "two_tower"
+
+    def __init__(self, index: SearchIndex, catalog: Catalog, serving: TowerServing | None) -> None:
+        self.index = index
+        self.catalog = catalog
+        self.serving = serving
+
+    @property
+    def surfaces(self) -> frozenset[Surface]:
+        return BOTH if self.serving is not None else frozenset()
+
+    @property
+    def version(self) -> str:
+        return self.serving.version if self.serving is not None else ""
+
+    async def fetch(self, ctx: RequestContext, k: int) -> SourceResult:
+        serving = self.serving  # one model version for the whole request
+        if serving is None:
+            return SourceResult.empty(self.name)
+        from towers.requests import query_inputs
+
+        # In a worker thread: embedding a new query text takes ~20 ms of CPU (torch releases
+        # the GIL), and the other sources of the request run meanwhile.
+        q = await asyncio.to_thread(serving.query_vector, query_inputs(ctx, serving.cfg))
+        hits = await self.index.vector(q, k, ctx.filters, model=serving.version)
+        rows = np.fromiter(map(self.catalog.row_of.get, hits.ids, repeat(-1)), np.int64, len(hits))
+        known = rows >= 0
+        return SourceResult(self.name, rows[known], hits.scores[known].astype(np.float32))

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.catalog import Catalog
+from engine.contracts import FeedRequest, SearchRequest, Surface
+from engine.pipeline.context import RequestContext
+from engine.pipelines import TRADITIONAL, build_spec
+from engine.settings import Settings
+from engine.sources.two_tower import TwoTowerSource
+from search_plugins.protocol import FloatArray, Hits, IndexDoc, SearchFilter, SearchIndex
+from tests.engine.fixtures import item
+from tests.engine.world import BACKENDS, SEARCH_BACKENDS, close_engine, make_engine
+from tests.towers.tiny import tiny_towers
+from towers.requests import query_inputs
+from towers.serving import TowerServing
+
+
+def _ctx(query: str = "", surface: Surface = Surface.feed) -> RequestContext:
+    return RequestContext("r1", surface, 0.0, query=query)
+
+
+class _Recording:
+    """Wraps an index: records the model asked for, and runs a hook inside the search."""
+
+    def __init__(self, inner: SearchIndex, during: Callable[[], None]) -> None:
+        self.inner = inner
+        self.models: list[str] = []
+        self.during = during
+
+    async def vector(
+        self, query: FloatArray, k: int, flt: SearchFilter | None = None, model: str = ""
+    ) -> Hits:
+        self.models.append(model)
+        self.during()
+        await asyncio.sleep(0)
+        return await self.inner.vector(query, k, flt, model)
+
+
+@pytest.mark.parametrize("backend", SEARCH_BACKENDS)
+async def test_a_request_reads_only_vectors_of_its_model(tmp_path: Path, backend: str) -> None:
+    holder: dict[str, TowerServing] = {}
+
+    def towers(catalog: Catalog) -> TowerServing:
+        holder["a"] = tiny_towers(tmp_path / "towers", catalog, seed=1)
+        holder["b"] = tiny_towers(tmp_path / "towers", catalog, seed=2)
+        return holder["a"]
+
+    engine = await make_engine(tmp_path, backend=backend, towers=towers)
+    try:
+        a, b = holder["a"], holder["b"]
+        assert a.version != b.version
+        ctx = _ctx("phone case")
+        q = a.query_vector(query_inputs(ctx, a.cfg))
+        # A decoy tagged with the other model whose vector is the query itself: the best
+        # possible inner product, and it must never be returned to a model-a request.
+        decoy = engine.catalog.index_doc(0)
+        await engine.index.upsert(
+            [
+                IndexDoc(
+                    id="decoy",
+                    version=1,
+                    text="decoy",
+                    category=decoy.category,
+                    brand=decoy.brand,
+                    seller_id=decoy.seller_id,
+                    price=decoy.price,
+                    in_stock=True,
+                    created_at=decoy.created_at,
+                    vector=q,
+                    vector_model=b.version,
+                )
+            ]
+        )
+        await engine.index.refresh()
+        src = TwoTowerSource(engine.index, engine.catalog, a)
+        res = await src.fetch(ctx, 50)
+        assert len(res.rows) == len(engine.catalog)  # every item has a model-a vector
+        hits = await engine.index.vector(q, 50, model=a.version)
+        assert "decoy" not in hits.ids
+        other = await engine.index.vector(q, 5, model=b.version)
+        assert other.ids[:1] == ["decoy"]  # the decoy is there, for its own model only
+    finally:
+        await close_engine(engine)
+
+
+async def test_a_rollout_during_a_request_does_not_mix_versions(tmp_path: Path) -> None:
+    holder: dict[str, TowerServing] = {}
+
+    def towers(catalog: Catalog) -> TowerServing:
+        holder["a"] = tiny_towers(tmp_path / "towers", catalog, seed=1)
+        holder["b"] = tiny_towers(tmp_path / "towers", catalog, seed=2)
+        return holder["a"]
+
+    engine = await make_engine(tmp_path, towers=towers)
+    try:
+        src = TwoTowerSource(engine.index, engine.catalog, holder["a"])
+
+        def swap() -> None:  # the new model is published while this request is searching
+            src.serving = holder["b"]
+
+        rec = _Recording(engine.index, swap)
+        src.index = rec  # type: ignore[assignment]
+        await src.fetch(_ctx(), 10)
+        assert rec.models == [holder["a"].version]
+        assert src.serving is holder["b"]
+        await src.fetch(_ctx(), 10)
+        assert rec.models == [holder["a"].version, holder["b"].version]
+    finally:
+        await close_engine(engine)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_new_item_gets_a_vector_at_ingest(tmp_path: Path, backend: str) -> None:
+    engine = await make_engine(
+        tmp_path, backend=backend, towers=lambda c: tiny_towers(tmp_path / "towers", c)
+    )
+    try:
+        towers = engine.towers
+        assert towers is not None
+        new = item(
+            900,
+            title="Folding camping chair with cup holder",
+            category=("Outdoor", "Camping"),
+            brand="brand-never-seen",
+        )
+        rep = await engine.upsert_items([new])
+        assert rep.applied == ["i900"] and not rep.pending
+        row = engine.catalog.row_of["i900"]
+        vec = towers.vector(row)
+        assert vec is not None and abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
+        hits = await engine.index.vector(vec, 1, model=towers.version)
+        assert hits.ids == ["i900"]  # in the index, under the served model, right away
+        # A new query text costs ~20 ms of MiniLM on an idle core, more on a loaded test
+        # machine: embed it first, as the LRU does for head queries, so the deadline holds.
+        towers.query_encoder.encode(["camping chair"])
+        resp = await engine.rank(SearchRequest(query="camping chair", page_size=20, explain=True))
+        assert not resp.degraded, resp.degraded_reasons
+        assert resp.explain is not None
+        ran = {t.stage: t.status for t in resp.explain.stages}
+        assert ran.get("two_tower") == "ok"
+    finally:
+        await close_engine(engine)
+
+
+async def test_without_a_model_the_source_is_off(tmp_path: Path) -> None:
+    engine = await make_engine(tmp_path)
+    try:
+        src = next(s.source for s in engine.spec.sources if s.source.name == "two_tower")
+        assert src.surfaces == frozenset()
+        resp = await engine.rank(FeedRequest(page_size=5))
+        assert len(resp.items) == 5 and not resp.degraded
+    finally:
+        await close_engine(engine)
+
+
+async def test_sources_setting_switches_two_tower_off(tmp_path: Path) -> None:
+    engine = await make_engine(tmp_path, towers=lambda c: tiny_towers(tmp_path / "towers", c))
+    try:
+        settings = Settings(sources=TRADITIONAL)
+        spec = build_spec(
+            settings, engine.catalog, engine.index, engine.signals, None, towers=engine.towers
+        )
+        on = {s.source.name for s in spec.sources if s.source.surfaces}
+        assert on == set(TRADITIONAL)
+        both = {s.source.name for s in engine.spec.sources if s.source.surfaces}
+        assert "two_tower" in both
+        with pytest.raises(ValueError, match="unknown candidate sources"):
+            build_spec(
+                Settings(sources=("bm25", "nope")),
+                engine.catalog,
+                engine.index,
+                engine.signals,
+                None,
+            )
+    finally:
+        await close_engine(engine)
