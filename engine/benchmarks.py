@@ -30,6 +30,16 @@ def run_bench(which: str, *, quick: bool, settings: Settings) -> dict[str, Any]:
         from bench import backends_bench
 
         out["backends"] = backends_bench.run_named(quick=quick)
+    if which in ("two_tower", "all"):
+        import tempfile
+        from pathlib import Path
+
+        from bench import two_tower_bench
+
+        with tempfile.TemporaryDirectory() as tmp:
+            out["two_tower"] = two_tower_bench.run(
+                Path(tmp), quick=quick, reuse=False, requests=1000 if quick else 3000
+            )
     if which in ("e2e", "all"):
         from bench import e2e_bench
 

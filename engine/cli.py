@@ -251,7 +251,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="benchmarks; print JSON")
     _paths(p)
     p.add_argument(
-        "which", choices=["index", "backends", "e2e", "synth", "ranker", "beauty", "all"]
+        "which",
+        choices=["index", "backends", "e2e", "synth", "ranker", "beauty", "two_tower", "all"],
     )
     p.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     p.set_defaults(fn=cmd_bench)
