@@ -10,6 +10,7 @@ the same weights and metrics.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -144,7 +145,9 @@ def train(
         )
         result.history.append(row)
         if cfg.progress:
-            tqdm.write(f"epoch {epoch}: loss {row['loss']:.4f}  valid {key} {m[key]:.4f}")
+            tqdm.write(
+                f"epoch {epoch}: loss {row['loss']:.4f}  valid {key} {m[key]:.4f}", file=sys.stderr
+            )
         if m[key] > result.valid_metrics[key]:
             result.best_epoch, result.valid_metrics, result.seconds_to_best = epoch, m, elapsed
             best = {k: v.clone() for k, v in model.state_dict().items()}

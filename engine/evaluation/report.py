@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 SEGMENTS = ("anonymous", "weak", "heavy")
+AGE_GROUPS = ("fresh", "new_week")  # relevant items < 1 day / < 7 days old (table only)
 SURFACES = ("feed", "search")
 
 
@@ -28,7 +29,7 @@ def format_synthetic(report: dict[str, Any], k_recall: int = 500) -> str:
     )
     for sc in scorers:
         for sf in SURFACES:
-            for seg in SEGMENTS:
+            for seg in (*SEGMENTS, *AGE_GROUPS):
                 row = report[sc].get(sf, {}).get(seg)
                 if row is None:
                     continue

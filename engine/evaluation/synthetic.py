@@ -2,8 +2,9 @@
 split by user segment and surface, for the ranker and for the heuristic fallback.
 
 With item creation times given, the same figures are also reported for the relevant items
-less than :data:`FRESH_S` old at request time (segment ``"fresh"``): what a source does for
-the 4M items a day that arrive with no behaviour yet."""
+less than a day old at request time (segment ``"fresh"``: what a source does for the 4M items
+a day that arrive with no behaviour yet) and less than a week old (``"new_week"``, a larger
+sample of the same effect)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from ltr.logs import LoggedRequest, LogReplay
 SEGMENTS = ("anonymous", "weak", "heavy")  # plus "fresh" (see the module docstring)
 K_FINAL = 10
 K_RECALL = (100, 500)
-FRESH_S = 86_400.0
+AGE_GROUPS = (("fresh", 86_400.0), ("new_week", 7 * 86_400.0))
 
 
 @dataclass
@@ -42,7 +43,7 @@ async def evaluate_requests(
     created_at: npt.NDArray[np.float64] | None = None,
 ) -> dict[str, Any]:
     """``specs`` maps a label (e.g. "lambdamart", "heuristic") to a pipeline to evaluate;
-    ``created_at`` (by catalog row) adds the ``"fresh"`` segment."""
+    ``created_at`` (by catalog row) adds the ``"fresh"`` and ``"new_week"`` groups."""
     executors = {name: Executor(s) for name, s in specs.items()}
     buckets: dict[tuple[str, str, str], _Bucket] = defaultdict(
         lambda: _Bucket([], [], defaultdict(list))
@@ -53,14 +54,16 @@ async def evaluate_requests(
             continue
         ctx = replay.context(lr)
         seg = SEGMENTS[int(ctx.segment)]
-        fresh = np.zeros(0, np.int64)
+        groups = [(seg, relevant)]
         if created_at is not None:
             age = lr.ts - created_at[relevant]
-            fresh = relevant[(age >= 0) & (age < FRESH_S)]
+            for group_name, limit in AGE_GROUPS:
+                young = relevant[(age >= 0) & (age < limit)]
+                if len(young):
+                    groups.append((group_name, young))
         for name, ex in executors.items():
             res = await ex.run(ctx)
             ranked = res.pool.rows[res.ranked.order][:K_FINAL]
-            groups = [(seg, relevant)] + ([("fresh", fresh)] if len(fresh) else [])
             for group, rel in groups:
                 b = buckets[(name, group, ctx.surface.value)]
                 b.ranked.append(np.pad(ranked, (0, K_FINAL - len(ranked)), constant_values=-1))

@@ -30,3 +30,13 @@ def test_table_has_a_row_per_scorer_surface_segment() -> None:
 def test_plot_writes_a_png(tmp_path: Path) -> None:
     out = plot_synthetic(REPORT, tmp_path / "sub" / "eval.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_age_groups_follow_the_segments() -> None:
+    report = {
+        "requests": 5,
+        "window": [0, 1],
+        "lambdamart": {"feed": {"fresh": {**ROW, "ndcg@10": 0.5}, "heavy": ROW}},
+    }
+    rows = [ln.split()[:3] for ln in format_synthetic(report).splitlines()[3:]]
+    assert rows == [["lambdamart", "feed", "heavy"], ["lambdamart", "feed", "fresh"]]
