@@ -10,7 +10,7 @@ stopping on recall@``eval_k``), the rest train.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -92,7 +92,7 @@ def marketplace_data(
 def train_marketplace(
     data: MarketplaceData,
     train_cfg: TrainConfig,
-    model_dir: Any,
+    model_dir: Path,
     *,
     min_support: int,
     window: dict[str, str],
