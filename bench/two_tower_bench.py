@@ -117,14 +117,16 @@ def _ingest_rate(settings: Settings, towers: Any) -> dict[str, float]:
     return {"cold_items_per_s": round(cold, 1), "cached_text_items_per_s": round(warm, 1)}
 
 
-def recall_table(report: dict[str, Any], model: str = "lambdamart") -> dict[str, Any]:
+def recall_table(
+    report: dict[str, Any], model: str = "lambdamart", sources: Sequence[str] = SOURCES
+) -> dict[str, Any]:
     """``surface -> segment -> {source@k: recall}`` from the evaluation report."""
     body = report.get(model) or report["heuristic"]
     out: dict[str, Any] = {}
     for surface, segs in body.items():
         for seg, m in segs.items():
             sr = m["source_recall"]
-            row = {f"{s}@{k}": sr.get(f"{s}@{k}") for s in SOURCES for k in (100, 500)}
+            row = {f"{s}@{k}": sr.get(f"{s}@{k}") for s in sources for k in (100, 500)}
             row["all_sources"] = sr.get("all_sources")
             row["requests"] = m["requests"]
             row["ndcg@10"] = m["ndcg@10"]
@@ -132,12 +134,12 @@ def recall_table(report: dict[str, Any], model: str = "lambdamart") -> dict[str,
     return out
 
 
-def format_table(table: dict[str, Any], k: int = 500) -> str:
-    head = "| surface | segment | requests | " + " | ".join(SOURCES) + " | all | NDCG@10 |"
-    lines = [head, "|" + "---|" * (len(SOURCES) + 5)]
+def format_table(table: dict[str, Any], k: int = 500, sources: Sequence[str] = SOURCES) -> str:
+    head = "| surface | segment | requests | " + " | ".join(sources) + " | all | NDCG@10 |"
+    lines = [head, "|" + "---|" * (len(sources) + 5)]
     for surface, segs in table.items():
         for seg, row in segs.items():
-            cells = [row[f"{s}@{k}"] for s in SOURCES]
+            cells = [row[f"{s}@{k}"] for s in sources]
             shown = ["" if c is None else f"{c:.3f}" for c in cells]
             lines.append(
                 f"| {surface} | {seg} | {row['requests']} | "
@@ -147,7 +149,13 @@ def format_table(table: dict[str, Any], k: int = 500) -> str:
     return "\n".join(lines)
 
 
-def plot(table: dict[str, Any], path: Path, k: int = 500) -> Path:
+def plot(
+    table: dict[str, Any],
+    path: Path,
+    k: int = 500,
+    sources: Sequence[str] = SOURCES,
+    title: str = "Candidate recall per source (held-out synthetic requests)",
+) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -155,14 +163,14 @@ def plot(table: dict[str, Any], path: Path, k: int = 500) -> Path:
 
     groups = [(s, g) for s, segs in table.items() for g in segs]
     fig, ax = plt.subplots(figsize=(11, 4))
-    width = 0.8 / len(SOURCES)
-    for j, src in enumerate(SOURCES):
+    width = 0.8 / len(sources)
+    for j, src in enumerate(sources):
         vals = [table[s][g][f"{src}@{k}"] or 0.0 for s, g in groups]
         ax.bar(np.arange(len(groups)) + j * width, vals, width, label=src)
     ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2)
     ax.set_xticklabels([f"{s}\n{g}" for s, g in groups])
     ax.set_ylabel(f"recall@{k}")
-    ax.set_title("Candidate recall per source (held-out synthetic requests)")
+    ax.set_title(title)
     ax.legend(ncol=3, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

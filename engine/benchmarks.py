@@ -40,6 +40,20 @@ def run_bench(which: str, *, quick: bool, settings: Settings) -> dict[str, Any]:
             out["two_tower"] = two_tower_bench.run(
                 Path(tmp), quick=quick, reuse=False, requests=1000 if quick else 3000
             )
+    if which in ("graph", "all"):
+        import tempfile
+        from pathlib import Path
+
+        from bench import graph_bench
+
+        with tempfile.TemporaryDirectory() as tmp:
+            out["graph"] = graph_bench.run(
+                Path(tmp), quick=quick, reuse=False, requests=1000 if quick else 3000
+            )
+    if which in ("gowalla", "all"):
+        from bench import gowalla_bench
+
+        out["gowalla"] = gowalla_bench.run_named(settings.shared_data / "gowalla", quick=quick)
     if which in ("e2e", "all"):
         from bench import e2e_bench
 

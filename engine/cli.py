@@ -1,4 +1,5 @@
-"""`shopnow` command line: synth, train-towers, index, train, eval, serve, bench, demo."""
+"""`shopnow` command line: synth, train-towers, train-graph, index, train, eval, serve, bench,
+demo."""
 
 from __future__ import annotations
 
@@ -104,6 +105,16 @@ def cmd_train_towers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_graph(args: argparse.Namespace) -> int:
+    from engine.jobs import train_graph
+
+    report = train_graph(
+        _settings(args), max_epochs=args.epochs, seed=args.seed, progress=not args.quiet
+    )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.dataset == "beauty":
         from engine.evaluation.beauty import evaluate_beauty, format_report
@@ -185,7 +196,8 @@ def _paths(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sources",
         help="enabled candidate sources: 'traditional' or a comma list "
-        "(default all: bm25,covis,popular,trending,popular_in_context,two_tower)",
+        "(default all: bm25,covis,popular,trending,popular_in_context,two_tower,graph,"
+        "bought_together)",
     )
 
 
@@ -232,6 +244,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=cmd_train_towers)
 
+    p = sub.add_parser(
+        "train-graph",
+        help="train LightGCN, its content map for new items and the bought-together graph",
+    )
+    _paths(p)
+    p.add_argument("--epochs", type=_positive, default=60, help="at most this many epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=cmd_train_graph)
+
     p = sub.add_parser("eval", help="offline evaluation (synthetic held-out or amazon-beauty)")
     _paths(p)
     p.add_argument("dataset", nargs="?", choices=["synth", "beauty"], default="synth")
@@ -252,7 +273,18 @@ def parser() -> argparse.ArgumentParser:
     _paths(p)
     p.add_argument(
         "which",
-        choices=["index", "backends", "e2e", "synth", "ranker", "beauty", "two_tower", "all"],
+        choices=[
+            "index",
+            "backends",
+            "e2e",
+            "synth",
+            "ranker",
+            "beauty",
+            "two_tower",
+            "graph",
+            "gowalla",
+            "all",
+        ],
     )
     p.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     p.set_defaults(fn=cmd_bench)

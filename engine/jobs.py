@@ -32,6 +32,7 @@ from ltr.train import build_training_set, train_ranker
 from search_plugins.protocol import IndexDoc
 
 if TYPE_CHECKING:
+    from graph.serving import GraphServing
     from towers.serving import TowerServing
 
 log = logging.getLogger("shopnow.jobs")
@@ -144,10 +145,11 @@ async def train(
     catalog = load_catalog(settings)
     index = await backends.open_index(settings)
     start, split = float(ds.meta["start"]), float(ds.meta["split_ts"])
-    t_feat = start + 0.6 * (split - start)
+    t_feat = _ranker_feature_time(start, split)
     signals, covis = build_signals(ds, catalog, t_feat)
     towers = load_towers(settings, catalog, progress)
-    spec = build_spec(settings, catalog, index, signals, covis, towers=towers)
+    graph = load_graph(settings, catalog, RANKER_WINDOW)
+    spec = build_spec(settings, catalog, index, signals, covis, towers=towers, graph=graph)
     replay = _replay(ds)
     reqs = replay.requests(t_feat, split, max_requests=max_requests, seed=seed)
     if len(reqs) < 50:
@@ -245,6 +247,60 @@ def train_towers(
     }
 
 
+SERVE_WINDOW, RANKER_WINDOW = "serve", "ranker"
+
+
+def _ranker_feature_time(start: float, split: float) -> float:
+    """Signals and models that feed ranker features during ranker training end here."""
+    return start + 0.6 * (split - start)
+
+
+def train_graph(
+    settings: Settings, *, max_epochs: int = 60, seed: int = 0, progress: bool = True
+) -> dict[str, Any]:
+    """LightGCN, content map and bought-together graph, twice: on the events before the split
+    (served) and on those before the ranker's feature time (the ranker learns its graph features
+    from a model that has not seen its labels)."""
+    from graph.marketplace import train_marketplace_graph
+    from graph.train import LightGCNConfig
+
+    ds = load_dataset(settings.data_dir)
+    catalog = load_catalog(settings)
+    start, split = float(ds.meta["start"]), float(ds.meta["split_ts"])
+    cfg = LightGCNConfig(
+        batch_size=8192,
+        lr=0.01,
+        max_epochs=max_epochs,
+        eval_every=5,
+        patience=2,
+        seed=seed,
+        progress=progress,
+    )
+    out: dict[str, Any] = {}
+    for window, until in (
+        (RANKER_WINDOW, _ranker_feature_time(start, split)),
+        (SERVE_WINDOW, split),
+    ):
+        model, report = train_marketplace_graph(ds, catalog, until, cfg)
+        model.save(settings.graph_dir / window)
+        out[window] = report
+    return out
+
+
+def load_graph(
+    settings: Settings, catalog: Catalog, window: str = SERVE_WINDOW
+) -> GraphServing | None:
+    """The graph model of ``window`` aligned to the catalog, or None when none was trained or
+    neither graph source is enabled."""
+    directory = settings.graph_dir / window
+    wanted = {"graph", "bought_together"} & set(settings.sources)
+    if not wanted or not (directory / "meta.json").is_file():
+        return None
+    from graph.serving import GraphModel, GraphServing
+
+    return GraphServing(GraphModel.load(directory), catalog)
+
+
 def open_store(settings: Settings) -> OnlineStore:
     if settings.online_store == "redis":
         return RedisStore(settings.redis_url)
@@ -303,7 +359,12 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
     towers = load_towers(settings, catalog)
     if towers is not None:
         versions["towers"] = towers.version
-    spec = build_spec(settings, catalog, index, signals, covis, scorer, feature_names, towers)
+    graph = load_graph(settings, catalog)
+    if graph is not None:
+        versions["graph"] = graph.version
+    spec = build_spec(
+        settings, catalog, index, signals, covis, scorer, feature_names, towers, graph=graph
+    )
     store = open_store(settings)
     if warm and isinstance(store, EmbeddedStore) and (settings.data_dir / "events.npz").exists():
         ds = load_dataset(settings.data_dir)
@@ -318,6 +379,7 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
         versions,
         CatalogLog(settings.data_dir / "catalog.log.jsonl"),
         towers,
+        graph,
     )
 
 
@@ -334,9 +396,10 @@ async def evaluate(
     split, end = float(ds.meta["split_ts"]), float(ds.meta["end"])
     signals, covis = load_signals(settings, catalog)
     towers = load_towers(settings, catalog, progress)
+    graph = load_graph(settings, catalog)
     specs = {
         "heuristic": build_spec(
-            settings, catalog, index, signals, covis, HeuristicScorer(), towers=towers
+            settings, catalog, index, signals, covis, HeuristicScorer(), towers=towers, graph=graph
         )
     }
     try:
@@ -350,12 +413,18 @@ async def evaluate(
             LambdaMartScorer(art),
             tuple(art.meta.feature_names),
             towers,
+            graph=graph,
         )
     except FileNotFoundError:
         log.warning("no ranker artifact: evaluating the heuristic only")
     replay = _replay(ds)
     reqs = replay.requests(split, end + 1, max_requests=max_requests, seed=seed)
-    report = await evaluate_requests(specs, replay, reqs, progress, catalog.created_at.values)
+    leaf = ds.columns.get("category")
+    partner = ds.truth.get("complement_of")
+    complements = (leaf, partner) if leaf is not None and partner is not None else None
+    report = await evaluate_requests(
+        specs, replay, reqs, progress, catalog.created_at.values, complements
+    )
     await index.close()
     return {"requests": len(reqs), "window": [split, end], **report}
 
@@ -369,7 +438,8 @@ def demo(
     from ingest.synth.generate import generate
 
     two_tower = "two_tower" in settings.sources
-    steps = 3 + int(serve) + int(two_tower)
+    graph = bool({"graph", "bought_together"} & set(settings.sources))
+    steps = 3 + int(serve) + int(two_tower) + int(graph)
     step = iter(range(1, steps + 1))
     if not (settings.data_dir / "events.npz").exists():
         print(
@@ -383,6 +453,10 @@ def demo(
         print(f"[{next(step)}/{steps}] training the two towers (item text is embedded once)")
         rep = train_towers(settings)
         print({k: rep[k] for k in ("version", "train_examples", "best_epoch", "valid")})
+    if graph:
+        print(f"[{next(step)}/{steps}] training the graph model (LightGCN, bought-together)")
+        g = train_graph(settings, max_epochs=30)
+        print({w: {k: g[w][k] for k in ("version", "best_epoch", "valid")} for w in g})
     print(f"[{next(step)}/{steps}] indexing")
     print(asyncio.run(build_index(settings)))
     print(f"[{next(step)}/{steps}] training the ranker")

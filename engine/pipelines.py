@@ -5,6 +5,7 @@
     sources (concurrent, each with a deadline, fail-open)
       bm25 [search] | covis [feed, search] | popular, trending, popular_in_context [feed]
       | two_tower [feed, search; when a towers model is served]
+      | graph, bought_together [feed; when a graph model is served]
     -> merge (<= max_candidates, best rank in any source wins)
     -> filters: deleted, not_yet_available, out_of_stock, request_filters, already_purchased
     -> features (ltr.features registry) -> scorer (LambdaMART, heuristic fallback)
@@ -31,6 +32,7 @@ from engine.retrieval.covisitation import CovisitationIndex
 from engine.settings import Settings
 from engine.signals import Signals
 from engine.sources.covisitation import CoVisitationSource
+from engine.sources.graph import BoughtTogetherSource, GraphSource
 from engine.sources.lexical import LexicalSource
 from engine.sources.popularity import ContextCategorySource, PopularSource
 from engine.sources.switch import Switched
@@ -40,10 +42,20 @@ from ltr.scorers import HeuristicScorer
 from search_plugins.protocol import SearchIndex
 
 if TYPE_CHECKING:
+    from graph.serving import GraphServing
     from towers.serving import TowerServing
 
 #: Source names in column order; the ranker's features are named after them.
-SOURCE_NAMES = ("bm25", "covis", "popular", "trending", "popular_in_context", "two_tower")
+SOURCE_NAMES = (
+    "bm25",
+    "covis",
+    "popular",
+    "trending",
+    "popular_in_context",
+    "two_tower",
+    "graph",
+    "bought_together",
+)
 #: Option (a) of the design question: traditional candidate generation.
 TRADITIONAL = ("bm25", "covis", "popular", "trending", "popular_in_context")
 
@@ -64,6 +76,7 @@ def build_spec(
     feature_names: tuple[str, ...] | None = None,
     towers: TowerServing | None = None,
     sources: tuple[str, ...] | None = None,
+    graph: GraphServing | None = None,
 ) -> PipelineSpec:
     """``sources`` names the enabled candidate sources (default ``settings.sources``); the
     others stay in the spec, switched off, so feature columns keep their meaning."""
@@ -79,6 +92,8 @@ def build_spec(
             PopularSource(signals, "trending"),
             ContextCategorySource(signals, catalog),
             TwoTowerSource(index, catalog, towers),
+            GraphSource(graph),
+            BoughtTogetherSource(graph),
         )
     )
     specs = tuple(SourceSpec(s, settings.source_k.get(s.name, 500), deadline) for s in stages)

@@ -22,10 +22,12 @@ from engine.responses import build_response
 from engine.settings import Settings
 from engine.signals import KIND_WEIGHT, Signals
 from engine.state.protocol import Bump, Interaction, OnlineStore, Recorded, StoreUnavailable
+from graph.cooccurrence import Events as GraphEvents
 from ltr.features import FeatureHydrator
 from search_plugins.protocol import IndexDoc, IndexUnavailable, SearchIndex, UpsertReport
 
 if TYPE_CHECKING:
+    from graph.serving import GraphServing
     from towers.serving import TowerServing
 
 log = logging.getLogger("shopnow.engine")
@@ -58,6 +60,7 @@ class Engine:
         versions: dict[str, str],
         log: CatalogLog | None = None,
         towers: TowerServing | None = None,
+        graph: GraphServing | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -69,6 +72,7 @@ class Engine:
         self.versions = versions
         self.log = log
         self.towers = towers  # item vectors of new items are computed from content at ingest
+        self.graph = graph  # graph vectors of new items from content; events update its graph
         # Index writes that failed transiently, id -> version: the catalog (and its log) has
         # them, the index does not yet. Each later write, and the drain loop, retries them.
         self.backlog_upserts: dict[str, int] = {}
@@ -110,6 +114,8 @@ class Engine:
                 await self.store.bump(self._bumps(recs))
             except StoreUnavailable as exc:
                 raise StoreUnavailable(f"events not stored: {exc}") from exc
+            if self.graph is not None:
+                await asyncio.to_thread(self.graph.record, self._graph_events(recs))
         unknown = sorted(
             {
                 e.item_id
@@ -120,6 +126,19 @@ class Engine:
         if unknown:
             warnings.append(f"unknown item ids (kept, not yet in catalog): {unknown[:20]}")
         return len(events), warnings
+
+    def _graph_events(self, recs: Sequence[Recorded]) -> GraphEvents:
+        """Recorded interactions on known items as bought-together graph events."""
+        g = self.graph
+        assert g is not None
+        known = [(r, self.catalog.row_of.get(r.interaction.item_id)) for r in recs]
+        known = [(r, row) for r, row in known if row is not None]
+        return GraphEvents(
+            np.array([g.user_key(r.user_id, r.session_id) for r, _ in known], np.int64),
+            np.array([row for _, row in known], np.int64),
+            np.array([r.interaction.kind for r, _ in known], np.int64),
+            np.array([r.interaction.ts for r, _ in known], np.float64),
+        )
 
     def _bumps(self, recs: Sequence[Recorded]) -> list[Bump]:
         """Live popularity: every weighted interaction counts globally and in its category."""
@@ -143,9 +162,11 @@ class Engine:
         if res.applied:
             self.signals.resize(self.catalog.category.values)
             self._catalog_changed()
+            rows = np.asarray(res.applied, np.int64)
             if self.towers is not None:
-                rows = np.asarray(res.applied, np.int64)
                 await asyncio.to_thread(self.towers.ensure, self.catalog, rows)
+            if self.graph is not None:
+                self.graph.ensure(self.catalog, rows)
             for r in res.applied:
                 self.backlog_upserts[self.catalog.ids[r]] = int(self.catalog.version.values[r])
         written = {self.catalog.ids[r] for r in res.applied}

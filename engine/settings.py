@@ -34,14 +34,25 @@ class Settings(BaseSettings):
             "trending": 400,
             "popular_in_context": 1000,
             "two_tower": 1000,
+            "graph": 800,
+            "bought_together": 300,
         },
         description="candidates asked of each source",
     )
     sources: tuple[str, ...] = Field(
-        ("bm25", "covis", "popular", "trending", "popular_in_context", "two_tower"),
+        (
+            "bm25",
+            "covis",
+            "popular",
+            "trending",
+            "popular_in_context",
+            "two_tower",
+            "graph",
+            "bought_together",
+        ),
         description="enabled candidate sources; two_tower needs a towers model "
-        "(`shopnow train-towers`). Traditional only: bm25,covis,popular,trending,"
-        "popular_in_context",
+        "(`shopnow train-towers`), graph and bought_together a graph model (`shopnow "
+        "train-graph`). Traditional only: bm25,covis,popular,trending,popular_in_context",
     )
     text_cache: Path | None = Field(
         Path.home() / ".cache" / "shopnow" / "text-embeddings",
@@ -57,6 +68,11 @@ class Settings(BaseSettings):
         20, ge=1, description="min orders behind a seller aggregate"
     )
     log_level: str = "INFO"
+
+    @property
+    def graph_dir(self) -> Path:
+        """The served graph model (LightGCN vectors, content map, bought-together graph)."""
+        return self.model_dir / "graph"
 
     @property
     def towers_dir(self) -> Path:

@@ -31,7 +31,7 @@ export SHOPNOW_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
 echo "test: redis-server on 127.0.0.1:$port"
 
 echo "test: ruff"; $PY -m ruff check . && $PY -m ruff format --check .
-echo "test: mypy"; $PY -m mypy engine search_plugins ltr ingest bench towers
+echo "test: mypy"; $PY -m mypy engine search_plugins ltr ingest bench towers graph
 
 status=0
 wait "$os_job" || status=$?

@@ -7,13 +7,15 @@ from typing import Any
 
 SEGMENTS = ("anonymous", "weak", "heavy")
 AGE_GROUPS = ("fresh", "new_week")  # relevant items < 1 day / < 7 days old (table only)
+#: Relevant items complementing an earlier purchase, overall and per segment (table only).
+COMPLEMENT_GROUPS = ("complement", *(f"complement:{s}" for s in SEGMENTS))
 SURFACES = ("feed", "search")
 
 
 def format_synthetic(report: dict[str, Any], k_recall: int = 500) -> str:
     scorers = [k for k in report if k not in ("requests", "window")]
     lines = [f"held-out requests: {report['requests']}", ""]
-    head = f"{'scorer':<12}{'surface':<8}{'segment':<11}{'n':>5}{'NDCG@10':>9}{'R@10':>7}"
+    head = f"{'scorer':<12}{'surface':<8}{'segment':<21}{'n':>5}{'NDCG@10':>9}{'R@10':>7}"
     sources = sorted(
         {
             s.rsplit("@", 1)[0]
@@ -29,13 +31,13 @@ def format_synthetic(report: dict[str, Any], k_recall: int = 500) -> str:
     )
     for sc in scorers:
         for sf in SURFACES:
-            for seg in (*SEGMENTS, *AGE_GROUPS):
+            for seg in (*SEGMENTS, *AGE_GROUPS, *COMPLEMENT_GROUPS):
                 row = report[sc].get(sf, {}).get(seg)
                 if row is None:
                     continue
                 rec = row["source_recall"]
                 lines.append(
-                    f"{sc:<12}{sf:<8}{seg:<11}{row['requests']:>5}{row['ndcg@10']:>9.4f}"
+                    f"{sc:<12}{sf:<8}{seg:<21}{row['requests']:>5}{row['ndcg@10']:>9.4f}"
                     f"{row['recall@10']:>7.3f}"
                     + "".join(f"{rec.get(f'{s}@{k_recall}', 0.0):>16.3f}" for s in sources)
                     + f"{rec['all_sources']:>7.3f}"

@@ -4,7 +4,12 @@ split by user segment and surface, for the ranker and for the heuristic fallback
 With item creation times given, the same figures are also reported for the relevant items
 less than a day old at request time (segment ``"fresh"``: what a source does for the 4M items
 a day that arrive with no behaviour yet) and less than a week old (``"new_week"``, a larger
-sample of the same effect)."""
+sample of the same effect).
+
+With the marketplace's complement pairs given (each item's leaf and the partner leaf of its
+pair), group ``"complement"`` holds the relevant items that complement something the user
+bought earlier (a case after a phone): the signal bought-together candidates exist for. The
+group is reported per segment as ``"complement:<segment>"`` too."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from tqdm import tqdm
 
 from engine.evaluation.metrics import evaluate, relevant_from_lists
 from engine.pipeline.candidates import CandidatePool
+from engine.pipeline.context import RequestContext
 from engine.pipeline.executor import Executor
 from engine.pipeline.spec import PipelineSpec
 from ltr.logs import LoggedRequest, LogReplay
@@ -41,9 +47,11 @@ async def evaluate_requests(
     requests: list[LoggedRequest],
     progress: bool = True,
     created_at: npt.NDArray[np.float64] | None = None,
+    complements: tuple[npt.NDArray[np.integer], npt.NDArray[np.integer]] | None = None,
 ) -> dict[str, Any]:
     """``specs`` maps a label (e.g. "lambdamart", "heuristic") to a pipeline to evaluate;
-    ``created_at`` (by catalog row) adds the ``"fresh"`` and ``"new_week"`` groups."""
+    ``created_at`` (by catalog row) adds the ``"fresh"`` and ``"new_week"`` groups,
+    ``complements`` = (leaf, partner leaf or -1), by catalog row, the ``"complement"`` ones."""
     executors = {name: Executor(s) for name, s in specs.items()}
     buckets: dict[tuple[str, str, str], _Bucket] = defaultdict(
         lambda: _Bucket([], [], defaultdict(list))
@@ -61,6 +69,10 @@ async def evaluate_requests(
                 young = relevant[(age >= 0) & (age < limit)]
                 if len(young):
                     groups.append((group_name, young))
+        if complements is not None:
+            comp = _complementary(ctx, relevant, *complements)
+            if len(comp):
+                groups += [("complement", comp), (f"complement:{seg}", comp)]
         for name, ex in executors.items():
             res = await ex.run(ctx)
             ranked = res.pool.rows[res.ranked.order][:K_FINAL]
@@ -79,6 +91,22 @@ async def evaluate_requests(
             "source_recall": {k: round(float(np.mean(v)), 4) for k, v in b.recall.items()},
         }
     return out
+
+
+def _complementary(
+    ctx: RequestContext,
+    relevant: npt.NDArray[np.int64],
+    leaf: npt.NDArray[np.integer],
+    partner: npt.NDArray[np.integer],
+) -> npt.NDArray[np.int64]:
+    """The relevant items in the partner leaf of an item bought before the request."""
+    bought = np.concatenate([ctx.user_history.purchased(), ctx.session.purchased()])
+    bought = bought[bought < len(partner)]
+    targets = partner[bought]
+    targets = targets[targets >= 0]
+    ok = relevant < len(leaf)
+    rel = relevant[ok]
+    return rel[np.isin(leaf[rel], targets)]
 
 
 def _source_recall(b: _Bucket, pool: CandidatePool, relevant: npt.NDArray[np.int64]) -> None:

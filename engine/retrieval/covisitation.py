@@ -153,22 +153,7 @@ class CovisitationIndex:
 
         ``exclude`` is an array of item rows never returned (e.g. the history).
         """
-        rows = np.asarray(item_rows, dtype=np.int64)
-        wts = np.asarray(item_weights, dtype=np.float32)
-        m = self.matrix
-        starts, ends = m.indptr[rows], m.indptr[rows + 1]
-        lengths = ends - starts
-        if lengths.sum() == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        idx = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-        cand = m.indices[idx].astype(np.int64)
-        vals = m.data[idx] * np.repeat(wts, lengths)
-        uniq, inv = np.unique(cand, return_inverse=True)
-        scores = np.bincount(inv, weights=vals).astype(np.float32)
-        if exclude is not None:
-            keep = ~np.isin(uniq, np.asarray(exclude, dtype=np.int64))
-            uniq, scores = uniq[keep], scores[keep]
-        return _top(uniq, scores, k)
+        return weighted_neighbors(self.matrix, item_rows, item_weights, k, exclude)
 
     def scores_batch(
         self, queries: sp.csr_matrix, exclude: sp.csr_matrix | None = None
@@ -232,3 +217,30 @@ def _top(rows: IntArray, scores: FloatArray, k: int) -> tuple[IntArray, FloatArr
         rows, scores = rows[part], scores[part]
     order = np.lexsort((rows, -scores))
     return rows[order], scores[order]
+
+
+def weighted_neighbors(
+    matrix: sp.csr_matrix,
+    item_rows: npt.ArrayLike,
+    item_weights: npt.ArrayLike,
+    k: int,
+    exclude: npt.ArrayLike | None = None,
+) -> tuple[IntArray, FloatArray]:
+    """Top ``k`` columns by ``sum_i item_weights[i] * matrix[item_rows[i], :]``, best first;
+    columns in ``exclude`` are never returned."""
+    rows = np.asarray(item_rows, dtype=np.int64)
+    wts = np.asarray(item_weights, dtype=np.float32)
+    m = matrix
+    starts, ends = m.indptr[rows], m.indptr[rows + 1]
+    lengths = ends - starts
+    if lengths.sum() == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    idx = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    cand = m.indices[idx].astype(np.int64)
+    vals = m.data[idx] * np.repeat(wts, lengths)
+    uniq, inv = np.unique(cand, return_inverse=True)
+    scores = np.bincount(inv, weights=vals).astype(np.float32)
+    if exclude is not None:
+        keep = ~np.isin(uniq, np.asarray(exclude, dtype=np.int64))
+        uniq, scores = uniq[keep], scores[keep]
+    return _top(uniq, scores, k)

@@ -70,10 +70,10 @@ def test_index_on_unreachable_opensearch_is_a_clear_error(
 def test_unknown_source_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["eval", "--sources", "bm25,graph", "--data", str(tmp_path), "--quiet"])
+    code = main(["eval", "--sources", "bm25,gnn", "--data", str(tmp_path), "--quiet"])
     assert code == 2
     err = capsys.readouterr().err
-    assert "--sources" in err and "graph" in err and "two_tower" in err
+    assert "--sources" in err and "gnn" in err and "bought_together" in err
 
 
 def test_train_towers_without_data_names_the_file(
@@ -82,3 +82,12 @@ def test_train_towers_without_data_names_the_file(
     code = main(["train-towers", "--data", str(tmp_path / "nowhere"), "--quiet"])
     assert code == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_train_graph_without_data_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["train-graph", "--data", str(tmp_path / "none"), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "shopnow train-graph: error:" in err and "none" in err

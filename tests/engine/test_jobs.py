@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from engine.contracts import FeedRequest, SearchRequest
-from engine.jobs import build_index, evaluate, open_engine, train, train_towers
+from engine.jobs import build_index, evaluate, open_engine, train, train_graph, train_towers
 from engine.settings import Settings
 from tests.engine.world import SEARCH_BACKENDS, synthetic_world
 
@@ -26,6 +26,11 @@ async def test_index_train_evaluate_and_serve(world: Settings) -> None:
     assert towers["train_examples"] > 2000
     # 100 of 5,000 items: a random model finds the clicked item 2% of the time
     assert towers["valid"]["recall@100"] > 0.12, towers["valid"]
+
+    graph = train_graph(world, max_epochs=10, progress=False)
+    # 20 of 5,000 items: chance is 0.004
+    assert graph["serve"]["valid"]["recall@20"] > 0.04, graph["serve"]
+    assert graph["ranker"]["window"]["until"] < graph["serve"]["window"]["until"]
 
     built = await build_index(world, progress=False)
     assert built["items"] == built["indexed"] == 5000
@@ -48,6 +53,10 @@ async def test_index_train_evaluate_and_serve(world: Settings) -> None:
     assert ev["lambdamart"]["feed"]["heavy"]["source_recall"]["all_sources"] > 0.3
     feed_recall = ev["lambdamart"]["feed"]["heavy"]["source_recall"]
     assert feed_recall["two_tower@500"] > feed_recall["popular@500"], feed_recall
+    assert feed_recall["graph@500"] > feed_recall["popular@500"], feed_recall
+    # items that complement an earlier purchase: what bought-together is for
+    complement = ev["lambdamart"]["feed"]["complement"]["source_recall"]
+    assert complement["bought_together@500"] > 1.5 * complement["covis@500"], complement
 
     engine = await open_engine(world)
     try:
@@ -56,9 +65,11 @@ async def test_index_train_evaluate_and_serve(world: Settings) -> None:
         assert resp.items and resp.model_versions["ranker"].startswith("ranker-")
         assert resp.model_versions["index"] == world.search_backend
         assert resp.model_versions["towers"] == towers["version"]
+        assert resp.model_versions["graph"] == graph["serve"]["version"]
         assert "src_two_tower_score" in report["feature_names"]
         assert resp.explain is not None and resp.explain.candidates > 100
         feed = await engine.rank(FeedRequest(user_id="u000010"))
         assert len(feed.items) == 20 and not feed.degraded
+        assert "src_graph_score" in report["feature_names"]
     finally:
         await engine.close()

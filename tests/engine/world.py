@@ -31,6 +31,7 @@ from search_plugins.protocol import IndexDoc, SearchIndex
 from tests.engine.fixtures import T0, item
 
 if TYPE_CHECKING:
+    from graph.serving import GraphServing
     from towers.serving import TowerServing
 from tests.servers import (
     OPENSEARCH_URL,
@@ -153,8 +154,10 @@ async def make_engine(
     store: OnlineStore | None = None,
     backend: str = "embedded",
     towers: Callable[[Catalog], TowerServing] | None = None,
+    graph: Callable[[Catalog], GraphServing] | None = None,
 ) -> Engine:
-    """``towers`` makes the served two-tower model for the world's catalog (default none)."""
+    """``towers`` and ``graph`` make the served two-tower and graph models for the world's
+    catalog (default none)."""
     settings = Settings(data_dir=tmp / "data", index_dir=tmp / "index", model_dir=tmp / "models")
     catalog = Catalog()
     catalog.upsert(ITEMS)
@@ -175,7 +178,8 @@ async def make_engine(
         len(catalog),
         CovisParams(window=3),
     )
-    spec = build_spec(settings, catalog, index, signals, covis, towers=serving)
+    graph_serving = graph(catalog) if graph is not None else None
+    spec = build_spec(settings, catalog, index, signals, covis, towers=serving, graph=graph_serving)
     return Engine(
         settings,
         catalog,
@@ -185,6 +189,7 @@ async def make_engine(
         spec,
         {"index": index.name},
         towers=serving,
+        graph=graph_serving,
     )
 
 
