@@ -37,6 +37,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shopnow.jobs")
 
+#: Models trained on all data before the split (served) or before the ranker's feature time.
+SERVE_WINDOW, RANKER_WINDOW = "serve", "ranker"
+
+
+def _ranker_feature_time(start: float, split: float) -> float:
+    """Signals and models that feed ranker features during ranker training end here."""
+    return start + 0.6 * (split - start)
+
 
 def load_catalog(settings: Settings, progress: bool = False) -> Catalog:
     catalog = Catalog()
@@ -69,17 +77,17 @@ def build_signals(
 
 
 def load_towers(
-    settings: Settings, catalog: Catalog, progress: bool = False
+    settings: Settings, catalog: Catalog, progress: bool = False, window: str = SERVE_WINDOW
 ) -> TowerServing | None:
-    """The served two-tower model (``CURRENT`` under ``settings.towers_dir``) with a vector for
-    every catalog row, or None when no model was trained or ``two_tower`` is not enabled."""
-    if "two_tower" not in settings.sources or not (settings.towers_dir / "CURRENT").is_file():
+    """The two-tower model of ``window`` (``CURRENT`` under ``settings.towers_dir``, or under
+    ``settings.towers_ranker_dir``) with a vector for every catalog row, or None when no model
+    was trained or ``two_tower`` is not enabled."""
+    directory = settings.towers_dir if window == SERVE_WINDOW else settings.towers_ranker_dir
+    if "two_tower" not in settings.sources or not (directory / "CURRENT").is_file():
         return None
     from towers.serving import TowerServing
 
-    serving = TowerServing.load(
-        settings.towers_dir, settings.text_cache, settings.restricted_min_support
-    )
+    serving = TowerServing.load(directory, settings.text_cache, settings.restricted_min_support)
     serving.load_vectors(catalog)
     missing = serving.missing(len(catalog))
     if len(missing):
@@ -147,9 +155,28 @@ async def train(
     start, split = float(ds.meta["start"]), float(ds.meta["split_ts"])
     t_feat = _ranker_feature_time(start, split)
     signals, covis = build_signals(ds, catalog, t_feat)
-    towers = load_towers(settings, catalog, progress)
+    # Two-tower features from the model that ended at the feature time; its item vectors are not
+    # in the index (that holds the served model's), so its source searches them in memory.
+    towers = load_towers(settings, catalog, progress, RANKER_WINDOW)
+    in_memory = towers is not None
+    if towers is None:
+        towers = load_towers(settings, catalog, progress)
+        if towers is not None:
+            log.warning(
+                "no ranker-window towers model (run `shopnow train-towers` again): two-tower "
+                "features come from the served model, which saw the ranker's labels"
+            )
     graph = load_graph(settings, catalog, RANKER_WINDOW)
-    spec = build_spec(settings, catalog, index, signals, covis, towers=towers, graph=graph)
+    spec = build_spec(
+        settings,
+        catalog,
+        index,
+        signals,
+        covis,
+        towers=towers,
+        graph=graph,
+        towers_in_memory=in_memory,
+    )
     replay = _replay(ds)
     reqs = replay.requests(t_feat, split, max_requests=max_requests, seed=seed)
     if len(reqs) < 50:
@@ -199,7 +226,11 @@ def train_towers(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Two towers on the logged requests before the split; the new version becomes CURRENT
-    and its item vectors are saved for the next index build (``shopnow index``)."""
+    and its item vectors are saved for the next index build (``shopnow index``).
+
+    A second model learns on the requests before the ranker's feature time only (under
+    ``settings.towers_ranker_dir``): `shopnow train` computes the ranker's two-tower features
+    with it, so they never come from a model that saw the ranker's labels."""
     from towers.marketplace import marketplace_data, train_marketplace
     from towers.model import TowerConfig
     from towers.serving import TowerServing
@@ -210,49 +241,53 @@ def train_towers(
     catalog = load_catalog(settings)
     start, split = float(ds.meta["start"]), float(ds.meta["split_ts"])
     encoder = TextEncoder(settings.text_cache, progress=progress)
-    data = marketplace_data(
-        catalog,
-        _replay(ds),
-        start,
-        split,
-        encoder,
-        TowerConfig(dim=settings.vector_dim, residual=True),
-        min_support=settings.restricted_min_support,
-        max_requests=max_requests,
-        seed=seed,
-        progress=progress,
-    )
     cfg = TrainConfig(seed=seed, max_epochs=max_epochs, patience=2, eval_k=100, progress=progress)
-    version, res = train_marketplace(
-        data,
-        cfg,
-        settings.towers_dir,
-        min_support=settings.restricted_min_support,
-        window={"start": str(start), "end": str(split)},
-    )
+    out: dict[str, Any] = {}
+    for window, end, directory in (
+        (RANKER_WINDOW, _ranker_feature_time(start, split), settings.towers_ranker_dir),
+        (SERVE_WINDOW, split, settings.towers_dir),
+    ):
+        data = marketplace_data(
+            catalog,
+            _replay(ds),
+            start,
+            end,
+            encoder,
+            TowerConfig(dim=settings.vector_dim, residual=True),
+            min_support=settings.restricted_min_support,
+            max_requests=max_requests,
+            seed=seed,
+            progress=progress,
+        )
+        version, res = train_marketplace(
+            data,
+            cfg,
+            directory,
+            min_support=settings.restricted_min_support,
+            window={"start": str(start), "end": str(end)},
+        )
+        out[window] = {
+            "version": version,
+            "train_examples": len(data.train),
+            "valid_examples": len(data.valid),
+            "best_epoch": res.best_epoch,
+            "valid": {k: round(v, 4) for k, v in res.valid_metrics.items()},
+            "examples_per_second": round(res.examples_per_second, 1),
+            "train_seconds": round(res.train_seconds, 1),
+        }
     serving = TowerServing.load(
-        settings.towers_dir, settings.text_cache, settings.restricted_min_support, version
+        settings.towers_dir,
+        settings.text_cache,
+        settings.restricted_min_support,
+        out[SERVE_WINDOW]["version"],
     )
     serving.ensure(catalog, np.arange(len(catalog), dtype=np.int64))
     serving.save_vectors(catalog)
     return {
-        "version": version,
-        "train_examples": len(data.train),
-        "valid_examples": len(data.valid),
-        "best_epoch": res.best_epoch,
-        "valid": {k: round(v, 4) for k, v in res.valid_metrics.items()},
-        "examples_per_second": round(res.examples_per_second, 1),
-        "train_seconds": round(res.train_seconds, 1),
+        **out[SERVE_WINDOW],
+        "ranker_window": out[RANKER_WINDOW],
         "texts_encoded": encoder.n_computed,
     }
-
-
-SERVE_WINDOW, RANKER_WINDOW = "serve", "ranker"
-
-
-def _ranker_feature_time(start: float, split: float) -> float:
-    """Signals and models that feed ranker features during ranker training end here."""
-    return start + 0.6 * (split - start)
 
 
 def train_graph(

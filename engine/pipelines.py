@@ -77,9 +77,12 @@ def build_spec(
     towers: TowerServing | None = None,
     sources: tuple[str, ...] | None = None,
     graph: GraphServing | None = None,
+    towers_in_memory: bool = False,
 ) -> PipelineSpec:
     """``sources`` names the enabled candidate sources (default ``settings.sources``); the
-    others stay in the spec, switched off, so feature columns keep their meaning."""
+    others stay in the spec, switched off, so feature columns keep their meaning.
+    ``towers_in_memory``: the towers' item vectors are not in the index (ranker training on an
+    earlier model), search them exactly in memory."""
     enabled = settings.sources if sources is None else sources
     check_sources(enabled)
     deadline = settings.source_deadline_ms
@@ -91,7 +94,7 @@ def build_spec(
             PopularSource(signals, "popular"),
             PopularSource(signals, "trending"),
             ContextCategorySource(signals, catalog),
-            TwoTowerSource(index, catalog, towers),
+            TwoTowerSource(index, catalog, towers, in_memory=towers_in_memory),
             GraphSource(graph),
             BoughtTogetherSource(graph),
         )

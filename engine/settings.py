@@ -78,3 +78,8 @@ class Settings(BaseSettings):
     def towers_dir(self) -> Path:
         """Versioned two-tower artifacts (``CURRENT`` names the served one)."""
         return self.model_dir / "towers"
+
+    @property
+    def towers_ranker_dir(self) -> Path:
+        """Two-tower models that end at the ranker's feature time (for ranker training)."""
+        return self.model_dir / "towers-ranker-window"

@@ -28,22 +28,31 @@ class BprSampler:
         self._keys = rows * self._n_items + self._indices  # sorted: rows ascending, cols sorted
         self._rng = np.random.default_rng(seed)
 
+    def get_state(self) -> dict[str, object]:
+        """The random generator's state (to resume a run with the same draws)."""
+        return dict(self._rng.bit_generator.state)
+
+    def set_state(self, state: dict[str, object]) -> None:
+        self._rng.bit_generator.state = state
+
     def _is_positive(self, users: I64, items: I64) -> npt.NDArray[np.bool_]:
         keys = users * self._n_items + items
         at = np.searchsorted(self._keys, keys)
         at = np.minimum(at, self._keys.size - 1)
         return np.asarray(self._keys[at] == keys)
 
-    def sample(self, n: int) -> tuple[I64, I64, I64]:
-        """``n`` triples ``(users, positives, negatives)``."""
+    def sample(self, n: int, negatives: int = 1) -> tuple[I64, I64, I64]:
+        """``n`` triples ``(users, positives, negatives)``; with ``negatives > 1`` the third
+        array has shape ``(n, negatives)``: independent draws for the same (user, positive)."""
         rng = self._rng
         users = self._active[rng.integers(0, self._active.size, n)]
         start = self._indptr[users]
         deg = self._indptr[users + 1] - start
         pos = self._indices[start + (rng.random(n) * deg).astype(np.int64)]
-        neg = rng.integers(0, self._n_items, n)
-        bad = np.flatnonzero(self._is_positive(users, neg))
+        owners = np.repeat(users, negatives)
+        neg = rng.integers(0, self._n_items, n * negatives)
+        bad = np.flatnonzero(self._is_positive(owners, neg))
         while bad.size:
             neg[bad] = rng.integers(0, self._n_items, bad.size)
-            bad = bad[self._is_positive(users[bad], neg[bad])]
-        return users, pos, neg
+            bad = bad[self._is_positive(owners[bad], neg[bad])]
+        return users, pos, (neg if negatives == 1 else neg.reshape(n, negatives))

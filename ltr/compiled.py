@@ -7,8 +7,12 @@ LightGBM's own predictor.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,22 @@ class CompiledModel:
         return np.asarray(self._predictor.predict(dm), dtype=np.float32).reshape(len(x))
 
 
+@contextlib.contextmanager
+def _native_stdout_to_stderr() -> Iterator[None]:
+    """Point stdout at stderr for the duration: file descriptor 1 (native code) and
+    ``sys.stdout`` (tl2cgen's log callback prints from Python)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def compile_model(model_file: Path) -> CompiledModel | None:
     """Build (or reuse) ``model-<hash>.so`` beside ``model_file``; None if that fails."""
     digest = hashlib.sha256(model_file.read_bytes()).hexdigest()[:16]
@@ -41,14 +61,15 @@ def compile_model(model_file: Path) -> CompiledModel | None:
 
             model = treelite.frontend.load_lightgbm_model(str(model_file))
             tmp = lib.with_suffix(".so.tmp")
-            tl2cgen.export_lib(
-                model,
-                toolchain="gcc",
-                libpath=str(tmp),
-                params={"parallel_comp": 8},
-                nthread=2,
-                verbose=False,
-            )
+            with _native_stdout_to_stderr():  # tl2cgen's C++ logs on fd 1: keep JSON clean
+                tl2cgen.export_lib(
+                    model,
+                    toolchain="gcc",
+                    libpath=str(tmp),
+                    params={"parallel_comp": 8},
+                    nthread=2,
+                    verbose=False,
+                )
             tmp.replace(lib)
         return CompiledModel(lib)
     except Exception as exc:  # no compiler, unsupported model: serve with LightGBM instead

@@ -110,6 +110,10 @@ class TowerServing:
         out: F32 = self._vectors[row].copy()
         return out
 
+    def rows_with_vectors(self, n_rows: int) -> I64:
+        """The rows below ``n_rows`` that have a vector."""
+        return np.flatnonzero(self._have[:n_rows]).astype(np.int64)
+
     def vectors_of(self, rows: I64) -> F32:
         """Vectors of ``rows`` in order, rows without one (or unknown, -1) left out."""
         rows = np.asarray(rows, np.int64)

@@ -30,10 +30,21 @@ BOTH = frozenset({Surface.feed, Surface.search})
 class TwoTowerSource:
     name = "two_tower"
 
-    def __init__(self, index: SearchIndex, catalog: Catalog, serving: TowerServing | None) -> None:
+    def __init__(
+        self,
+        index: SearchIndex,
+        catalog: Catalog,
+        serving: TowerServing | None,
+        in_memory: bool = False,
+    ) -> None:
+        """``in_memory``: search the model's own vectors exactly instead of the index (for a
+        model whose vectors are not indexed, e.g. the ranker-window model in training; request
+        filters then act in the pipeline's filter stage only)."""
         self.index = index
         self.catalog = catalog
         self.serving = serving
+        self.in_memory = in_memory
+        self._exact = _ExactVectors()
 
     @property
     def surfaces(self) -> frozenset[Surface]:
@@ -52,7 +63,36 @@ class TwoTowerSource:
         # In a worker thread: embedding a new query text takes ~20 ms of CPU (torch releases
         # the GIL), and the other sources of the request run meanwhile.
         q = await asyncio.to_thread(serving.query_vector, query_inputs(ctx, serving.cfg))
+        if self.in_memory:
+            n = len(self.catalog)
+            rows, scores = await asyncio.to_thread(self._exact.top, serving, q, k, n)
+            return SourceResult(self.name, rows, scores)
         hits = await self.index.vector(q, k, ctx.filters, model=serving.version)
         rows = np.fromiter(map(self.catalog.row_of.get, hits.ids, repeat(-1)), np.int64, len(hits))
         known = rows >= 0
         return SourceResult(self.name, rows[known], hits.scores[known].astype(np.float32))
+
+
+class _ExactVectors:
+    """The model's item vectors as one matrix, rebuilt when the model or catalog size changes."""
+
+    def __init__(self) -> None:
+        self._key: tuple[int, int] = (-1, -1)
+        self._rows = np.zeros(0, np.int64)
+        self._vecs = np.zeros((0, 0), np.float32)
+
+    def top(
+        self, serving: TowerServing, q: np.ndarray, k: int, n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        key = (id(serving), n)
+        if key != self._key:
+            self._rows = serving.rows_with_vectors(n)
+            self._vecs = serving.vectors_of(self._rows)
+            self._key = key
+        scores = self._vecs @ q
+        k = min(k, len(scores))
+        if k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        part = np.argpartition(-scores, k - 1)[:k]
+        part = part[np.argsort(-scores[part], kind="stable")]
+        return self._rows[part], scores[part].astype(np.float32)

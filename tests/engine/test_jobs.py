@@ -26,6 +26,9 @@ async def test_index_train_evaluate_and_serve(world: Settings) -> None:
     assert towers["train_examples"] > 2000
     # 100 of 5,000 items: a random model finds the clicked item 2% of the time
     assert towers["valid"]["recall@100"] > 0.12, towers["valid"]
+    # the ranker's two-tower features come from a model that ends before the ranker's labels
+    assert towers["ranker_window"]["version"] != towers["version"]
+    assert towers["ranker_window"]["train_examples"] < towers["train_examples"]
 
     graph = train_graph(world, max_epochs=10, progress=False)
     # 20 of 5,000 items: chance is 0.004
@@ -69,7 +72,7 @@ async def test_index_train_evaluate_and_serve(world: Settings) -> None:
         assert "src_two_tower_score" in report["feature_names"]
         assert resp.explain is not None and resp.explain.candidates > 100
         feed = await engine.rank(FeedRequest(user_id="u000010"))
-        assert len(feed.items) == 20 and not feed.degraded
+        assert len(feed.items) == 20 and not feed.degraded, feed.degraded
         assert "src_graph_score" in report["feature_names"]
     finally:
         await engine.close()

@@ -2,11 +2,14 @@ from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
+import pytest
 
 from ltr.compiled import compile_model
 
 
-def test_compiled_model_scores_like_lightgbm_including_missing_values(tmp_path: Path) -> None:
+def test_compiled_model_scores_like_lightgbm_including_missing_values(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     rng = np.random.default_rng(0)
     x = rng.random((2000, 6))
     y = (x[:, 0] + x[:, 1] > 1).astype(int) + (x[:, 2] > 0.8)
@@ -16,6 +19,8 @@ def test_compiled_model_scores_like_lightgbm_including_missing_values(tmp_path: 
     booster.save_model(str(path))
     compiled = compile_model(path)
     assert compiled is not None
+    # the compiler's native log must not reach stdout, where the CLI prints its JSON
+    assert capfd.readouterr().out == ""
     q = rng.random((300, 6)).astype(np.float32)
     q[::5, 1] = np.nan
     np.testing.assert_allclose(compiled.predict(q), booster.predict(q), atol=1e-5)

@@ -180,3 +180,32 @@ async def test_sources_setting_switches_two_tower_off(tmp_path: Path) -> None:
             )
     finally:
         await close_engine(engine)
+
+
+async def test_in_memory_search_matches_the_index_for_an_unindexed_model(
+    tmp_path: Path,
+) -> None:
+    """The ranker-window model's vectors are not in the index: the source searches them
+    exactly in memory, and finds what the index finds for the served model."""
+    engine = await make_engine(tmp_path, towers=lambda c: tiny_towers(tmp_path / "towers", c))
+    try:
+        served = engine.towers
+        assert served is not None
+        ctx = _ctx("phone case")
+        indexed = await TwoTowerSource(engine.index, engine.catalog, served).fetch(ctx, 10)
+        exact = await TwoTowerSource(engine.index, engine.catalog, served, in_memory=True).fetch(
+            ctx, 10
+        )
+        assert exact.rows.tolist() == indexed.rows.tolist()
+        np.testing.assert_allclose(exact.scores, indexed.scores, rtol=1e-4, atol=1e-5)
+        # a model never indexed: the index returns nothing for it, memory does
+        other = tiny_towers(tmp_path / "other", engine.catalog, seed=7)
+        assert (
+            len((await TwoTowerSource(engine.index, engine.catalog, other).fetch(ctx, 5)).rows) == 0
+        )
+        mem = await TwoTowerSource(engine.index, engine.catalog, other, in_memory=True).fetch(
+            ctx, 5
+        )
+        assert len(mem.rows) == 5 and np.all(np.diff(mem.scores) <= 0)
+    finally:
+        await close_engine(engine)
