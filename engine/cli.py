@@ -45,7 +45,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _sources(arg: str | None) -> tuple[str, ...] | None:
     if arg is None:
         return None
-    from engine.pipelines import SOURCE_NAMES, TRADITIONAL
+    from engine.source_names import SOURCE_NAMES, TRADITIONAL
 
     names = TRADITIONAL if arg == "traditional" else tuple(x.strip() for x in arg.split(","))
     unknown = sorted(set(names) - set(SOURCE_NAMES))

@@ -14,11 +14,12 @@ from engine import backends
 from engine.catalog import Catalog, load_jsonl
 from engine.catalog_log import CatalogLog
 from engine.pipeline.executor import Executor
-from engine.pipelines import SOURCE_NAMES, build_spec
+from engine.pipelines import build_spec
 from engine.retrieval.covisitation import CovisitationIndex, CovisParams
 from engine.service import Engine
 from engine.settings import Settings
 from engine.signals import DAY, KIND_WEIGHT, Signals
+from engine.source_names import SOURCE_NAMES
 from engine.state.embedded import EmbeddedStore
 from engine.state.protocol import Interaction, OnlineStore, Recorded
 from engine.state.redis_store import RedisStore

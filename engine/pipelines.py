@@ -31,6 +31,7 @@ from engine.rerank.filters import (
 from engine.retrieval.covisitation import CovisitationIndex
 from engine.settings import Settings
 from engine.signals import Signals
+from engine.source_names import SOURCE_NAMES
 from engine.sources.covisitation import CoVisitationSource
 from engine.sources.graph import BoughtTogetherSource, GraphSource
 from engine.sources.lexical import LexicalSource
@@ -44,20 +45,6 @@ from search_plugins.protocol import SearchIndex
 if TYPE_CHECKING:
     from graph.serving import GraphServing
     from towers.serving import TowerServing
-
-#: Source names in column order; the ranker's features are named after them.
-SOURCE_NAMES = (
-    "bm25",
-    "covis",
-    "popular",
-    "trending",
-    "popular_in_context",
-    "two_tower",
-    "graph",
-    "bought_together",
-)
-#: Option (a) of the design question: traditional candidate generation.
-TRADITIONAL = ("bm25", "covis", "popular", "trending", "popular_in_context")
 
 
 def check_sources(enabled: tuple[str, ...]) -> None:

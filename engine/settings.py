@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from engine.source_names import SOURCE_NAMES
+
 
 class Settings(BaseSettings):
     """Engine configuration. Environment variables use the ``SHOPNOW_`` prefix."""
@@ -40,16 +42,7 @@ class Settings(BaseSettings):
         description="candidates asked of each source",
     )
     sources: tuple[str, ...] = Field(
-        (
-            "bm25",
-            "covis",
-            "popular",
-            "trending",
-            "popular_in_context",
-            "two_tower",
-            "graph",
-            "bought_together",
-        ),
+        SOURCE_NAMES,
         description="enabled candidate sources; two_tower needs a towers model "
         "(`shopnow train-towers`), graph and bought_together a graph model (`shopnow "
         "train-graph`). Traditional only: bm25,covis,popular,trending,popular_in_context",

@@ -22,8 +22,10 @@ if TYPE_CHECKING:  # numpy-only at serving, but the graph package imports torch 
 FEED = frozenset({Surface.feed})
 
 
-class GraphSource:
-    name = "graph"
+class _GraphBacked:
+    """A feed source that reads the served graph model; off without one."""
+
+    name = ""
 
     def __init__(self, serving: GraphServing | None) -> None:
         self.serving = serving
@@ -31,6 +33,10 @@ class GraphSource:
     @property
     def surfaces(self) -> frozenset[Surface]:
         return FEED if self.serving is not None else frozenset()
+
+
+class GraphSource(_GraphBacked):
+    name = "graph"
 
     async def fetch(self, ctx: RequestContext, k: int) -> SourceResult:
         serving = self.serving
@@ -44,15 +50,8 @@ class GraphSource:
         return SourceResult(self.name, rows, scores)
 
 
-class BoughtTogetherSource:
+class BoughtTogetherSource(_GraphBacked):
     name = "bought_together"
-
-    def __init__(self, serving: GraphServing | None) -> None:
-        self.serving = serving
-
-    @property
-    def surfaces(self) -> frozenset[Surface]:
-        return FEED if self.serving is not None else frozenset()
 
     async def fetch(self, ctx: RequestContext, k: int) -> SourceResult:
         serving = self.serving

@@ -10,8 +10,9 @@ import pytest
 from engine.catalog import Catalog
 from engine.contracts import FeedRequest, SearchRequest, Surface
 from engine.pipeline.context import RequestContext
-from engine.pipelines import TRADITIONAL, build_spec
+from engine.pipelines import build_spec
 from engine.settings import Settings
+from engine.source_names import TRADITIONAL
 from engine.sources.two_tower import TwoTowerSource
 from search_plugins.protocol import FloatArray, Hits, IndexDoc, SearchFilter, SearchIndex
 from tests.engine.fixtures import item
