@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from bench.two_tower_bench import _contexts, _pct, format_table, plot, recall_table
+from bench.world import bench_world
 from engine.jobs import (
     build_index,
     evaluate,
@@ -45,7 +46,6 @@ from graph.cooccurrence import Events
 from graph.marketplace import inductive_recall
 from graph.train import LightGCNConfig
 from ingest.synth.dataset import load_dataset
-from ingest.synth.generate import generate
 
 FEED_SOURCES = ("covis", "popular_in_context", "two_tower", "graph", "bought_together")
 
@@ -121,14 +121,8 @@ def incremental(settings: Settings, batch: int = 1000) -> dict[str, Any]:
 
 
 def run(workdir: Path, *, quick: bool, reuse: bool, requests: int) -> dict[str, Any]:
-    items, events = (5_000, 80_000) if quick else (50_000, 500_000)
-    settings = Settings(
-        data_dir=workdir / "data", index_dir=workdir / "index", model_dir=workdir / "models"
-    )
-    out: dict[str, Any] = {"items": items, "events": events, "quick": quick}
     t = time.perf_counter()
-    if not (reuse and (settings.data_dir / "events.npz").exists()):
-        generate(settings.data_dir, n_items=items, n_events=events, seed=0, progress=True)
+    settings, out = bench_world(workdir, quick=quick, reuse=reuse)
     if not (reuse and (settings.towers_dir / "CURRENT").exists()):
         train_towers(settings, max_epochs=3 if quick else 10)
     if not (reuse and (settings.graph_dir / "serve" / "meta.json").exists()):

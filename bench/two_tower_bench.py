@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from bench.world import bench_world
 from engine.jobs import build_index, evaluate, load_catalog, open_engine, train, train_towers
 from engine.pipeline.context import RequestContext
 from engine.settings import Settings
 from ingest.synth.dataset import load_dataset
-from ingest.synth.generate import generate
 from ltr.logs import LogReplay
 
 SOURCES = ("bm25", "covis", "popular", "trending", "popular_in_context", "two_tower")
@@ -179,14 +179,8 @@ def plot(
 
 
 def run(workdir: Path, *, quick: bool, reuse: bool, requests: int) -> dict[str, Any]:
-    items, events = (5_000, 80_000) if quick else (50_000, 500_000)
-    settings = Settings(
-        data_dir=workdir / "data", index_dir=workdir / "index", model_dir=workdir / "models"
-    )
-    out: dict[str, Any] = {"items": items, "events": events, "quick": quick}
     t = time.perf_counter()
-    if not (reuse and (settings.data_dir / "events.npz").exists()):
-        generate(settings.data_dir, n_items=items, n_events=events, seed=0, progress=True)
+    settings, out = bench_world(workdir, quick=quick, reuse=reuse)
     if not (reuse and (settings.towers_dir / "CURRENT").exists()):
         out["towers_training"] = train_towers(settings, max_epochs=3 if quick else 10)
         asyncio.run(build_index(settings))

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from engine.catalog import Catalog
 from engine.pipeline.context import RequestContext
+from engine.retrieval.exact import top_k
 from graph.cooccurrence import Events, ItemGraph, load_item_graph, save_item_graph
 from graph.inductive import ContentMap
 
@@ -161,13 +162,7 @@ class GraphServing:
     def top(self, q: F32, k: int, exclude: I64) -> tuple[I64, F32]:
         scores = self.vectors @ q
         scores[exclude[exclude < len(scores)]] = -np.inf
-        k = min(k, len(scores))
-        if k <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        part = np.argpartition(-scores, k - 1)[:k]
-        part = part[np.isfinite(scores[part])]
-        order = part[np.argsort(-scores[part], kind="stable")]
-        return order.astype(np.int64), scores[order].astype(np.float32)
+        return top_k(scores, k)
 
     def bought_together(self, ctx: RequestContext, k: int) -> tuple[I64, F32]:
         """Items bought together with what the user recently bought, carted or clicked."""

@@ -19,6 +19,7 @@ from engine.catalog import Catalog
 from engine.contracts import Surface
 from engine.pipeline.candidates import SourceResult
 from engine.pipeline.context import RequestContext
+from engine.retrieval.exact import top_k
 from search_plugins.protocol import SearchIndex
 
 if TYPE_CHECKING:  # torch is imported only when a model is served
@@ -90,9 +91,5 @@ class _ExactVectors:
             self._vecs = serving.vectors_of(self._rows)
             self._key = key
         scores = self._vecs @ q
-        k = min(k, len(scores))
-        if k <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        part = np.argpartition(-scores, k - 1)[:k]
-        part = part[np.argsort(-scores[part], kind="stable")]
-        return self._rows[part], scores[part].astype(np.float32)
+        at, best = top_k(scores, k)
+        return self._rows[at], best
