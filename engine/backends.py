@@ -18,16 +18,16 @@ from search_plugins.protocol import IndexDoc, SearchIndex, UpsertReport
 BULK = 5000
 
 
-def opensearch_params(settings: Settings) -> OpenSearchParams:
-    return OpenSearchParams(
-        alias=settings.opensearch_alias,
-        search_timeout_s=settings.request_deadline_ms / 1e3,
-    )
+def opensearch_params(settings: Settings, offline: bool = False) -> OpenSearchParams:
+    """``offline``: for replays (training, evaluation), which wait for slow answers."""
+    deadline = settings.offline_deadline_ms if offline else settings.request_deadline_ms
+    return OpenSearchParams(alias=settings.opensearch_alias, search_timeout_s=deadline / 1e3)
 
 
-async def open_index(settings: Settings) -> SearchIndex:
+async def open_index(settings: Settings, offline: bool = False) -> SearchIndex:
     if settings.search_backend == "opensearch":
-        return await OpenSearchIndex.open(settings.opensearch_url, opensearch_params(settings))
+        params = opensearch_params(settings, offline)
+        return await OpenSearchIndex.open(settings.opensearch_url, params)
     if not settings.index_dir.exists():
         raise FileNotFoundError(f"no index at {settings.index_dir}; run `shopnow index` first")
     return EmbeddedIndex.open(str(settings.index_dir))

@@ -58,4 +58,8 @@ def run_bench(which: str, *, quick: bool, settings: Settings) -> dict[str, Any]:
         from bench import e2e_bench
 
         out["e2e"] = e2e_bench.run_named(quick=quick)
+    if which in ("ingest", "all"):
+        from bench import ingest_bench
+
+        out["ingest"] = ingest_bench.run_named(quick=quick, opensearch_url=None)
     return out

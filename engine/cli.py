@@ -1,5 +1,5 @@
-"""`shopnow` command line: synth, train-towers, train-graph, index, train, eval, serve, bench,
-demo."""
+"""`shopnow` command line: synth, train-towers, train-graph, index, ingest, train, eval, serve,
+bench, demo."""
 
 from __future__ import annotations
 
@@ -79,6 +79,14 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     print(json.dumps(asyncio.run(build_index(_settings(args), progress=not args.quiet)), indent=2))
     return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from engine.ingest_file import ingest_file
+
+    report = asyncio.run(ingest_file(_settings(args), args.file, progress=not args.quiet))
+    print(json.dumps(report, indent=2))
+    return 0 if report["waiting_for_index"] == 0 else 1
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -227,6 +235,15 @@ def parser() -> argparse.ArgumentParser:
     _paths(p)
     p.set_defaults(fn=cmd_index)
 
+    p = sub.add_parser(
+        "ingest",
+        help="apply a JSONL file of catalog changes (items or op records) through the ingest "
+        "log; resumes where an interrupted run stopped",
+    )
+    p.add_argument("file", type=Path)
+    _paths(p)
+    p.set_defaults(fn=cmd_ingest)
+
     p = sub.add_parser("train", help="train the LambdaMART ranker from logged impressions")
     _paths(p)
     p.add_argument(
@@ -283,6 +300,7 @@ def parser() -> argparse.ArgumentParser:
             "two_tower",
             "graph",
             "gowalla",
+            "ingest",
             "all",
         ],
     )

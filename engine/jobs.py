@@ -12,7 +12,6 @@ from tqdm import tqdm
 
 from engine import backends
 from engine.catalog import Catalog, load_jsonl
-from engine.catalog_log import CatalogLog
 from engine.pipeline.executor import Executor
 from engine.pipelines import build_spec
 from engine.retrieval.covisitation import CovisitationIndex, CovisParams
@@ -23,6 +22,8 @@ from engine.source_names import SOURCE_NAMES
 from engine.state.embedded import EmbeddedStore
 from engine.state.protocol import Interaction, OnlineStore, Recorded
 from engine.state.redis_store import RedisStore
+from engine.writes import replay_catalog
+from ingest.log import IngestLog
 from ingest.synth.dataset import SynthDataset, load_dataset
 from ltr.artifact import RankerArtifact
 from ltr.compiled import compile_model
@@ -50,7 +51,7 @@ def _ranker_feature_time(start: float, split: float) -> float:
 def load_catalog(settings: Settings, progress: bool = False) -> Catalog:
     catalog = Catalog()
     load_jsonl(catalog, settings.data_dir / "items.jsonl", progress=progress)
-    CatalogLog(settings.data_dir / "catalog.log.jsonl").replay(catalog)
+    replay_catalog(catalog, IngestLog(settings.ingest_path, settings.ingest_capacity))
     return catalog
 
 
@@ -152,7 +153,7 @@ async def train(
     """Signals from the first 60% of the training period; the ranker learns on the rest."""
     ds = load_dataset(settings.data_dir)
     catalog = load_catalog(settings)
-    index = await backends.open_index(settings)
+    index = await backends.open_index(settings, offline=True)
     start, split = float(ds.meta["start"]), float(ds.meta["split_ts"])
     t_feat = _ranker_feature_time(start, split)
     signals, covis = build_signals(ds, catalog, t_feat)
@@ -177,6 +178,7 @@ async def train(
         towers=towers,
         graph=graph,
         towers_in_memory=in_memory,
+        deadline_ms=settings.offline_deadline_ms,
     )
     replay = _replay(ds)
     reqs = replay.requests(t_feat, split, max_requests=max_requests, seed=seed)
@@ -413,7 +415,6 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
         signals,
         spec,
         versions,
-        CatalogLog(settings.data_dir / "catalog.log.jsonl"),
         towers,
         graph,
     )
@@ -428,14 +429,23 @@ async def evaluate(
 
     ds = load_dataset(settings.data_dir)
     catalog = load_catalog(settings)
-    index = await backends.open_index(settings)
+    index = await backends.open_index(settings, offline=True)
     split, end = float(ds.meta["split_ts"]), float(ds.meta["end"])
     signals, covis = load_signals(settings, catalog)
     towers = load_towers(settings, catalog, progress)
     graph = load_graph(settings, catalog)
+    deadline = settings.offline_deadline_ms
     specs = {
         "heuristic": build_spec(
-            settings, catalog, index, signals, covis, HeuristicScorer(), towers=towers, graph=graph
+            settings,
+            catalog,
+            index,
+            signals,
+            covis,
+            HeuristicScorer(),
+            towers=towers,
+            graph=graph,
+            deadline_ms=deadline,
         )
     }
     try:
@@ -450,6 +460,7 @@ async def evaluate(
             tuple(art.meta.feature_names),
             towers,
             graph=graph,
+            deadline_ms=deadline,
         )
     except FileNotFoundError:
         log.warning("no ranker artifact: evaluating the heuristic only")

@@ -65,14 +65,16 @@ def build_spec(
     sources: tuple[str, ...] | None = None,
     graph: GraphServing | None = None,
     towers_in_memory: bool = False,
+    deadline_ms: float | None = None,
 ) -> PipelineSpec:
     """``sources`` names the enabled candidate sources (default ``settings.sources``); the
     others stay in the spec, switched off, so feature columns keep their meaning.
     ``towers_in_memory``: the towers' item vectors are not in the index (ranker training on an
-    earlier model), search them exactly in memory."""
+    earlier model), search them exactly in memory. ``deadline_ms`` overrides the sources'
+    deadline (offline replays use ``settings.offline_deadline_ms``)."""
     enabled = settings.sources if sources is None else sources
     check_sources(enabled)
-    deadline = settings.source_deadline_ms
+    deadline = settings.source_deadline_ms if deadline_ms is None else deadline_ms
     stages: tuple[CandidateSource, ...] = tuple(
         s if s.name in enabled else Switched(s)
         for s in (

@@ -7,24 +7,35 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.catalog import Catalog
-from engine.catalog_log import CatalogLog
 from engine.context_builder import build_context
 from engine.contracts import Event, EventType, FeedRequest, Item, RankedResponse, SearchRequest
+from engine.metrics import Metrics
 from engine.pipeline.context import KIND_CART, KIND_CLICK, KIND_PURCHASE, KIND_VIEW
-from engine.pipeline.executor import Executor
+from engine.pipeline.executor import Executor, Timing
 from engine.pipeline.spec import PipelineSpec
 from engine.responses import build_response
 from engine.settings import Settings
 from engine.signals import KIND_WEIGHT, Signals
-from engine.state.protocol import Bump, Interaction, OnlineStore, Recorded, StoreUnavailable
+from engine.state.protocol import (
+    Bump,
+    Interaction,
+    ItemCount,
+    OnlineStore,
+    Recorded,
+    StoreUnavailable,
+)
+from engine.writes import CatalogWriter
 from graph.cooccurrence import Events as GraphEvents
+from ingest.deadletter import DeadLetters
+from ingest.log import IngestLog, delete_body, upsert_body
+from ingest.worker import APPLIED, PENDING, STALE, IngestWorker
 from ltr.features import FeatureHydrator
-from search_plugins.protocol import IndexDoc, IndexUnavailable, SearchIndex, UpsertReport
+from search_plugins.protocol import SearchIndex
 
 if TYPE_CHECKING:
     from graph.serving import GraphServing
@@ -58,9 +69,10 @@ class Engine:
         signals: Signals,
         spec: PipelineSpec,
         versions: dict[str, str],
-        log: CatalogLog | None = None,
         towers: TowerServing | None = None,
         graph: GraphServing | None = None,
+        ingest_log: IngestLog | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -70,13 +82,32 @@ class Engine:
         self.spec = spec
         self.executor = Executor(spec)
         self.versions = versions
-        self.log = log
         self.towers = towers  # item vectors of new items are computed from content at ingest
         self.graph = graph  # graph vectors of new items from content; events update its graph
-        # Index writes that failed transiently, id -> version: the catalog (and its log) has
-        # them, the index does not yet. Each later write, and the drain loop, retries them.
-        self.backlog_upserts: dict[str, int] = {}
-        self.backlog_deletes: dict[str, int] = {}
+        self.metrics = metrics or Metrics()
+        directory = settings.ingest_path
+        self.ingest_log = ingest_log or IngestLog(directory, settings.ingest_capacity)
+        self.writer = CatalogWriter(
+            catalog,
+            index,
+            DeadLetters(directory),
+            towers=towers,
+            graph=graph,
+            on_catalog_change=self._catalog_changed,
+            on_stage=lambda st, sec: self.metrics.ingest_stage_seconds.labels(st).observe(sec),
+            on_freshness=self._fresh,
+        )
+        self.worker = IngestWorker(
+            self.ingest_log,
+            self.writer,
+            batch_size=settings.ingest_batch,
+            persist_every_s=settings.ingest_persist_s,
+            on_freshness=self._fresh,
+            on_outcome=lambda status: self.metrics.ingested.labels(status).inc(),
+        )
+
+    def _fresh(self, source: str, seconds: float) -> None:
+        self.metrics.freshness.labels(source).observe(seconds)
 
     async def rank(
         self, req: SearchRequest | FeedRequest, request_id: str | None = None
@@ -86,6 +117,7 @@ class Engine:
         t = time.perf_counter()
         res = await self.executor.run(ctx)
         resp = build_response(ctx, res, self.catalog, self.versions, degraded)
+        self._observe(ctx.surface.value, time.perf_counter() - t, res.timings, resp.degraded)
         log.info(
             "ranked",
             extra={
@@ -98,6 +130,16 @@ class Engine:
         )
         return resp
 
+    def _observe(
+        self, surface: str, seconds: float, timings: Sequence[Timing], degraded: bool
+    ) -> None:
+        m = self.metrics
+        m.request_seconds.labels(surface).observe(seconds)
+        for tm in timings:
+            m.stage_seconds.labels(surface, tm.stage).observe(tm.ms / 1e3)
+        if degraded:
+            m.degraded.labels(surface).inc()
+
     async def record_events(self, events: Sequence[Event]) -> tuple[int, list[str]]:
         """Store session/user interactions; returns (accepted, warnings)."""
         recs = [
@@ -107,14 +149,18 @@ class Engine:
             for e in events
             if e.item_id is not None and e.type in _KIND and e.type != EventType.impression
         ]
+        for e in events:
+            self.metrics.events.labels(e.type.value).inc()
         warnings: list[str] = []
-        if recs:
+        seen = _item_counts(events)
+        if recs or seen:
             try:
                 await self.store.record(recs)
                 await self.store.bump(self._bumps(recs))
+                await self.store.count(seen)
             except StoreUnavailable as exc:
                 raise StoreUnavailable(f"events not stored: {exc}") from exc
-            if self.graph is not None:
+            if self.graph is not None and recs:
                 await asyncio.to_thread(self.graph.record, self._graph_events(recs))
         unknown = sorted(
             {
@@ -154,97 +200,76 @@ class Engine:
                 out.append(Bump(f"cat:{self.catalog.category_name(row)}", i.item_id, w, i.ts))
         return out
 
-    async def upsert_items(self, items: Sequence[Item]) -> ItemWriteReport:
-        if self.log is not None:
-            self.log.upserts(items)  # durable before it is acknowledged
-        res = self.catalog.upsert(items)
-        report = ItemWriteReport(stale=list(res.stale))
-        if res.applied:
-            self.signals.resize(self.catalog.category.values)
-            self._catalog_changed()
-            rows = np.asarray(res.applied, np.int64)
-            if self.towers is not None:
-                await asyncio.to_thread(self.towers.ensure, self.catalog, rows)
-            if self.graph is not None:
-                self.graph.ensure(self.catalog, rows)
-            for r in res.applied:
-                self.backlog_upserts[self.catalog.ids[r]] = int(self.catalog.version.values[r])
-        written = {self.catalog.ids[r] for r in res.applied}
-        done, failed = await self._write_upserts()
-        report.applied = [i for i in done if i in written]
-        report.failed = {i: why for i, why in failed.items() if i in written}
-        report.pending = sorted(i for i in self.backlog_upserts if i in written)
-        return report
-
-    async def _write_upserts(self) -> tuple[list[str], dict[str, str]]:
-        """Send the upsert backlog to the index; what fails transiently stays in it."""
-        rows = [self.catalog.row_of.get(i) for i in self.backlog_upserts]
-        docs = [self._doc(r) for r in rows if r is not None]
-        self.backlog_upserts = {d.id: d.version for d in docs}
-        if not docs:
-            return [], {}
-        try:
-            ur: UpsertReport = await self.index.upsert(docs)
-            await self.index.refresh()
-        except IndexUnavailable as exc:
-            log.warning("index unavailable, %d item writes pending: %s", len(docs), exc)
-            return [], {}
-        for d in docs:
-            if d.id not in ur.retryable:
-                self.backlog_upserts.pop(d.id, None)
-        failed = {i: why for i, why in ur.failed.items() if i not in ur.retryable}
-        done = [d.id for d in docs if d.id not in ur.failed]  # applied, or stale: index newer
-        return done, failed
-
-    def _doc(self, row: int) -> IndexDoc:
-        """The row's index document, with its vector of the served model when it has one."""
-        t = self.towers
-        vec = t.vector(row) if t is not None else None
-        if t is None or vec is None:
-            return self.catalog.index_doc(row)
-        return self.catalog.index_doc(row, vec, t.version)
+    async def upsert_items(
+        self, items: Sequence[Item], *, wait_s: float | None = None
+    ) -> ItemWriteReport:
+        """Accept ``items`` into the ingest log (durable once this returns, or
+        :class:`~ingest.log.LogFull`), then wait up to ``wait_s`` (default: the setting) for them
+        to reach every source; what has not by then is reported pending."""
+        bodies = [upsert_body(it.model_dump(mode="json")) for it in items]
+        return await self._submit(bodies, wait_s)
 
     async def delete_item(self, item_id: str, version: int) -> bool:
+        """False when the catalog holds a newer version (nothing is logged then)."""
         row = self.catalog.row_of.get(item_id)
         if row is None or int(self.catalog.version.values[row]) > version:
             return False
-        if self.log is not None:
-            self.log.delete(item_id, version)
-        self.catalog.delete(item_id, version)
-        self.backlog_upserts.pop(item_id, None)
-        self.backlog_deletes[item_id] = version
-        await self._write_deletes()
-        return True
+        rep = await self._submit([delete_body(item_id, version)], None)
+        return not rep.stale
 
-    async def _write_deletes(self) -> None:
-        for item_id, version in list(self.backlog_deletes.items()):
-            try:
-                await self.index.delete([item_id], version)
-            except IndexUnavailable as exc:
-                log.warning("index unavailable, delete of %s pending: %s", item_id, exc)
-                return
-            del self.backlog_deletes[item_id]
-        try:
-            await self.index.refresh()
-        except IndexUnavailable as exc:
-            log.warning("index refresh after deletes failed: %s", exc)
+    async def _submit(self, bodies: list[dict[str, Any]], wait_s: float | None) -> ItemWriteReport:
+        offsets = await self.worker.accept(bodies)
+        wait = self.settings.ingest_wait_s if wait_s is None else wait_s
+        if wait > 0:
+            await self.worker.until(offsets[-1], wait)
+        report = ItemWriteReport()
+        done = self.worker.outcomes(offsets)
+        for off, body in zip(offsets, bodies, strict=True):
+            out = done.get(off)
+            item_id = body["item"]["id"] if body["op"] == "upsert" else body["id"]
+            if out is None or out.status == PENDING:
+                report.pending.append(item_id)
+            elif out.status == APPLIED:
+                report.applied.append(item_id)
+            elif out.status == STALE:
+                report.stale.append(item_id)
+            else:
+                report.failed[item_id] = out.detail or out.status
+        return report
 
     @property
     def backlog(self) -> int:
-        return len(self.backlog_upserts) + len(self.backlog_deletes)
+        """Accepted catalog changes not yet applied, plus item vectors still owed."""
+        return self.worker.lag + len(self.writer.lane)
 
     async def drain_backlog(self) -> int:
-        """Retry pending index writes; returns how many are still pending."""
-        if self.backlog_deletes:
-            await self._write_deletes()
-        if self.backlog_upserts:
-            await self._write_upserts()
+        """Apply every accepted change and compute every owed vector now, then checkpoint;
+        returns how many still wait (the index refusing writes)."""
+        await self.worker.drain()
+        await self.writer.drain_lane()
+        await self.worker.drain()  # the checkpoint may now pass what the lane held back
         return self.backlog
 
     def _catalog_changed(self) -> None:
+        self.signals.resize(self.catalog.category.values)
         if isinstance(self.spec.hydrator, FeatureHydrator):
             self.spec.hydrator.catalog_changed()
 
     async def close(self) -> None:
+        await self.worker.drain()
         await self.index.close()
         await self.store.close()
+
+
+def _item_counts(events: Sequence[Event]) -> list[ItemCount]:
+    """Impressions and clicks per item, for the live CTR counters."""
+    imp: dict[str, int] = {}
+    clk: dict[str, int] = {}
+    for e in events:
+        if e.item_id is None:
+            continue
+        if e.type == EventType.impression:
+            imp[e.item_id] = imp.get(e.item_id, 0) + 1
+        elif e.type == EventType.click:
+            clk[e.item_id] = clk.get(e.item_id, 0) + 1
+    return [ItemCount(i, imp.get(i, 0), clk.get(i, 0)) for i in sorted(imp.keys() | clk.keys())]

@@ -53,7 +53,32 @@ class Settings(BaseSettings):
     )
     max_candidates: int = Field(3000, ge=1, le=20_000)
     source_deadline_ms: float = Field(40.0, gt=0)
+    offline_deadline_ms: float = Field(
+        10_000.0,
+        gt=0,
+        description="per-source deadline in offline replays (ranker training, evaluation): "
+        "a busy machine changes their timings, never their candidates",
+    )
     request_deadline_ms: float = Field(120.0, gt=0)
+    ingest_dir: Path | None = Field(
+        None, description="ingest log, checkpoint and dead letters (default: DATA_DIR/ingest)"
+    )
+    ingest_capacity: int = Field(
+        200_000,
+        ge=1,
+        description="accepted catalog changes that may wait for the index; "
+        "beyond it writes get 429 with Retry-After",
+    )
+    ingest_batch: int = Field(1000, ge=1, description="changes applied per micro-batch")
+    ingest_persist_s: float = Field(
+        5.0, ge=0, description="how often the index is made durable and the log checkpointed"
+    )
+    ingest_wait_s: float = Field(
+        5.0,
+        ge=0,
+        description="how long PUT/DELETE /v1/items wait for their changes to reach "
+        "every source before answering 202 with them pending (0: answer once durable)",
+    )
     brand_cap_top20: int = Field(4, ge=1)
     seller_cap_top20: int = Field(5, ge=1)
     mmr_lambda: float = Field(0.85, ge=0.0, le=1.0)
@@ -76,3 +101,7 @@ class Settings(BaseSettings):
     def towers_ranker_dir(self) -> Path:
         """Two-tower models that end at the ranker's feature time (for ranker training)."""
         return self.model_dir / "towers-ranker-window"
+
+    @property
+    def ingest_path(self) -> Path:
+        return self.ingest_dir if self.ingest_dir is not None else self.data_dir / "ingest"

@@ -8,6 +8,7 @@ negatives, so the ranker also learns to push down what retrieval adds).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,6 +23,8 @@ from ltr.artifact import RankerArtifact, RankerMeta, new_version
 from ltr.compliance import check_feature_set, declared_aggregations
 from ltr.features import Feature
 from ltr.logs import LoggedRequest, LogReplay
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +56,12 @@ async def build_training_set(
     ys: list[npt.NDArray[np.int8]] = []
     group: list[int] = []
     names: tuple[str, ...] = ()
+    degraded = 0
     for lr in tqdm(requests, desc=desc, unit="req", disable=not progress):
         ctx = replay.context(lr)
-        pool = await executor.retrieve(ctx, [], [])
+        lost: list[str] = []
+        pool = await executor.retrieve(ctx, [], lost)
+        degraded += bool(lost)
         extra = np.setdiff1d(pool.rows, lr.rows)
         if negatives and len(extra):
             extra = rng.choice(extra, min(negatives, len(extra)), replace=False)
@@ -75,6 +81,14 @@ async def build_training_set(
         group.append(len(y))
     if not group:
         raise ValueError("no logged request with a positive label in the training window")
+    if degraded:
+        log.warning(
+            "%s: %d of %d requests lost a candidate source (deadline or failure); their "
+            "features miss those candidates",
+            desc,
+            degraded,
+            len(requests),
+        )
     window = (min(r.ts for r in requests), max(r.ts for r in requests))
     return TrainingSet(
         np.concatenate(xs), np.concatenate(ys), np.asarray(group, np.int64), names, window

@@ -33,6 +33,23 @@ class IndexDoc:
     vector_model: str = ""  # model version that produced ``vector``
 
 
+def write_order(doc: IndexDoc) -> int:
+    """Which of two writes of one id wins: the higher version, and at equal versions the
+    document with a vector over the one without. A new item can so be written at once for
+    lexical search and again, same version, once its vector is computed (the vector lane of
+    ``engine/writes.py``), while an older write arriving late still loses."""
+    return 2 * doc.version + (doc.vector is not None)
+
+
+def delete_order(version: int) -> int:
+    """A delete of ``version`` wins over both writes of that version."""
+    return 2 * version + 1
+
+
+def version_of(order: int) -> int:
+    return order // 2
+
+
 def check_doc(doc: IndexDoc, dim: int) -> str | None:
     """Why a backend must refuse ``doc`` (reported per id, never raised), or None."""
     if not doc.id:
@@ -108,7 +125,8 @@ class SearchIndex(Protocol):
     name: str
 
     async def upsert(self, docs: Sequence[IndexDoc]) -> UpsertReport:
-        """Insert or replace by id; a doc not newer than the stored version is stale."""
+        """Insert or replace by id; a doc that does not come after the stored one in
+        :func:`write_order` is stale."""
         ...
 
     async def delete(self, ids: Sequence[str], version: int) -> int:
@@ -117,6 +135,11 @@ class SearchIndex(Protocol):
 
     async def refresh(self) -> None:
         """Make all accepted writes visible to searches."""
+        ...
+
+    async def persist(self) -> None:
+        """Make all accepted writes durable: a crash of this process after it returns loses
+        none of them (the ingest checkpoint advances only past persisted changes)."""
         ...
 
     async def lexical(self, query: str, k: int, flt: SearchFilter | None = None) -> Hits:

@@ -97,6 +97,17 @@ class TowerServing:
             self._have[rows] = True
         return vecs
 
+    def cheap(self, catalog: Catalog, rows: I64) -> npt.NDArray[np.bool_]:
+        """Rows whose vector needs no text-model pass (their text is cached)."""
+        return self.featurizer.encoder.has(self.featurizer.texts(catalog, [int(r) for r in rows]))
+
+    def forget(self, rows: I64) -> None:
+        """Drop the vectors of ``rows`` (their content changed; a new one is on its way)."""
+        rows = np.asarray(rows, np.int64)
+        with self._lock:
+            rows = rows[rows < len(self._have)]
+            self._have[rows] = False
+
     def missing(self, n_rows: int) -> I64:
         have = self._have[:n_rows]
         return np.concatenate(

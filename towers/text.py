@@ -217,6 +217,16 @@ class TextEncoder:
                 out[i] = vecs[pos[keys[i]]]
         return out
 
+    def has(self, texts: Sequence[str]) -> npt.NDArray[np.bool_]:
+        """Which texts ``encode`` answers without the model (cached, or empty)."""
+        keys = [text_key(t) for t in texts]
+        out = np.array(
+            [not t.strip() or k in self._memory for t, k in zip(texts, keys, strict=True)]
+        )
+        if self._disk is not None and len(keys):
+            out |= self._disk.lookup(keys) >= 0
+        return out
+
     def encode_query(self, query: str) -> F32:
         """One query's vector, ``float32 [384]``."""
         row: F32 = self.encode([query])[0]

@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -15,17 +16,19 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from engine.api.errors import ApiError, parse
+from engine.api.errors import ApiError, parse, query_seconds
 from engine.api.openapi import build_openapi, render_docs
 from engine.api.schemas import DeleteResult, EventsAccepted, ItemsBody, ItemsWritten, Readiness
 from engine.contracts import EventBatch, FeedRequest, SearchRequest
 from engine.service import Engine
 from engine.state.protocol import StoreUnavailable
+from ingest.log import LogFull
 from search_plugins.protocol import IndexUnavailable
 
 log = logging.getLogger("shopnow.api")
 VERSION = "0.1.0"
 REQUEST_ID = "x-request-id"
+MAX_WAIT_S = 60.0  # longest a PUT may wait for its items to reach every source
 
 
 def _json(model: object, status: int = 200, request_id: str | None = None) -> Response:
@@ -69,9 +72,17 @@ async def events(request: Request) -> Response:
     return _json(EventsAccepted(accepted=n, warnings=warnings), 202)
 
 
+def _full(exc: LogFull) -> ApiError:
+    return ApiError(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+
+
 async def put_items(request: Request) -> Response:
+    wait = query_seconds(request, "wait", MAX_WAIT_S)
     body = await parse(request, ItemsBody)
-    rep = await _engine(request).upsert_items(body.items)
+    try:
+        rep = await _engine(request).upsert_items(body.items, wait_s=wait)
+    except LogFull as exc:
+        raise _full(exc) from None
     out = ItemsWritten(applied=rep.applied, stale=rep.stale, failed=rep.failed, pending=rep.pending)
     return _json(out, 202 if rep.pending else 200)
 
@@ -94,7 +105,10 @@ async def delete_item(request: Request) -> Response:
     engine = _engine(request)
     if item_id not in engine.catalog.row_of:
         raise ApiError(404, f"item {item_id!r} not found")
-    deleted = await engine.delete_item(item_id, int(raw))
+    try:
+        deleted = await engine.delete_item(item_id, int(raw))
+    except LogFull as exc:
+        raise _full(exc) from None
     if not deleted:
         raise ApiError(409, f"item {item_id!r} has a newer version than {raw}; not deleted")
     return _json(DeleteResult(id=item_id, deleted=True))
@@ -125,6 +139,15 @@ async def readyz(request: Request) -> Response:
     return _json(body, 200 if ready else 503)
 
 
+async def metrics(request: Request) -> Response:
+    engine = _engine(request)
+    m = engine.metrics
+    m.ingest_lag.set(engine.worker.lag)
+    m.ingest_lag_seconds.set(await asyncio.to_thread(engine.worker.oldest_unapplied_age))
+    m.ingest_unpersisted.set(engine.worker.applied - engine.ingest_log.checkpoint)
+    return Response(m.render(), media_type=CONTENT_TYPE_LATEST)
+
+
 async def openapi(request: Request) -> Response:
     return JSONResponse(request.app.state.openapi)
 
@@ -152,17 +175,6 @@ class RequestIdMiddleware(BaseHTTPMiddleware):
         return response
 
 
-async def _drain_forever(engine: Engine, every_s: float = 2.0) -> None:
-    """Retry index writes that failed while the index was unreachable."""
-    while True:
-        await asyncio.sleep(every_s)
-        if engine.backlog:
-            try:
-                await engine.drain_backlog()
-            except Exception:  # a bad retry must not kill the loop; it logs and tries again
-                logging.getLogger("shopnow.api").exception("index backlog drain failed")
-
-
 def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
     """The API over ``engine``, or over the engine an async factory opens at startup.
 
@@ -176,11 +188,14 @@ def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
         if not isinstance(engine, Engine):
             engine = await engine()
             app.state.engine = engine
-        drain = asyncio.create_task(_drain_forever(engine))
+        tasks = [
+            asyncio.create_task(engine.worker.run()),  # applies accepted catalog changes
+            asyncio.create_task(engine.writer.run_lane()),  # item vectors of new texts
+        ]
         yield
-        drain.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await drain
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await engine.close()
 
     routes = [
@@ -190,6 +205,7 @@ def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
         Route("/v1/items", put_items, methods=["PUT"]),
         Route("/v1/items/{item_id}", delete_item, methods=["DELETE"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),

@@ -51,6 +51,33 @@ def _op(
     return op
 
 
+def _put_items() -> dict[str, Any]:
+    op = _op(
+        "Insert or update items (versioned): durable in the ingest log, then applied",
+        ItemsBody,
+        ItemsWritten,
+        params=[
+            {
+                "name": "wait",
+                "in": "query",
+                "required": False,
+                "description": "seconds to wait for the items to reach every source (default "
+                "the server's setting; 0: answer once they are durable)",
+                "schema": {"type": "number", "minimum": 0, "maximum": 60},
+            }
+        ],
+    )
+    op["responses"]["202"] = {
+        "description": "Accepted; the items under `pending` are not in every source yet",
+        "content": _json(ItemsWritten),
+    }
+    op["responses"]["429"] = {
+        "description": "The ingest log is full; retry after the `Retry-After` header's seconds",
+        "content": _json(ErrorResponse),
+    }
+    return op
+
+
 def build_openapi(version: str) -> dict[str, Any]:
     models: list[type[BaseModel]] = [
         SearchRequest,
@@ -88,9 +115,7 @@ def build_openapi(version: str) -> dict[str, Any]:
             },
             "/v1/feed": {"post": _op("Rank items for the home feed", FeedRequest, RankedResponse)},
             "/v1/events": {"post": _op("Record user events", EventBatch, EventsAccepted, "202")},
-            "/v1/items": {
-                "put": _op("Insert or update items (versioned)", ItemsBody, ItemsWritten)
-            },
+            "/v1/items": {"put": _put_items()},
             "/v1/items/{item_id}": {
                 "delete": _op(
                     "Delete an item at a version", None, DeleteResult, params=delete_params
@@ -100,6 +125,14 @@ def build_openapi(version: str) -> dict[str, Any]:
                 "get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}
             },
             "/readyz": {"get": _op("Readiness of index, store and ranker", None, Readiness)},
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics: latency per stage, freshness, ingest lag",
+                    "responses": {
+                        "200": {"description": "text/plain; version=0.0.4", "content": {}}
+                    },
+                }
+            },
         },
         "components": {"schemas": defs.get("$defs", {})},
     }

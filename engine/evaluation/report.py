@@ -10,11 +10,13 @@ AGE_GROUPS = ("fresh", "new_week")  # relevant items < 1 day / < 7 days old (tab
 #: Relevant items complementing an earlier purchase, overall and per segment (table only).
 COMPLEMENT_GROUPS = ("complement", *(f"complement:{s}" for s in SEGMENTS))
 SURFACES = ("feed", "search")
+NOT_SCORERS = ("requests", "window", "degraded")  # the report's other top-level keys
 
 
 def format_synthetic(report: dict[str, Any], k_recall: int = 500) -> str:
-    scorers = [k for k in report if k not in ("requests", "window")]
-    lines = [f"held-out requests: {report['requests']}", ""]
+    scorers = [k for k in report if k not in NOT_SCORERS]
+    lost = report.get("degraded", {})
+    lines = [f"held-out requests: {report['requests']}, degraded (lost a source): {lost}", ""]
     head = f"{'scorer':<12}{'surface':<8}{'segment':<21}{'n':>5}{'NDCG@10':>9}{'R@10':>7}"
     sources = sorted(
         {
@@ -52,7 +54,7 @@ def plot_synthetic(report: dict[str, Any], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scorers = [k for k in report if k not in ("requests", "window")]
+    scorers = [k for k in report if k not in NOT_SCORERS]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     width = 0.8 / max(len(scorers), 1)
     for ax, sf in zip(axes, SURFACES, strict=True):

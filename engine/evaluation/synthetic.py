@@ -51,11 +51,13 @@ async def evaluate_requests(
 ) -> dict[str, Any]:
     """``specs`` maps a label (e.g. "lambdamart", "heuristic") to a pipeline to evaluate;
     ``created_at`` (by catalog row) adds the ``"fresh"`` and ``"new_week"`` groups,
-    ``complements`` = (leaf, partner leaf or -1), by catalog row, the ``"complement"`` ones."""
+    ``complements`` = (leaf, partner leaf or -1), by catalog row, the ``"complement"`` ones.
+    ``"degraded"`` counts, per pipeline, the requests that lost a source (deadline, failure)."""
     executors = {name: Executor(s) for name, s in specs.items()}
     buckets: dict[tuple[str, str, str], _Bucket] = defaultdict(
         lambda: _Bucket([], [], defaultdict(list))
     )
+    degraded = dict.fromkeys(executors, 0)
     for lr in tqdm(requests, desc="eval", unit="req", disable=not progress):
         relevant = lr.rows[lr.grades > 0]
         if len(relevant) == 0:
@@ -75,13 +77,14 @@ async def evaluate_requests(
                 groups += [("complement", comp), (f"complement:{seg}", comp)]
         for name, ex in executors.items():
             res = await ex.run(ctx)
+            degraded[name] += bool(res.degraded)
             ranked = res.pool.rows[res.ranked.order][:K_FINAL]
             for group, rel in groups:
                 b = buckets[(name, group, ctx.surface.value)]
                 b.ranked.append(np.pad(ranked, (0, K_FINAL - len(ranked)), constant_values=-1))
                 b.relevant.append(rel)
                 _source_recall(b, res.pool, rel)
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"degraded": degraded}
     for (name, seg, surface), b in sorted(buckets.items()):
         m = evaluate(np.stack(b.ranked), relevant_from_lists(b.relevant), ks=(K_FINAL,))
         out.setdefault(name, {}).setdefault(surface, {})[seg] = {

@@ -6,7 +6,14 @@ import heapq
 from collections import defaultdict, deque
 from collections.abc import Sequence
 
-from engine.state.protocol import HALF_LIFE_S, REBASE_EXPONENT, Bump, Interaction, Recorded
+from engine.state.protocol import (
+    HALF_LIFE_S,
+    REBASE_EXPONENT,
+    Bump,
+    Interaction,
+    ItemCount,
+    Recorded,
+)
 
 
 class EmbeddedStore:
@@ -18,6 +25,8 @@ class EmbeddedStore:
         self._users: defaultdict[str, deque[Interaction]] = defaultdict(self._new)
         self._pop: defaultdict[str, dict[str, float]] = defaultdict(dict)
         self._landmark: dict[str, float] = {}
+        self._impressions: defaultdict[str, int] = defaultdict(int)
+        self._clicks: defaultdict[str, int] = defaultdict(int)
 
     def _new(self) -> deque[Interaction]:
         return deque(maxlen=self._max_len)
@@ -54,6 +63,15 @@ class EmbeddedStore:
         scale = 2.0 ** ((self._landmark[scope] - now) / HALF_LIFE_S)
         best = heapq.nlargest(k, counters.items(), key=lambda kv: (kv[1], kv[0]))
         return [(item, score * scale) for item, score in best]
+
+    async def count(self, counts: Sequence[ItemCount]) -> None:
+        for c in counts:
+            self._impressions[c.item_id] += c.impressions
+            self._clicks[c.item_id] += c.clicks
+
+    async def counts(self, item_ids: Sequence[str]) -> tuple[list[int], list[int]]:
+        imp, clk = self._impressions, self._clicks
+        return [imp.get(i, 0) for i in item_ids], [clk.get(i, 0) for i in item_ids]
 
     async def ping(self) -> bool:
         return True

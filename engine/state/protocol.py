@@ -43,6 +43,23 @@ class Bump:
     ts: float
 
 
+@dataclass(frozen=True, slots=True)
+class ItemCount:
+    """Add ``impressions`` and ``clicks`` to an item's running counters."""
+
+    item_id: str
+    impressions: int
+    clicks: int
+
+
+def smoothed_ctr(
+    clicks: float, impressions: float, prior_ctr: float = 0.05, prior_weight: float = 20.0
+) -> float:
+    """Click-through rate with a Beta prior: an item with few impressions stays near the prior
+    (the same prior as the offline signals, engine/signals.py)."""
+    return (clicks + prior_ctr * prior_weight) / (impressions + prior_weight)
+
+
 HALF_LIFE_S = 6 * 3600.0  # popularity counters halve every 6 hours
 REBASE_EXPONENT = 256.0  # rebase a scope once increments reach 2**256
 
@@ -68,6 +85,15 @@ class OnlineStore(Protocol):
 
     async def top(self, scope: str, k: int, now: float) -> list[tuple[str, float]]:
         """The ``k`` most popular items of ``scope`` with their decayed score at ``now``."""
+        ...
+
+    async def count(self, counts: Sequence[ItemCount]) -> None:
+        """Add impressions and clicks to per-item counters."""
+        ...
+
+    async def counts(self, item_ids: Sequence[str]) -> tuple[list[int], list[int]]:
+        """``(impressions, clicks)`` of each id, in order (0 for unknown ids): one round trip
+        for a whole candidate set."""
         ...
 
     async def ping(self) -> bool: ...

@@ -13,6 +13,7 @@ from engine.state.protocol import (
     REBASE_EXPONENT,
     Bump,
     Interaction,
+    ItemCount,
     Recorded,
     StoreUnavailable,
 )
@@ -127,6 +128,31 @@ class RedisStore:
             return []
         scale = 2.0 ** ((float(landmark) - now) / HALF_LIFE_S)
         return [(item.decode(), float(score) * scale) for item, score in rows]
+
+    async def count(self, counts: Sequence[ItemCount]) -> None:
+        pipe = self._r.pipeline(transaction=False)
+        imp, clk = self._key("c", "impressions"), self._key("c", "clicks")
+        for c in counts:
+            if c.impressions:
+                pipe.hincrby(imp, c.item_id, c.impressions)
+            if c.clicks:
+                pipe.hincrby(clk, c.item_id, c.clicks)
+        try:
+            await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+
+    async def counts(self, item_ids: Sequence[str]) -> tuple[list[int], list[int]]:
+        if not item_ids:
+            return [], []
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hmget(self._key("c", "impressions"), list(item_ids))
+        pipe.hmget(self._key("c", "clicks"), list(item_ids))
+        try:
+            imp, clk = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+        return [int(v or 0) for v in imp], [int(v or 0) for v in clk]
 
     async def ping(self) -> bool:
         try:

@@ -74,6 +74,10 @@ class AsyncIndexMixin:
     async def save(self: _SyncIndex) -> None:
         await asyncio.to_thread(self.save_sync)
 
+    async def persist(self: _SyncIndex) -> None:
+        """The embedded index is durable at its save point."""
+        await asyncio.to_thread(self.save_sync)
+
     async def compact(self: _SyncIndex) -> int:
         return await asyncio.to_thread(self.compact_sync)
 

@@ -36,9 +36,12 @@ from search_plugins.protocol import (
     SearchFilter,
     UpsertReport,
     check_doc,
+    delete_order,
+    version_of,
+    write_order,
 )
 
-_FORMAT = 1
+_FORMAT = 2  # 2: the registry holds write orders (protocol.write_order), not raw versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,10 @@ class EmbeddedIndex(AsyncIndexMixin):
         with open(os.path.join(path, "meta.json")) as f:
             meta = json.load(f)
         if meta["format"] != _FORMAT:
-            raise ValueError(f"unsupported index format {meta['format']}")
+            raise ValueError(
+                f"{path}: index format {meta['format']}, this version reads {_FORMAT}; "
+                "rebuild it with `shopnow index`"
+            )
         p = params or EmbeddedParams(
             hnsw=HnswParams(**meta["hnsw"]),
             tombstone_retention_s=meta.get("tombstone_retention_s", 7 * 86_400.0),
@@ -140,7 +146,7 @@ class EmbeddedIndex(AsyncIndexMixin):
                     failed[doc.id] = reason
                     continue
                 floor = self.registry.floor(doc.id)
-                if floor is not None and doc.version <= floor:
+                if floor is not None and write_order(doc) <= floor:
                     stale.append(doc.id)
                     continue
                 self._put(doc)
@@ -170,7 +176,7 @@ class EmbeddedIndex(AsyncIndexMixin):
             model,
             vec,
         )
-        reg.put(doc.id, row, doc.version)
+        reg.put(doc.id, row, write_order(doc))
         self.lexical_index.put(
             doc.id, row, doc.text, doc.category, doc.brand, doc.in_stock, doc.price
         )
@@ -183,15 +189,16 @@ class EmbeddedIndex(AsyncIndexMixin):
         deleted = 0
         with self._mutate:
             now = self._expire_tombstones()
+            order = delete_order(version)
             for doc_id in ids:
                 live = self.registry.version(doc_id)
                 tomb = self.registry.tombstones.get(doc_id)
-                if tomb is not None and tomb >= version:
+                if tomb is not None and tomb >= order:
                     continue
-                if live is not None and live > version:
+                if live is not None and live > order:
                     continue
                 row = self.registry.row(doc_id)
-                self.registry.remove(doc_id, version, now)  # tombstone even if never seen
+                self.registry.remove(doc_id, order, now)  # tombstone even if never seen
                 if row is not None:
                     self._kill(row)
                     self.lexical_index.delete(doc_id)
@@ -348,7 +355,7 @@ class EmbeddedIndex(AsyncIndexMixin):
     def versions_sync(self, ids: Sequence[str]) -> dict[str, int]:
         with self._mutate:
             got = {i: self.registry.version(i) for i in ids}
-        return {i: v for i, v in got.items() if v is not None}
+        return {i: version_of(v) for i, v in got.items() if v is not None}
 
     def count_sync(self) -> int:
         with self._swap.read():

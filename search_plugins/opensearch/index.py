@@ -29,6 +29,9 @@ from search_plugins.protocol import (
     SearchFilter,
     UpsertReport,
     check_doc,
+    delete_order,
+    version_of,
+    write_order,
 )
 
 
@@ -220,7 +223,7 @@ class OpenSearchIndex:
                 {
                     "_op_type": "index",
                     "_id": doc.id,
-                    "version": doc.version,
+                    "version": write_order(doc),  # OpenSearch keeps it as _version
                     "version_type": "external",
                     "_source": mapping.source(doc),
                 }
@@ -235,7 +238,12 @@ class OpenSearchIndex:
 
     async def delete(self, ids: Sequence[str], version: int) -> int:
         actions: list[dict[str, Any]] = [
-            {"_op_type": "delete", "_id": i, "version": version, "version_type": "external_gte"}
+            {
+                "_op_type": "delete",
+                "_id": i,
+                "version": delete_order(version),
+                "version_type": "external_gte",
+            }
             for i in ids
         ]
         outcome = await self._bulk(actions)
@@ -264,6 +272,10 @@ class OpenSearchIndex:
         targets = [self.params.alias] + ([self._building] if self._building else [])
         with _reachable("refresh"):
             await self.client.indices.refresh(index=",".join(targets))
+
+    async def persist(self) -> None:
+        """Nothing to do: with the translog's default ``request`` durability, OpenSearch fsyncs
+        a bulk request's operations before it acknowledges them."""
 
     # -- reads ----------------------------------------------------------------------------
     async def lexical(self, query: str, k: int, flt: SearchFilter | None = None) -> Hits:
@@ -326,7 +338,7 @@ class OpenSearchIndex:
             resp = await self.client.mget(
                 index=self.params.alias, body={"ids": list(ids)}, params={"_source": "false"}
             )
-        return {d["_id"]: int(d["_version"]) for d in resp["docs"] if d.get("found")}
+        return {d["_id"]: version_of(int(d["_version"])) for d in resp["docs"] if d.get("found")}
 
     async def count(self) -> int:
         with _reachable("count"):

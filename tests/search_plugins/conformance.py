@@ -97,7 +97,47 @@ QUERY = np.linspace(-1.0, 1.0, DIM, dtype=np.float32)
 
 
 class SearchIndexConformance:
-    """Subclasses provide an ``index`` fixture: an empty backend of dimension ``DIM``."""
+    """Subclasses provide an ``index`` fixture: an empty backend of dimension ``DIM``, and
+    ``reopen``: a second handle on the same stored index, as a restarted process opens it."""
+
+    async def reopen(self, index: SearchIndex) -> SearchIndex:
+        raise NotImplementedError
+
+    async def test_vector_arriving_later_completes_the_same_version(
+        self, index: SearchIndex
+    ) -> None:
+        """Text first, the vector of the same version later: the second write wins; the text-
+        only write arriving after it, or an older version with a vector, loses."""
+        doc = catalog(1)[0]
+        bare = dataclasses.replace(doc, version=3, vector=None, vector_model="")
+        full = dataclasses.replace(doc, version=3)
+        assert (await index.upsert([bare])).applied == 1
+        await index.refresh()
+        assert (await index.lexical("item", 5)).ids == ["d0"]
+        assert (await index.vector(QUERY, 5, model="m2")).ids == []
+        assert (await index.upsert([full])).applied == 1
+        assert (await index.upsert([bare])).stale == ["d0"]
+        assert (await index.upsert([dataclasses.replace(doc, version=2)])).stale == ["d0"]
+        await index.refresh()
+        assert (await index.vector(QUERY, 5, model="m2")).ids == ["d0"]
+        assert await index.versions(["d0"]) == {"d0": 3}
+        assert await index.delete(["d0"], 3) == 1  # a delete of the version beats both writes
+        assert (await index.upsert([full])).stale == ["d0"]
+
+    async def test_persisted_writes_survive_a_new_handle(self, index: SearchIndex) -> None:
+        docs = catalog(30)
+        await index.upsert(docs)
+        await index.delete(["d3"], 1)
+        await index.upsert([dataclasses.replace(docs[5], version=2, text="item zebra")])
+        await index.refresh()
+        await index.persist()
+        again = await self.reopen(index)
+        try:
+            assert await again.count() == 29, await again.count()
+            assert (await again.versions(["d3", "d5", "d6"])) == {"d5": 2, "d6": 1}
+            assert (await again.lexical("zebra", 3)).ids == ["d5"]
+        finally:
+            await again.close()
 
     @pytest.fixture
     async def loaded(self, index: SearchIndex) -> SearchIndex:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from search_plugins.embedded import EmbeddedIndex, EmbeddedParams, HnswParams
 from search_plugins.embedded.partitions import PartitionedVectors
 from search_plugins.embedded.registry import RowRegistry
 from search_plugins.embedded.vectors import VectorStore
-from search_plugins.protocol import SearchFilter, SearchIndex
+from search_plugins.protocol import SearchFilter, SearchIndex, delete_order
 from tests.search_plugins.conformance import (
     DIM,
     FILTERS,
@@ -46,6 +47,13 @@ class TestEmbeddedIndex(SearchIndexConformance):
         assert isinstance(idx, SearchIndex)
         yield idx
         await idx.close()
+
+    async def reopen(self, index: SearchIndex) -> SearchIndex:
+        """The files as a crash would leave them (a copy: the index is single-writer)."""
+        assert isinstance(index, EmbeddedIndex)
+        copy = f"{index.path}-after-crash"
+        shutil.copytree(index.path, copy, ignore=shutil.ignore_patterns("*.lock"))
+        return EmbeddedIndex.open(copy, index.params)
 
 
 def test_routing_to_blocks(tmp_path: Path) -> None:
@@ -247,7 +255,7 @@ async def test_expired_tombstone_no_longer_blocks_an_older_version(tmp_path: Pat
     rep = await idx.upsert([dataclasses.replace(d, version=3) for d in docs[:2]])
     assert rep.applied == 1 and rep.stale == ["d1"]
     await idx.refresh()
-    assert idx.registry.tombstones == {"d1": 5}
+    assert idx.registry.tombstones == {"d1": delete_order(5)}  # kept as write orders
     assert (await idx.versions(["d0", "d1"])) == {"d0": 3}
     assert "d0" in (await idx.lexical("item", 10)).ids
     clock.t += 2 * day  # now d1's tombstone has expired too

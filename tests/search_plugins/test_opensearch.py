@@ -38,6 +38,10 @@ class TestOpenSearchIndex(SearchIndexConformance):
         await drop(idx)
         await idx.close()
 
+    async def reopen(self, index: SearchIndex) -> SearchIndex:
+        assert isinstance(index, OpenSearchIndex)
+        return await OpenSearchIndex.open(OPENSEARCH_URL, index.params)
+
 
 @pytest.fixture
 async def live() -> AsyncIterator[OpenSearchIndex]:
@@ -63,7 +67,7 @@ async def test_blue_green_reindex_keeps_serving(live: OpenSearchIndex) -> None:
         index=new,
         id="d0",
         body={"id": "d0", "text": "x"},
-        params={"version": 99, "version_type": "external"},
+        params={"version": 2 * 99 + 1, "version_type": "external"},  # write order of v99
     )
     # ... and live writes go to both generations
     await live.upsert(docs[60:])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -117,7 +118,9 @@ async def test_a_rollout_during_a_request_does_not_mix_versions(tmp_path: Path) 
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-async def test_a_new_item_gets_a_vector_at_ingest(tmp_path: Path, backend: str) -> None:
+async def test_a_new_item_gets_its_vector_from_the_lane(tmp_path: Path, backend: str) -> None:
+    """A new text: indexed at once for lexical search, its vector computed by the vector lane
+    and written as the same version; a later change with the same text gets it in the batch."""
     engine = await make_engine(
         tmp_path, backend=backend, towers=lambda c: tiny_towers(tmp_path / "towers", c)
     )
@@ -126,17 +129,35 @@ async def test_a_new_item_gets_a_vector_at_ingest(tmp_path: Path, backend: str) 
         assert towers is not None
         new = item(
             900,
-            title="Folding camping chair with cup holder",
+            title=f"Folding camping chair with cup holder {uuid.uuid4().hex}",  # never embedded
             category=("Outdoor", "Camping"),
             brand="brand-never-seen",
         )
         rep = await engine.upsert_items([new])
         assert rep.applied == ["i900"] and not rep.pending
         row = engine.catalog.row_of["i900"]
+        assert (await engine.index.lexical("camping chair", 3)).ids[0] == "i900"
+        assert towers.vector(row) is None and engine.backlog == 1  # the lane owes its vector
+        held = engine.ingest_log.next_offset - 1
+        await engine.worker.drain()
+        assert engine.ingest_log.checkpoint == held  # not past a change still owed a vector
+        assert await engine.drain_backlog() == 0
+        assert engine.ingest_log.checkpoint == engine.ingest_log.next_offset
         vec = towers.vector(row)
         assert vec is not None and abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
         hits = await engine.index.vector(vec, 1, model=towers.version)
-        assert hits.ids == ["i900"]  # in the index, under the served model, right away
+        assert hits.ids == ["i900"]  # in the index, under the served model
+        assert await engine.index.versions(["i900"]) == {"i900": 1}
+        text = engine.metrics.render().decode()
+        assert 'shopnow_freshness_seconds_count{source="two_tower"} 1.0' in text  # the lane's
+        assert 'shopnow_freshness_seconds_count{source="bm25"} 1.0' in text  # the batch's
+
+        cheaper = new.model_copy(update={"version": 2, "price": 5.0})  # same text
+        rep = await engine.upsert_items([cheaper])
+        assert rep.applied == ["i900"] and engine.backlog == 0  # vector in the batch
+        assert towers.vector(row) is not None
+        assert (await engine.index.vector(vec, 1, model=towers.version)).ids == ["i900"]
+        assert await engine.index.versions(["i900"]) == {"i900": 2}
         # A new query text costs ~20 ms of MiniLM on an idle core, more on a loaded test
         # machine: embed it first, as the LRU does for head queries, so the deadline holds.
         towers.query_encoder.encode(["camping chair"])

@@ -9,8 +9,10 @@ from engine.state.protocol import (
     REBASE_EXPONENT,
     Bump,
     Interaction,
+    ItemCount,
     OnlineStore,
     Recorded,
+    smoothed_ctr,
 )
 
 
@@ -50,6 +52,17 @@ class StoreConformance:
         assert [g.item_id for g in await store.session("s2", 10)] == ["b", "c"]
         user = await store.user("u1", 10)
         assert [(g.item_id, g.kind) for g in user] == [("a", 3), ("b", 1)]
+
+    async def test_item_counters_add_up_in_one_fetch(self, store: OnlineStore) -> None:
+        await store.count([ItemCount("a", 3, 1), ItemCount("b", 1, 0)])
+        await store.count([ItemCount("a", 2, 2), ItemCount("c", 0, 1)])
+        assert await store.counts(["a", "b", "c", "never"]) == ([5, 1, 0, 0], [3, 0, 1, 0])
+        assert await store.counts([]) == ([], [])
+        ids = [f"x{i}" for i in range(3000)]  # a whole candidate set
+        await store.count([ItemCount(i, 2, 1) for i in ids])
+        imp, clk = await store.counts(ids)
+        assert imp == [2] * 3000 and clk == [1] * 3000
+        assert smoothed_ctr(0, 0) == 0.05 and smoothed_ctr(30, 100) > smoothed_ctr(3, 10)
 
     async def test_ping(self, store: OnlineStore) -> None:
         assert await store.ping() is True

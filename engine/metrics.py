@@ -1,0 +1,77 @@
+"""Prometheus metrics of one engine (its own registry, so tests and several engines in one
+process never share counters). ``GET /metrics`` serves :meth:`Metrics.render`."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+#: Freshness buckets (seconds): the product limit is 600 s, the target a few seconds.
+FRESHNESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 1.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.request_seconds = Histogram(
+            "shopnow_request_seconds",
+            "Time to answer a ranking request, by surface",
+            ["surface"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.stage_seconds = Histogram(
+            "shopnow_stage_seconds",
+            "Time spent in each pipeline stage, by surface",
+            ["surface", "stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.degraded = Counter(
+            "shopnow_degraded_responses",
+            "Responses that lost a source or fell back, by surface",
+            ["surface"],
+            registry=r,
+        )
+        self.freshness = Histogram(
+            "shopnow_freshness_seconds",
+            "From acceptance of an item change to its eligibility, by candidate source",
+            ["source"],
+            buckets=FRESHNESS_BUCKETS,
+            registry=r,
+        )
+        self.ingest_stage_seconds = Histogram(
+            "shopnow_ingest_stage_seconds",
+            "Time per ingest micro-batch in each stage (validation and catalog, item tower, "
+            "graph, index bulk write, index refresh)",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ingested = Counter(
+            "shopnow_ingested_changes",
+            "Catalog changes taken from the ingest log, by outcome (applied, stale, failed, "
+            "dead_letter: malformed, kept in the dead-letter file with the reason)",
+            ["outcome"],
+            registry=r,
+        )
+        self.ingest_lag = Gauge(
+            "shopnow_ingest_lag_changes", "Accepted changes not yet applied", registry=r
+        )
+        self.ingest_lag_seconds = Gauge(
+            "shopnow_ingest_lag_seconds",
+            "Age of the oldest accepted change not yet applied (0 when none)",
+            registry=r,
+        )
+        self.ingest_unpersisted = Gauge(
+            "shopnow_ingest_unpersisted_changes",
+            "Applied changes not yet behind the durable checkpoint",
+            registry=r,
+        )
+        self.events = Counter(
+            "shopnow_events", "Behaviour events accepted, by type", ["type"], registry=r
+        )
+
+    def render(self) -> bytes:
+        out: bytes = generate_latest(self.registry)
+        return out

@@ -1,0 +1,187 @@
+"""The durable ingest log: every accepted catalog change, in order, with its offset.
+
+A change is *accepted* once its line is written and fsynced; only then does the API answer. The
+catalog is rebuilt at start by replaying the whole log (versions make a replay idempotent), and
+the index by replaying what follows the *checkpoint*: the offset below which every change is
+durable in the search backend. The checkpoint file is replaced atomically, so a crash leaves
+either the old or the new value, never a torn one; a torn last log line (a crash mid-append,
+never acknowledged) is cut off when the log is opened.
+
+Records are JSON lines ``{"offset": n, "at": unix_seconds, "op": "upsert", "item": {...}}`` or
+``{"offset": n, "at": ..., "op": "delete", "id": ..., "version": ...}``. ``item`` is kept as
+received: validation happens downstream, and what fails it goes to the dead-letter file.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+LOG_FILE = "ingest.log.jsonl"
+CHECKPOINT_FILE = "ingest.checkpoint"
+
+
+class LogFull(RuntimeError):
+    """More changes are waiting for the index than the log's capacity allows."""
+
+    def __init__(self, pending: int, capacity: int, retry_after_s: int) -> None:
+        super().__init__(
+            f"ingest log full: {pending:,} changes wait to be indexed (capacity {capacity:,}); "
+            f"retry in {retry_after_s} s"
+        )
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    offset: int
+    at: float  # acceptance time
+    body: dict[str, Any]  # "op" and its fields
+
+
+def upsert_body(item: dict[str, Any]) -> dict[str, Any]:
+    return {"op": "upsert", "item": item}
+
+
+def delete_body(item_id: str, version: int) -> dict[str, Any]:
+    return {"op": "delete", "id": item_id, "version": version}
+
+
+class IngestLog:
+    """Append-only, fsynced; ``capacity`` bounds the changes not yet checkpointed."""
+
+    def __init__(self, directory: Path, capacity: int = 200_000) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / LOG_FILE
+        self._ckpt = directory / CHECKPOINT_FILE
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self.next_offset = self._recover()
+        self.checkpoint = self._read_checkpoint()
+
+    # -- opening ----------------------------------------------------------------------------
+    def _recover(self) -> int:
+        """Count the records, cutting off a torn last line; returns the next offset."""
+        if not self.path.is_file():
+            self.path.touch()
+            return 0
+        n, good = 0, 0
+        with self.path.open("rb") as fh:
+            for line in fh:
+                if not line.endswith(b"\n"):
+                    break  # torn tail: never acknowledged
+                try:
+                    rec = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    raise ValueError(f"{self.path}: corrupt record at byte {good}") from None
+                if rec.get("offset") != n:
+                    raise ValueError(f"{self.path}: offset {rec.get('offset')} where {n} expected")
+                n += 1
+                good += len(line)
+        if good != self.path.stat().st_size:
+            with self.path.open("r+b") as fh:
+                fh.truncate(good)
+                os.fsync(fh.fileno())
+        return n
+
+    def _read_checkpoint(self) -> int:
+        if not self._ckpt.is_file():
+            return 0
+        value = int(self._ckpt.read_text().strip() or 0)
+        if not 0 <= value <= self.next_offset:
+            raise ValueError(
+                f"{self._ckpt}: checkpoint {value} outside the log (0..{self.next_offset})"
+            )
+        return value
+
+    # -- writing ----------------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        """Accepted changes not yet durable in the index."""
+        return self.next_offset - self.checkpoint
+
+    def append(self, bodies: Sequence[dict[str, Any]], now: float | None = None) -> range:
+        """Write and fsync ``bodies``; returns their offsets. Raises :class:`LogFull`."""
+        at = time.time() if now is None else now
+        with self._lock:
+            if self.pending + len(bodies) > self.capacity:
+                raise LogFull(self.pending, self.capacity, retry_after_s=5)
+            first = self.next_offset
+            lines = b"".join(
+                orjson.dumps({"offset": first + i, "at": at, **b}) + b"\n"
+                for i, b in enumerate(bodies)
+            )
+            with self.path.open("ab") as fh:
+                fh.write(lines)
+                fh.flush()
+                os.fsync(fh.fileno())
+            self.next_offset = first + len(bodies)
+        return range(first, first + len(bodies))
+
+    def commit(self, offset: int) -> None:
+        """Every change below ``offset`` is durable in the index."""
+        if not self.checkpoint <= offset <= self.next_offset:
+            raise ValueError(f"checkpoint {offset} outside {self.checkpoint}..{self.next_offset}")
+        if offset == self.checkpoint:
+            return
+        tmp = self._ckpt.with_name(CHECKPOINT_FILE + ".tmp")
+        with tmp.open("w") as fh:
+            fh.write(str(offset))
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(self._ckpt)
+        self.checkpoint = offset
+
+    # -- reading ----------------------------------------------------------------------------
+    def records(self, start: int = 0) -> Iterator[Record]:
+        """Records from offset ``start`` to the end as of the call."""
+        end = self.next_offset
+        with self.path.open("rb") as fh:
+            for line in fh:
+                rec = orjson.loads(line)
+                off = rec.pop("offset")
+                if off >= end:
+                    return
+                if off >= start:
+                    yield Record(off, rec.pop("at"), rec)
+
+
+class LogReader:
+    """Reads a log forward from an offset, keeping its file position between calls."""
+
+    def __init__(self, log: IngestLog, start: int) -> None:
+        self.log = log
+        self.offset = start
+        self._pos = 0
+        self._skip_to(start)
+
+    def _skip_to(self, start: int) -> None:
+        with self.log.path.open("rb") as fh:
+            for _ in range(start):
+                if not fh.readline():
+                    raise ValueError(f"offset {start} is past the end of {self.log.path}")
+            self._pos = fh.tell()
+
+    def read(self, limit: int) -> list[Record]:
+        """Up to ``limit`` records from the current offset (fewer at the end)."""
+        end = min(self.log.next_offset, self.offset + limit)
+        out: list[Record] = []
+        if end <= self.offset:
+            return out
+        with self.log.path.open("rb") as fh:
+            fh.seek(self._pos)
+            while self.offset + len(out) < end:
+                line = fh.readline()
+                rec = orjson.loads(line)
+                off = rec.pop("offset")
+                out.append(Record(off, rec.pop("at"), rec))
+            self._pos = fh.tell()
+        self.offset += len(out)
+        return out

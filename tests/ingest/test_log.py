@@ -1,0 +1,65 @@
+from pathlib import Path
+
+import pytest
+
+from ingest.log import IngestLog, LogFull, LogReader, delete_body, upsert_body
+
+
+def test_append_read_and_reopen(tmp_path: Path) -> None:
+    log = IngestLog(tmp_path)
+    assert log.append([upsert_body({"id": "a"}), delete_body("b", 2)], now=10.0) == range(0, 2)
+    assert log.append([upsert_body({"id": "c"})], now=11.0) == range(2, 3)
+    again = IngestLog(tmp_path)
+    assert again.next_offset == 3 and again.checkpoint == 0 and again.pending == 3
+    recs = list(again.records())
+    assert [r.offset for r in recs] == [0, 1, 2] and recs[1].at == 10.0
+    assert recs[1].body == {"op": "delete", "id": "b", "version": 2}
+    assert [r.offset for r in again.records(start=2)] == [2]
+
+
+def test_torn_tail_is_cut_and_offsets_continue(tmp_path: Path) -> None:
+    log = IngestLog(tmp_path)
+    log.append([upsert_body({"id": "a"}), upsert_body({"id": "b"})])
+    with log.path.open("ab") as fh:
+        fh.write(b'{"offset": 2, "at": 1.0, "op": "ups')  # a crash mid-append
+    again = IngestLog(tmp_path)
+    assert again.next_offset == 2
+    assert again.append([upsert_body({"id": "c"})]) == range(2, 3)
+    assert [r.body["item"]["id"] for r in IngestLog(tmp_path).records()] == ["a", "b", "c"]
+
+
+def test_corrupt_middle_record_is_an_error(tmp_path: Path) -> None:
+    log = IngestLog(tmp_path)
+    log.append([upsert_body({"id": "a"})])
+    with log.path.open("ab") as fh:
+        fh.write(b"garbage\n")
+    with log.path.open("ab") as fh:
+        fh.write(b'{"offset": 2, "at": 1.0, "op": "delete", "id": "x", "version": 1}\n')
+    with pytest.raises(ValueError, match="corrupt record"):
+        IngestLog(tmp_path)
+
+
+def test_checkpoint_survives_reopen_and_bounds_capacity(tmp_path: Path) -> None:
+    log = IngestLog(tmp_path, capacity=3)
+    log.append([upsert_body({"id": str(i)}) for i in range(3)])
+    with pytest.raises(LogFull) as full:
+        log.append([upsert_body({"id": "x"})])
+    assert full.value.retry_after_s > 0 and "capacity 3" in str(full.value)
+    assert log.next_offset == 3  # nothing half-written
+    log.commit(2)
+    assert IngestLog(tmp_path, capacity=3).checkpoint == 2
+    assert log.append([upsert_body({"id": "y"}), upsert_body({"id": "z"})]) == range(3, 5)
+    with pytest.raises(ValueError, match="outside"):
+        log.commit(9)
+
+
+def test_reader_follows_appends(tmp_path: Path) -> None:
+    log = IngestLog(tmp_path)
+    log.append([upsert_body({"id": str(i)}) for i in range(5)])
+    reader = LogReader(log, 2)
+    assert [r.offset for r in reader.read(2)] == [2, 3]
+    log.append([upsert_body({"id": "5"})])
+    assert [r.offset for r in reader.read(10)] == [4, 5]
+    assert reader.read(10) == []
+    with pytest.raises(ValueError, match="past the end"):
+        LogReader(log, 99)
