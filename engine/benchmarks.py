@@ -58,6 +58,10 @@ def run_bench(which: str, *, quick: bool, settings: Settings) -> dict[str, Any]:
         from bench import e2e_bench
 
         out["e2e"] = e2e_bench.run_named(quick=quick)
+    if which in ("online", "all"):
+        from bench import online_bench
+
+        out["online"] = online_bench.run(quick=quick, stores=("embedded", "redis"), redis_url=None)
     if which in ("ingest", "all"):
         from bench import ingest_bench
 

@@ -114,13 +114,21 @@ def cmd_train_towers(args: argparse.Namespace) -> int:
 
 
 def cmd_train_graph(args: argparse.Namespace) -> int:
+    import time
+
     from engine.jobs import train_graph
 
-    report = train_graph(
-        _settings(args), max_epochs=args.epochs, seed=args.seed, progress=not args.quiet
-    )
-    print(json.dumps(report, indent=2))
-    return 0
+    settings = _settings(args)
+    while True:
+        report = train_graph(
+            settings, max_epochs=args.epochs, seed=args.seed, progress=not args.quiet
+        )
+        print(json.dumps(report, indent=2), flush=True)
+        if args.every is None:
+            return 0
+        # running servers pick the new version up by themselves (settings.model_poll_s)
+        print(f"next full retrain in {args.every:g} h", file=sys.stderr, flush=True)
+        time.sleep(args.every * 3600)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -219,6 +227,16 @@ def _positive(v: str) -> int:
     return n
 
 
+def _positive_float(v: str) -> float:
+    try:
+        x = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{v!r} is not a number") from None
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"{v} must be positive")
+    return x
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="shopnow", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -268,6 +286,11 @@ def parser() -> argparse.ArgumentParser:
     _paths(p)
     p.add_argument("--epochs", type=_positive, default=60, help="at most this many epochs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--every",
+        type=_positive_float,
+        help="hours: retrain on this schedule, forever (serving swaps each new version in)",
+    )
     p.set_defaults(fn=cmd_train_graph)
 
     p = sub.add_parser("eval", help="offline evaluation (synthetic held-out or amazon-beauty)")
@@ -301,6 +324,7 @@ def parser() -> argparse.ArgumentParser:
             "graph",
             "gowalla",
             "ingest",
+            "online",
             "all",
         ],
     )

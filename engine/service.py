@@ -21,6 +21,8 @@ from engine.pipeline.spec import PipelineSpec
 from engine.responses import build_response
 from engine.settings import Settings
 from engine.signals import KIND_WEIGHT, Signals
+from engine.sources.graph import GraphBacked
+from engine.sources.switch import Switched
 from engine.state.protocol import (
     Bump,
     Interaction,
@@ -105,6 +107,15 @@ class Engine:
             on_freshness=self._fresh,
             on_outcome=lambda status: self.metrics.ingested.labels(status).inc(),
         )
+
+    def swap_graph(self, graph: GraphServing) -> None:
+        """Serve ``graph`` from now on: both graph sources, the ingest path, the versions."""
+        for spec in self.spec.sources:
+            src = spec.source.source if isinstance(spec.source, Switched) else spec.source
+            if isinstance(src, GraphBacked):
+                src.serving = graph
+        self.graph = self.writer.graph = graph
+        self.versions["graph"] = graph.version
 
     def _fresh(self, source: str, seconds: float) -> None:
         self.metrics.freshness.labels(source).observe(seconds)

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
         "a busy machine changes their timings, never their candidates",
     )
     request_deadline_ms: float = Field(120.0, gt=0)
+    model_poll_s: float = Field(
+        30.0, gt=0, description="how often a server looks for a newly published graph model"
+    )
     ingest_dir: Path | None = Field(
         None, description="ingest log, checkpoint and dead letters (default: DATA_DIR/ingest)"
     )

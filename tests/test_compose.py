@@ -29,7 +29,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 INIT_SCRIPT = ROOT / "docker" / "init.sh"
 
 LONG_RUNNING = ("opensearch", "redis", "api")
-APP_SERVICES = ("init", "api")  # built from ./Dockerfile
+APP_SERVICES = ("init", "api", "graph-trainer")  # built from ./Dockerfile
 LOOPBACK = "127.0.0.1"
 
 

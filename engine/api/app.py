@@ -20,6 +20,7 @@ from engine.api.errors import ApiError, parse, query_seconds
 from engine.api.openapi import build_openapi, render_docs
 from engine.api.schemas import DeleteResult, EventsAccepted, ItemsBody, ItemsWritten, Readiness
 from engine.contracts import EventBatch, FeedRequest, SearchRequest
+from engine.model_watch import watch_models
 from engine.service import Engine
 from engine.state.protocol import StoreUnavailable
 from ingest.log import LogFull
@@ -191,6 +192,7 @@ def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
         tasks = [
             asyncio.create_task(engine.worker.run()),  # applies accepted catalog changes
             asyncio.create_task(engine.writer.run_lane()),  # item vectors of new texts
+            asyncio.create_task(watch_models(engine)),  # a newly published graph model
         ]
         yield
         for task in tasks:

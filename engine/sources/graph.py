@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # numpy-only at serving, but the graph package imports torch 
 FEED = frozenset({Surface.feed})
 
 
-class _GraphBacked:
+class GraphBacked:
     """A feed source that reads the served graph model; off without one."""
 
     name = ""
@@ -35,7 +35,7 @@ class _GraphBacked:
         return FEED if self.serving is not None else frozenset()
 
 
-class GraphSource(_GraphBacked):
+class GraphSource(GraphBacked):
     name = "graph"
 
     async def fetch(self, ctx: RequestContext, k: int) -> SourceResult:
@@ -50,7 +50,7 @@ class GraphSource(_GraphBacked):
         return SourceResult(self.name, rows, scores)
 
 
-class BoughtTogetherSource(_GraphBacked):
+class BoughtTogetherSource(GraphBacked):
     name = "bought_together"
 
     async def fetch(self, ctx: RequestContext, k: int) -> SourceResult:

@@ -146,3 +146,21 @@ async def test_without_a_graph_model_both_sources_are_off(tmp_path: Path) -> Non
         assert not resp.degraded
     finally:
         await close_engine(engine)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_an_item_page_gets_what_is_bought_with_it(tmp_path: Path, backend: str) -> None:
+    """An item page asks the feed with the page's item as context (``session_items``)."""
+    engine = await make_engine(tmp_path, backend=backend, graph=world_graph)
+    try:
+        resp = await engine.rank(
+            FeedRequest(session_items=[PHONES[1].id], explain=True, page_size=40)
+        )
+        proposed = {
+            r.id
+            for r in resp.items
+            if r.explanation is not None and "bought_together" in r.explanation.sources
+        }
+        assert {c.id for c in CASES} <= proposed, proposed
+    finally:
+        await close_engine(engine)
