@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     model_poll_s: float = Field(
         30.0, gt=0, description="how often a server looks for a newly published graph model"
     )
+    ingest_stream: str | None = Field(
+        None,
+        description="a Redis stream (at redis_url) the server consumes catalog changes from, "
+        "with consumer group shopnow-ingest; None: no stream",
+    )
     ingest_dir: Path | None = Field(
         None, description="ingest log, checkpoint and dead letters (default: DATA_DIR/ingest)"
     )

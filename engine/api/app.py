@@ -24,6 +24,7 @@ from engine.model_watch import watch_models
 from engine.service import Engine
 from engine.state.protocol import StoreUnavailable
 from ingest.log import LogFull
+from ingest.stream import StreamConsumer
 from search_plugins.protocol import IndexUnavailable
 
 log = logging.getLogger("shopnow.api")
@@ -176,6 +177,15 @@ class RequestIdMiddleware(BaseHTTPMiddleware):
         return response
 
 
+def _stream_consumer(engine: Engine) -> StreamConsumer | None:
+    s = engine.settings
+    if s.ingest_stream is None:
+        return None
+    return StreamConsumer(
+        s.redis_url, s.ingest_stream, engine.worker.accept, engine.writer.dead_letters
+    )
+
+
 def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
     """The API over ``engine``, or over the engine an async factory opens at startup.
 
@@ -194,10 +204,15 @@ def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
             asyncio.create_task(engine.writer.run_lane()),  # item vectors of new texts
             asyncio.create_task(watch_models(engine)),  # a newly published graph model
         ]
+        stream = _stream_consumer(engine)
+        if stream is not None:
+            tasks.append(asyncio.create_task(stream.run()))  # catalog changes from a stream
         yield
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if stream is not None:
+            await stream.close()
         await engine.close()
 
     routes = [
