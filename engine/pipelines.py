@@ -5,11 +5,11 @@
     sources (concurrent, each with a deadline, fail-open)
       bm25 [search] | covis [feed, search] | popular, trending, popular_in_context [feed]
       | two_tower [feed, search; when a towers model is served]
-      | graph, bought_together [feed; when a graph model is served]
+      | graph, bought_together [feed; when a graph model is served] | new_arrivals [feed]
     -> merge (<= max_candidates, best rank in any source wins)
     -> filters: deleted, not_yet_available, out_of_stock, request_filters, already_purchased
     -> features (ltr.features registry) -> scorer (LambdaMART, heuristic fallback)
-    -> re-rankers: duplicate_variants, mmr, brand_seller_caps
+    -> re-rankers: duplicate_variants, mmr, brand_seller_caps, exploration (feed)
     -> rules slot (merchandiser rules) -> page
 """
 
@@ -21,6 +21,7 @@ from engine.catalog import Catalog
 from engine.pipeline.spec import PipelineSpec, SourceSpec
 from engine.pipeline.stages import CandidateSource, Scorer
 from engine.rerank.diversity import BrandSellerCaps, CategoryMMR, DedupeVariants
+from engine.rerank.exploration import ExplorationSlots
 from engine.rerank.filters import (
     AlreadyPurchasedFilter,
     DeletedFilter,
@@ -30,11 +31,12 @@ from engine.rerank.filters import (
 )
 from engine.retrieval.covisitation import CovisitationIndex
 from engine.settings import Settings
-from engine.signals import Signals
+from engine.signals import DAY, Signals
 from engine.source_names import SOURCE_NAMES
 from engine.sources.covisitation import CoVisitationSource
 from engine.sources.graph import BoughtTogetherSource, GraphSource
 from engine.sources.lexical import LexicalSource
+from engine.sources.new_arrivals import NewArrivalsSource
 from engine.sources.popularity import ContextCategorySource, PopularSource
 from engine.sources.switch import Switched
 from engine.sources.two_tower import TwoTowerSource
@@ -86,6 +88,7 @@ def build_spec(
             TwoTowerSource(index, catalog, towers, in_memory=towers_in_memory),
             GraphSource(graph),
             BoughtTogetherSource(graph),
+            NewArrivalsSource(catalog, settings.new_arrivals_days * DAY),
         )
     )
     specs = tuple(SourceSpec(s, settings.source_k.get(s.name, 500), deadline) for s in stages)
@@ -111,6 +114,7 @@ def build_spec(
             DedupeVariants(catalog),
             CategoryMMR(catalog, settings.mmr_lambda),
             BrandSellerCaps(catalog, settings.brand_cap_top20, settings.seller_cap_top20),
+            ExplorationSlots(catalog, settings.explore_positions, settings.new_arrivals_days * DAY),
         ),
         rules=(),
         max_candidates=settings.max_candidates,

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
             "two_tower": 1000,
             "graph": 800,
             "bought_together": 300,
+            "new_arrivals": 100,
         },
         description="candidates asked of each source",
     )
@@ -86,6 +87,14 @@ class Settings(BaseSettings):
         ge=0,
         description="how long PUT/DELETE /v1/items wait for their changes to reach "
         "every source before answering 202 with them pending (0: answer once durable)",
+    )
+    new_arrivals_days: float = Field(
+        3.0, gt=0, description="items younger than this are new: new_arrivals and exploration"
+    )
+    explore_positions: tuple[int, ...] = Field(
+        (4, 11),
+        description="0-based first-page feed positions kept for new items the ranker would "
+        "place below the page (exploration); () turns it off",
     )
     brand_cap_top20: int = Field(4, ge=1)
     seller_cap_top20: int = Field(5, ge=1)

@@ -10,6 +10,7 @@ SOURCE_NAMES = (
     "two_tower",
     "graph",
     "bought_together",
+    "new_arrivals",
 )
 #: Option (a) of the design question: traditional candidate generation.
-TRADITIONAL = ("bm25", "covis", "popular", "trending", "popular_in_context")
+TRADITIONAL = ("bm25", "covis", "popular", "trending", "popular_in_context", "new_arrivals")

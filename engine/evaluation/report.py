@@ -10,13 +10,17 @@ AGE_GROUPS = ("fresh", "new_week")  # relevant items < 1 day / < 7 days old (tab
 #: Relevant items complementing an earlier purchase, overall and per segment (table only).
 COMPLEMENT_GROUPS = ("complement", *(f"complement:{s}" for s in SEGMENTS))
 SURFACES = ("feed", "search")
-NOT_SCORERS = ("requests", "window", "degraded")  # the report's other top-level keys
+NOT_SCORERS = ("requests", "window", "degraded", "new_item_exposure")  # other top-level keys
 
 
 def format_synthetic(report: dict[str, Any], k_recall: int = 500) -> str:
     scorers = [k for k in report if k not in NOT_SCORERS]
     lost = report.get("degraded", {})
-    lines = [f"held-out requests: {report['requests']}, degraded (lost a source): {lost}", ""]
+    lines = [f"held-out requests: {report['requests']}, degraded (lost a source): {lost}"]
+    if "new_item_exposure" in report:
+        shown = report["new_item_exposure"]
+        lines.append(f"new items shown within an hour, by requesting segment: {shown}")
+    lines.append("")
     head = f"{'scorer':<12}{'surface':<8}{'segment':<21}{'n':>5}{'NDCG@10':>9}{'R@10':>7}"
     sources = sorted(
         {

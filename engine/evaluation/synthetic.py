@@ -31,6 +31,7 @@ from ltr.logs import LoggedRequest, LogReplay
 SEGMENTS = ("anonymous", "weak", "heavy")  # plus "fresh" (see the module docstring)
 K_FINAL = 10
 K_RECALL = (100, 500)
+EXPOSURE_S = 3600.0  # a new item counts as exposed when a page shows it within this
 AGE_GROUPS = (("fresh", 86_400.0), ("new_week", 7 * 86_400.0))
 
 
@@ -52,12 +53,15 @@ async def evaluate_requests(
     """``specs`` maps a label (e.g. "lambdamart", "heuristic") to a pipeline to evaluate;
     ``created_at`` (by catalog row) adds the ``"fresh"`` and ``"new_week"`` groups,
     ``complements`` = (leaf, partner leaf or -1), by catalog row, the ``"complement"`` ones.
-    ``"degraded"`` counts, per pipeline, the requests that lost a source (deadline, failure)."""
+    ``"degraded"`` counts, per pipeline, the requests that lost a source (deadline, failure);
+    ``"new_item_exposure"`` (with ``created_at``) is the share of the items created in the
+    window that a page showed within an hour of their creation."""
     executors = {name: Executor(s) for name, s in specs.items()}
     buckets: dict[tuple[str, str, str], _Bucket] = defaultdict(
         lambda: _Bucket([], [], defaultdict(list))
     )
     degraded = dict.fromkeys(executors, 0)
+    exposed: dict[tuple[str, str], set[int]] = defaultdict(set)  # new items shown within 1 h
     for lr in tqdm(requests, desc="eval", unit="req", disable=not progress):
         relevant = lr.rows[lr.grades > 0]
         if len(relevant) == 0:
@@ -78,6 +82,12 @@ async def evaluate_requests(
         for name, ex in executors.items():
             res = await ex.run(ctx)
             degraded[name] += bool(res.degraded)
+            if created_at is not None:
+                page = res.pool.rows[res.ranked.order][: ctx.page_size]
+                age = lr.ts - created_at[page]
+                young = page[(age >= 0) & (age < EXPOSURE_S)].tolist()
+                exposed[(name, seg)].update(young)
+                exposed[(name, "all")].update(young)
             ranked = res.pool.rows[res.ranked.order][:K_FINAL]
             for group, rel in groups:
                 b = buckets[(name, group, ctx.surface.value)]
@@ -85,6 +95,8 @@ async def evaluate_requests(
                 b.relevant.append(rel)
                 _source_recall(b, res.pool, rel)
     out: dict[str, Any] = {"degraded": degraded}
+    if created_at is not None and requests:
+        out["new_item_exposure"] = _exposure(exposed, requests, created_at)
     for (name, seg, surface), b in sorted(buckets.items()):
         m = evaluate(np.stack(b.ranked), relevant_from_lists(b.relevant), ks=(K_FINAL,))
         out.setdefault(name, {}).setdefault(surface, {})[seg] = {
@@ -93,6 +105,23 @@ async def evaluate_requests(
             f"recall@{K_FINAL}": round(m[f"recall@{K_FINAL}"], 4),
             "source_recall": {k: round(float(np.mean(v)), 4) for k, v in b.recall.items()},
         }
+    return out
+
+
+def _exposure(
+    exposed: dict[tuple[str, str], set[int]],
+    requests: list[LoggedRequest],
+    created_at: npt.NDArray[np.float64],
+) -> dict[str, Any]:
+    """Share of the items created during the evaluated window (up to an hour before its end)
+    that some evaluated request showed on its page within an hour of their creation, per
+    pipeline and requesting segment."""
+    lo, hi = min(r.ts for r in requests), max(r.ts for r in requests) - EXPOSURE_S
+    new = np.flatnonzero((created_at >= lo) & (created_at <= hi))
+    out: dict[str, Any] = {"new_items": len(new), "requests": len(requests)}
+    for (name, seg), rows in sorted(exposed.items()):
+        share = float(np.isin(new, list(rows)).mean()) if len(new) else 0.0
+        out.setdefault(name, {})[seg] = round(share, 4)
     return out
 
 

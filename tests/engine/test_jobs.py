@@ -60,6 +60,11 @@ async def test_index_train_evaluate_and_serve(world: Settings) -> None:
     ev = await evaluate(world, max_requests=500, progress=False)
     # offline replays wait for every source: a busy machine must not change the figures
     assert ev["degraded"] == {"heuristic": 0, "lambdamart": 0}, ev["degraded"]
+    exposure = ev["new_item_exposure"]  # new items some page showed within an hour
+    assert exposure["new_items"] > 0
+    for name in ("heuristic", "lambdamart"):
+        by_seg = exposure[name]
+        assert 0 <= max(by_seg.values()) == by_seg["all"] <= 1, exposure  # all: the union
     # Over all held-out requests the learned ranker wins; on a surface's heavy users alone (a
     # few dozen requests in this small world) it may tie, but never falls far behind.
     assert _mean_ndcg(ev["lambdamart"]) > _mean_ndcg(ev["heuristic"]), ev
