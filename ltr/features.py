@@ -99,24 +99,33 @@ def _session_len(x: FeatureInputs) -> F32:
 
 
 # --- item ----------------------------------------------------------------------------------
-@feature("log_popularity", "item")
+def _snapshot(x: FeatureInputs, values: F32) -> F32:
+    """Behaviour counted in the signals snapshot; unknown (NaN) for items created after it,
+    which the snapshot never had a chance to see, rather than a zero that reads as "nobody
+    wanted it". Training (snapshot at the feature time) and serving (snapshot at the build)
+    mark the same way, and the ranker learns a branch for new items."""
+    unseen = x.catalog.created_at.values[x.rows] > x.signals.built_at
+    return np.where(unseen, np.float32(np.nan), values).astype(np.float32)
+
+
+@feature("log_popularity", "item", reads=("created_at",))
 def _pop(x: FeatureInputs) -> F32:
-    return np.log1p(x.signals.popular[x.rows]).astype(np.float32)
+    return _snapshot(x, np.log1p(x.signals.popular[x.rows]).astype(np.float32))
 
 
-@feature("trend", "item")
+@feature("trend", "item", reads=("created_at",))
 def _trend(x: FeatureInputs) -> F32:
-    return x.signals.trending[x.rows]
+    return _snapshot(x, x.signals.trending[x.rows])
 
 
-@feature("ctr", "item")
+@feature("ctr", "item", reads=("created_at",))
 def _ctr(x: FeatureInputs) -> F32:
-    return x.signals.ctr[x.rows]
+    return _snapshot(x, x.signals.ctr[x.rows])
 
 
-@feature("log_impressions", "item")
+@feature("log_impressions", "item", reads=("created_at",))
 def _imp(x: FeatureInputs) -> F32:
-    return np.log1p(x.signals.impressions[x.rows]).astype(np.float32)
+    return _snapshot(x, np.log1p(x.signals.impressions[x.rows]).astype(np.float32))
 
 
 @feature("item_age_days", "item", reads=("created_at",))

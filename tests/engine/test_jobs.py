@@ -1,6 +1,7 @@
 """The offline path end to end on a small synthetic marketplace, with quality thresholds."""
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from engine.contracts import FeedRequest, SearchRequest
 from engine.jobs import build_index, evaluate, open_engine, train, train_graph, train_towers
 from engine.settings import Settings
+from tests.engine.fixtures import item
 from tests.engine.world import SEARCH_BACKENDS, synthetic_world
 
 
@@ -92,6 +94,14 @@ async def test_index_train_evaluate_and_serve(world: Settings) -> None:
         assert resp.model_versions["graph"] == graph["serve"]["version"]
         assert "src_two_tower_score" in report["feature_names"]
         assert resp.explain is not None and resp.explain.candidates > 100
+        # a brand-new item: no behaviour yet, so its snapshot features are unknown, not zero,
+        # and an exact match of its own words still puts it first
+        created = datetime.now(UTC) - timedelta(hours=1)
+        new = item(777_001, title="Quokka zither deluxe", category=("Home", "Decor"))
+        new = new.model_copy(update={"created_at": created, "updated_at": created})
+        assert (await engine.upsert_items([new])).applied == ["i777001"]
+        hits = await engine.rank(SearchRequest(query="quokka zither"))
+        assert hits.items[0].id == "i777001", [it.id for it in hits.items[:5]]
         feed = await engine.rank(FeedRequest(user_id="u000010"))
         assert len(feed.items) == 20 and not feed.degraded, feed.degraded
         assert "src_graph_score" in report["feature_names"]

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import numpy as np
 import pytest
 
@@ -9,18 +11,35 @@ from ltr.features import FEATURES, FeatureHydrator, default_feature_names, resol
 from tests.engine.fixtures import catalog, item
 
 SOURCES = ("a", "b")
+SHOES = ("Sport", "Shoes")
+# the toy timeline counts seconds from the epoch (signals at 20 s): items older than that
+EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 def _world():
     cat = catalog(
         [
-            item(0, title="Red running shoe", brand="fleet", category=("Sport", "Shoes"), price=50),
             item(
-                1, title="Blue running shoe", brand="fleet", category=("Sport", "Shoes"), price=100
+                0, title="Red running shoe", brand="fleet", category=SHOES, price=50, created=EPOCH
             ),
-            item(2, title="Ceramic vase", brand="casa", category=("Home", "Decor"), price=30),
+            item(
+                1,
+                title="Blue running shoe",
+                brand="fleet",
+                category=SHOES,
+                price=100,
+                created=EPOCH,
+            ),
+            item(
+                2,
+                title="Ceramic vase",
+                brand="casa",
+                category=("Home", "Decor"),
+                price=30,
+                created=EPOCH,
+            ),
         ]
-    )
+    )  # the toy timeline counts seconds from the epoch: signals at 20 s, requests at 20 s
     ev_ts = np.array([10.0, 11.0, 12.0])
     sig = Signals.build(
         ev_ts,
@@ -30,6 +49,22 @@ def _world():
         20.0,
     )
     return cat, sig
+
+
+def test_snapshot_features_are_unknown_for_items_created_after_it() -> None:
+    cat, sig = _world()
+    late = datetime.fromtimestamp(sig.built_at + 5, UTC)
+    cat.upsert([item(3, title="Brand new vase", category=("Home", "Decor"), created=late)])
+    sig.resize(cat.category.values)
+    names = ("log_popularity", "trend", "ctr", "log_impressions")
+    h = FeatureHydrator(resolve(names, SOURCES), cat, sig, 1)
+    pool = CandidatePool.merge(
+        [SourceResult("a", np.array([1, 3], np.int64), np.ones(2, np.float32))], SOURCES, 10
+    )
+    f = h.hydrate(RequestContext("r", Surface.feed, sig.built_at + 60), pool)
+    old, new = f.values[0], f.values[1]
+    assert np.isnan(new).all()  # created after the snapshot: unknown
+    assert not np.isnan(old).any() and old[names.index("log_impressions")] == 0.0  # known zero
 
 
 def _pool() -> CandidatePool:
