@@ -1,6 +1,7 @@
 """Exploration slots (feed): a bounded number of first-page positions go to new items that the
-ranker would otherwise place below the page, so that they earn the impressions the ranker needs
-to learn about them. Nothing else moves more than those few places down."""
+ranker would otherwise place below the page, the youngest first, so that they earn the
+impressions the ranker needs to learn about them. Nothing else moves more than those few places
+down."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ class ExplorationSlots:
         slots = [p for p in self.positions if p < min(page, len(rows))][: len(below)]
         if not slots or new[:page].sum() >= len(self.positions):
             return ranked  # no room, or the ranker already shows enough new items
-        chosen = below[: len(slots)]  # the best-ranked of them
+        # the youngest first (the fewest chances to be seen so far), then the best-ranked
+        chosen = below[np.lexsort((below, age[below]))[: len(slots)]]
         rest = np.delete(np.arange(len(rows)), chosen)
         idx = rest.tolist()
         notes = dict(ranked.notes)
