@@ -8,6 +8,7 @@ force over the fixture catalog, so every backend is held to the same truth.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 import pytest
@@ -94,14 +95,13 @@ FILTERS = {
     ),
 }
 QUERY = np.linspace(-1.0, 1.0, DIM, dtype=np.float32)
+Reopen = Callable[[SearchIndex], Awaitable[SearchIndex]]
 
 
 class SearchIndexConformance:
-    """Subclasses provide an ``index`` fixture: an empty backend of dimension ``DIM``, and
-    ``reopen``: a second handle on the same stored index, as a restarted process opens it."""
-
-    async def reopen(self, index: SearchIndex) -> SearchIndex:
-        raise NotImplementedError
+    """Subclasses provide an ``index`` fixture: an empty backend of dimension ``DIM``, and a
+    ``reopen`` fixture: a function giving a second handle on the same stored index, as a
+    restarted process opens it."""
 
     async def test_vector_arriving_later_completes_the_same_version(
         self, index: SearchIndex
@@ -124,14 +124,16 @@ class SearchIndexConformance:
         assert await index.delete(["d0"], 3) == 1  # a delete of the version beats both writes
         assert (await index.upsert([full])).stale == ["d0"]
 
-    async def test_persisted_writes_survive_a_new_handle(self, index: SearchIndex) -> None:
+    async def test_persisted_writes_survive_a_new_handle(
+        self, index: SearchIndex, reopen: Reopen
+    ) -> None:
         docs = catalog(30)
         await index.upsert(docs)
         await index.delete(["d3"], 1)
         await index.upsert([dataclasses.replace(docs[5], version=2, text="item zebra")])
         await index.refresh()
         await index.persist()
-        again = await self.reopen(index)
+        again = await reopen(index)
         try:
             assert await again.count() == 29, await again.count()
             assert (await again.versions(["d3", "d5", "d6"])) == {"d5": 2, "d6": 1}

@@ -19,6 +19,7 @@ from tests.search_plugins.conformance import (
     DIM,
     FILTERS,
     QUERY,
+    Reopen,
     SearchIndexConformance,
     brute_vector,
     catalog,
@@ -48,12 +49,16 @@ class TestEmbeddedIndex(SearchIndexConformance):
         yield idx
         await idx.close()
 
-    async def reopen(self, index: SearchIndex) -> SearchIndex:
-        """The files as a crash would leave them (a copy: the index is single-writer)."""
-        assert isinstance(index, EmbeddedIndex)
-        copy = f"{index.path}-after-crash"
-        shutil.copytree(index.path, copy, ignore=shutil.ignore_patterns("*.lock"))
-        return EmbeddedIndex.open(copy, index.params)
+    @pytest.fixture
+    def reopen(self) -> Reopen:
+        async def again(index: SearchIndex) -> SearchIndex:
+            """The files as a crash would leave them (a copy: the index is single-writer)."""
+            assert isinstance(index, EmbeddedIndex)
+            copy = f"{index.path}-after-crash"
+            shutil.copytree(index.path, copy, ignore=shutil.ignore_patterns("*.lock"))
+            return EmbeddedIndex.open(copy, index.params)
+
+        return again
 
 
 def test_routing_to_blocks(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from search_plugins.opensearch import IndexSetupError, OpenSearchIndex, OpenSear
 from search_plugins.opensearch.client import make_client
 from search_plugins.opensearch_node.process import free_port
 from search_plugins.protocol import IndexUnavailable, SearchIndex
-from tests.search_plugins.conformance import DIM, SearchIndexConformance, catalog
+from tests.search_plugins.conformance import DIM, Reopen, SearchIndexConformance, catalog
 from tests.servers import OPENSEARCH_URL, drop_opensearch_alias, needs_opensearch
 
 pytestmark = needs_opensearch
@@ -38,9 +38,13 @@ class TestOpenSearchIndex(SearchIndexConformance):
         await drop(idx)
         await idx.close()
 
-    async def reopen(self, index: SearchIndex) -> SearchIndex:
-        assert isinstance(index, OpenSearchIndex)
-        return await OpenSearchIndex.open(OPENSEARCH_URL, index.params)
+    @pytest.fixture
+    def reopen(self) -> Reopen:
+        async def again(index: SearchIndex) -> SearchIndex:
+            assert isinstance(index, OpenSearchIndex)
+            return await OpenSearchIndex.open(OPENSEARCH_URL, index.params)
+
+        return again
 
 
 @pytest.fixture
