@@ -169,6 +169,15 @@ class LogReader:
                     raise ValueError(f"offset {start} is past the end of {self.log.path}")
             self._pos = fh.tell()
 
+    def peek(self) -> Record | None:
+        """The record at the current offset, without moving past it (None at the end)."""
+        if self.offset >= self.log.next_offset:
+            return None
+        with self.log.path.open("rb") as fh:
+            fh.seek(self._pos)
+            rec = orjson.loads(fh.readline())
+        return Record(rec.pop("offset"), rec.pop("at"), rec)
+
     def read(self, limit: int) -> list[Record]:
         """Up to ``limit`` records from the current offset (fewer at the end)."""
         end = min(self.log.next_offset, self.offset + limit)

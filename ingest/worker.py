@@ -128,9 +128,13 @@ class IngestWorker:
         return self.log.next_offset - self.applied
 
     def oldest_unapplied_age(self) -> float:
-        if self.lag == 0:
-            return 0.0
-        first = next(self.log.records(self.applied), None)
+        """Seconds since the oldest change not yet applied was accepted (0 when none)."""
+        if self._unwritten is not None:
+            first: Record | None = self._unwritten[0][0]
+        elif self._read:
+            first = self._read[0]
+        else:
+            first = self.reader.peek()
         return 0.0 if first is None else max(0.0, time.time() - first.at)
 
     # -- applying ---------------------------------------------------------------------------

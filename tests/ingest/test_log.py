@@ -57,9 +57,11 @@ def test_reader_follows_appends(tmp_path: Path) -> None:
     log = IngestLog(tmp_path)
     log.append([upsert_body({"id": str(i)}) for i in range(5)])
     reader = LogReader(log, 2)
+    peeked = reader.peek()
+    assert peeked is not None and peeked.offset == 2
     assert [r.offset for r in reader.read(2)] == [2, 3]
     log.append([upsert_body({"id": "5"})])
     assert [r.offset for r in reader.read(10)] == [4, 5]
-    assert reader.read(10) == []
+    assert reader.read(10) == [] and reader.peek() is None
     with pytest.raises(ValueError, match="past the end"):
         LogReader(log, 99)

@@ -45,7 +45,9 @@ async def test_batches_in_order_and_checkpoint_after_persist(tmp_path: Path) -> 
     sink = ListSink()
     worker = IngestWorker(log, sink, batch_size=4, persist_every_s=3600)
     offsets = await worker.accept(_bodies(10))
+    assert worker.oldest_unapplied_age() >= 0.0 and worker.lag == 10
     assert await worker.until(offsets[-1])
+    assert worker.oldest_unapplied_age() == 0.0
     assert sink.written == list(range(10)) and worker.lag == 0
     assert log.checkpoint == 0 and sink.persisted == 0  # not yet durable: no checkpoint
     assert await worker.drain() == 0
