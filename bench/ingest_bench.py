@@ -121,7 +121,9 @@ async def _run_backend(settings: Settings, rate: int, seconds: float) -> dict[st
     engine.writer.on_stage = on_stage
     templates = _templates(settings)
     worker = asyncio.create_task(engine.worker.run(idle_s=0.05))
-    lane = asyncio.create_task(engine.writer.run_lane(idle_s=0.05))
+    vector_lane = engine.writer.lane
+    assert vector_lane is not None, "the benchmark world has a towers model"
+    lane = asyncio.create_task(vector_lane.run(idle_s=0.05))
     newest: list[tuple[int, float]] = []
     probes: list[float] = []
     probe = asyncio.create_task(_probe(engine, newest, settings.search_backend, probes))
@@ -147,14 +149,14 @@ async def _run_backend(settings: Settings, rate: int, seconds: float) -> dict[st
                 newest.append((k + per_tick - 1, time.monotonic()))
             k += per_tick
             lag_max = max(lag_max, engine.worker.lag)
-            owed_max = max(owed_max, len(engine.writer.lane))
+            owed_max = max(owed_max, engine.writer.owed)
             next_tick += 0.1
             await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
         offered_s = time.monotonic() - t_start
         while engine.worker.lag:
             await asyncio.sleep(0.05)
         drained_s = time.monotonic() - t_start
-        owed_end = len(engine.writer.lane)
+        owed_end = engine.writer.owed
     finally:
         for task in (probe, worker, lane):
             task.cancel()

@@ -251,13 +251,14 @@ class Engine:
     @property
     def backlog(self) -> int:
         """Accepted catalog changes not yet applied, plus item vectors still owed."""
-        return self.worker.lag + len(self.writer.lane)
+        return self.worker.lag + self.writer.owed
 
     async def drain_backlog(self) -> int:
         """Apply every accepted change and compute every owed vector now, then checkpoint;
         returns how many still wait (the index refusing writes)."""
         await self.worker.drain()
-        await self.writer.drain_lane()
+        if self.writer.lane is not None:
+            await self.writer.lane.drain()
         await self.worker.drain()  # the checkpoint may now pass what the lane held back
         return self.backlog
 

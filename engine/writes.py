@@ -7,20 +7,14 @@ changed items and their graph-space vectors. ``write`` then sends the batch's do
 from the catalog's current rows, to the search backend in one bulk request and refreshes it, so
 lexical and vector search see them.
 
-The item tower needs the MiniLM embedding of an item's text, and on a few CPU cores that is by
-far the slowest step (tens of items per second per core, against thousands for the rest). So a
-change whose text is already embedded (a price or stock update, a replay) gets its vector in
-the batch, and a new text goes to the *vector lane*: the document is indexed at once without a
-vector (lexical search, filters, popularity and graph see it within the batch), and the lane,
-running beside the worker, embeds the waiting texts oldest first and writes the same version
-again with its vector, which wins over the vector-less write (``protocol.write_order``). The log
-checkpoint never passes a change whose vector is still owed, so a crash loses none.
+A change whose text is already embedded (a price or stock update, a replay) gets its
+item-tower vector in the batch; a new text is indexed without one, and the vector lane
+(``engine/vector_lane.py``) completes it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +27,7 @@ from pydantic import ValidationError
 
 from engine.catalog import Catalog
 from engine.contracts import Item
+from engine.vector_lane import VectorLane
 from ingest.deadletter import DeadLetters
 from ingest.log import IngestLog, Record
 from ingest.worker import APPLIED, DEAD, STALE, Outcome, Prepared, Transient
@@ -45,15 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("shopnow.ingest")
 FAILED = "failed"
 Letter = tuple[str, str, Any]  # dead letter: where from, why, the record
-
-
-@dataclass(slots=True)
-class _Owed:
-    """A row whose vector the lane owes: for this version, accepted at ``at`` (log time)."""
-
-    version: int
-    at: float
-    offset: int
 
 
 @dataclass(slots=True)
@@ -85,7 +71,6 @@ class CatalogWriter:
         on_catalog_change: Callable[[], None] = lambda: None,
         on_stage: Callable[[str, float], None] = lambda stage, seconds: None,
         on_freshness: Callable[[str, float], None] = lambda source, seconds: None,
-        lane_batch: int = 64,
     ) -> None:
         self.catalog = catalog
         self.index = index
@@ -95,9 +80,16 @@ class CatalogWriter:
         self.on_catalog_change = on_catalog_change
         self.on_stage = on_stage  # seconds per ingest stage and batch (metrics, benchmarks)
         self.on_freshness = on_freshness  # what the vector lane completes
-        self.lane: dict[int, _Owed] = {}  # row -> vector owed, oldest first
-        self.lane_batch = lane_batch
-        self._lane_wake = asyncio.Event()
+        self.lane: VectorLane | None = None
+        if towers is not None:  # its hooks look the writer's up at each call (benchmarks wrap them)
+            self.lane = VectorLane(
+                catalog,
+                index,
+                towers,
+                self.doc,
+                on_stage=lambda st, sec: self.on_stage(st, sec),
+                on_freshness=lambda src, sec: self.on_freshness(src, sec),
+            )
 
     # -- prepare ----------------------------------------------------------------------------
     async def prepare(self, records: Sequence[Record]) -> Prepared:
@@ -144,11 +136,11 @@ class CatalogWriter:
     async def _vectors(self, rows: npt.NDArray[np.int64], accepted: dict[str, Record]) -> set[int]:
         """Vectors now for rows whose text is embedded; the others to the lane. Returns the
         offsets of the changes the lane completes."""
-        towers = self.towers
-        assert towers is not None
+        towers, lane = self.towers, self.lane
+        assert towers is not None and lane is not None
         cheap = towers.cheap(self.catalog, rows)
         for r in rows[cheap].tolist():
-            self.lane.pop(r, None)  # a newer version with a known text: owed nothing
+            lane.settle(r)  # a newer version with a known text: owed nothing
         if cheap.any():
             await asyncio.to_thread(towers.ensure, self.catalog, rows[cheap])
         late = rows[~cheap]
@@ -160,10 +152,8 @@ class CatalogWriter:
             rec = accepted.get(self.catalog.ids[r])
             if rec is None:  # only a replay of the catalog's own state: owed from now
                 rec = Record(-1, time.time(), {})
-            self.lane.pop(r, None)
-            self.lane[r] = _Owed(int(self.catalog.version.values[r]), rec.at, rec.offset)
+            lane.owe(r, int(self.catalog.version.values[r]), rec.at, rec.offset)
             deferred.add(rec.offset)
-        self._lane_wake.set()
         return deferred
 
     def _stage(self, name: str, since: float) -> float:
@@ -262,71 +252,13 @@ class CatalogWriter:
             eligible["two_tower"] = now  # for the changes not deferred to the lane
         return eligible
 
-    # -- the vector lane --------------------------------------------------------------------
     def oldest_pending(self) -> int | None:
-        offsets = [o.offset for o in self.lane.values() if o.offset >= 0]
-        return min(offsets) if offsets else None
+        return None if self.lane is None else self.lane.oldest_pending()
 
-    async def embed_step(self) -> int:
-        """Embed and index the ``lane_batch`` oldest owed rows; returns how many rows left the
-        lane (0 when the index refused: they stay owed)."""
-        if not self.lane or self.towers is None:
-            return 0
-        cat = self.catalog
-        take = list(self.lane.items())[: self.lane_batch]
-        live = [
-            (r, o)
-            for r, o in take
-            if int(cat.version.values[r]) == o.version and not cat.deleted.values[r]
-        ]
-        t = time.perf_counter()
-        if live:
-            rows = np.array([r for r, _ in live], np.int64)
-            await asyncio.to_thread(self.towers.ensure, cat, rows)
-        t = self._stage("vector_lane_embed", t)
-        # a newer version may have come meanwhile: it replaced the row's entry, so skip it
-        current = [(r, o) for r, o in live if self.lane.get(r) is o]
-        try:
-            report = await self.index.upsert([self.doc(r) for r, _ in current]) if current else None
-            await self.index.refresh()
-        except IndexUnavailable as exc:
-            log.warning("vector lane: index unavailable, %d vectors wait: %s", len(current), exc)
-            return 0
-        if report is not None and report.retryable:
-            return 0
-        self._stage("vector_lane_index", t)
-        now = time.time()
-        for r, o in take:
-            if self.lane.get(r) is o:
-                del self.lane[r]
-                if (r, o) in current:
-                    self.on_freshness("two_tower", max(0.0, now - o.at))
-                    self.on_freshness("all", max(0.0, now - o.at))
-        return len(take)
-
-    async def run_lane(self, idle_s: float = 1.0) -> None:
-        """Work the lane as rows arrive, forever (cancel to stop)."""
-        while True:
-            moved = 0
-            try:
-                moved = await self.embed_step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # logged and retried; the rows stay owed
-                log.exception("vector lane step failed")
-            if moved == 0:
-                if self.lane:
-                    await asyncio.sleep(0.5)  # the index refused: back off
-                    continue
-                self._lane_wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._lane_wake.wait(), idle_s)
-
-    async def drain_lane(self) -> int:
-        """Work the lane until empty or refused; returns the rows still owed."""
-        while self.lane and await self.embed_step():
-            pass
-        return len(self.lane)
+    @property
+    def owed(self) -> int:
+        """Item vectors the lane still owes."""
+        return 0 if self.lane is None else len(self.lane)
 
     def doc(self, row: int) -> IndexDoc:
         """The row's index document, with its vector of the served model when it has one."""

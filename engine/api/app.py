@@ -201,9 +201,10 @@ def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
             app.state.engine = engine
         tasks = [
             asyncio.create_task(engine.worker.run()),  # applies accepted catalog changes
-            asyncio.create_task(engine.writer.run_lane()),  # item vectors of new texts
             asyncio.create_task(watch_models(engine)),  # a newly published graph model
         ]
+        if engine.writer.lane is not None:  # item vectors of new texts
+            tasks.append(asyncio.create_task(engine.writer.lane.run()))
         stream = _stream_consumer(engine)
         if stream is not None:
             tasks.append(asyncio.create_task(stream.run()))  # catalog changes from a stream
