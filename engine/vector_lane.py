@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.catalog import Catalog
+from ltr.aggregates import ItemAggregates
 from search_plugins.protocol import IndexDoc, IndexUnavailable, SearchIndex
 
 if TYPE_CHECKING:
@@ -89,7 +90,10 @@ class VectorLane:
         t = time.perf_counter()
         if live:
             rows = np.array([r for r, _ in live], np.int64)
-            await asyncio.to_thread(self.towers.ensure, cat, rows)
+            # Whole-catalog aggregates here, on the event loop: the ingest worker grows the
+            # catalog's columns on this loop, so a thread must only read single rows.
+            aggs = ItemAggregates.build(cat, self.towers.featurizer.min_support)
+            await asyncio.to_thread(self.towers.ensure, cat, rows, aggs)
         self.on_stage("vector_lane_embed", time.perf_counter() - t)
         t = time.perf_counter()
         # a newer version may have come meanwhile: it replaced the row's entry, so skip it

@@ -31,6 +31,7 @@ from engine.vector_lane import VectorLane
 from ingest.deadletter import DeadLetters
 from ingest.log import IngestLog, Record
 from ingest.worker import APPLIED, DEAD, STALE, Outcome, Prepared, Transient
+from ltr.aggregates import ItemAggregates
 from search_plugins.protocol import IndexDoc, IndexUnavailable, SearchIndex
 
 if TYPE_CHECKING:
@@ -141,8 +142,9 @@ class CatalogWriter:
         cheap = towers.cheap(self.catalog, rows)
         for r in rows[cheap].tolist():
             lane.settle(r)  # a newer version with a known text: owed nothing
-        if cheap.any():
-            await asyncio.to_thread(towers.ensure, self.catalog, rows[cheap])
+        if cheap.any():  # aggregates on the loop: the lane's thread reads the catalog meanwhile
+            aggs = ItemAggregates.build(self.catalog, towers.featurizer.min_support)
+            await asyncio.to_thread(towers.ensure, self.catalog, rows[cheap], aggs)
         late = rows[~cheap]
         if not len(late):
             return set()
