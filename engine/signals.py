@@ -22,6 +22,11 @@ class Signals:
     ctr: F32  # clicks / impressions with a Beta prior
     impressions: F32
     built_at: float
+    covered: int = -1  # catalog rows the snapshot was built over; rows added later have no data
+
+    def __post_init__(self) -> None:
+        if self.covered < 0:
+            self.covered = len(self.ctr)
 
     @property
     def popular(self) -> F32:
@@ -84,10 +89,12 @@ class Signals:
             ctr=self.ctr,
             impressions=self.impressions,
             built_at=np.float64(self.built_at),
+            covered=np.int64(self.covered),
         )
 
     @staticmethod
     def load(directory: Path) -> Signals:
         pop = PopularityIndex.load(directory / "popularity.npz")
         with np.load(directory / "ctr.npz") as z:
-            return Signals(pop, z["ctr"], z["impressions"], float(z["built_at"]))
+            covered = int(z["covered"]) if "covered" in z.files else len(z["ctr"])
+            return Signals(pop, z["ctr"], z["impressions"], float(z["built_at"]), covered)

@@ -100,11 +100,12 @@ def _session_len(x: FeatureInputs) -> F32:
 
 # --- item ----------------------------------------------------------------------------------
 def _snapshot(x: FeatureInputs, values: F32) -> F32:
-    """Behaviour counted in the signals snapshot; unknown (NaN) for items created after it,
-    which the snapshot never had a chance to see, rather than a zero that reads as "nobody
-    wanted it". Training (snapshot at the feature time) and serving (snapshot at the build)
-    mark the same way, and the ranker learns a branch for new items."""
-    unseen = x.catalog.created_at.values[x.rows] > x.signals.built_at
+    """Behaviour counted in the signals snapshot; unknown (NaN) for items the snapshot never had
+    a chance to see (created after it, or added to the catalog since it was built), rather than
+    a zero that reads as "nobody wanted it". Training (snapshot at the feature time) and serving
+    (snapshot at the build) mark the same way, and the ranker learns a branch for new items."""
+    sig = x.signals
+    unseen = (x.rows >= sig.covered) | (x.catalog.created_at.values[x.rows] > sig.built_at)
     return np.where(unseen, np.float32(np.nan), values).astype(np.float32)
 
 

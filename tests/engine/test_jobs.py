@@ -1,7 +1,7 @@
 """The offline path end to end on a small synthetic marketplace, with quality thresholds."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -94,9 +94,9 @@ async def test_index_train_evaluate_and_serve(world: Settings) -> None:
         assert resp.model_versions["graph"] == graph["serve"]["version"]
         assert "src_two_tower_score" in report["feature_names"]
         assert resp.explain is not None and resp.explain.candidates > 100
-        # a brand-new item: no behaviour yet, so its snapshot features are unknown, not zero,
-        # and an exact match of its own words still puts it first
-        created = datetime.now(UTC) - timedelta(hours=1)
+        # an item added to the catalog after the signals snapshot (here old stock, created years
+        # ago): its snapshot features are unknown, not zero, and its own words put it first
+        created = datetime(2020, 1, 1, tzinfo=UTC)
         new = item(777_001, title="Quokka zither deluxe", category=("Home", "Decor"))
         new = new.model_copy(update={"created_at": created, "updated_at": created})
         assert (await engine.upsert_items([new])).applied == ["i777001"]

@@ -65,6 +65,13 @@ def test_snapshot_features_are_unknown_for_items_created_after_it() -> None:
     old, new = f.values[0], f.values[1]
     assert np.isnan(new).all()  # created after the snapshot: unknown
     assert not np.isnan(old).any() and old[names.index("log_impressions")] == 0.0  # known zero
+    # created long before, but added to the catalog after the snapshot (a backfill): unknown
+    cat.upsert([item(4, title="Old stock vase", category=("Home", "Decor"), created=EPOCH)])
+    sig.resize(cat.category.values)
+    backfill = CandidatePool.merge(
+        [SourceResult("a", np.array([4], np.int64), np.ones(1, np.float32))], SOURCES, 10
+    )
+    assert np.isnan(h.hydrate(RequestContext("r", Surface.feed, 60.0), backfill).values).all()
 
 
 def _pool() -> CandidatePool:
