@@ -232,8 +232,11 @@ class CatalogWriter:
         try:
             t = time.perf_counter()
             report = await self.index.upsert(docs) if docs else None
+            by_version: dict[int, list[str]] = {}
             for item_id, version in batch.deletes.items():
-                await self.index.delete([item_id], version)
+                by_version.setdefault(version, []).append(item_id)
+            for version, ids in by_version.items():  # one call per version, not per item
+                await self.index.delete(ids, version)
             t = self._stage("index_bulk", t)
             await self.index.refresh()
             self._stage("index_refresh", t)

@@ -3,7 +3,8 @@ acknowledged only once durable in the ingest log, re-read after a crash, held wh
 full, bad entries dead-lettered."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,29 +27,24 @@ def _entry(i: int, **kw: Any) -> dict[str, bytes]:
     return {"change": orjson.dumps(item(i, **kw).model_dump(mode="json"))}
 
 
-async def _setup(tmp_path: Path) -> tuple[Engine, StreamConsumer, aioredis.Redis, str]:
+@dataclass
+class World:
+    engine: Engine
+    consumer: StreamConsumer
+    redis: aioredis.Redis
+    stream: str
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
     engine = await make_engine(tmp_path)
     stream = f"t-{uuid.uuid4().hex}"
     dead = DeadLetters(engine.settings.ingest_path)
     consumer = StreamConsumer(REDIS_URL, stream, engine.worker.accept, dead, block_ms=100)
     await consumer._ensure_group()
-    return engine, consumer, aioredis.from_url(REDIS_URL), stream
-
-
-async def test_entries_reach_the_index_and_bad_ones_are_dead_letters(tmp_path: Path) -> None:
-    engine, consumer, r, stream = await _setup(tmp_path)
+    r = aioredis.from_url(REDIS_URL)
     try:
-        await r.xadd(stream, _entry(970, title="basalt mortar"))
-        await r.xadd(stream, {"change": b"[1, 2]"})
-        await r.xadd(stream, {"change": orjson.dumps({"op": "delete", "id": "i3", "version": 9})})
-        assert await consumer.poll() == 3
-        assert (await r.xpending(stream, consumer.group))["pending"] == 0
-        assert await engine.drain_backlog() == 0
-        assert (await engine.index.lexical("basalt mortar", 3)).ids == ["i970"]
-        assert "i3" not in (await engine.index.versions(["i3"]))
-        letters = DeadLetters(engine.settings.ingest_path).read()
-        assert len(letters) == 1 and "JSON object" in letters[0]["reason"]
-        assert letters[0]["source"].startswith(f"stream {stream} ")
+        yield World(engine, consumer, r, stream)
     finally:
         await r.delete(stream)
         await r.aclose()
@@ -56,45 +52,48 @@ async def test_entries_reach_the_index_and_bad_ones_are_dead_letters(tmp_path: P
         await close_engine(engine)
 
 
-async def test_a_crash_before_the_log_redelivers(tmp_path: Path) -> None:
-    engine, consumer, r, stream = await _setup(tmp_path)
+async def test_entries_reach_the_index_and_bad_ones_are_dead_letters(world: World) -> None:
+    engine, consumer, r, stream = world.engine, world.consumer, world.redis, world.stream
+    await r.xadd(stream, _entry(970, title="basalt mortar"))
+    await r.xadd(stream, {"change": b"[1, 2]"})
+    await r.xadd(stream, {"change": orjson.dumps({"op": "delete", "id": "i3", "version": 9})})
+    assert await consumer.poll() == 3
+    assert (await r.xpending(stream, consumer.group))["pending"] == 0
+    assert await engine.drain_backlog() == 0
+    assert (await engine.index.lexical("basalt mortar", 3)).ids == ["i970"]
+    assert "i3" not in (await engine.index.versions(["i3"]))
+    letters = DeadLetters(engine.settings.ingest_path).read()
+    assert len(letters) == 1 and "JSON object" in letters[0]["reason"]
+    assert letters[0]["source"].startswith(f"stream {stream} ")
+
+
+async def test_a_crash_before_the_log_redelivers(world: World) -> None:
+    engine, consumer, r, stream = world.engine, world.consumer, world.redis, world.stream
 
     async def crash(bodies: Sequence[dict[str, Any]]) -> range:
         raise RuntimeError("killed before the log append")
 
-    try:
-        await r.xadd(stream, _entry(971, title="granite pestle"))
-        consumer.accept = crash
-        with pytest.raises(RuntimeError):
-            await consumer.poll()
-        assert (await r.xpending(stream, consumer.group))["pending"] == 1  # not acknowledged
-        consumer.accept = engine.worker.accept  # the restarted process
-        assert await consumer.poll() == 0  # nothing new ...
-        assert await consumer.poll(pending=True) == 1  # ... its own unacknowledged entry again
-        await engine.drain_backlog()
-        assert await engine.index.versions(["i971"]) == {"i971": 1}
-    finally:
-        await r.delete(stream)
-        await r.aclose()
-        await consumer.close()
-        await close_engine(engine)
+    await r.xadd(stream, _entry(971, title="granite pestle"))
+    consumer.accept = crash
+    with pytest.raises(RuntimeError):
+        await consumer.poll()
+    assert (await r.xpending(stream, consumer.group))["pending"] == 1  # not acknowledged
+    consumer.accept = engine.worker.accept  # the restarted process
+    assert await consumer.poll() == 0  # nothing new ...
+    assert await consumer.poll(pending=True) == 1  # ... its own unacknowledged entry again
+    await engine.drain_backlog()
+    assert await engine.index.versions(["i971"]) == {"i971": 1}
 
 
-async def test_a_full_log_acknowledges_nothing(tmp_path: Path) -> None:
-    engine, consumer, r, stream = await _setup(tmp_path)
-    try:
-        engine.ingest_log.capacity = engine.ingest_log.pending + 1
-        await r.xadd(stream, _entry(972))
-        await r.xadd(stream, _entry(973))
-        with pytest.raises(LogFull):
-            await consumer.poll()
-        assert (await r.xpending(stream, consumer.group))["pending"] == 2
-        engine.ingest_log.capacity = 1000
-        assert await consumer.poll(pending=True) == 2
-        await engine.drain_backlog()
-        assert set(await engine.index.versions(["i972", "i973"])) == {"i972", "i973"}
-    finally:
-        await r.delete(stream)
-        await r.aclose()
-        await consumer.close()
-        await close_engine(engine)
+async def test_a_full_log_acknowledges_nothing(world: World) -> None:
+    engine, consumer, r, stream = world.engine, world.consumer, world.redis, world.stream
+    engine.ingest_log.capacity = engine.ingest_log.pending + 1
+    await r.xadd(stream, _entry(972))
+    await r.xadd(stream, _entry(973))
+    with pytest.raises(LogFull):
+        await consumer.poll()
+    assert (await r.xpending(stream, consumer.group))["pending"] == 2
+    engine.ingest_log.capacity = 1000
+    assert await consumer.poll(pending=True) == 2
+    await engine.drain_backlog()
+    assert set(await engine.index.versions(["i972", "i973"])) == {"i972", "i973"}
