@@ -9,7 +9,10 @@ two-tower source among its inputs, then reports:
   text), the two-tower source end to end (query tower + kNN on the embedded index), and the
   item embedding rate at ingest (content never seen, and content whose text is cached);
 * quality: recall@100 and @500 of every source on held-out logged requests, per surface and
-  segment, and for relevant items less than a day old ("fresh").
+  segment, and for relevant items less than a day old ("fresh");
+* provisional vectors: the same evaluation with every item's vector computed from its
+  attributes alone (what ingest indexes before the text encoder reaches a new item), on an
+  index holding those vectors: what an item loses while the vector lane owes it.
 
     python -m bench.two_tower_bench [--quick] [--workdir DIR] [--reuse] [--plot PNG]
 """
@@ -29,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from bench.world import bench_world
+from engine import backends
 from engine.jobs import build_index, evaluate, load_catalog, open_engine, train, train_towers
 from engine.pipeline.context import RequestContext
 from engine.settings import Settings
@@ -189,7 +193,25 @@ def run(workdir: Path, *, quick: bool, reuse: bool, requests: int) -> dict[str, 
     out["serving"] = asyncio.run(serving_figures(settings, 300 if quick else 1000))
     rep = asyncio.run(evaluate(settings, max_requests=requests, progress=True))
     out["recall"] = recall_table(rep)
+    out["provisional"] = provisional_figures(workdir, settings, requests)
     return out
+
+
+def provisional_figures(workdir: Path, settings: Settings, requests: int) -> dict[str, Any]:
+    """two_tower recall@100/@500 (and the whole pipeline's NDCG@10) per surface and segment
+    with provisional vectors only."""
+    from engine.jobs import index_doc_fn, load_towers
+
+    prov = settings.model_copy(update={"index_dir": workdir / "index-provisional"})
+    catalog = load_catalog(prov)
+    towers = load_towers(prov, catalog)
+    assert towers is not None, "the bench world has a towers model"
+    towers.ensure(catalog, np.arange(len(catalog), dtype=np.int64), provisional=True)
+    asyncio.run(backends.build(prov, len(catalog), index_doc_fn(catalog, towers)))
+    rep = asyncio.run(
+        evaluate(prov, max_requests=requests, progress=True, towers_vectors="provisional")
+    )
+    return recall_table(rep, sources=("two_tower",))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -205,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rep = run(workdir, quick=args.quick, reuse=args.reuse, requests=args.requests)
     print(json.dumps(rep, indent=2))
     print(format_table(rep["recall"]), file=sys.stderr)
+    print(format_table(rep["provisional"], sources=("two_tower",)), file=sys.stderr)
     if args.plot:
         print(f"plot: {plot(rep['recall'], args.plot)}", file=sys.stderr)
     return 0

@@ -144,7 +144,11 @@ class Catalog:
         return self.categories.name(int(self.category.values[row]))
 
     def index_doc(
-        self, row: int, vector: npt.NDArray[np.float32] | None = None, vector_model: str = ""
+        self,
+        row: int,
+        vector: npt.NDArray[np.float32] | None = None,
+        vector_model: str = "",
+        provisional: bool = False,
     ) -> IndexDoc:
         return IndexDoc(
             id=self.ids[row],
@@ -159,6 +163,7 @@ class Catalog:
             created_at=float(self.created_at.values[row]),
             vector=vector,
             vector_model=vector_model,
+            provisional=provisional,
         )
 
 

@@ -158,6 +158,55 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from engine.compare.run import CompareInputs, compare
+
+    inputs = CompareInputs()
+    if args.inputs is not None:
+        if not args.inputs.is_file():
+            raise CliError(f"--inputs {args.inputs}: no such file")
+        try:
+            inputs = CompareInputs.model_validate_json(args.inputs.read_text())
+        except ValidationError as exc:
+            raise CliError(f"--inputs {args.inputs}: {exc}") from exc
+    quick = args.quick
+    settings = _settings(args)
+    if args.dataset == "beauty":
+        from engine.compare import beauty
+
+        data = settings.shared_data / "amazon-beauty"
+        if not data.is_dir():
+            raise CliError(
+                f"amazon-beauty data not found at {data}; put it there or pass --shared-data DIR"
+            )
+        rep = beauty.run(data, quick=quick, text_cache=settings.text_cache, progress=not args.quiet)
+        print(json.dumps({k: str(p) for k, p in beauty.write(rep, args.out).items()}))
+        print(f"best quality: {rep['best_quality']}")
+        for reason in rep["reasons"]:
+            print(f"  - {reason}")
+        return 0
+    report = compare(
+        settings,
+        args.out,
+        inputs=inputs,
+        requests=args.requests or (600 if quick else 3000),
+        items=args.items or (5_000 if quick else 50_000),
+        events=args.events or (80_000 if quick else 500_000),
+        fresh_items=100 if quick else 300,
+        quick=quick,
+        progress=not args.quiet,
+    )
+    rec = report["recommendation"]
+    print(f"recommendation: {rec['choice']}")
+    for reason in rec["reasons"]:
+        print(f"  - {reason}")
+    for flag in report["funnel_flags"]:
+        print(f"  ! funnel: {flag}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -302,6 +351,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.add_argument("--plot", type=Path, help="write a PNG of NDCG@10 per segment and surface")
     p.set_defaults(fn=cmd_eval)
+
+    p = sub.add_parser(
+        "compare",
+        help="traditional vs two-tower vs hybrid retrieval, same ranker: the decision report",
+    )
+    _paths(p)
+    p.add_argument("dataset", nargs="?", choices=["synth", "beauty"], default="synth")
+    p.add_argument("--out", type=Path, default=Path("compare-report"), help="report directory")
+    p.add_argument("--shared-data", type=Path, dest="shared_data")
+    p.add_argument("--requests", type=_positive, help="held-out requests (default 3,000)")
+    p.add_argument("--items", type=_positive, help="items to synthesise when there is no data")
+    p.add_argument("--events", type=_positive, help="events to synthesise when there is no data")
+    p.add_argument("--inputs", type=Path, help="JSON: constraints and cost assumptions")
+    p.add_argument("--quick", action="store_true", help="a 5K-item world, 600 requests")
+    p.set_defaults(fn=cmd_compare)
 
     p = sub.add_parser("serve", help="serve the HTTP API")
     _paths(p)

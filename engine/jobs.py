@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from engine.source_names import SOURCE_NAMES
 from engine.state.embedded import EmbeddedStore
 from engine.state.protocol import Interaction, OnlineStore, Recorded
 from engine.state.redis_store import RedisStore
-from engine.writes import replay_catalog
+from engine.writes import index_doc, replay_catalog
 from ingest.log import IngestLog
 from ingest.synth.dataset import SynthDataset, load_dataset
 from ltr.artifact import RankerArtifact
@@ -79,11 +80,18 @@ def build_signals(
 
 
 def load_towers(
-    settings: Settings, catalog: Catalog, progress: bool = False, window: str = SERVE_WINDOW
+    settings: Settings,
+    catalog: Catalog,
+    progress: bool = False,
+    window: str = SERVE_WINDOW,
+    *,
+    provisional: bool = False,
 ) -> TowerServing | None:
     """The two-tower model of ``window`` (``CURRENT`` under ``settings.towers_dir``, or under
     ``settings.towers_ranker_dir``) with a vector for every catalog row, or None when no model
-    was trained or ``two_tower`` is not enabled."""
+    was trained or ``two_tower`` is not enabled. ``provisional`` (a server starting): rows whose
+    text was never embedded get a provisional vector, for the vector lane to complete, instead
+    of holding the start up behind the text model."""
     directory = settings.towers_dir if window == SERVE_WINDOW else settings.towers_ranker_dir
     if "two_tower" not in settings.sources or not (directory / "CURRENT").is_file():
         return None
@@ -101,22 +109,16 @@ def load_towers(
         ) as bar:
             for s in range(0, len(missing), 4096):
                 chunk = missing[s : s + 4096]
-                serving.ensure(catalog, chunk, aggs)
+                known = serving.cheap(catalog, chunk) if provisional else np.ones(len(chunk), bool)
+                serving.ensure(catalog, chunk[known], aggs)
+                serving.ensure(catalog, chunk[~known], aggs, provisional=True)
                 bar.update(len(chunk))
     return serving
 
 
 def index_doc_fn(catalog: Catalog, towers: TowerServing | None) -> Callable[[int], IndexDoc]:
     """Row -> index document, with the row's vector of the served model when there is one."""
-    if towers is None:
-        return catalog.index_doc
-    t = towers
-
-    def doc(row: int) -> IndexDoc:
-        vec = t.vector(row)
-        return catalog.index_doc(row, vec, t.version if vec is not None else "")
-
-    return doc
+    return functools.partial(index_doc, catalog, towers)
 
 
 async def build_index(settings: Settings, progress: bool = True) -> dict[str, Any]:
@@ -143,7 +145,7 @@ async def build_index(settings: Settings, progress: bool = True) -> dict[str, An
     }
 
 
-def _replay(ds: SynthDataset) -> LogReplay:
+def log_replay(ds: SynthDataset) -> LogReplay:
     return LogReplay(ds.events, ds.users["segment"], ds.users["user_ids"], ds.queries)
 
 
@@ -180,7 +182,7 @@ async def train(
         towers_in_memory=in_memory,
         deadline_ms=settings.offline_deadline_ms,
     )
-    replay = _replay(ds)
+    replay = log_replay(ds)
     reqs = replay.requests(t_feat, split, max_requests=max_requests, seed=seed)
     if len(reqs) < 50:
         raise ValueError(f"only {len(reqs)} logged requests with clicks to train on")
@@ -252,11 +254,15 @@ def train_towers(
     ):
         data = marketplace_data(
             catalog,
-            _replay(ds),
+            log_replay(ds),
             start,
             end,
             encoder,
-            TowerConfig(dim=settings.vector_dim, residual=True),
+            TowerConfig(
+                dim=settings.vector_dim,
+                residual=True,
+                text_dropout=settings.tower_text_dropout,
+            ),
             min_support=settings.restricted_min_support,
             max_requests=max_requests,
             seed=seed,
@@ -394,7 +400,7 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
         feature_names = tuple(artifact.meta.feature_names)
     except FileNotFoundError as exc:
         log.warning("no ranker artifact (%s): heuristic ranking", exc)
-    towers = load_towers(settings, catalog)
+    towers = load_towers(settings, catalog, provisional=True)
     if towers is not None:
         versions["towers"] = towers.version
     graph = load_graph(settings, catalog)
@@ -421,9 +427,17 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
 
 
 async def evaluate(
-    settings: Settings, *, max_requests: int = 5000, seed: int = 0, progress: bool = True
+    settings: Settings,
+    *,
+    max_requests: int = 5000,
+    seed: int = 0,
+    progress: bool = True,
+    towers_vectors: str = "full",
 ) -> dict[str, Any]:
-    """The ranker and the heuristic on held-out requests after the split."""
+    """The ranker and the heuristic on held-out requests after the split. ``towers_vectors=
+    "provisional"`` gives every item its provisional vector (attributes only, as ingest does
+    before the text encoder reaches it): the quality of the two-tower source for items still
+    waiting on the vector lane. The index under ``settings`` must hold the same vectors."""
     from engine.evaluation.synthetic import evaluate_requests
     from ltr.scorers import HeuristicScorer
 
@@ -433,6 +447,8 @@ async def evaluate(
     split, end = float(ds.meta["split_ts"]), float(ds.meta["end"])
     signals, covis = load_signals(settings, catalog)
     towers = load_towers(settings, catalog, progress)
+    if towers is not None and towers_vectors == "provisional":
+        towers.ensure(catalog, np.arange(len(catalog), dtype=np.int64), provisional=True)
     graph = load_graph(settings, catalog)
     deadline = settings.offline_deadline_ms
     specs = {
@@ -464,7 +480,7 @@ async def evaluate(
         )
     except FileNotFoundError:
         log.warning("no ranker artifact: evaluating the heuristic only")
-    replay = _replay(ds)
+    replay = log_replay(ds)
     reqs = replay.requests(split, end + 1, max_requests=max_requests, seed=seed)
     leaf = ds.columns.get("category")
     partner = ds.truth.get("complement_of")

@@ -68,6 +68,16 @@ class Metrics:
             "Applied changes not yet behind the durable checkpoint",
             registry=r,
         )
+        self.vectors_owed = Gauge(
+            "shopnow_vectors_owed",
+            "Items served with a provisional vector, their full vector still owed by the lane",
+            registry=r,
+        )
+        self.vectors_owed_seconds = Gauge(
+            "shopnow_vectors_owed_seconds",
+            "Age of the oldest owed full vector (0 when none)",
+            registry=r,
+        )
         self.events = Counter(
             "shopnow_events", "Behaviour events accepted, by type", ["type"], registry=r
         )

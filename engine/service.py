@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -31,11 +32,11 @@ from engine.state.protocol import (
     Recorded,
     StoreUnavailable,
 )
-from engine.writes import CatalogWriter
+from engine.writes import OWED_VECTORS_FILE, CatalogWriter
 from graph.cooccurrence import Events as GraphEvents
 from ingest.deadletter import DeadLetters
 from ingest.log import IngestLog, delete_body, upsert_body
-from ingest.worker import APPLIED, PENDING, STALE, IngestWorker
+from ingest.worker import APPLIED, PENDING, STALE, IngestWorker, Transient
 from ltr.features import FeatureHydrator
 from search_plugins.protocol import SearchIndex
 
@@ -98,7 +99,9 @@ class Engine:
             on_catalog_change=self._catalog_changed,
             on_stage=lambda st, sec: self.metrics.ingest_stage_seconds.labels(st).observe(sec),
             on_freshness=self._fresh,
+            owed_path=directory / OWED_VECTORS_FILE,
         )
+        self.writer.restore_owed()
         self.worker = IngestWorker(
             self.ingest_log,
             self.writer,
@@ -259,7 +262,7 @@ class Engine:
         await self.worker.drain()
         if self.writer.lane is not None:
             await self.writer.lane.drain()
-        await self.worker.drain()  # the checkpoint may now pass what the lane held back
+            await self.writer.persist()  # the lane's writes durable, the owed list current
         return self.backlog
 
     def _catalog_changed(self) -> None:
@@ -269,6 +272,9 @@ class Engine:
 
     async def close(self) -> None:
         await self.worker.drain()
+        if self.writer.lane is not None:  # what the lane still owes, for the next start
+            with contextlib.suppress(Transient):
+                await self.writer.persist()
         await self.index.close()
         await self.store.close()
 

@@ -28,6 +28,13 @@ class Settings(BaseSettings):
         "shopnow-items", pattern=r"^[a-z0-9][a-z0-9_-]*$", description="alias of the item index"
     )
     vector_dim: int = Field(64, ge=2, le=4096, description="dimension of item vectors")
+    tower_text_dropout: float = Field(
+        0.15,
+        ge=0.0,
+        lt=1.0,
+        description="share of item-tower training rows without their text embedding, so ingest "
+        "can index a provisional vector before the text encoder reaches a new item",
+    )
     source_k: dict[str, int] = Field(
         default_factory=lambda: {
             "bm25": 2000,

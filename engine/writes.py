@@ -7,9 +7,10 @@ changed items and their graph-space vectors. ``write`` then sends the batch's do
 from the catalog's current rows, to the search backend in one bulk request and refreshes it, so
 lexical and vector search see them.
 
-A change whose text is already embedded (a price or stock update, a replay) gets its
-item-tower vector in the batch; a new text is indexed without one, and the vector lane
-(``engine/vector_lane.py``) completes it.
+A change whose text is already embedded (a price or stock update, a replay) gets its full
+item-tower vector in the batch; a new text gets a provisional one (from its attributes, no
+text-model pass), so every change is eligible for two-tower retrieval within its batch, and the
+vector lane (``engine/vector_lane.py``) follows with the full vector.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shopnow.ingest")
 FAILED = "failed"
+OWED_VECTORS_FILE = "owed-vectors.json"  # in the ingest directory, beside the log
 Letter = tuple[str, str, Any]  # dead letter: where from, why, the record
 
 
@@ -72,6 +75,7 @@ class CatalogWriter:
         on_catalog_change: Callable[[], None] = lambda: None,
         on_stage: Callable[[str, float], None] = lambda stage, seconds: None,
         on_freshness: Callable[[str, float], None] = lambda source, seconds: None,
+        owed_path: Path | None = None,
     ) -> None:
         self.catalog = catalog
         self.index = index
@@ -81,6 +85,7 @@ class CatalogWriter:
         self.on_catalog_change = on_catalog_change
         self.on_stage = on_stage  # seconds per ingest stage and batch (metrics, benchmarks)
         self.on_freshness = on_freshness  # what the vector lane completes
+        self.owed_path = owed_path  # the lane's owed vectors, saved with each checkpoint
         self.lane: VectorLane | None = None
         if towers is not None:  # its hooks look the writer's up at each call (benchmarks wrap them)
             self.lane = VectorLane(
@@ -122,41 +127,36 @@ class CatalogWriter:
             self.on_catalog_change()
         eligible: dict[str, float] = {"catalog": time.time()}
         t = self._stage("validate_and_catalog", t)
-        deferred: set[int] = set()
         if changed:
             rows = np.fromiter(sorted(changed), np.int64, len(changed))
             if self.towers is not None:
-                deferred = await self._vectors(rows, accepted)
+                await self._vectors(rows, accepted)
                 t = self._stage("item_tower", t)
             if self.graph is not None:
                 self.graph.ensure(self.catalog, rows)
                 eligible["graph"] = time.time()
                 t = self._stage("graph", t)
-        return Prepared(outcomes, eligible, batch, deferred, "two_tower")
+        return Prepared(outcomes, eligible, batch)
 
-    async def _vectors(self, rows: npt.NDArray[np.int64], accepted: dict[str, Record]) -> set[int]:
-        """Vectors now for rows whose text is embedded; the others to the lane. Returns the
-        offsets of the changes the lane completes."""
-        towers, lane = self.towers, self.lane
+    async def _vectors(self, rows: npt.NDArray[np.int64], accepted: dict[str, Record]) -> None:
+        """Full vectors now for rows whose text is embedded, provisional ones for the others,
+        which the lane then owes. What is owed is settled first, on the loop: a lane step
+        finishing meanwhile then keeps nothing for these rows (it checks what is owed)."""
+        towers, lane, cat = self.towers, self.lane, self.catalog
         assert towers is not None and lane is not None
-        cheap = towers.cheap(self.catalog, rows)
-        for r in rows[cheap].tolist():
-            lane.settle(r)  # a newer version with a known text: owed nothing
-        if cheap.any():  # aggregates on the loop: the lane's thread reads the catalog meanwhile
-            aggs = ItemAggregates.build(self.catalog, towers.featurizer.min_support)
-            await asyncio.to_thread(towers.ensure, self.catalog, rows[cheap], aggs)
-        late = rows[~cheap]
-        if not len(late):
-            return set()
-        towers.forget(late)  # written without a vector until the lane has the new one
-        deferred = set()
-        for r in late.tolist():
-            rec = accepted.get(self.catalog.ids[r])
-            if rec is None:  # only a replay of the catalog's own state: owed from now
-                rec = Record(-1, time.time(), {})
-            lane.owe(r, int(self.catalog.version.values[r]), rec.at, rec.offset)
-            deferred.add(rec.offset)
-        return deferred
+        cheap = towers.cheap(cat, rows)
+        for r, known in zip(rows.tolist(), cheap.tolist(), strict=True):
+            if known:
+                lane.settle(r)  # a newer version with a known text: owed nothing
+            else:
+                rec = accepted.get(cat.ids[r])  # None: a replay of the catalog's own state
+                lane.owe(r, int(cat.version.values[r]), rec.at if rec else time.time())
+        # aggregates on the loop: the lane's thread reads the catalog meanwhile
+        aggs = ItemAggregates.build(cat, towers.featurizer.min_support)
+        full = await asyncio.to_thread(towers.compute, cat, rows[cheap], aggs)
+        prov = await asyncio.to_thread(towers.compute, cat, rows[~cheap], aggs, provisional=True)
+        towers.put(rows[cheap], full, full=True)
+        towers.put(rows[~cheap], prov, full=False)
 
     def _stage(self, name: str, since: float) -> float:
         now = time.perf_counter()
@@ -254,11 +254,8 @@ class CatalogWriter:
         now = time.time()
         eligible = {"bm25": now}
         if self.towers is not None:
-            eligible["two_tower"] = now  # for the changes not deferred to the lane
+            eligible["two_tower"] = now  # full or provisional vectors, all in this batch
         return eligible
-
-    def oldest_pending(self) -> int | None:
-        return None if self.lane is None else self.lane.oldest_pending()
 
     @property
     def owed(self) -> int:
@@ -267,17 +264,38 @@ class CatalogWriter:
 
     def doc(self, row: int) -> IndexDoc:
         """The row's index document, with its vector of the served model when it has one."""
-        t = self.towers
-        vec = t.vector(row) if t is not None else None
-        if t is None or vec is None:
-            return self.catalog.index_doc(row)
-        return self.catalog.index_doc(row, vec, t.version)
+        return index_doc(self.catalog, self.towers, row)
 
     async def persist(self) -> None:
+        """The index durable, then what the lane owes: the checkpoint may pass both."""
         try:
             await self.index.persist()
         except IndexUnavailable as exc:
             raise Transient(str(exc)) from exc
+        if self.lane is not None and self.owed_path is not None:
+            await asyncio.to_thread(VectorLane.save, self.owed_path, self.lane.snapshot())
+
+    def restore_owed(self) -> int:
+        """At start: owe again what was owed at the last checkpoint, and every row whose
+        vector is provisional (its text was never embedded). Returns how many are owed."""
+        if self.lane is None or self.towers is None:
+            return 0
+        if self.owed_path is not None:
+            self.lane.load(self.owed_path)
+        now = time.time()
+        for r in self.towers.provisional_rows(len(self.catalog)).tolist():
+            if r not in self.lane.owed and not self.catalog.deleted.values[r]:
+                self.lane.owe(r, int(self.catalog.version.values[r]), now)
+        return len(self.lane)
+
+
+def index_doc(catalog: Catalog, towers: TowerServing | None, row: int) -> IndexDoc:
+    """The row's index document, with its vector (full or provisional) of the served model
+    when it has one."""
+    vec = towers.vector(row) if towers is not None else None
+    if towers is None or vec is None:
+        return catalog.index_doc(row)
+    return catalog.index_doc(row, vec, towers.version, towers.is_provisional(row))
 
 
 def replay_catalog(catalog: Catalog, ingest_log: IngestLog) -> int:

@@ -46,9 +46,6 @@ class Prepared:
     outcomes: dict[int, Outcome]
     eligible_at: dict[str, float] = field(default_factory=dict)
     payload: Any = None  # the sink's own: what ``write`` sends
-    deferred: set[int] = field(default_factory=set)  # offsets a slower lane completes later:
-    late_source: str = ""  # for them the worker reports the other sources, the sink this one
-    # and "all"
 
 
 class Sink(Protocol):
@@ -61,11 +58,6 @@ class Sink(Protocol):
 
     async def persist(self) -> None:
         """Make every written change durable in the backend."""
-        ...
-
-    def oldest_pending(self) -> int | None:
-        """The lowest offset whose effects are not all written yet (a slower lane's), or None:
-        the checkpoint never passes it."""
         ...
 
 
@@ -187,7 +179,7 @@ class IngestWorker:
             if out.status == APPLIED:
                 self.stats.applied += 1
                 if out.op == "upsert" and self.on_freshness is not None:
-                    self._fresh(rec, eligible, prepared)
+                    self._fresh(rec, eligible)
             elif out.status == STALE:
                 self.stats.stale += 1
             elif out.status == DEAD:
@@ -195,22 +187,17 @@ class IngestWorker:
             if self.on_outcome is not None:
                 self.on_outcome(out.status)
 
-    def _fresh(self, rec: Record, eligible: dict[str, float], prepared: Prepared) -> None:
-        """Per source, from acceptance to eligibility; a change a slower lane completes gets
-        that source and "all" from the sink instead."""
+    def _fresh(self, rec: Record, eligible: dict[str, float]) -> None:
+        """Per source, from acceptance to eligibility, and "all": the slowest of them."""
         hook = self.on_freshness
         assert hook is not None
-        late = rec.offset in prepared.deferred
         for source, t in eligible.items():
-            if not (late and source == prepared.late_source):
-                hook(source, max(0.0, t - rec.at))
-        if not late:
-            hook("all", max(0.0, max(eligible.values(), default=rec.at) - rec.at))
+            hook(source, max(0.0, t - rec.at))
+        hook("all", max(0.0, max(eligible.values(), default=rec.at) - rec.at))
 
     async def _maybe_persist(self, force: bool) -> None:
         due = time.monotonic() - self._last_persist >= self.persist_every_s
-        held = self.sink.oldest_pending()
-        target = self.applied if held is None else min(self.applied, held)
+        target = self.applied
         if target > self.log.checkpoint and (force or due):
             try:
                 await self.sink.persist()

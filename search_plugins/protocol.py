@@ -31,23 +31,29 @@ class IndexDoc:
     created_at: float  # unix seconds
     vector: FloatArray | None = None
     vector_model: str = ""  # model version that produced ``vector``
+    provisional: bool = False  # ``vector`` saw the attributes only, not the text (yet)
+
+
+WRITE_ORDER_SCHEME = 3  # documents and tombstones of an older scheme must be rebuilt
 
 
 def write_order(doc: IndexDoc) -> int:
     """Which of two writes of one id wins: the higher version, and at equal versions the
-    document with a vector over the one without. A new item can so be written at once for
-    lexical search and again, same version, once its vector is computed (the vector lane of
-    ``engine/writes.py``), while an older write arriving late still loses."""
-    return 2 * doc.version + (doc.vector is not None)
+    better vector: none < provisional (from attributes, before the text is embedded) < full.
+    A new item is so written at once for lexical search with a provisional vector, and again,
+    same version, once the vector lane of ``engine/writes.py`` has the full one, while an older
+    write arriving late still loses."""
+    quality = 0 if doc.vector is None else 1 if doc.provisional else 2
+    return 3 * doc.version + quality
 
 
 def delete_order(version: int) -> int:
-    """A delete of ``version`` wins over both writes of that version."""
-    return 2 * version + 1
+    """A delete of ``version`` wins over every write of that version."""
+    return 3 * version + 2
 
 
 def version_of(order: int) -> int:
-    return order // 2
+    return order // 3
 
 
 def check_doc(doc: IndexDoc, dim: int) -> str | None:

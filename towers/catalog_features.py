@@ -64,11 +64,22 @@ class CatalogFeaturizer:
         return [item_text(catalog.titles[r], catalog.descriptions[r]) for r in rows]
 
     def features(
-        self, catalog: Catalog, rows: I64, aggregates: ItemAggregates | None = None
+        self,
+        catalog: Catalog,
+        rows: I64,
+        aggregates: ItemAggregates | None = None,
+        *,
+        with_text: bool = True,
     ) -> ItemFeatures:
-        """Features of ``rows``; ``aggregates`` (of the whole catalog) is built when not given."""
+        """Features of ``rows``; ``aggregates`` (of the whole catalog) is built when not given.
+        ``with_text=False`` leaves the text embedding zero (no text-model pass): the inputs of
+        a provisional vector (see :mod:`towers.item_tower`)."""
         rs = [int(r) for r in rows]
-        text = self.encoder.encode(self.texts(catalog, rs))
+        text = (
+            self.encoder.encode(self.texts(catalog, rs))
+            if with_text
+            else np.zeros((len(rs), self.encoder.dim), np.float32)
+        )
         cats = np.zeros((len(rs), CATEGORY_WIDTH), np.int64)
         for i, r in enumerate(rs):
             toks = category_tokens(catalog.category_name(r).split("/"))[:CATEGORY_WIDTH]

@@ -14,9 +14,14 @@ category margin level ``m_i`` (0 = unknown for each) and, optionally, a hashed i
     v_i = z_i / ||z_i||_2                                      (dimension ``dim``)
 
 The skip ``W_s t_i`` keeps a linear path from content to the output, which is what a brand-new
-item relies on. The hashed id embedding (``hash_buckets > 0``) is off by default: when on,
-it is dropped for the whole batch with probability ``id_dropout`` during training so the
-tower never learns to depend on it, and new items (id never trained) are not second-class.
+item relies on. With ``text_dropout > 0`` training zeroes ``t_i`` for that share of rows (the
+content dropout of Volkovs et al., "DropoutNet", NeurIPS 2017), so ``t_i = 0`` gives a usable
+vector from the attributes alone: the *provisional* vector ingest writes for an item whose text
+the (slow) text encoder has not embedded yet.
+
+The hashed id embedding (``hash_buckets > 0``) is off by default: when on, it is dropped for
+the whole batch with probability ``id_dropout`` during training so the tower never learns to
+depend on it, and new items (id never trained) are not second-class.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class ItemTower(nn.Module):
         hash_buckets: int = 0,
         id_dropout: float = 0.5,
         dropout: float = 0.1,
+        text_dropout: float = 0.0,
     ) -> None:
         """Vocabulary sizes count id 0 (unknown); ``n_price_buckets`` etc. are the number of
         real buckets, the tower adds the unknown row itself."""
@@ -52,6 +58,7 @@ class ItemTower(nn.Module):
         self.dim = dim
         self.hash_buckets = hash_buckets
         self.id_dropout = id_dropout
+        self.text_dropout = text_dropout
         self.text_proj = nn.Linear(text_dim, text_proj_dim)
         self.category = nn.EmbeddingBag(n_categories, field_dim, mode="mean", padding_idx=0)
         self.brand = nn.Embedding(n_brands, field_dim)
@@ -77,6 +84,9 @@ class ItemTower(nn.Module):
         item_hash: Tensor,
     ) -> Tensor:
         """Tensors as in :class:`towers.features.ItemFeatures`; returns ``[n, dim]``, unit rows."""
+        if self.training and self.text_dropout > 0:
+            keep = torch.rand(text.shape[0], 1) >= self.text_dropout
+            text = text * keep
         parts = [
             self.text_proj(text),
             self.category(categories),

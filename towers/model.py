@@ -30,6 +30,13 @@ class TowerConfig(BaseModel):
     field_dim: int = 32
     hidden: int = 256
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    text_dropout: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="share of training rows whose item text embedding is zeroed, so the "
+        "tower also places an item whose text is not embedded yet (a provisional vector)",
+    )
     n_categories: int = Field(1, ge=1, description="category vocabulary size, with id 0")
     n_brands: int = Field(1, ge=1, description="brand vocabulary size, with id 0")
     n_price_buckets: int = Field(10, ge=1)
@@ -73,6 +80,7 @@ class TwoTower(nn.Module):
             hidden=cfg.hidden,
             hash_buckets=cfg.hash_buckets,
             dropout=cfg.dropout,
+            text_dropout=cfg.text_dropout,
         )
         self.query = QueryTower(
             item_dim=cfg.dim,

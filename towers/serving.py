@@ -8,7 +8,10 @@ reference; a request that took the old one finishes with it, so it never mixes v
 
 Item vectors come from content alone (:class:`towers.catalog_features.CatalogFeaturizer`), so
 an item ingested a second ago gets one as good as an old item's; :meth:`ensure` computes them
-for new or changed rows. ``item_vectors.npz`` in the artifact directory keeps the vectors of
+for new or changed rows: *full* vectors from the text embedding and the attributes, or, with
+``provisional=True``, from the attributes alone (no text-model pass; see
+:mod:`towers.item_tower`), to be replaced by the full one once the text is embedded.
+``item_vectors.npz`` in the artifact directory keeps the vectors of
 the last full build (ids and rows), so opening a server does not re-run the item tower.
 """
 
@@ -48,6 +51,7 @@ class TowerServing:
         self.query_encoder = query_encoder
         self._vectors: F32 = np.zeros((0, self.dim), np.float32)
         self._have = np.zeros(0, np.bool_)
+        self._full = np.zeros(0, np.bool_)  # the row's vector saw its text (not provisional)
         self._lock = threading.Lock()  # ingest threads write rows; readers never block
 
     @staticmethod
@@ -83,30 +87,60 @@ class TowerServing:
         vecs[: len(self._vectors)] = self._vectors
         have = np.zeros(cap, np.bool_)
         have[: len(self._have)] = self._have
-        self._vectors, self._have = vecs, have
+        full = np.zeros(cap, np.bool_)
+        full[: len(self._full)] = self._full
+        self._vectors, self._have, self._full = vecs, have, full
 
-    def ensure(self, catalog: Catalog, rows: I64, aggregates: ItemAggregates | None = None) -> F32:
-        """Compute (or recompute, for changed content) the vectors of ``rows``; returns them."""
+    def ensure(
+        self,
+        catalog: Catalog,
+        rows: I64,
+        aggregates: ItemAggregates | None = None,
+        *,
+        provisional: bool = False,
+    ) -> F32:
+        """Compute (or recompute, for changed content) the vectors of ``rows`` and keep them;
+        returns them. ``provisional``: from the attributes only, without the text model."""
+        vecs = self.compute(catalog, rows, aggregates, provisional=provisional)
+        self.put(rows, vecs, full=not provisional)
+        return vecs
+
+    def compute(
+        self,
+        catalog: Catalog,
+        rows: I64,
+        aggregates: ItemAggregates | None = None,
+        *,
+        provisional: bool = False,
+    ) -> F32:
+        """The vectors of ``rows``, not kept (see :meth:`put`): ingest computes them off the
+        event loop and keeps them on it, after checking no newer version came meanwhile."""
         rows = np.asarray(rows, np.int64)
         if len(rows) == 0:
             return np.zeros((0, self.dim), np.float32)
-        vecs = self.artifact.item_vectors(self.featurizer.features(catalog, rows, aggregates))
+        feats = self.featurizer.features(catalog, rows, aggregates, with_text=not provisional)
+        return self.artifact.item_vectors(feats)
+
+    def put(self, rows: I64, vecs: F32, *, full: bool) -> None:
+        rows = np.asarray(rows, np.int64)
+        if len(rows) == 0:
+            return
         with self._lock:
             self._grow(int(rows.max()) + 1)
             self._vectors[rows] = vecs
             self._have[rows] = True
-        return vecs
+            self._full[rows] = full
+
+    def is_provisional(self, row: int) -> bool:
+        return row < len(self._have) and bool(self._have[row]) and not bool(self._full[row])
+
+    def provisional_rows(self, n_rows: int) -> I64:
+        """Rows below ``n_rows`` whose vector is provisional (their text not embedded yet)."""
+        return np.flatnonzero(self._have[:n_rows] & ~self._full[:n_rows]).astype(np.int64)
 
     def cheap(self, catalog: Catalog, rows: I64) -> npt.NDArray[np.bool_]:
         """Rows whose vector needs no text-model pass (their text is cached)."""
         return self.featurizer.encoder.has(self.featurizer.texts(catalog, [int(r) for r in rows]))
-
-    def forget(self, rows: I64) -> None:
-        """Drop the vectors of ``rows`` (their content changed; a new one is on its way)."""
-        rows = np.asarray(rows, np.int64)
-        with self._lock:
-            rows = rows[rows < len(self._have)]
-            self._have[rows] = False
 
     def missing(self, n_rows: int) -> I64:
         have = self._have[:n_rows]
@@ -135,8 +169,9 @@ class TowerServing:
         return out
 
     def save_vectors(self, catalog: Catalog) -> Path:
+        """Full vectors only: a provisional one is recomputed (or replaced) after a restart."""
         n = min(len(catalog), len(self._have))
-        rows = np.flatnonzero(self._have[:n])
+        rows = np.flatnonzero(self._have[:n] & self._full[:n])
         path = self.artifact_dir / VECTORS_FILE
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, ids=np.array([catalog.ids[r] for r in rows]), vectors=self._vectors[rows])
@@ -158,6 +193,7 @@ class TowerServing:
             self._grow(len(catalog))
             self._vectors[rows[ok]] = vecs[ok]
             self._have[rows[ok]] = True
+            self._full[rows[ok]] = True
         return int(ok.sum())
 
     @property

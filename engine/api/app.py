@@ -147,6 +147,9 @@ async def metrics(request: Request) -> Response:
     m.ingest_lag.set(engine.worker.lag)
     m.ingest_lag_seconds.set(await asyncio.to_thread(engine.worker.oldest_unapplied_age))
     m.ingest_unpersisted.set(engine.worker.applied - engine.ingest_log.checkpoint)
+    lane = engine.writer.lane
+    m.vectors_owed.set(0 if lane is None else len(lane))
+    m.vectors_owed_seconds.set(0.0 if lane is None else lane.oldest_age())
     return Response(m.render(), media_type=CONTENT_TYPE_LATEST)
 
 

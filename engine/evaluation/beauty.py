@@ -40,6 +40,7 @@ import numpy.typing as npt
 
 from engine.evaluation import metrics
 from engine.evaluation.beauty_candidates import (
+    SOURCES,
     Candidates,
     ExtraSource,
     SourceSizes,
@@ -80,10 +81,16 @@ class BeautyReport:
     seconds: dict[str, float] = field(default_factory=dict)
     two_tower: dict[str, float] | None = None  # training summary, when the source is on
     two_tower_alone: dict[str, float] | None = None  # its own list, no ranker
+    sources: tuple[str, ...] = SOURCES  # the built-in candidate sources that were on
+    #: HR/NDCG@10 by the user's history length at the test target (weak to heavy)
+    by_history: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def pipeline_name(self) -> str:
-        name = "sources + two-tower + LambdaMART" if self.two_tower else "sources + LambdaMART"
+        if not self.sources:
+            name = "two-tower + LambdaMART"
+        else:
+            name = "sources + two-tower + LambdaMART" if self.two_tower else "sources + LambdaMART"
         return name + (" (quick)" if self.quick else "")
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,6 +191,8 @@ def evaluate_beauty(
     progress: bool = True,
     quick: bool = False,
     two_tower: TwoTowerOptions | None = None,
+    sources: tuple[str, ...] = SOURCES,
+    tower_cache: dict[str, FittedTowers] | None = None,
 ) -> BeautyReport:
     """Load Amazon Beauty from ``data_dir`` and run :func:`evaluate_on`."""
     t0 = time.perf_counter()
@@ -197,7 +206,14 @@ def evaluate_beauty(
     if progress:
         print(f"[beauty] load: {load_s:.1f}s", file=sys.stderr, flush=True)
     r = evaluate_on(
-        data, seed=seed, progress=progress, quick=quick, two_tower=two_tower, titles=titles
+        data,
+        seed=seed,
+        progress=progress,
+        quick=quick,
+        two_tower=two_tower,
+        titles=titles,
+        sources=sources,
+        tower_cache=tower_cache,
     )
     seconds = {"load": load_s} | r.seconds
     seconds["total"] = round(seconds["total"] + load_s, 2)
@@ -250,6 +266,8 @@ def evaluate_on(
     two_tower: TwoTowerOptions | None = None,
     titles: list[str] | None = None,
     ranker_users: int | None = None,
+    sources: tuple[str, ...] = SOURCES,
+    tower_cache: dict[str, FittedTowers] | None = None,
 ) -> BeautyReport:
     """Train on the validation target, report HR/NDCG@5/10/20 on the test target.
 
@@ -259,7 +277,8 @@ def evaluate_on(
     users; every user's history still feeds the indices). Items outside a user's candidates
     count as misses. With ``two_tower`` (``titles`` needed), the towers are trained first on
     the training prefixes, early-stopped on ``two_tower.early_stop_users`` users drawn from
-    those the ranker does not learn from."""
+    those the ranker does not learn from. ``tower_cache`` keeps the fitted towers of both
+    stages for another run with the same data, seed and options (other candidate sources)."""
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
 
@@ -282,12 +301,17 @@ def evaluate_on(
     if two_tower is not None:
         n_rank = min(n_rank, n_users - two_tower.early_stop_users)
         stop_users = np.sort(perm[n_rank : n_rank + two_tower.early_stop_users]).astype(np.int64)
-        towers = _fit_towers(data, titles, stop_users, two_tower)
+        cache = {} if tower_cache is None else tower_cache
+        if "valid" not in cache:
+            cache["valid"] = _fit_towers(data, titles, stop_users, two_tower)
+        towers = cache["valid"]
         tick("train towers")
         two_tower_summary = towers.summary() | {"refit_test": float(two_tower.refit_test)}
     train_users = np.sort(perm[:n_rank])
     extra = _tower_source(towers, valid, train_users, two_tower, with_targets=False)
-    cv = generate(data, valid.history, sizes, users=train_users, sim=sim, extra=extra)
+    cv = generate(
+        data, valid.history, sizes, users=train_users, sim=sim, extra=extra, sources=sources
+    )
     del extra
     tick("candidates valid")
     train_split = Split(valid.history, valid.targets[train_users])
@@ -317,10 +341,24 @@ def evaluate_on(
     # indices from every user's test history; candidates only for the evaluated users
     queried = None if n_eval == n_users else eval_users
     if towers is not None and two_tower is not None and two_tower.refit_test:
-        towers = _fit_towers(data, titles, stop_users, two_tower, refit_epochs=towers.best_epoch)
+        cache = {} if tower_cache is None else tower_cache
+        if "test" not in cache:
+            cache["test"] = _fit_towers(
+                data, titles, stop_users, two_tower, refit_epochs=towers.best_epoch
+            )
+        towers = cache["test"]
         tick("refit towers")
     extra = _tower_source(towers, test, queried, two_tower, with_targets=True)
-    ct = generate(data, test.history, sizes, users=queried, targets=targets, sim=sim, extra=extra)
+    ct = generate(
+        data,
+        test.history,
+        sizes,
+        users=queried,
+        targets=targets,
+        sim=sim,
+        extra=extra,
+        sources=sources,
+    )
     tick("candidates test")
     scores = np.asarray(
         model.predict(ct.features, num_iteration=model.best_iteration), dtype=np.float64
@@ -328,13 +366,15 @@ def evaluate_on(
     ranked = rank_top(ct.users, ct.items, scores, n_eval, max(KS))
     rel = metrics.relevant_single(targets)
     result = metrics.evaluate(ranked, rel, KS)
-    seq_rank = ct.features[:, ct.feature_names.index("rank_seq")].astype(np.float64)
-    has_seq = ~np.isnan(seq_rank)
-    baseline = metrics.evaluate(
-        rank_top(ct.users[has_seq], ct.items[has_seq], -seq_rank[has_seq], n_eval, max(KS)),
-        rel,
-        KS,
-    )
+    baseline: dict[str, float] = {}
+    if "seq" in sources:
+        seq_rank = ct.features[:, ct.feature_names.index("rank_seq")].astype(np.float64)
+        has_seq = ~np.isnan(seq_rank)
+        baseline = metrics.evaluate(
+            rank_top(ct.users[has_seq], ct.items[has_seq], -seq_rank[has_seq], n_eval, max(KS)),
+            rel,
+            KS,
+        )
     alone = None
     if extra:
         from engine.evaluation.beauty_two_tower import alone_ranked
@@ -355,7 +395,30 @@ def evaluate_on(
         seconds=seconds | {"total": round(time.perf_counter() - t0, 2)},
         two_tower=None if two_tower_summary is None else two_tower_summary,
         two_tower_alone=alone,
+        sources=tuple(sources),
+        by_history=by_history(ranked, targets, test.history.lengths[eval_users]),
     )
+
+
+#: History-length groups at the test target: Beauty is 5-core, so 4 earlier items is the least.
+HISTORY_GROUPS = (
+    ("weak (4-5 items)", 4, 5),
+    ("6-9 items", 6, 9),
+    ("heavy (10+ items)", 10, 10**9),
+)
+
+
+def by_history(
+    ranked: IntArray, targets: IntArray, lengths: IntArray, k: int = 10
+) -> dict[str, dict[str, float]]:
+    out = {}
+    for name, lo, hi in HISTORY_GROUPS:
+        m = (lengths >= lo) & (lengths <= hi)
+        if not m.any():
+            continue
+        r = metrics.evaluate(ranked[m], metrics.relevant_single(targets[m]), (k,))
+        out[name] = {"users": int(m.sum()), f"hr@{k}": r[f"hr@{k}"], f"ndcg@{k}": r[f"ndcg@{k}"]}
+    return out
 
 
 def format_report(r: BeautyReport) -> str:
@@ -370,7 +433,8 @@ def format_report(r: BeautyReport) -> str:
 
     subset = r.n_eval_users < r.n_users
     tag = f" [{r.n_eval_users:,}-user subset]" if subset else ""
-    lines.append(row("ours: seq co-visitation only" + tag, r.baseline))
+    if r.baseline:
+        lines.append(row("ours: seq co-visitation only" + tag, r.baseline))
     if r.two_tower_alone is not None:
         lines.append(row("ours: two-tower only" + tag, r.two_tower_alone))
     lines.append(row("ours: " + r.pipeline_name + tag, r.metrics))

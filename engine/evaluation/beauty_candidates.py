@@ -202,12 +202,18 @@ def generate(
     targets: IntArray | None = None,
     sim: ItemSimilarity | None = None,
     extra: Sequence[ExtraSource] = (),
+    sources: Sequence[str] = SOURCES,
 ) -> Candidates:
     """Candidates and their features for ``users`` (default: all) of ``hist``; indices are
     built from all of ``hist``. With ``targets`` (one per queried user), also the rank of the
     target in each source's full list. ``sim``: precomputed :func:`item_similarity`.
     ``extra``: more sources (rows = the queried users, in order), ranked beside the others
-    and cut to their own list length; their pair features are appended to the features."""
+    and cut to their own list length; their pair features are appended to the features.
+    ``sources``: the built-in sources that propose candidates (all by default; the others'
+    rank and score features are left out)."""
+    unknown = set(sources) - set(SOURCES)
+    if unknown:
+        raise ValueError(f"unknown candidate sources {sorted(unknown)}; known: {list(SOURCES)}")
     sz = sizes or SourceSizes()
     n = data.n_items
     idx = build_indices(data, hist, sim)
@@ -233,15 +239,16 @@ def generate(
         "content": sp.csr_matrix(content - content.multiply(exclude)),
         "popular": sp.csr_matrix(pop - pop.multiply(exclude)),
     }
+    full = {k: v for k, v in full.items() if k in sources}
     ranks_of_target = (
         {} if targets is None else {k: target_ranks(v, targets) for k, v in full.items()}
     )
-    lists = {name: csr_topk(full.pop(name), getattr(sz, name)) for name in SOURCES}
+    lists = {name: csr_topk(full.pop(name), getattr(sz, name)) for name in sources}
     for e in extra:
         lists[e.name] = e.top
         if targets is not None and e.target_ranks is not None:
             ranks_of_target[e.name] = e.target_ranks
-    names_src = SOURCES + tuple(e.name for e in extra)
+    names_src = tuple(sources) + tuple(e.name for e in extra)
 
     # union of the sources, cut to the pool size by best rank in any source
     us, its, src, rank, score = [], [], [], [], []

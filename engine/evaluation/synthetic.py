@@ -13,7 +13,9 @@ group is reported per segment as ``"complement:<segment>"`` too."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,7 @@ from tqdm import tqdm
 from engine.evaluation.metrics import evaluate, relevant_from_lists
 from engine.pipeline.candidates import CandidatePool
 from engine.pipeline.context import RequestContext
-from engine.pipeline.executor import Executor
+from engine.pipeline.executor import Executor, PipelineResult
 from engine.pipeline.spec import PipelineSpec
 from ltr.logs import LoggedRequest, LogReplay
 
@@ -33,6 +35,21 @@ K_FINAL = 10
 K_RECALL = (100, 500)
 EXPOSURE_S = 3600.0  # a new item counts as exposed when a page shows it within this
 AGE_GROUPS = (("fresh", 86_400.0), ("new_week", 7 * 86_400.0))
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One pipeline's run on one held-out request, for callers that measure more."""
+
+    pipeline: str
+    request: LoggedRequest
+    ctx: RequestContext
+    result: PipelineResult
+    wall_ms: float
+    cpu_ms: float  # this process's CPU time during the run
+
+
+Observer = Callable[[Observation], None]
 
 
 @dataclass
@@ -49,13 +66,14 @@ async def evaluate_requests(
     progress: bool = True,
     created_at: npt.NDArray[np.float64] | None = None,
     complements: tuple[npt.NDArray[np.integer], npt.NDArray[np.integer]] | None = None,
+    observe: Observer | None = None,
 ) -> dict[str, Any]:
     """``specs`` maps a label (e.g. "lambdamart", "heuristic") to a pipeline to evaluate;
     ``created_at`` (by catalog row) adds the ``"fresh"`` and ``"new_week"`` groups,
     ``complements`` = (leaf, partner leaf or -1), by catalog row, the ``"complement"`` ones.
     ``"degraded"`` counts, per pipeline, the requests that lost a source (deadline, failure);
     ``"new_item_exposure"`` (with ``created_at``) is the share of the items created in the
-    window that a page showed within an hour of their creation."""
+    window that a page showed within an hour of their creation. ``observe`` sees every run."""
     executors = {name: Executor(s) for name, s in specs.items()}
     buckets: dict[tuple[str, str, str], _Bucket] = defaultdict(
         lambda: _Bucket([], [], defaultdict(list))
@@ -80,7 +98,11 @@ async def evaluate_requests(
             if len(comp):
                 groups += [("complement", comp), (f"complement:{seg}", comp)]
         for name, ex in executors.items():
+            wall, cpu = time.perf_counter(), time.process_time()
             res = await ex.run(ctx)
+            if observe is not None:
+                wall_ms = (time.perf_counter() - wall) * 1e3
+                observe(Observation(name, lr, ctx, res, wall_ms, (time.process_time() - cpu) * 1e3))
             degraded[name] += bool(res.degraded)
             if created_at is not None:
                 page = res.pool.rows[res.ranked.order][: ctx.page_size]
@@ -103,6 +125,7 @@ async def evaluate_requests(
             "requests": len(b.ranked),
             f"ndcg@{K_FINAL}": round(m[f"ndcg@{K_FINAL}"], 4),
             f"recall@{K_FINAL}": round(m[f"recall@{K_FINAL}"], 4),
+            f"hr@{K_FINAL}": round(m[f"hr@{K_FINAL}"], 4),
             "source_recall": {k: round(float(np.mean(v)), 4) for k, v in b.recall.items()},
         }
     return out

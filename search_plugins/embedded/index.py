@@ -30,6 +30,7 @@ from search_plugins.embedded.registry import RowRegistry
 from search_plugins.embedded.vector_search import VectorSearch
 from search_plugins.embedded.vectors import HnswParams, VectorStore
 from search_plugins.protocol import (
+    WRITE_ORDER_SCHEME,
     FloatArray,
     Hits,
     IndexDoc,
@@ -41,7 +42,8 @@ from search_plugins.protocol import (
     write_order,
 )
 
-_FORMAT = 2  # 2: the registry holds write orders (protocol.write_order), not raw versions
+_FORMAT = WRITE_ORDER_SCHEME  # 2: the registry holds write orders, not raw versions; 3: orders
+# rank none < provisional < full vectors (protocol.write_order)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from search_plugins.opensearch.bulk import BulkOutcome, run_bulk
 from search_plugins.opensearch.client import make_client
 from search_plugins.opensearch.params import OpenSearchParams
 from search_plugins.protocol import (
+    WRITE_ORDER_SCHEME,
     FloatArray,
     Hits,
     IndexDoc,
@@ -143,6 +144,12 @@ class OpenSearchIndex:
         meta = next(iter(got.values()))["mappings"].get("_meta", {})
         if "dim" not in meta:
             raise IndexSetupError(f"{self.params.alias!r} was not created by shopnow")
+        if meta.get("schema") != WRITE_ORDER_SCHEME:
+            raise IndexSetupError(
+                f"alias {self.params.alias!r} keeps versions in write-order scheme "
+                f"{meta.get('schema')}, this version writes {WRITE_ORDER_SCHEME}; "
+                "rebuild it with `shopnow index`"
+            )
         return int(meta["dim"])
 
     async def _check_dim(self) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from search_plugins.opensearch.params import OpenSearchParams
-from search_plugins.protocol import IndexDoc, category_prefixes
+from search_plugins.protocol import WRITE_ORDER_SCHEME, IndexDoc, category_prefixes
 
 ANALYZER = "shop_en"
 
@@ -53,7 +53,7 @@ def settings(params: OpenSearchParams) -> dict[str, Any]:
 def mappings(dim: int, params: OpenSearchParams) -> dict[str, Any]:
     return {
         "dynamic": "strict",
-        "_meta": {"dim": dim, "schema": 2},
+        "_meta": {"dim": dim, "schema": WRITE_ORDER_SCHEME},
         # The vector lives in Lucene's vector files; keeping it out of the stored _source makes
         # the stored fields small (a rebuild reads the catalog, not _source).
         "_source": {"excludes": ["vector"]},

@@ -30,11 +30,6 @@ class ListSink:
     async def persist(self) -> None:
         self.persisted += 1
 
-    def oldest_pending(self) -> int | None:
-        return self.holding
-
-    holding: int | None = None
-
 
 def _bodies(n: int, start: int = 0) -> list[dict]:
     return [upsert_body({"id": f"x{i}"}) for i in range(start, start + n)]
@@ -92,16 +87,3 @@ async def test_freshness_hook_gets_every_source_and_all(tmp_path: Path) -> None:
     await worker.drain()
     assert sorted(s for s, _ in seen) == ["all", "bm25", "catalog"]
     assert all(v == 0.0 for _, v in seen)  # eligibility "at" 0: clamped, never negative
-
-
-async def test_checkpoint_waits_for_a_slower_lane(tmp_path: Path) -> None:
-    log = IngestLog(tmp_path)
-    sink = ListSink()
-    sink.holding = 2  # the sink still owes offset 2 something (e.g. its vector)
-    worker = IngestWorker(log, sink, persist_every_s=0)
-    await worker.accept(_bodies(5))
-    await worker.drain()
-    assert worker.applied == 5 and log.checkpoint == 2
-    sink.holding = None
-    await worker.drain()
-    assert log.checkpoint == 5

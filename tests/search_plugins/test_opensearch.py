@@ -14,7 +14,7 @@ import pytest
 from search_plugins.opensearch import IndexSetupError, OpenSearchIndex, OpenSearchParams
 from search_plugins.opensearch.client import make_client
 from search_plugins.opensearch_node.process import free_port
-from search_plugins.protocol import IndexUnavailable, SearchIndex
+from search_plugins.protocol import IndexUnavailable, SearchIndex, delete_order
 from tests.search_plugins.conformance import DIM, Reopen, SearchIndexConformance, catalog
 from tests.servers import OPENSEARCH_URL, drop_opensearch_alias, needs_opensearch
 
@@ -71,7 +71,7 @@ async def test_blue_green_reindex_keeps_serving(live: OpenSearchIndex) -> None:
         index=new,
         id="d0",
         body={"id": "d0", "text": "x"},
-        params={"version": 2 * 99 + 1, "version_type": "external"},  # write order of v99
+        params={"version": delete_order(99), "version_type": "external"},  # above any v99 write
     )
     # ... and live writes go to both generations
     await live.upsert(docs[60:])

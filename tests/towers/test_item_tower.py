@@ -9,7 +9,7 @@ from towers.item_tower import ItemTower
 from towers.text import TEXT_DIM
 
 
-def _tower(dim: int = 64, hash_buckets: int = 0) -> ItemTower:
+def _tower(dim: int = 64, hash_buckets: int = 0, **kwargs: float) -> ItemTower:
     torch.manual_seed(0)
     return ItemTower(
         text_dim=TEXT_DIM,
@@ -20,6 +20,7 @@ def _tower(dim: int = 64, hash_buckets: int = 0) -> ItemTower:
         n_margin_levels=3,
         dim=dim,
         hash_buckets=hash_buckets,
+        **kwargs,
     )
 
 
@@ -53,3 +54,27 @@ def test_padding_categories_do_not_count() -> None:
 def test_hashed_ids_are_off_by_default() -> None:
     assert _tower().item_hash is None
     assert _tower(hash_buckets=8).item_hash is not None
+
+
+def test_text_dropout_trains_rows_without_their_text() -> None:
+    """In training, each row sees its text with probability 1 - text_dropout, otherwise the
+    zero text a provisional vector is computed from; serving never drops it."""
+    tower = _tower(dropout=0.0, text_dropout=0.5)
+    f = random_features(400)
+    blank = type(f).build(
+        np.zeros_like(f.text),
+        categories=f.categories,
+        brand=f.brand,
+        price_bucket=f.price_bucket,
+        seller_rating=f.seller_rating,
+        margin_level=f.margin_level,
+    )
+    with torch.no_grad():
+        full = tower.eval().encode(f)
+        provisional = tower.encode(blank)
+        assert torch.equal(tower.encode(f), full)  # eval: deterministic, text always used
+        trained = tower.train().encode(f)
+    as_full = torch.isclose(trained, full, atol=1e-6).all(dim=1)
+    as_blank = torch.isclose(trained, provisional, atol=1e-6).all(dim=1)
+    assert bool((as_full ^ as_blank).all())  # every row is exactly one of the two
+    assert 120 < int(as_blank.sum()) < 280  # about half dropped

@@ -39,5 +39,10 @@ def test_quick_beauty_beats_published_sasrec() -> None:
     assert r.metrics["hr@10"] > r.baseline["hr@10"] + 0.01
     # items outside the candidate pool are misses: HR@20 cannot exceed the pool's recall
     assert r.metrics["hr@20"] <= r.pool_recall <= 1
+    # by history length at the test target: every scored user in one group
+    groups = r.by_history
+    assert sum(g["users"] for g in groups.values()) == r.n_eval_users
+    assert set(groups) == {"weak (4-5 items)", "6-9 items", "heavy (10+ items)"}
+    assert all(0 < g["hr@10"] < 1 and 0 < g["ndcg@10"] <= g["hr@10"] for g in groups.values())
     table = format_report(r)
     assert "SASRec" in table and "5,000-user subset" in table

@@ -101,3 +101,15 @@ def test_pair_lookup_matches_scipy_indexing() -> None:
     assert (
         _PairLookup(sp.csr_matrix((5, 5), dtype=np.float32))(np.array([0]), np.array([1]))[0] == 0
     )
+
+
+def test_sources_can_be_switched_off() -> None:
+    data = _data(0)
+    sizes = SourceSizes(seq=30, covis=30, content=20, popular=10, pool=40)
+    test = leave_one_out(data.sequences, "test")
+    only_seq = generate(data, test.history, sizes, sources=("seq",))
+    assert "rank_seq" in only_seq.feature_names and "rank_covis" not in only_seq.feature_names
+    ranks = only_seq.features[:, only_seq.feature_names.index("rank_seq")]
+    assert not np.isnan(ranks).any()  # every candidate came from the one source left
+    with pytest.raises(ValueError, match="unknown candidate sources"):
+        generate(data, test.history, sizes, sources=("seq", "graph"))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from engine.pipelines import build_spec
 from engine.settings import Settings
 from engine.source_names import TRADITIONAL
 from engine.sources.two_tower import TwoTowerSource
+from engine.writes import OWED_VECTORS_FILE
 from search_plugins.protocol import FloatArray, Hits, IndexDoc, SearchFilter, SearchIndex
 from tests.engine.fixtures import item
 from tests.engine.world import BACKENDS, SEARCH_BACKENDS, close_engine, make_engine
@@ -118,9 +120,10 @@ async def test_a_rollout_during_a_request_does_not_mix_versions(tmp_path: Path) 
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-async def test_a_new_item_gets_its_vector_from_the_lane(tmp_path: Path, backend: str) -> None:
-    """A new text: indexed at once for lexical search, its vector computed by the vector lane
-    and written as the same version; a later change with the same text gets it in the batch."""
+async def test_a_new_item_is_served_provisional_then_full(tmp_path: Path, backend: str) -> None:
+    """A new text: indexed at once for lexical search and with a provisional vector (from its
+    attributes) for two-tower retrieval; the lane then writes its full vector as the same
+    version; a later change with the same text gets the full vector in the batch."""
     engine = await make_engine(
         tmp_path, backend=backend, towers=lambda c: tiny_towers(tmp_path / "towers", c)
     )
@@ -137,26 +140,37 @@ async def test_a_new_item_gets_its_vector_from_the_lane(tmp_path: Path, backend:
         assert rep.applied == ["i900"] and not rep.pending
         row = engine.catalog.row_of["i900"]
         assert (await engine.index.lexical("camping chair", 3)).ids[0] == "i900"
-        assert towers.vector(row) is None and engine.backlog == 1  # the lane owes its vector
-        held = engine.ingest_log.next_offset - 1
+        first = towers.vector(row)
+        assert first is not None and towers.is_provisional(row)
+        hits = await engine.index.vector(first, 1, model=towers.version)
+        assert hits.ids == ["i900"]  # eligible for two-tower retrieval in its batch
+        assert engine.backlog == 1  # the lane owes its full vector
         await engine.worker.drain()
-        assert engine.ingest_log.checkpoint == held  # not past a change still owed a vector
-        assert await engine.drain_backlog() == 0
+        # the checkpoint passes it: what the lane owes is saved beside the log instead
         assert engine.ingest_log.checkpoint == engine.ingest_log.next_offset
-        vec = towers.vector(row)
-        assert vec is not None and abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
-        hits = await engine.index.vector(vec, 1, model=towers.version)
-        assert hits.ids == ["i900"]  # in the index, under the served model
-        assert await engine.index.versions(["i900"]) == {"i900": 1}
+        owed_file = engine.settings.ingest_path / OWED_VECTORS_FILE
+        assert [r[0] for r in json.loads(owed_file.read_text())["owed"]] == ["i900"]
         text = engine.metrics.render().decode()
-        assert 'shopnow_freshness_seconds_count{source="two_tower"} 1.0' in text  # the lane's
-        assert 'shopnow_freshness_seconds_count{source="bm25"} 1.0' in text  # the batch's
+        assert 'shopnow_freshness_seconds_count{source="two_tower"} 1.0' in text  # the batch's
+        assert 'shopnow_freshness_seconds_count{source="two_tower_full"}' not in text
+
+        assert await engine.drain_backlog() == 0
+        full = towers.vector(row)
+        assert full is not None and not towers.is_provisional(row)
+        assert abs(float(np.linalg.norm(full)) - 1.0) < 1e-5
+        assert float(full @ first) < 0.9999  # the text moved it
+        hits = await engine.index.vector(full, 1, model=towers.version)
+        assert hits.ids == ["i900"]  # the full vector replaced the provisional one
+        assert await engine.index.versions(["i900"]) == {"i900": 1}
+        assert json.loads(owed_file.read_text())["owed"] == []
+        text = engine.metrics.render().decode()
+        assert 'shopnow_freshness_seconds_count{source="two_tower_full"} 1.0' in text  # lane
 
         cheaper = new.model_copy(update={"version": 2, "price": 5.0})  # same text
         rep = await engine.upsert_items([cheaper])
-        assert rep.applied == ["i900"] and engine.backlog == 0  # vector in the batch
-        assert towers.vector(row) is not None
-        assert (await engine.index.vector(vec, 1, model=towers.version)).ids == ["i900"]
+        assert rep.applied == ["i900"] and engine.backlog == 0  # full vector in the batch
+        assert not towers.is_provisional(row)
+        assert (await engine.index.vector(full, 1, model=towers.version)).ids == ["i900"]
         assert await engine.index.versions(["i900"]) == {"i900": 2}
         # A new query text costs ~20 ms of MiniLM on an idle core, more on a loaded test
         # machine: embed it first, as the LRU does for head queries, so the deadline holds.
@@ -166,6 +180,37 @@ async def test_a_new_item_gets_its_vector_from_the_lane(tmp_path: Path, backend:
         assert resp.explain is not None
         ran = {t.stage: t.status for t in resp.explain.stages}
         assert ran.get("two_tower") == "ok"
+    finally:
+        await close_engine(engine)
+
+
+async def test_owed_full_vectors_are_owed_again_after_a_restart(tmp_path: Path) -> None:
+    """What the lane owed at the last checkpoint is owed again at start, even when the text
+    got embedded before the crash (the vector is full in memory, the index still provisional),
+    and so is every row whose vector is provisional."""
+    engine = await make_engine(tmp_path, towers=lambda c: tiny_towers(tmp_path / "towers", c))
+    try:
+        towers, lane = engine.towers, engine.writer.lane
+        assert towers is not None and lane is not None
+        new = [
+            item(900 + i, title=f"Trail lantern {uuid.uuid4().hex}", category=("Outdoor",))
+            for i in range(2)
+        ]
+        await engine.upsert_items(new)
+        await engine.worker.drain()  # checkpoint, and the owed list saved with it
+        rows = [engine.catalog.row_of[it.id] for it in new]
+        assert all(towers.is_provisional(r) for r in rows)
+        # the first one's text embedded just before the crash: full in memory only
+        towers.ensure(engine.catalog, np.array(rows[:1], np.int64))
+        lane.owed.clear()  # the crash: nothing owed in memory
+        assert engine.writer.restore_owed() == 2
+        assert sorted(lane.owed) == sorted(rows)
+        assert await engine.drain_backlog() == 0
+        for r in rows:
+            vec = towers.vector(r)
+            assert vec is not None and not towers.is_provisional(r)
+            got = await engine.index.vector(vec, 1, model=towers.version)
+            assert got.ids == [engine.catalog.ids[r]]
     finally:
         await close_engine(engine)
 
