@@ -106,6 +106,7 @@ class OpenSearchIndex:
         try:
             with _reachable(f"at {_where(client)}"):
                 self.dim = await self._live_dim()
+                await self._check_schema()
         except BaseException:
             await self.close()
             raise
@@ -134,23 +135,30 @@ class OpenSearchIndex:
             ), True
         return url_or_client, False
 
-    async def _live_dim(self) -> int:
+    async def _live_meta(self) -> dict[str, Any]:
         try:
             got = await self.client.indices.get_mapping(index=self.params.alias)
         except NotFoundError as exc:
             raise IndexSetupError(
                 f"no OpenSearch alias {self.params.alias!r}; build the index first"
             ) from exc
-        meta = next(iter(got.values()))["mappings"].get("_meta", {})
+        meta: dict[str, Any] = next(iter(got.values()))["mappings"].get("_meta", {})
         if "dim" not in meta:
             raise IndexSetupError(f"{self.params.alias!r} was not created by shopnow")
-        if meta.get("schema") != WRITE_ORDER_SCHEME:
+        return meta
+
+    async def _live_dim(self) -> int:
+        return int((await self._live_meta())["dim"])
+
+    async def _check_schema(self) -> None:
+        """Serving needs the live generation's write orders in this version's scheme; a build
+        (``create`` + a new generation) replaces an older one."""
+        schema = (await self._live_meta()).get("schema")
+        if schema != WRITE_ORDER_SCHEME:
             raise IndexSetupError(
-                f"alias {self.params.alias!r} keeps versions in write-order scheme "
-                f"{meta.get('schema')}, this version writes {WRITE_ORDER_SCHEME}; "
-                "rebuild it with `shopnow index`"
+                f"alias {self.params.alias!r} keeps versions in write-order scheme {schema}, "
+                f"this version writes {WRITE_ORDER_SCHEME}; rebuild it with `shopnow index`"
             )
-        return int(meta["dim"])
 
     async def _check_dim(self) -> None:
         live = await self._live_dim()

@@ -101,6 +101,21 @@ async def test_new_dimension_needs_a_new_generation(live: OpenSearchIndex) -> No
     assert report.applied == 1
 
 
+async def test_an_older_write_order_scheme_is_refused_then_rebuilt(live: OpenSearchIndex) -> None:
+    """Versions written in an older scheme do not compare with this one: serving refuses the
+    alias with what to do, and a build (a new generation) replaces it."""
+    old = await live.live_generation()
+    await live.client.indices.put_mapping(index=old, body={"_meta": {"dim": DIM, "schema": 2}})
+    with pytest.raises(IndexSetupError, match=r"write-order scheme 2.*rebuild it"):
+        await OpenSearchIndex.open(live.client, live.params)
+    build = await OpenSearchIndex.create(live.client, DIM, live.params)  # what `index` does
+    await build.begin_generation(DIM)
+    await build.fill(catalog(3))
+    await build.promote()
+    reopened = await OpenSearchIndex.open(live.client, live.params)
+    assert await reopened.count() == 3
+
+
 async def test_open_without_alias_says_so() -> None:
     with pytest.raises(IndexSetupError, match="no OpenSearch alias"):
         await OpenSearchIndex.open(OPENSEARCH_URL, params())
