@@ -108,12 +108,32 @@ def recommend(variants: dict[str, dict[str, Any]], c: Constraints) -> dict[str, 
     else:
         reasons.append(f"{choice} has the best objective among the feasible variants")
     reasons.extend(_segment_notes(variants, choice, c))
+    reasons.extend(_exposure_notes(variants, choice))
     return {
         "choice": choice,
         "reasons": reasons,
         "objective": {n: round(o, 5) for n, o in scored.items()},
         "constraints": c.model_dump(),
     }
+
+
+def _exposure_notes(variants: dict[str, dict[str, Any]], choice: str) -> list[str]:
+    """New items eligible is the constraint; new items *shown* is what makes them sell: say
+    when another variant shows many more of them within an hour of their creation."""
+    mine = variants[choice].get("new_item_exposure")
+    if mine is None:
+        return []
+    notes = []
+    for name, v in variants.items():
+        other = v.get("new_item_exposure")
+        if name != choice and other is not None and other > 1.5 * mine + 0.01:
+            notes.append(
+                f"new items: {name} shows {other:.0%} of them within an hour of creation, "
+                f"{choice} {mine:.0%}: its feed lacks a source for items nobody has seen"
+                if "new_arrivals" not in variants[choice].get("sources", [])
+                else f"new items: {name} shows {other:.0%} within an hour, {choice} {mine:.0%}"
+            )
+    return notes
 
 
 def _segment_notes(variants: dict[str, dict[str, Any]], choice: str, c: Constraints) -> list[str]:

@@ -92,8 +92,11 @@ def assemble(
 ) -> dict[str, Any]:
     """Add freshness and cost to each variant, then the recommendation and the funnel flags."""
     variants = offline["variants"]
-    for v in variants.values():
+    exposure = offline.get("new_item_exposure", {})
+    for name, v in variants.items():
         srcs = tuple(v["sources"])
+        if name in exposure:
+            v["new_item_exposure"] = exposure[name].get("all")
         v["freshness"] = freshness.per_variant(srcs, measured_freshness)
         v["cost"] = project(
             v["cpu_ms_per_request"] or 0.0,

@@ -72,3 +72,12 @@ def test_objective_weights_weak_users_by_their_share() -> None:
     v = variant("traditional", purchases={"anonymous": 0.0, "weak": 0.0, "heavy": 1.0})
     assert abs(objective(v, Constraints(weak_share=0.35)) - 0.65) < 1e-9
     assert abs(objective(v, Constraints(weak_share=0.0)) - 1.0) < 1e-9
+
+
+def test_a_variant_that_shows_few_new_items_gets_a_note() -> None:
+    figures = _three()
+    figures["hybrid"]["new_item_exposure"] = 0.18
+    figures["traditional"]["new_item_exposure"] = 0.75
+    rec = recommend(figures, Constraints())
+    assert rec["choice"] == "hybrid"
+    assert any(r.startswith("new items: traditional shows 75%") for r in rec["reasons"])
