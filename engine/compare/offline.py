@@ -125,12 +125,3 @@ def _available(towers: object, graph: object) -> set[str]:
     if graph is not None:
         out |= {"graph", "bought_together"}
     return out
-
-
-def combined(quality: dict[str, Any], surface: str, segment: str, key: str) -> float | None:
-    """One figure of the evaluation report, or None when the group had no request."""
-    row = quality.get(surface, {}).get(segment)
-    if row is None:
-        return None
-    value = row["source_recall"].get(key) if key == "all_sources" else row.get(key)
-    return None if value is None else float(value)
