@@ -152,13 +152,11 @@ def _cuped(y: F64, x: F64) -> tuple[F64, float]:
     return y - theta * (x - x.mean()), theta
 
 
-def _per_user(served: list[Served], values: F64, users: I64, col: int = 0) -> tuple[I64, F64]:
-    """Sum of ``values[:, col]`` per user, for the users in ``users`` order."""
-    idx = {int(u): i for i, u in enumerate(users)}
-    out = np.zeros(len(users))
-    for i, s in enumerate(served):
-        out[idx[s.user]] += values[i, col]
-    return users, out
+def _per_user(owner: I64, values: F64, n_users: int) -> F64:
+    """Sum of ``values`` rows per user (``owner[i]``: the user index of row ``i``)."""
+    out = np.zeros((n_users, *values.shape[1:]))
+    np.add.at(out, owner, values)
+    return out
 
 
 def ab_test(
@@ -174,6 +172,8 @@ def ab_test(
     """The A/B test on the first response draw."""
     users = np.array(sorted(arm), np.int64)
     treated = np.array([arm[int(u)] for u in users], bool)
+    col = {int(u): i for i, u in enumerate(users)}
+    owner = np.array([col[s.user] for s in served], np.int64)
     out: dict[str, Any] = {
         "users": {"control": int((~treated).sum()), "treatment": int(treated.sum())}
     }
@@ -181,7 +181,7 @@ def ab_test(
         per_req = np.where(
             np.array([arm[s.user] for s in served], bool)[:, None], draws.b[m], draws.a[m]
         )
-        _, y = _per_user(served, per_req, users)
+        y = _per_user(owner, per_req[:, 0], len(users))
         x = pre[m][users]
         plain = _diff(y[~treated], y[treated])
         adj, theta = _cuped(y, x)
@@ -260,14 +260,11 @@ def sensitivity(
     owner = np.array([col[s.user] for s in served])
     n_rep = draws.interleaved.shape[1]
     # per user and replicate: clicks under a, under b; interleaving wins of b and of a
-    ya = np.zeros((len(users), n_rep))
-    yb = np.zeros((len(users), n_rep))
-    wb = np.zeros((len(users), n_rep))
-    wa = np.zeros((len(users), n_rep))
-    np.add.at(ya, owner, draws.a["clicks"])
-    np.add.at(yb, owner, draws.b["clicks"])
-    np.add.at(wb, owner, draws.interleaved > 0)
-    np.add.at(wa, owner, draws.interleaved < 0)
+    n_users = len(users)
+    ya = _per_user(owner, draws.a["clicks"], n_users)
+    yb = _per_user(owner, draws.b["clicks"], n_users)
+    wb = _per_user(owner, (draws.interleaved > 0).astype(np.float64), n_users)
+    wa = _per_user(owner, (draws.interleaved < 0).astype(np.float64), n_users)
     x = pre["clicks"][users]
     power: dict[str, list[float]] = defaultdict(list)
     for n in sizes:
