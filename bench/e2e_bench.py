@@ -155,6 +155,7 @@ def run(
         data_dir=tmp / "data",
         index_dir=tmp / "index",
         model_dir=tmp / "models",
+        feature_log_dir=tmp / "feature-log",
         source_k={
             "bm25": 3000,
             "covis": 800,

@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import secrets
 import shutil
 import sys
 import tempfile
@@ -63,7 +64,7 @@ def _pct(values: Sequence[float]) -> dict[str, float]:
 
 
 async def _probe(
-    engine: Engine, newest: list[tuple[int, float]], backend: str, out: list[float]
+    engine: Engine, newest: list[tuple[int, float]], tag: str, out: list[float]
 ) -> None:
     """Once a second: the newest accepted item, searched for in the index by its own word
     until a lexical search returns it (what the BM25 source sees; whether the ranker then puts
@@ -75,8 +76,8 @@ async def _probe(
             continue
         k, accepted = newest[-1]
         while True:
-            hits = await engine.index.lexical(f"zq{k}{backend[:2]}x", 5)
-            if f"nrt-{backend[:2]}-{k}" in hits.ids:
+            hits = await engine.index.lexical(f"zq{k}{tag}x", 5)
+            if f"nrt-{tag}-{k}" in hits.ids:
                 out.append(time.monotonic() - accepted)
                 break
             await asyncio.sleep(0.02)
@@ -105,7 +106,9 @@ async def _run_backend(settings: Settings, rate: int, seconds: float) -> dict[st
     lane = asyncio.create_task(vector_lane.run(idle_s=0.05))
     newest: list[tuple[int, float]] = []
     probes: list[float] = []
-    probe = asyncio.create_task(_probe(engine, newest, settings.search_backend, probes))
+    # a tag unique to the run: the text-embedding cache has never seen these titles
+    tag = f"{settings.search_backend[:2]}{secrets.token_hex(3)}"
+    probe = asyncio.create_task(_probe(engine, newest, tag, probes))
     accept_ms: list[float] = []
     per_tick = max(1, round(rate / 10))
     k, refused, t_start = 0, 0, time.monotonic()
@@ -113,10 +116,7 @@ async def _run_backend(settings: Settings, rate: int, seconds: float) -> dict[st
     lag_max = owed_max = 0
     try:
         while time.monotonic() - t_start < seconds:
-            batch = [
-                new_item(tpl[(k + j) % len(tpl)], k + j, settings.search_backend[:2])
-                for j in range(per_tick)
-            ]
+            batch = [new_item(tpl[(k + j) % len(tpl)], k + j, tag) for j in range(per_tick)]
             t = time.perf_counter()
             try:
                 rep = await engine.upsert_items(batch, wait_s=0)

@@ -5,7 +5,10 @@ Per store: events/s ingested the way ``POST /v1/events`` writes them (session an
 decayed popularity globally and per category, item impression/click counters), in batches of
 100 events over 200K items, 50K sessions and 20K users; then the reads a request makes: item
 counters of 3,000 candidates in one round trip, a session's and a user's recent history, and a
-category's top 500, each p50/p99 over many calls. Without ``--redis-url`` a local
+category's top 500, each p50/p99 over many calls. Then the cold-start path
+(``engine/cold_start.py``): priors of 20,000 new items seeded (once each) into the ``new`` and
+10 ``new:<root>`` scopes in batches of 500, and the ``new_arrivals`` read (a root scope's top
+200 and their live counters, two round trips). Without ``--redis-url`` a local
 ``redis-server`` is started on a free port (and stopped after).
 """
 
@@ -99,7 +102,30 @@ async def _measure(store: OnlineStore, n_events: int, reads: int) -> dict[str, A
             lambda: store.top(f"cat:c{next(k) % CATEGORIES}", 500, 1.7e9 + n_events * 0.01), reads
         ),
     }
+    out["cold_start"] = await _cold_start(store, reads, 1.7e9 + n_events * 0.01)
     return out
+
+
+async def _cold_start(store: OnlineStore, reads: int, now: float) -> dict[str, Any]:
+    n, batch, roots = 20_000, 500, 10
+    t = time.perf_counter()
+    for lo in range(0, n, batch):
+        seeds = []
+        for i in range(lo, lo + batch):
+            ts = now - (n - i)  # one new item a second
+            seeds += [Bump("new", f"n{i}", 1.0, ts), Bump(f"new:r{i % roots}", f"n{i}", 1.0, ts)]
+        await store.bump(seeds, only_new=True)
+    seconds = time.perf_counter() - t
+    k = iter(range(10**9))
+
+    async def read() -> None:
+        top = await store.top(f"new:r{next(k) % roots}", 200, now)
+        await store.counts([item for item, _ in top])
+
+    return {
+        "priors_seeded_per_s": round(n / seconds),
+        "new_arrivals_read_200": await _timed(read, reads),
+    }
 
 
 def _free_port() -> int:

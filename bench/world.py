@@ -14,7 +14,10 @@ def bench_world(workdir: Path, *, quick: bool, reuse: bool) -> tuple[Settings, d
     """Settings over ``workdir`` and the report's header; data generated unless reused."""
     items, events = (5_000, 80_000) if quick else (50_000, 500_000)
     settings = Settings(
-        data_dir=workdir / "data", index_dir=workdir / "index", model_dir=workdir / "models"
+        data_dir=workdir / "data",
+        index_dir=workdir / "index",
+        model_dir=workdir / "models",
+        feature_log_dir=workdir / "feature-log",
     )
     if not (reuse and (settings.data_dir / "events.npz").exists()):
         generate(settings.data_dir, n_items=items, n_events=events, seed=0, progress=True)

@@ -29,6 +29,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "data_dir": getattr(args, "data", None),
             "index_dir": getattr(args, "index", None),
             "model_dir": getattr(args, "models", None),
+            "feature_log_dir": getattr(args, "feature_log", None),
             "shared_data": getattr(args, "shared_data", None),
             "search_backend": getattr(args, "backend", None),
             "opensearch_url": getattr(args, "opensearch_url", None),
@@ -93,9 +94,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     from engine.jobs import train
 
     report = asyncio.run(
-        train(_settings(args), max_requests=args.requests, progress=not args.quiet, seed=args.seed)
+        train(
+            _settings(args),
+            max_requests=args.requests,
+            progress=not args.quiet,
+            seed=args.seed,
+            force=args.force,
+        )
     )
     print(json.dumps(report, indent=2))
+    if not report["promoted"]:
+        print(
+            f"not promoted: {report['version']} regresses on {report['gate']['regressions']}; "
+            "the served ranker stays (--force publishes it anyway)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -207,6 +221,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from engine.monitoring.monitor import format_monitor, monitor, plot_monitor
+
+    try:
+        report = monitor(_settings(args), hours=args.hours, skew=not args.no_skew)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from exc
+    print(json.dumps(report, indent=2) if args.json else format_monitor(report))
+    if args.plot:
+        print(f"plot: {plot_monitor(report, args.plot)}")
+    return 1 if args.fail_on_alert and report["alerts"] else 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -251,6 +278,12 @@ def _paths(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, help="data directory (default var/data)")
     p.add_argument("--index", type=Path, help="index directory (default var/index)")
     p.add_argument("--models", type=Path, help="model directory (default var/models)")
+    p.add_argument(
+        "--feature-log",
+        type=Path,
+        dest="feature_log",
+        help="feature log directory (default var/feature-log)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
         "--backend",
@@ -317,6 +350,9 @@ def parser() -> argparse.ArgumentParser:
         "--requests", type=_positive, default=20_000, help="logged requests sampled for training"
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--force", action="store_true", help="publish without the promotion gate's verdict"
+    )
     p.set_defaults(fn=cmd_train)
 
     p = sub.add_parser(
@@ -366,6 +402,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--inputs", type=Path, help="JSON: constraints and cost assumptions")
     p.add_argument("--quick", action="store_true", help="a 5K-item world, 600 requests")
     p.set_defaults(fn=cmd_compare)
+
+    p = sub.add_parser(
+        "monitor", help="drift and training-serving skew of the served ranker (feature log)"
+    )
+    _paths(p)
+    p.add_argument("--hours", type=_positive_float, default=24.0, help="window (default 24)")
+    p.add_argument("--no-skew", action="store_true", help="drift only (skew recomputes features)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--plot", type=Path, help="write a PNG of the PSI per feature")
+    p.add_argument("--fail-on-alert", action="store_true", help="exit 1 when something alerts")
+    p.set_defaults(fn=cmd_monitor)
 
     p = sub.add_parser("serve", help="serve the HTTP API")
     _paths(p)

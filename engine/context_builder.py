@@ -15,6 +15,7 @@ from search_plugins.protocol import SearchFilter
 
 HISTORY_LIMIT = 50
 SESSION_LIMIT = 30
+QUERY_LIMIT = 3  # a feed request's context: the session's last searches
 
 
 def search_filter(f: Filters) -> SearchFilter:
@@ -51,11 +52,14 @@ async def build_context(
     surface = Surface.search if isinstance(req, SearchRequest) else Surface.feed
     user_items: list[Interaction] = []
     session_items: list[Interaction] = []
+    queries: list[tuple[str, float]] = []
     try:
         if req.user_id:
             user_items = await store.user(req.user_id, HISTORY_LIMIT)
         if req.session_id:
             session_items = await store.session(req.session_id, SESSION_LIMIT)
+            if surface == Surface.feed:
+                queries = await store.queries(req.session_id, QUERY_LIMIT)
     except StoreUnavailable as exc:
         degraded.append(f"online store unavailable ({exc}); no history used")
     session_items += [Interaction(i, KIND_CLICK, now) for i in req.session_items]
@@ -68,6 +72,7 @@ async def build_context(
         session_id=req.session_id,
         user_history=history(catalog, user_items),
         session=history(catalog, session_items),
+        session_queries=tuple(q for q, _ in queries),
         filters=search_filter(req.filters),
         page=req.page,
         page_size=req.page_size,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -13,7 +14,12 @@ from tqdm import tqdm
 
 from engine import backends
 from engine.catalog import Catalog, load_jsonl
+from engine.cold_start import ColdStart
+from engine.cold_start_replay import ColdStartReplay
+from engine.monitoring.gate import GateRule, gate
+from engine.monitoring.reference import REFERENCE_FILE, build_reference, load_reference
 from engine.pipeline.executor import Executor
+from engine.pipeline.spec import PipelineSpec
 from engine.pipelines import build_spec
 from engine.retrieval.covisitation import CovisitationIndex, CovisParams
 from engine.service import Engine
@@ -21,7 +27,7 @@ from engine.settings import Settings
 from engine.signals import DAY, KIND_WEIGHT, Signals
 from engine.source_names import SOURCE_NAMES
 from engine.state.embedded import EmbeddedStore
-from engine.state.protocol import Interaction, OnlineStore, Recorded
+from engine.state.protocol import Interaction, OnlineStore, Recorded, StoreUnavailable
 from engine.state.redis_store import RedisStore
 from engine.writes import index_doc, replay_catalog
 from ingest.log import IngestLog
@@ -150,9 +156,19 @@ def log_replay(ds: SynthDataset) -> LogReplay:
 
 
 async def train(
-    settings: Settings, *, max_requests: int = 20_000, seed: int = 0, progress: bool = True
+    settings: Settings,
+    *,
+    max_requests: int = 20_000,
+    seed: int = 0,
+    progress: bool = True,
+    reference_requests: int = 300,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Signals from the first 60% of the training period; the ranker learns on the rest."""
+    """Signals from the first 60% of the training period; the ranker learns on the rest. The
+    artifact also gets its drift reference (``engine/monitoring/reference.py``) from up to
+    ``reference_requests`` of the last training-window requests. It is published (becomes
+    ``CURRENT``) when there is no served ranker, when it passes the promotion gate
+    (``engine/monitoring/gate.py``) against the served one, or with ``force``."""
     ds = load_dataset(settings.data_dir)
     catalog = load_catalog(settings)
     index = await backends.open_index(settings, offline=True)
@@ -171,6 +187,7 @@ async def train(
                 "features come from the served model, which saw the ranker's labels"
             )
     graph = load_graph(settings, catalog, RANKER_WINDOW)
+    cold = offline_cold_start(settings, catalog, signals)
     spec = build_spec(
         settings,
         catalog,
@@ -181,8 +198,10 @@ async def train(
         graph=graph,
         towers_in_memory=in_memory,
         deadline_ms=settings.offline_deadline_ms,
+        cold_start=cold,
     )
     replay = log_replay(ds)
+    advance = ColdStartReplay(cold, ds.events).advance
     reqs = replay.requests(t_feat, split, max_requests=max_requests, seed=seed)
     if len(reqs) < 50:
         raise ValueError(f"only {len(reqs)} logged requests with clicks to train on")
@@ -196,6 +215,7 @@ async def train(
         seed=seed,
         progress=progress,
         desc="train features",
+        advance=advance,
     )
     va = await build_training_set(
         executor,
@@ -205,6 +225,7 @@ async def train(
         seed=seed + 1,
         progress=progress,
         desc="valid features",
+        advance=advance,
     )
     features = resolve(tr.feature_names, SOURCE_NAMES)
     artifact = train_ranker(
@@ -216,10 +237,50 @@ async def train(
         progress=progress,
         min_support=settings.restricted_min_support,
     )
-    path = artifact.save(settings.model_dir)
+    try:
+        served: RankerArtifact | None = RankerArtifact.load(settings.model_dir)
+    except FileNotFoundError:
+        served = None
+    path = artifact.save(settings.model_dir, publish=False)
     compile_model(path / "model.txt")  # so the first serving start need not compile
+    # the drift reference: the end of the training window, served by the new model
+    cold = offline_cold_start(settings, catalog, signals)
+    new_spec = build_spec(
+        settings,
+        catalog,
+        index,
+        signals,
+        covis,
+        LambdaMartScorer(artifact),
+        tuple(artifact.meta.feature_names),
+        towers,
+        graph=graph,
+        towers_in_memory=in_memory,
+        deadline_ms=settings.offline_deadline_ms,
+        cold_start=cold,
+    )
+    ref_reqs = reqs[cut:][:reference_requests]
+    reference = await build_reference(
+        new_spec, replay, ref_reqs, advance=ColdStartReplay(cold, ds.events).advance
+    )
+    reference.save(path / REFERENCE_FILE)
     await index.close()
-    return {"artifact": str(path), **artifact.meta.model_dump(mode="json", exclude={"params"})}
+    out = {"artifact": str(path), **artifact.meta.model_dump(mode="json", exclude={"params"})}
+    verdict = None
+    if served is not None and not force:
+        rule = GateRule(max_drop=settings.gate_max_drop, min_requests=settings.gate_min_requests)
+        verdict = await gate(settings, artifact, served, rule=rule, requests=settings.gate_requests)
+    promoted = verdict is None or verdict["passed"]
+    if promoted:
+        artifact.publish(settings.model_dir)
+    else:
+        log.warning(
+            "ranker %s not promoted: regressions %s against %s",
+            artifact.version,
+            verdict["regressions"] if verdict else [],
+            served.version if served else None,
+        )
+    return {**out, "promoted": promoted, "gate": verdict}
 
 
 def train_towers(
@@ -390,6 +451,7 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
     signals, covis = load_signals(settings, catalog)
     scorer = None
     feature_names = None
+    reference = None
     versions = {
         "index": index.name,
         "signals": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(signals.built_at)),
@@ -398,6 +460,7 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
         artifact = RankerArtifact.load(settings.model_dir)
         scorer = LambdaMartScorer(artifact)
         feature_names = tuple(artifact.meta.feature_names)
+        reference = load_reference(artifact.path)
     except FileNotFoundError as exc:
         log.warning("no ranker artifact (%s): heuristic ranking", exc)
     towers = load_towers(settings, catalog, provisional=True)
@@ -406,14 +469,24 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
     graph = load_graph(settings, catalog)
     if graph is not None:
         versions["graph"] = graph.version
-    spec = build_spec(
-        settings, catalog, index, signals, covis, scorer, feature_names, towers, graph=graph
-    )
     store = open_store(settings)
+    cold = ColdStart(catalog, signals, store, settings.new_arrivals_days * DAY)
+    spec = build_spec(
+        settings,
+        catalog,
+        index,
+        signals,
+        covis,
+        scorer,
+        feature_names,
+        towers,
+        graph=graph,
+        cold_start=cold,
+    )
     if warm and isinstance(store, EmbeddedStore) and (settings.data_dir / "events.npz").exists():
         ds = load_dataset(settings.data_dir)
         await warm_store(store, ds, catalog.ids, float(ds.meta["split_ts"]))
-    return Engine(
+    engine = Engine(
         settings,
         catalog,
         index,
@@ -423,7 +496,16 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
         versions,
         towers,
         graph,
+        reference=reference,
     )
+    with contextlib.suppress(StoreUnavailable):  # then seeded with the first ingest batch
+        await engine.seed_new_items()
+    return engine
+
+
+def offline_cold_start(settings: Settings, catalog: Catalog, signals: Signals) -> ColdStart:
+    """Cold-start state in an embedded store, for a :class:`ColdStartReplay` to advance."""
+    return ColdStart(catalog, signals, EmbeddedStore(), settings.new_arrivals_days * DAY)
 
 
 async def evaluate(
@@ -433,8 +515,10 @@ async def evaluate(
     seed: int = 0,
     progress: bool = True,
     towers_vectors: str = "full",
+    rankers: dict[str, RankerArtifact] | None = None,
 ) -> dict[str, Any]:
-    """The ranker and the heuristic on held-out requests after the split. ``towers_vectors=
+    """The ranker and the heuristic on held-out requests after the split (or the ``rankers``
+    given, by label, in the same pipeline). ``towers_vectors=
     "provisional"`` gives every item its provisional vector (attributes only, as ingest does
     before the text encoder reaches it): the quality of the two-tower source for items still
     waiting on the vector lane. The index under ``settings`` must hold the same vectors."""
@@ -450,43 +534,48 @@ async def evaluate(
     if towers is not None and towers_vectors == "provisional":
         towers.ensure(catalog, np.arange(len(catalog), dtype=np.int64), provisional=True)
     graph = load_graph(settings, catalog)
-    deadline = settings.offline_deadline_ms
-    specs = {
-        "heuristic": build_spec(
+    cold = offline_cold_start(settings, catalog, signals)
+
+    def spec(scorer: Any, names: tuple[str, ...] | None = None) -> PipelineSpec:
+        return build_spec(
             settings,
             catalog,
             index,
             signals,
             covis,
-            HeuristicScorer(),
-            towers=towers,
-            graph=graph,
-            deadline_ms=deadline,
-        )
-    }
-    try:
-        art = RankerArtifact.load(settings.model_dir)
-        specs["lambdamart"] = build_spec(
-            settings,
-            catalog,
-            index,
-            signals,
-            covis,
-            LambdaMartScorer(art),
-            tuple(art.meta.feature_names),
+            scorer,
+            names,
             towers,
             graph=graph,
-            deadline_ms=deadline,
+            deadline_ms=settings.offline_deadline_ms,
+            cold_start=cold,
         )
-    except FileNotFoundError:
-        log.warning("no ranker artifact: evaluating the heuristic only")
+
+    if rankers is not None:
+        specs = {
+            name: spec(LambdaMartScorer(art), tuple(art.meta.feature_names))
+            for name, art in rankers.items()
+        }
+    else:
+        specs = {"heuristic": spec(HeuristicScorer())}
+        try:
+            art = RankerArtifact.load(settings.model_dir)
+            specs["lambdamart"] = spec(LambdaMartScorer(art), tuple(art.meta.feature_names))
+        except FileNotFoundError:
+            log.warning("no ranker artifact: evaluating the heuristic only")
     replay = log_replay(ds)
     reqs = replay.requests(split, end + 1, max_requests=max_requests, seed=seed)
     leaf = ds.columns.get("category")
     partner = ds.truth.get("complement_of")
     complements = (leaf, partner) if leaf is not None and partner is not None else None
     report = await evaluate_requests(
-        specs, replay, reqs, progress, catalog.created_at.values, complements
+        specs,
+        replay,
+        reqs,
+        progress,
+        catalog.created_at.values,
+        complements,
+        advance=ColdStartReplay(cold, ds.events).advance,
     )
     await index.close()
     return {"requests": len(reqs), "window": [split, end], **report}

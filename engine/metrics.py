@@ -78,6 +78,35 @@ class Metrics:
             "Age of the oldest owed full vector (0 when none)",
             registry=r,
         )
+        self.priors_waiting = Gauge(
+            "shopnow_cold_start_priors_waiting",
+            "New items whose cold-start prior waits for the online store to come back",
+            registry=r,
+        )
+        self.features_logged = Gauge(
+            "shopnow_feature_log_records",
+            "Requests whose feature vectors were logged since start",
+            registry=r,
+        )
+        self.feature_psi = Gauge(
+            "shopnow_feature_psi",
+            "PSI of each ranker feature, recent logged rows against the training window",
+            ["feature"],
+            registry=r,
+        )
+        self.score_psi = Gauge(
+            "shopnow_score_psi", "PSI of the ranker's scores, recent against training", registry=r
+        )
+        self.source_mix_psi = Gauge(
+            "shopnow_source_mix_psi",
+            "PSI of the candidate-source mix, recent against training",
+            registry=r,
+        )
+        self.drift_alerts = Gauge(
+            "shopnow_drift_alerts",
+            "Features, score and source mix over the drift thresholds (recent rows)",
+            registry=r,
+        )
         self.events = Counter(
             "shopnow_events", "Behaviour events accepted, by type", ["type"], registry=r
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.catalog import Catalog
+from engine.cold_start import ColdStart
 from engine.pipeline.spec import PipelineSpec, SourceSpec
 from engine.pipeline.stages import CandidateSource, Scorer
 from engine.rerank.diversity import BrandSellerCaps, CategoryMMR, DedupeVariants
@@ -40,6 +41,7 @@ from engine.sources.new_arrivals import NewArrivalsSource
 from engine.sources.popularity import ContextCategorySource, PopularSource
 from engine.sources.switch import Switched
 from engine.sources.two_tower import TwoTowerSource
+from engine.state.embedded import EmbeddedStore
 from ltr.features import FeatureHydrator, default_feature_names, resolve
 from ltr.scorers import HeuristicScorer
 from search_plugins.protocol import SearchIndex
@@ -68,12 +70,15 @@ def build_spec(
     graph: GraphServing | None = None,
     towers_in_memory: bool = False,
     deadline_ms: float | None = None,
+    cold_start: ColdStart | None = None,
 ) -> PipelineSpec:
     """``sources`` names the enabled candidate sources (default ``settings.sources``); the
     others stay in the spec, switched off, so feature columns keep their meaning.
     ``towers_in_memory``: the towers' item vectors are not in the index (ranker training on an
     earlier model), search them exactly in memory. ``deadline_ms`` overrides the sources'
-    deadline (offline replays use ``settings.offline_deadline_ms``)."""
+    deadline (offline replays use ``settings.offline_deadline_ms``). ``cold_start`` holds the
+    online store new_arrivals reads (default: an empty embedded one, for offline replays to
+    advance: :func:`cold_start_of`)."""
     enabled = settings.sources if sources is None else sources
     check_sources(enabled)
     deadline = settings.source_deadline_ms if deadline_ms is None else deadline_ms
@@ -88,7 +93,10 @@ def build_spec(
             TwoTowerSource(index, catalog, towers, in_memory=towers_in_memory),
             GraphSource(graph),
             BoughtTogetherSource(graph),
-            NewArrivalsSource(catalog, settings.new_arrivals_days * DAY),
+            NewArrivalsSource(
+                cold_start
+                or ColdStart(catalog, signals, EmbeddedStore(), settings.new_arrivals_days * DAY)
+            ),
         )
     )
     specs = tuple(SourceSpec(s, settings.source_k.get(s.name, 500), deadline) for s in stages)
@@ -119,3 +127,12 @@ def build_spec(
         rules=(),
         max_candidates=settings.max_candidates,
     )
+
+
+def cold_start_of(spec: PipelineSpec) -> ColdStart:
+    """The cold-start state the spec's new_arrivals source reads."""
+    for s in spec.sources:
+        src = s.source.source if isinstance(s.source, Switched) else s.source
+        if isinstance(src, NewArrivalsSource):
+            return src.cold_start
+    raise ValueError("the pipeline has no new_arrivals source")

@@ -16,9 +16,12 @@ from engine.catalog import Catalog
 from engine.context_builder import build_context
 from engine.contracts import Event, EventType, FeedRequest, Item, RankedResponse, SearchRequest
 from engine.metrics import Metrics
+from engine.monitoring.drift import Reference, drift_report
+from engine.monitoring.feature_log import FeatureLog
 from engine.pipeline.context import KIND_CART, KIND_CLICK, KIND_PURCHASE, KIND_VIEW
 from engine.pipeline.executor import Executor, Timing
 from engine.pipeline.spec import PipelineSpec
+from engine.pipelines import cold_start_of
 from engine.responses import build_response
 from engine.settings import Settings
 from engine.signals import KIND_WEIGHT, Signals
@@ -30,6 +33,7 @@ from engine.state.protocol import (
     ItemCount,
     OnlineStore,
     Recorded,
+    SessionQuery,
     StoreUnavailable,
 )
 from engine.writes import OWED_VECTORS_FILE, CatalogWriter
@@ -76,6 +80,7 @@ class Engine:
         graph: GraphServing | None = None,
         ingest_log: IngestLog | None = None,
         metrics: Metrics | None = None,
+        reference: Reference | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -88,6 +93,11 @@ class Engine:
         self.towers = towers  # item vectors of new items are computed from content at ingest
         self.graph = graph  # graph vectors of new items from content; events update its graph
         self.metrics = metrics or Metrics()
+        self.feature_log = FeatureLog(settings.feature_log_dir, settings.feature_log_rate)
+        self.reference = reference  # the served ranker's drift reference, when it has one
+        self.cold_start = cold_start_of(spec)  # new items' priors and evidence, online store
+        if self.cold_start.store is not store:
+            raise ValueError("the pipeline's new_arrivals source reads another online store")
         directory = settings.ingest_path
         self.ingest_log = ingest_log or IngestLog(directory, settings.ingest_capacity)
         self.writer = CatalogWriter(
@@ -96,6 +106,7 @@ class Engine:
             DeadLetters(directory),
             towers=towers,
             graph=graph,
+            cold_start=self.cold_start,
             on_catalog_change=self._catalog_changed,
             on_stage=lambda st, sec: self.metrics.ingest_stage_seconds.labels(st).observe(sec),
             on_freshness=self._fresh,
@@ -120,6 +131,42 @@ class Engine:
         self.graph = self.writer.graph = graph
         self.versions["graph"] = graph.version
 
+    async def seed_new_items(self, chunk: int = 10_000) -> int:
+        """At start: seed the cold-start prior of every item still in its window (a no-op for
+        those the store already holds). Returns how many items are in their window."""
+        rows = np.arange(len(self.catalog), dtype=np.int64)
+        n = 0
+        for s in range(0, len(rows), chunk):
+            n += await self.cold_start.admit(rows[s : s + chunk], time.time())
+        return n
+
+    def recent_drift(self, min_rows: int = 200) -> dict[str, Any] | None:
+        """Drift of the rows logged recently (in memory) against the served ranker's
+        reference; None without a reference or with fewer than ``min_rows`` rows."""
+        ref, recent = self.reference, self.feature_log.recent
+        ranker = getattr(self.spec.scorer, "version", None)
+        if ref is None or not recent:
+            return None
+        rows = [r for r in recent if r[0] == ranker]
+        if sum(len(r[3]) for r in rows) < min_rows:
+            return None
+        idx = {n: j for j, n in enumerate(rows[0][1])}
+        values = np.concatenate([r[2] for r in rows])
+        cols = np.full((len(values), len(ref.feature_names)), np.nan, np.float32)
+        for j, n in enumerate(ref.feature_names):
+            if n in idx:
+                cols[:, j] = values[:, idx[n]]
+        return drift_report(
+            ref,
+            ref.feature_names,
+            cols,
+            np.concatenate([r[3] for r in rows]),
+            self.spec.source_names,
+            np.concatenate([r[4] for r in rows]),
+            psi_alert=self.settings.drift_psi_alert,
+            ks_alert=self.settings.drift_ks_alert,
+        )
+
     def _fresh(self, source: str, seconds: float) -> None:
         self.metrics.freshness.labels(source).observe(seconds)
 
@@ -131,6 +178,7 @@ class Engine:
         t = time.perf_counter()
         res = await self.executor.run(ctx)
         resp = build_response(ctx, res, self.catalog, self.versions, degraded)
+        self.feature_log.observe(ctx, res, self.catalog, self.versions)
         self._observe(ctx.surface.value, time.perf_counter() - t, res.timings, resp.degraded)
         log.info(
             "ranked",
@@ -167,10 +215,16 @@ class Engine:
             self.metrics.events.labels(e.type.value).inc()
         warnings: list[str] = []
         seen = _item_counts(events)
-        if recs or seen:
+        searches = [
+            SessionQuery(e.session_id, e.query, e.ts.timestamp())
+            for e in events
+            if e.type == EventType.search and e.query
+        ]
+        if recs or seen or searches:
             try:
                 await self.store.record(recs)
-                await self.store.bump(self._bumps(recs))
+                await self.store.record_queries(searches)
+                await self.store.bump(self._bumps(recs) + self.cold_start.evidence(recs))
                 await self.store.count(seen)
             except StoreUnavailable as exc:
                 raise StoreUnavailable(f"events not stored: {exc}") from exc
@@ -271,6 +325,7 @@ class Engine:
             self.spec.hydrator.catalog_changed()
 
     async def close(self) -> None:
+        await self.feature_log.flush()
         await self.worker.drain()
         if self.writer.lane is not None:  # what the lane still owes, for the next start
             with contextlib.suppress(Transient):

@@ -109,6 +109,24 @@ class Settings(BaseSettings):
     restricted_min_support: int = Field(
         20, ge=1, description="min orders behind a seller aggregate"
     )
+    feature_log_dir: Path = Field(
+        Path("var/feature-log"), description="sampled serving feature vectors (JSON lines)"
+    )
+    feature_log_rate: float = Field(
+        0.01, ge=0.0, le=1.0, description="share of requests whose features are logged"
+    )
+    drift_psi_alert: float = Field(0.2, gt=0, description="PSI above this alerts")
+    drift_ks_alert: float = Field(0.2, gt=0, le=1, description="KS statistic above this alerts")
+    skew_max_mismatch: float = Field(
+        0.01, ge=0, le=1, description="share of mismatched values that names a skewed feature"
+    )
+    gate_max_drop: float = Field(
+        0.03, ge=0, le=1, description="promotion gate: NDCG@10 drop (relative) that blocks"
+    )
+    gate_min_requests: int = Field(
+        50, ge=1, description="promotion gate: groups with fewer requests do not block"
+    )
+    gate_requests: int = Field(1500, ge=50, description="promotion gate: held-out requests")
     log_level: str = "INFO"
 
     @property

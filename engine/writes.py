@@ -3,7 +3,8 @@
 ``prepare`` validates each record (what fails goes to the dead letters with the reason),
 applies upserts and deletes to the in-memory catalog in log order (an older version never
 overwrites a newer one), and computes what the in-memory sources need: item-tower vectors of
-changed items and their graph-space vectors. ``write`` then sends the batch's documents, built
+changed items and their graph-space vectors, and the cold-start priors of new items in the
+online store (``engine/cold_start.py``). ``write`` then sends the batch's documents, built
 from the catalog's current rows, to the search backend in one bulk request and refreshes it, so
 lexical and vector search see them.
 
@@ -37,6 +38,7 @@ from ltr.aggregates import ItemAggregates
 from search_plugins.protocol import IndexDoc, IndexUnavailable, SearchIndex
 
 if TYPE_CHECKING:
+    from engine.cold_start import ColdStart
     from graph.serving import GraphServing
     from towers.serving import TowerServing
 
@@ -72,6 +74,7 @@ class CatalogWriter:
         *,
         towers: TowerServing | None = None,
         graph: GraphServing | None = None,
+        cold_start: ColdStart | None = None,
         on_catalog_change: Callable[[], None] = lambda: None,
         on_stage: Callable[[str, float], None] = lambda stage, seconds: None,
         on_freshness: Callable[[str, float], None] = lambda source, seconds: None,
@@ -82,6 +85,7 @@ class CatalogWriter:
         self.dead_letters = dead_letters
         self.towers = towers
         self.graph = graph
+        self.cold_start = cold_start  # new items' priors into the online store
         self.on_catalog_change = on_catalog_change
         self.on_stage = on_stage  # seconds per ingest stage and batch (metrics, benchmarks)
         self.on_freshness = on_freshness  # what the vector lane completes
@@ -136,6 +140,11 @@ class CatalogWriter:
                 self.graph.ensure(self.catalog, rows)
                 eligible["graph"] = time.time()
                 t = self._stage("graph", t)
+            if self.cold_start is not None:
+                await self.cold_start.admit(rows, time.time())
+                if not self.cold_start.waiting:
+                    eligible["new_arrivals"] = time.time()
+                t = self._stage("cold_start_priors", t)
         return Prepared(outcomes, eligible, batch)
 
     async def _vectors(self, rows: npt.NDArray[np.int64], accepted: dict[str, Record]) -> None:

@@ -37,18 +37,23 @@ class RankerArtifact:
     def version(self) -> str:
         return self.meta.version
 
-    def save(self, model_dir: Path) -> Path:
-        """Write ``<model_dir>/ranker/<version>/`` and point ``CURRENT`` at it atomically."""
-        base = model_dir / "ranker"
-        out = base / self.meta.version
+    def save(self, model_dir: Path, *, publish: bool = True) -> Path:
+        """Write ``<model_dir>/ranker/<version>/``; ``publish``: point ``CURRENT`` at it."""
+        out = model_dir / "ranker" / self.meta.version
         out.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(out / "model.txt"))
         (out / "meta.json").write_text(self.meta.model_dump_json(indent=2))
+        self.path = out
+        if publish:
+            self.publish(model_dir)
+        return out
+
+    def publish(self, model_dir: Path) -> None:
+        """Point ``CURRENT`` at this (saved) version, atomically: serving loads it next."""
+        base = model_dir / "ranker"
         tmp = base / f".{CURRENT}.tmp"
         tmp.write_text(self.meta.version)
         os.replace(tmp, base / CURRENT)
-        self.path = out
-        return out
 
     @staticmethod
     def load(model_dir: Path, version: str | None = None) -> RankerArtifact:

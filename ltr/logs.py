@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from engine.context_builder import QUERY_LIMIT
 from engine.contracts import Surface
 from engine.pipeline.context import History, RequestContext
 from search_plugins.protocol import SearchFilter
@@ -68,6 +69,11 @@ class LogReplay:
         ts, item, kind = ev["ts"][act], ev["item"][act].astype(np.int64), ev["kind"][act]
         self.by_user = _Timeline(ev["user"][act].astype(np.int64), ts, item, kind)
         self.by_session = _Timeline(ev["session"][act].astype(np.int64), ts, item, kind)
+        srch = (ev["kind"] == 4) & (ev["query"] >= 0)
+        q = ev["query"][srch].astype(np.int64)
+        self.searches = _Timeline(  # the query id in the item column
+            ev["session"][srch].astype(np.int64), ev["ts"][srch], q, np.zeros(len(q), np.int8)
+        )
         self.events = ev
         self.segments = segments
         self.user_ids = user_ids
@@ -130,13 +136,21 @@ class LogReplay:
             )
 
     def context(
-        self, lr: LoggedRequest, history_limit: int = 50, session_limit: int = 30
+        self,
+        lr: LoggedRequest,
+        history_limit: int = 50,
+        session_limit: int = 30,
+        query_limit: int = QUERY_LIMIT,
     ) -> RequestContext:
         anonymous = int(self.segments[lr.user]) == 0
         user_hist = (
             History.empty() if anonymous else self.by_user.before(lr.user, lr.ts, history_limit)
         )
         session = self.by_session.before(lr.session, lr.ts, session_limit)
+        searched: tuple[str, ...] = ()
+        if lr.surface == Surface.feed:
+            found = self.searches.before(lr.session, lr.ts, query_limit).rows
+            searched = tuple(self.queries[int(i)] for i in found)
         return RequestContext(
             request_id=f"log-{lr.request}",
             surface=lr.surface,
@@ -146,5 +160,6 @@ class LogReplay:
             session_id=f"s{lr.session}",
             user_history=user_hist,
             session=session,
+            session_queries=searched,
             filters=SearchFilter(in_stock=None),
         )

@@ -9,6 +9,7 @@ negatives, so the ranker also learns to push down what retrieval adds).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -50,7 +51,10 @@ async def build_training_set(
     seed: int = 0,
     progress: bool = True,
     desc: str = "features",
+    advance: Callable[[float], Awaitable[None]] | None = None,
 ) -> TrainingSet:
+    """Features of each logged request's impressed items plus ``negatives`` sampled
+    unimpressed candidates; ``advance`` brings the online state to each request's time."""
     rng = np.random.default_rng(seed)
     xs: list[npt.NDArray[np.float32]] = []
     ys: list[npt.NDArray[np.int8]] = []
@@ -58,6 +62,8 @@ async def build_training_set(
     names: tuple[str, ...] = ()
     degraded = 0
     for lr in tqdm(requests, desc=desc, unit="req", disable=not progress):
+        if advance is not None:
+            await advance(lr.ts)
         ctx = replay.context(lr)
         lost: list[str] = []
         pool = await executor.retrieve(ctx, [], lost)

@@ -150,6 +150,15 @@ async def metrics(request: Request) -> Response:
     lane = engine.writer.lane
     m.vectors_owed.set(0 if lane is None else len(lane))
     m.vectors_owed_seconds.set(0.0 if lane is None else lane.oldest_age())
+    m.priors_waiting.set(engine.cold_start.waiting)
+    m.features_logged.set(engine.feature_log.logged)
+    drift = engine.recent_drift()
+    if drift is not None:
+        for name, f in drift["features"].items():
+            m.feature_psi.labels(name).set(f["psi"])
+        m.score_psi.set(drift["score"]["psi"])
+        m.source_mix_psi.set(drift["source_mix"]["psi"])
+        m.drift_alerts.set(len(drift["alerts"]))
     return Response(m.render(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -28,7 +28,7 @@ CONTENT_SOURCES = {
     "bm25": "bm25",
     "two_tower": "two_tower",
     "graph": "graph",
-    "new_arrivals": "catalog",
+    "new_arrivals": "new_arrivals",
 }
 BEHAVIOUR_SOURCES = ("covis", "popular", "trending", "popular_in_context", "bought_together")
 SURFACE_SOURCES = {  # content sources that serve each surface

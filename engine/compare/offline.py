@@ -11,11 +11,19 @@ import logging
 from typing import Any
 
 from engine import backends
+from engine.cold_start_replay import ColdStartReplay
 from engine.compare.observe import Collector
 from engine.compare.online import simulate
 from engine.compare.variants import VARIANTS, maintainability
 from engine.evaluation.synthetic import evaluate_requests
-from engine.jobs import load_catalog, load_graph, load_signals, load_towers, log_replay
+from engine.jobs import (
+    load_catalog,
+    load_graph,
+    load_signals,
+    load_towers,
+    log_replay,
+    offline_cold_start,
+)
 from engine.pipelines import build_spec
 from engine.settings import Settings
 from engine.source_names import TRADITIONAL
@@ -63,6 +71,7 @@ async def run_offline(
                 f"sources {sorted(missing)} need models that are not trained "
                 "(`shopnow train-towers`, `shopnow train-graph`)"
             )
+        cold = offline_cold_start(settings, catalog, signals)  # one state, shared by the variants
         specs = {
             name: build_spec(
                 settings,
@@ -76,6 +85,7 @@ async def run_offline(
                 sources=srcs,
                 graph=graph,
                 deadline_ms=settings.offline_deadline_ms,
+                cold_start=cold,
             )
             for name, srcs in variants.items()
         }
@@ -93,6 +103,7 @@ async def run_offline(
             catalog.created_at.values,
             complements,
             observe=collector,
+            advance=ColdStartReplay(cold, ds.events).advance,
         )
     finally:
         await index.close()

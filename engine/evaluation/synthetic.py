@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,7 @@ class Observation:
 
 
 Observer = Callable[[Observation], None]
+Advance = Callable[[float], Awaitable[None]]  # online state up to a request's time
 
 
 @dataclass
@@ -67,13 +68,16 @@ async def evaluate_requests(
     created_at: npt.NDArray[np.float64] | None = None,
     complements: tuple[npt.NDArray[np.integer], npt.NDArray[np.integer]] | None = None,
     observe: Observer | None = None,
+    advance: Advance | None = None,
 ) -> dict[str, Any]:
     """``specs`` maps a label (e.g. "lambdamart", "heuristic") to a pipeline to evaluate;
     ``created_at`` (by catalog row) adds the ``"fresh"`` and ``"new_week"`` groups,
     ``complements`` = (leaf, partner leaf or -1), by catalog row, the ``"complement"`` ones.
     ``"degraded"`` counts, per pipeline, the requests that lost a source (deadline, failure);
     ``"new_item_exposure"`` (with ``created_at``) is the share of the items created in the
-    window that a page showed within an hour of their creation. ``observe`` sees every run."""
+    window that a page showed within an hour of their creation. ``observe`` sees every run;
+    ``advance`` brings the online state to each request's time first (requests in time
+    order: :class:`~engine.cold_start_replay.ColdStartReplay`)."""
     executors = {name: Executor(s) for name, s in specs.items()}
     buckets: dict[tuple[str, str, str], _Bucket] = defaultdict(
         lambda: _Bucket([], [], defaultdict(list))
@@ -84,6 +88,8 @@ async def evaluate_requests(
         relevant = lr.rows[lr.grades > 0]
         if len(relevant) == 0:
             continue
+        if advance is not None:
+            await advance(lr.ts)
         ctx = replay.context(lr)
         seg = SEGMENTS[int(ctx.segment)]
         groups = [(seg, relevant)]

@@ -60,6 +60,7 @@ class RequestContext:
     session_id: str | None = None
     user_history: History = field(default_factory=History.empty)
     session: History = field(default_factory=History.empty)
+    session_queries: tuple[str, ...] = ()  # the session's recent searches, oldest first
     filters: SearchFilter = field(default_factory=SearchFilter)
     page: int = 0
     page_size: int = 20

@@ -1,4 +1,5 @@
-"""BM25 candidates from the search index (search surface).
+"""BM25 candidates from the search index: the query on search; on the feed, the session's
+latest search (a shopper who searched for running shoes, then opened the home feed).
 
 Hits come back from :class:`SearchIndex` as id strings, and each id is looked up in the
 catalog's ``id -> row`` dict. At 3,000 hits over 1M items those lookups (scattered strings in
@@ -86,25 +87,33 @@ class RowMap:
 
 class LexicalSource:
     name = "bm25"
-    surfaces = frozenset({Surface.search})
+    surfaces = frozenset({Surface.search, Surface.feed})
 
-    def __init__(self, index: SearchIndex, catalog: Catalog) -> None:
+    def __init__(self, index: SearchIndex, catalog: Catalog, feed_k: int = 300) -> None:
         self.index = index
         self.catalog = catalog
+        self.feed_k = feed_k  # the feed's page mixes many sources: fewer from a past search
         self.row_map = RowMap()
 
     async def fetch(self, ctx: RequestContext, k: int) -> SourceResult:
-        if not ctx.query:
+        query = ctx.query
+        if ctx.surface != Surface.search:
+            query, k = _latest(ctx.session_queries), min(k, self.feed_k)
+        if not query:
             return SourceResult.empty(self.name)
         index = self.index
         if isinstance(index, RowKeyedLexical):
-            got = await index.lexical_rows(ctx.query, k, ctx.filters)
+            got = await index.lexical_rows(query, k, ctx.filters)
             rows = self.row_map.lookup(got.rows, got.stamps, index.ids_of, self.catalog.row_of)
             scores = got.scores
         else:
-            hits = await index.lexical(ctx.query, k, ctx.filters)
+            hits = await index.lexical(query, k, ctx.filters)
             lookup = map(self.catalog.row_of.get, hits.ids, repeat(-1))  # C loop, no genexpr
             rows = np.fromiter(lookup, np.int64, count=len(hits))
             scores = hits.scores
         known = rows >= 0
         return SourceResult(self.name, rows[known], scores[known].astype(np.float32))
+
+
+def _latest(queries: tuple[str, ...]) -> str:
+    return queries[-1] if queries else ""

@@ -13,6 +13,7 @@ from engine.state.protocol import (
     Interaction,
     ItemCount,
     Recorded,
+    SessionQuery,
 )
 
 
@@ -23,6 +24,9 @@ class EmbeddedStore:
         self._max_len = max_len
         self._sessions: defaultdict[str, deque[Interaction]] = defaultdict(self._new)
         self._users: defaultdict[str, deque[Interaction]] = defaultdict(self._new)
+        self._queries: defaultdict[str, deque[tuple[str, float]]] = defaultdict(
+            lambda: deque(maxlen=self._max_len)
+        )
         self._pop: defaultdict[str, dict[str, float]] = defaultdict(dict)
         self._landmark: dict[str, float] = {}
         self._impressions: defaultdict[str, int] = defaultdict(int)
@@ -43,8 +47,18 @@ class EmbeddedStore:
     async def user(self, user_id: str, limit: int) -> list[Interaction]:
         return _tail(self._users.get(user_id), limit)
 
-    async def bump(self, bumps: Sequence[Bump]) -> None:
+    async def record_queries(self, queries: Sequence[SessionQuery]) -> None:
+        for q in queries:
+            self._queries[q.session_id].append((q.query, q.ts))
+
+    async def queries(self, session_id: str, limit: int) -> list[tuple[str, float]]:
+        got = self._queries.get(session_id)
+        return list(got)[-limit:] if got and limit > 0 else []
+
+    async def bump(self, bumps: Sequence[Bump], *, only_new: bool = False) -> None:
         for b in bumps:
+            if only_new and b.item_id in self._pop.get(b.scope, ()):
+                continue
             landmark = self._landmark.setdefault(b.scope, b.ts)
             exponent = (b.ts - landmark) / HALF_LIFE_S
             counters = self._pop[b.scope]
@@ -63,6 +77,18 @@ class EmbeddedStore:
         scale = 2.0 ** ((self._landmark[scope] - now) / HALF_LIFE_S)
         best = heapq.nlargest(k, counters.items(), key=lambda kv: (kv[1], kv[0]))
         return [(item, score * scale) for item, score in best]
+
+    async def trim(self, scope: str, keep: int) -> None:
+        counters = self._pop.get(scope)
+        if counters is None or len(counters) <= keep:
+            return
+        best = heapq.nlargest(max(0, keep), counters.items(), key=lambda kv: (kv[1], kv[0]))
+        self._pop[scope] = dict(best)
+
+    async def remove(self, scope: str, item_ids: Sequence[str]) -> None:
+        counters = self._pop.get(scope, {})
+        for item in item_ids:
+            counters.pop(item, None)
 
     async def count(self, counts: Sequence[ItemCount]) -> None:
         for c in counts:

@@ -34,6 +34,15 @@ class Recorded:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionQuery:
+    """A search a session made."""
+
+    session_id: str
+    query: str
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
 class Bump:
     """Add ``weight`` to ``item_id``'s popularity in ``scope`` at time ``ts``."""
 
@@ -79,8 +88,25 @@ class OnlineStore(Protocol):
         """Most recent interactions of a user, oldest first."""
         ...
 
-    async def bump(self, bumps: Sequence[Bump]) -> None:
-        """Add decayed weights to popularity counters."""
+    async def record_queries(self, queries: Sequence[SessionQuery]) -> None:
+        """Append searches to their sessions (the most recent ``max_len`` kept)."""
+        ...
+
+    async def queries(self, session_id: str, limit: int) -> list[tuple[str, float]]:
+        """A session's most recent ``(query, ts)``, oldest first."""
+        ...
+
+    async def bump(self, bumps: Sequence[Bump], *, only_new: bool = False) -> None:
+        """Add decayed weights to popularity counters. ``only_new``: leave an item that the
+        scope already holds as it is (a prior seeded once, whatever replays or restarts)."""
+        ...
+
+    async def trim(self, scope: str, keep: int) -> None:
+        """Keep the ``keep`` highest-scored items of ``scope``, drop the rest."""
+        ...
+
+    async def remove(self, scope: str, item_ids: Sequence[str]) -> None:
+        """Drop ``item_ids`` from ``scope``."""
         ...
 
     async def top(self, scope: str, k: int, now: float) -> list[tuple[str, float]]:

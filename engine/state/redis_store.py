@@ -15,27 +15,31 @@ from engine.state.protocol import (
     Interaction,
     ItemCount,
     Recorded,
+    SessionQuery,
     StoreUnavailable,
 )
 
-# KEYS: the scope's sorted set, its landmark. ARGV: half-life, rebase exponent, then
-# (item, weight, ts) triples. Atomic per scope, so servers sharing Redis agree on the landmark.
+# KEYS: the scope's sorted set, its landmark. ARGV: half-life, rebase exponent, only-new flag
+# (1: skip items the set holds), then (item, weight, ts) triples. Atomic per scope, so servers
+# sharing Redis agree on the landmark.
 _BUMP = """
-local hl, cap = tonumber(ARGV[1]), tonumber(ARGV[2])
+local hl, cap, only_new = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'
 local landmark = tonumber(redis.call('GET', KEYS[2]))
 if not landmark then
-  landmark = tonumber(ARGV[5])
-  redis.call('SET', KEYS[2], ARGV[5])
+  landmark = tonumber(ARGV[6])
+  redis.call('SET', KEYS[2], ARGV[6])
 end
-for i = 3, #ARGV, 3 do
-  local e = (tonumber(ARGV[i + 2]) - landmark) / hl
-  if e > cap then
-    redis.call('ZUNIONSTORE', KEYS[1], 1, KEYS[1], 'WEIGHTS', tostring(2 ^ (-e)))
-    landmark = tonumber(ARGV[i + 2])
-    redis.call('SET', KEYS[2], ARGV[i + 2])
-    e = 0
+for i = 4, #ARGV, 3 do
+  if not (only_new and redis.call('ZSCORE', KEYS[1], ARGV[i])) then
+    local e = (tonumber(ARGV[i + 2]) - landmark) / hl
+    if e > cap then
+      redis.call('ZUNIONSTORE', KEYS[1], 1, KEYS[1], 'WEIGHTS', tostring(2 ^ (-e)))
+      landmark = tonumber(ARGV[i + 2])
+      redis.call('SET', KEYS[2], ARGV[i + 2])
+      e = 0
+    end
+    redis.call('ZINCRBY', KEYS[1], tonumber(ARGV[i + 1]) * 2 ^ e, ARGV[i])
   end
-  redis.call('ZINCRBY', KEYS[1], tonumber(ARGV[i + 1]) * 2 ^ e, ARGV[i])
 end
 return landmark
 """
@@ -99,13 +103,41 @@ class RedisStore:
     async def user(self, user_id: str, limit: int) -> list[Interaction]:
         return await self._tail(self._key("u", user_id), limit)
 
-    async def bump(self, bumps: Sequence[Bump]) -> None:
+    async def record_queries(self, queries: Sequence[SessionQuery]) -> None:
+        pipe = self._r.pipeline(transaction=False)
+        touched: set[str] = set()
+        for q in queries:
+            key = self._key("q", q.session_id)
+            pipe.rpush(key, orjson.dumps([q.query, q.ts]))
+            touched.add(key)
+        for key in touched:
+            pipe.ltrim(key, -self._max_len, -1)
+            pipe.expire(key, self._ttl)
+        try:
+            await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+
+    async def queries(self, session_id: str, limit: int) -> list[tuple[str, float]]:
+        if limit <= 0:
+            return []
+        try:
+            raw = await self._r.lrange(self._key("q", session_id), -limit, -1)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+        out = []
+        for b in raw:
+            query, ts = orjson.loads(b)
+            out.append((str(query), float(ts)))
+        return out
+
+    async def bump(self, bumps: Sequence[Bump], *, only_new: bool = False) -> None:
         by_scope: dict[str, list[Bump]] = {}
         for b in bumps:
             by_scope.setdefault(b.scope, []).append(b)
         pipe = self._r.pipeline(transaction=False)
         for scope, group in by_scope.items():
-            args: list[str | float] = [HALF_LIFE_S, REBASE_EXPONENT]
+            args: list[str | float] = [HALF_LIFE_S, REBASE_EXPONENT, "1" if only_new else "0"]
             for b in group:
                 args += [b.item_id, b.weight, repr(b.ts)]
             pipe.eval(_BUMP, 2, self._key("p", scope), self._key("pl", scope), *args)
@@ -128,6 +160,20 @@ class RedisStore:
             return []
         scale = 2.0 ** ((float(landmark) - now) / HALF_LIFE_S)
         return [(item.decode(), float(score) * scale) for item, score in rows]
+
+    async def trim(self, scope: str, keep: int) -> None:
+        try:
+            await self._r.zremrangebyrank(self._key("p", scope), 0, -max(0, keep) - 1)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+
+    async def remove(self, scope: str, item_ids: Sequence[str]) -> None:
+        if not item_ids:
+            return
+        try:
+            await self._r.zrem(self._key("p", scope), *item_ids)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
 
     async def count(self, counts: Sequence[ItemCount]) -> None:
         pipe = self._r.pipeline(transaction=False)

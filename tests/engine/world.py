@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 
 from engine.catalog import Catalog
+from engine.cold_start import ColdStart
 from engine.jobs import index_doc_fn
 from engine.pipeline.context import KIND_CART, KIND_CLICK, KIND_PURCHASE
 from engine.pipelines import build_spec
 from engine.retrieval.covisitation import CovisitationIndex, CovisParams
 from engine.service import Engine
 from engine.settings import Settings
-from engine.signals import KIND_WEIGHT, Signals
+from engine.signals import DAY, KIND_WEIGHT, Signals
 from engine.state.embedded import EmbeddedStore
 from engine.state.protocol import OnlineStore
 from engine.state.redis_store import RedisStore
@@ -155,10 +156,17 @@ async def make_engine(
     backend: str = "embedded",
     towers: Callable[[Catalog], TowerServing] | None = None,
     graph: Callable[[Catalog], GraphServing] | None = None,
+    feature_log_rate: float = 0.01,
 ) -> Engine:
     """``towers`` and ``graph`` make the served two-tower and graph models for the world's
     catalog (default none)."""
-    settings = Settings(data_dir=tmp / "data", index_dir=tmp / "index", model_dir=tmp / "models")
+    settings = Settings(
+        data_dir=tmp / "data",
+        index_dir=tmp / "index",
+        model_dir=tmp / "models",
+        feature_log_dir=tmp / "feature-log",
+        feature_log_rate=feature_log_rate,
+    )
     catalog = Catalog()
     catalog.upsert(ITEMS)
     search_backend, _, store_backend = backend.partition("+")
@@ -179,18 +187,31 @@ async def make_engine(
         CovisParams(window=3),
     )
     graph_serving = graph(catalog) if graph is not None else None
-    spec = build_spec(settings, catalog, index, signals, covis, towers=serving, graph=graph_serving)
-    return Engine(
+    store = store or EmbeddedStore()
+    cold = ColdStart(catalog, signals, store, settings.new_arrivals_days * DAY)
+    spec = build_spec(
         settings,
         catalog,
         index,
-        store or EmbeddedStore(),
+        signals,
+        covis,
+        towers=serving,
+        graph=graph_serving,
+        cold_start=cold,
+    )
+    engine = Engine(
+        settings,
+        catalog,
+        index,
+        store,
         signals,
         spec,
         {"index": index.name},
         towers=serving,
         graph=graph_serving,
     )
+    await engine.seed_new_items()
+    return engine
 
 
 NOW_PLUS = timedelta(days=1)
@@ -209,6 +230,7 @@ def synthetic_world(
         data_dir=root / "data",
         index_dir=root / "index",
         model_dir=root / "models",
+        feature_log_dir=root / "feature-log",
         search_backend=backend,  # type: ignore[arg-type]
         opensearch_url=OPENSEARCH_URL or "http://127.0.0.1:9200",
         opensearch_alias=f"{root.name.lower()[:20]}-{uuid.uuid4().hex[:10]}",

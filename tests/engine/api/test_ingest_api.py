@@ -51,8 +51,10 @@ async def test_metrics_report_freshness_latency_and_lag(client: httpx.AsyncClien
     text = r.text
     assert 'shopnow_freshness_seconds_count{source="bm25"} 1.0' in text
     assert 'shopnow_freshness_seconds_count{source="all"} 1.0' in text
+    assert 'shopnow_freshness_seconds_count{source="new_arrivals"} 1.0' in text
     assert 'shopnow_ingested_changes_total{outcome="applied"} 1.0' in text
     assert 'shopnow_request_seconds_count{surface="search"} 1.0' in text
     assert 'shopnow_request_seconds_count{surface="feed"} 1.0' in text
     assert 'shopnow_stage_seconds_count{stage="bm25",surface="search"} 1.0' in text
     assert "shopnow_ingest_lag_changes 0.0" in text
+    assert "shopnow_cold_start_priors_waiting 0.0" in text

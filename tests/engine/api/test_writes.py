@@ -55,7 +55,7 @@ async def test_delete_with_versions(client: httpx.AsyncClient) -> None:
     assert (await client.delete("/v1/items/nope", params={"version": 1})).status_code == 404
 
 
-async def test_events_feed_session_state(client: httpx.AsyncClient) -> None:
+async def test_events_feed_session_state(client: httpx.AsyncClient, engine: Engine) -> None:
     ev = [
         {
             "type": "purchase",
@@ -77,6 +77,14 @@ async def test_events_feed_session_state(client: httpx.AsyncClient) -> None:
     ids = [it["id"] for it in body["items"]]
     assert "i4" not in ids  # already purchased
     assert any("covis" in it["explanation"]["sources"] for it in body["items"])
+    # the session's search is kept, and the feed proposes what it would find
+    searched = datetime(2026, 1, 2, 0, 0, 1, tzinfo=UTC).timestamp()
+    assert await engine.store.queries("s-42", 3) == [("case", searched)]
+    from_search = [it["id"] for it in body["items"] if "bm25" in it["explanation"]["sources"]]
+    assert from_search and all(
+        engine.catalog.category_name(engine.catalog.row_of[i]).endswith("Cases")
+        for i in from_search
+    ), from_search
 
 
 async def test_events_count_towards_live_popularity(

@@ -88,3 +88,21 @@ def test_embedded_index_is_still_a_search_index(tmp_path: Path) -> None:
     idx = EmbeddedIndex.create(str(tmp_path / "ix"), 8)
     assert isinstance(idx, SearchIndex)
     idx.close_sync()
+
+
+async def test_feed_searches_the_sessions_latest_query(tmp_path: Path) -> None:
+    cat = catalog([item(i, title=t) for i, t in enumerate(["red lamp", "oak desk", "oak shelf"])])
+    idx = EmbeddedIndex.create(str(tmp_path / "ix"), 8, EmbeddedParams(writer_heap_mb=16))
+    await idx.upsert([cat.index_doc(r) for r in range(3)])
+    await idx.refresh()
+    src = LexicalSource(idx, cat, feed_k=1)
+
+    def feed(*queries: str) -> RequestContext:
+        return RequestContext("r", Surface.feed, 0.0, session_queries=queries)
+
+    assert len((await src.fetch(feed(), 10)).rows) == 0  # no search in the session: nothing
+    assert (await src.fetch(feed("oak"), 10)).rows.tolist() in ([1], [2])  # at most feed_k
+    src.feed_k = 10
+    assert sorted((await src.fetch(feed("oak", "lamp"), 10)).rows.tolist()) == [0]  # the latest
+    assert sorted((await src.fetch(_ctx("oak"), 10)).rows.tolist()) == [1, 2]  # search: its query
+    await idx.close()

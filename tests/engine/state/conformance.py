@@ -12,6 +12,7 @@ from engine.state.protocol import (
     ItemCount,
     OnlineStore,
     Recorded,
+    SessionQuery,
     smoothed_ctr,
 )
 
@@ -96,3 +97,36 @@ class StoreConformance:
         await store.bump([Bump("g", "b", 2.0, far), Bump("g", "a", 1.0, far)])
         got = dict(await store.top("g", 10, now=far + HALF_LIFE_S))
         assert got == {"b": pytest.approx(1.0), "a": pytest.approx(0.5)}
+
+    async def test_only_new_seeds_once(self, store: OnlineStore) -> None:
+        t = 1.8e9
+        seed = [Bump("n", "a", 2.0, t), Bump("n", "b", 1.0, t)]
+        await store.bump(seed, only_new=True)
+        await store.bump(seed, only_new=True)  # a replay or a restart: no second prior
+        await store.bump([Bump("n", "b", 3.0, t)])  # evidence adds up as usual
+        await store.bump([Bump("n", "b", 5.0, t)], only_new=True)
+        assert dict(await store.top("n", 10, now=t)) == {
+            "a": pytest.approx(2.0),
+            "b": pytest.approx(4.0),
+        }
+
+    async def test_trim_keeps_the_best_and_remove_drops(self, store: OnlineStore) -> None:
+        t = 1.8e9
+        await store.bump([Bump("n", f"i{k}", float(k), t) for k in range(1, 11)])
+        await store.trim("n", 3)
+        assert [i for i, _ in await store.top("n", 10, now=t)] == ["i10", "i9", "i8"]
+        await store.remove("n", ["i9", "unknown"])
+        await store.remove("none", ["i9"])
+        assert [i for i, _ in await store.top("n", 10, now=t)] == ["i10", "i8"]
+        await store.trim("n", 0)
+        assert await store.top("n", 10, now=t) == []
+
+    async def test_session_queries_keep_the_most_recent(self, store: OnlineStore) -> None:
+        assert await store.queries("none", 5) == []
+        await store.record_queries([SessionQuery("s1", f"q{i}", float(i)) for i in range(250)])
+        await store.record_queries([SessionQuery("s2", "other", 9.0)])
+        got = await store.queries("s1", 3)
+        assert got == [("q247", 247.0), ("q248", 248.0), ("q249", 249.0)]
+        assert 3 <= len(await store.queries("s1", 1000)) < 250  # capped like the item lists
+        assert await store.queries("s1", 0) == []
+        assert await store.queries("s2", 5) == [("other", 9.0)]

@@ -1,0 +1,1 @@
+"""Production failure modes: feature logging, training-serving skew, drift."""

@@ -1,0 +1,74 @@
+"""The promotion gate blocks a ranker that regresses on the fixed evaluation set and lets an
+equivalent one through; `shopnow train` publishes only what passes."""
+
+from collections.abc import Iterator
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from engine.jobs import build_index, train
+from engine.monitoring.gate import GateRule, gate, judge
+from engine.settings import Settings
+from ltr.artifact import CURRENT, RankerArtifact, new_version
+from tests.engine.world import synthetic_world
+
+
+def _seg(n: int, ndcg: float) -> dict[str, float]:
+    return {"requests": n, "ndcg@10": ndcg}
+
+
+def test_judge_blocks_a_real_drop_and_ignores_tiny_groups() -> None:
+    serving = {
+        "feed": {"heavy": _seg(400, 0.10), "anonymous": _seg(100, 0.02), "fresh": _seg(9, 0.5)}
+    }
+    same = {
+        "feed": {"heavy": _seg(400, 0.099), "anonymous": _seg(100, 0.02), "fresh": _seg(9, 0.0)}
+    }
+    verdict = judge({"serving": serving, "candidate": same}, GateRule())
+    assert verdict["passed"], verdict  # 1% off on heavy; the 9-request group does not decide
+    assert verdict["groups"]["feed/fresh"]["decides"] is False
+    assert verdict["groups"]["feed/all"]["requests"] == 500
+    worse = {
+        "feed": {"heavy": _seg(400, 0.09), "anonymous": _seg(100, 0.02), "fresh": _seg(9, 0.5)}
+    }
+    verdict = judge({"serving": serving, "candidate": worse}, GateRule())
+    assert verdict["regressions"] == ["feed/heavy", "feed/all"] and not verdict["passed"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    root = tmp_path_factory.mktemp("gate")
+    with synthetic_world(root, "embedded", items=3000, events=60_000, seed=7) as settings:
+        yield settings.model_copy(update={"gate_requests": 400, "gate_min_requests": 30})
+
+
+def _random_ranker(like: RankerArtifact, settings: Settings) -> RankerArtifact:
+    """A ranker with the served one's features and scores that mean nothing."""
+    rng = np.random.default_rng(0)
+    n, d = 2000, len(like.meta.feature_names)
+    data = lgb.Dataset(rng.random((n, d)), rng.integers(0, 2, n), group=[20] * (n // 20))
+    booster = lgb.train({"objective": "lambdarank", "verbose": -1, "num_leaves": 15}, data, 30)
+    meta = like.meta.model_copy(update={"version": new_version()})
+    art = RankerArtifact(booster, meta)
+    art.save(settings.model_dir, publish=False)
+    return art
+
+
+async def test_a_regressing_ranker_is_blocked(world: Settings) -> None:
+    await build_index(world, progress=False)
+    first = await train(world, max_requests=800, progress=False, reference_requests=50)
+    assert first["promoted"] and first["gate"] is None  # nothing served yet: published
+    served = RankerArtifact.load(world.model_dir)
+    pointer = world.model_dir / "ranker" / CURRENT
+
+    bad = _random_ranker(served, world)
+    verdict = await gate(world, bad, served, requests=400, rule=GateRule(min_requests=30))
+    assert not verdict["passed"] and verdict["regressions"], verdict
+    assert pointer.read_text() == served.version  # the gate itself publishes nothing
+    itself = await gate(world, served, served, requests=400, rule=GateRule(min_requests=30))
+    assert itself["passed"] and itself["regressions"] == []
+
+    again = await train(world, max_requests=800, progress=False, reference_requests=50, seed=1)
+    assert again["gate"] is not None and again["promoted"] == again["gate"]["passed"]
+    assert pointer.read_text() == (again["version"] if again["promoted"] else served.version)
