@@ -83,6 +83,18 @@ class Metrics:
             "New items whose cold-start prior waits for the online store to come back",
             registry=r,
         )
+        self.item_vectors = Gauge(
+            "shopnow_item_vectors",
+            "Live items by the state of their vector of the served towers model",
+            ["state"],
+            registry=r,
+        )
+        self.item_vector_age = Gauge(
+            "shopnow_item_vector_age_seconds",
+            "Age of the served towers model's item vectors (since computed), by quantile",
+            ["quantile"],
+            registry=r,
+        )
         self.features_logged = Gauge(
             "shopnow_feature_log_records",
             "Requests whose feature vectors were logged since start",

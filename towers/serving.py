@@ -18,7 +18,9 @@ the last full build (ids and rows), so opening a server does not re-run the item
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +54,7 @@ class TowerServing:
         self._vectors: F32 = np.zeros((0, self.dim), np.float32)
         self._have = np.zeros(0, np.bool_)
         self._full = np.zeros(0, np.bool_)  # the row's vector saw its text (not provisional)
+        self._at = np.zeros(0, np.float64)  # when the row's vector was computed (epoch s)
         self._lock = threading.Lock()  # ingest threads write rows; readers never block
 
     @staticmethod
@@ -89,7 +92,9 @@ class TowerServing:
         have[: len(self._have)] = self._have
         full = np.zeros(cap, np.bool_)
         full[: len(self._full)] = self._full
-        self._vectors, self._have, self._full = vecs, have, full
+        at = np.zeros(cap, np.float64)
+        at[: len(self._at)] = self._at
+        self._vectors, self._have, self._full, self._at = vecs, have, full, at
 
     def ensure(
         self,
@@ -130,6 +135,7 @@ class TowerServing:
             self._vectors[rows] = vecs
             self._have[rows] = True
             self._full[rows] = full
+            self._at[rows] = time.time()
 
     def is_provisional(self, row: int) -> bool:
         return row < len(self._have) and bool(self._have[row]) and not bool(self._full[row])
@@ -194,7 +200,34 @@ class TowerServing:
             self._vectors[rows[ok]] = vecs[ok]
             self._have[rows[ok]] = True
             self._full[rows[ok]] = True
+            self._at[rows[ok]] = path.stat().st_mtime  # computed by the build that saved them
         return int(ok.sum())
+
+    def vector_state(self, catalog: Catalog, now: float | None = None) -> dict[str, Any]:
+        """Item vectors of this model over the live catalog: how many are full, provisional
+        (text not embedded yet) or missing, and their ages (seconds since computed)."""
+        n = len(catalog)
+        live = ~catalog.deleted.values[:n]
+        m = min(n, len(self._have))
+        have = np.zeros(n, np.bool_)
+        full = np.zeros(n, np.bool_)
+        have[:m], full[:m] = self._have[:m], self._full[:m]
+        at = np.zeros(n, np.float64)
+        at[:m] = self._at[:m]
+        n_live = int(live.sum())
+        n_full = int((live & full).sum())
+        n_prov = int((live & have & ~full).sum())
+        ages = (now or time.time()) - at[live & have]
+        q = np.quantile(ages, [0.5, 0.99, 1.0]) if len(ages) else np.zeros(3)
+        return {
+            "model": self.version,
+            "items": n_live,
+            "full": n_full,
+            "provisional": n_prov,
+            "missing": n_live - n_full - n_prov,
+            "share_without_full_vector": round(1 - n_full / max(1, n_live), 5),
+            "age_s": {"p50": float(q[0]), "p99": float(q[1]), "max": float(q[2])},
+        }
 
     @property
     def artifact_dir(self) -> Path:

@@ -152,6 +152,12 @@ async def metrics(request: Request) -> Response:
     m.vectors_owed_seconds.set(0.0 if lane is None else lane.oldest_age())
     m.priors_waiting.set(engine.cold_start.waiting)
     m.features_logged.set(engine.feature_log.logged)
+    if engine.towers is not None:
+        state = engine.towers.vector_state(engine.catalog)
+        for key in ("full", "provisional", "missing"):
+            m.item_vectors.labels(key).set(state[key])
+        for label, key in (("0.5", "p50"), ("0.99", "p99"), ("1", "max")):
+            m.item_vector_age.labels(label).set(state["age_s"][key])
     drift = engine.recent_drift()
     if drift is not None:
         for name, f in drift["features"].items():

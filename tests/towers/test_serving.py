@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +57,19 @@ def test_saved_vectors_reload_by_id_into_a_reordered_catalog(tmp_path: Path) -> 
             again.vector(other.row_of[it.id]), s.vector(c.row_of[it.id]), atol=1e-6
         )
     assert len(again.missing(len(other))) == 0
+
+
+def test_vector_state_counts_full_provisional_missing_and_ages(tmp_path: Path) -> None:
+    c = _catalog()
+    s = tiny_towers(tmp_path, c)  # every row embedded in full
+    n = len(c)
+    before = s.vector_state(c)
+    assert (before["full"], before["provisional"], before["missing"]) == (n, 0, 0)
+    assert before["share_without_full_vector"] == 0.0 and before["model"] == s.version
+    s.ensure(c, np.array([0, 1], np.int64), provisional=True)
+    assert c.delete(c.ids[2], 99)  # a deleted item is not counted
+    c.upsert([ITEMS[0].model_copy(update={"id": "brand-new", "version": 1})])  # no vector yet
+    state = s.vector_state(c, now=time.time() + 3600)
+    assert (state["full"], state["provisional"], state["missing"]) == (n - 3, 2, 1)
+    assert state["items"] == n and state["share_without_full_vector"] == round(3 / n, 5)
+    assert 3600 <= state["age_s"]["p50"] <= state["age_s"]["max"] < 3600 + 600

@@ -145,6 +145,8 @@ async def test_a_new_item_is_served_provisional_then_full(tmp_path: Path, backen
         hits = await engine.index.vector(first, 1, model=towers.version)
         assert hits.ids == ["i900"]  # eligible for two-tower retrieval in its batch
         assert engine.backlog == 1  # the lane owes its full vector
+        state = towers.vector_state(engine.catalog)
+        assert (state["provisional"], state["missing"]) == (1, 0)
         await engine.worker.drain()
         # the checkpoint passes it: what the lane owes is saved beside the log instead
         assert engine.ingest_log.checkpoint == engine.ingest_log.next_offset
@@ -155,6 +157,7 @@ async def test_a_new_item_is_served_provisional_then_full(tmp_path: Path, backen
         assert 'shopnow_freshness_seconds_count{source="two_tower_full"}' not in text
 
         assert await engine.drain_backlog() == 0
+        assert towers.vector_state(engine.catalog)["provisional"] == 0
         full = towers.vector(row)
         assert full is not None and not towers.is_provisional(row)
         assert abs(float(np.linalg.norm(full)) - 1.0) < 1e-5
