@@ -516,6 +516,7 @@ async def evaluate(
     progress: bool = True,
     towers_vectors: str = "full",
     rankers: dict[str, RankerArtifact] | None = None,
+    per_request: bool = False,
 ) -> dict[str, Any]:
     """The ranker and the heuristic on held-out requests after the split (or the ``rankers``
     given, by label, in the same pipeline). ``towers_vectors=
@@ -576,6 +577,7 @@ async def evaluate(
         catalog.created_at.values,
         complements,
         advance=ColdStartReplay(cold, ds.events).advance,
+        per_request=per_request,
     )
     await index.close()
     return {"requests": len(reqs), "window": [split, end], **report}

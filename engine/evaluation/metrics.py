@@ -117,6 +117,11 @@ def catalogue_coverage(ranked: npt.ArrayLike, n_items: int, k: int) -> float:
     return float(len(np.unique(r)) / n_items)
 
 
+def ndcg_per_list(ranked: npt.ArrayLike, relevant: Relevant, k: int) -> FloatArray:
+    """NDCG@k of each ranked list (for paired comparisons of two rankers)."""
+    return ndcg_at_k(hit_matrix(ranked, relevant), _n_relevant(relevant), k)
+
+
 def evaluate(
     ranked: npt.ArrayLike, relevant: Relevant, ks: Iterable[int] = (5, 10, 20)
 ) -> dict[str, float]:

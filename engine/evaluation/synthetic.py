@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
-from engine.evaluation.metrics import evaluate, relevant_from_lists
+from engine.evaluation.metrics import evaluate, ndcg_per_list, relevant_from_lists
 from engine.pipeline.candidates import CandidatePool
 from engine.pipeline.context import RequestContext
 from engine.pipeline.executor import Executor, PipelineResult
@@ -69,6 +69,7 @@ async def evaluate_requests(
     complements: tuple[npt.NDArray[np.integer], npt.NDArray[np.integer]] | None = None,
     observe: Observer | None = None,
     advance: Advance | None = None,
+    per_request: bool = False,
 ) -> dict[str, Any]:
     """``specs`` maps a label (e.g. "lambdamart", "heuristic") to a pipeline to evaluate;
     ``created_at`` (by catalog row) adds the ``"fresh"`` and ``"new_week"`` groups,
@@ -77,7 +78,9 @@ async def evaluate_requests(
     ``"new_item_exposure"`` (with ``created_at``) is the share of the items created in the
     window that a page showed within an hour of their creation. ``observe`` sees every run;
     ``advance`` brings the online state to each request's time first (requests in time
-    order: :class:`~engine.cold_start_replay.ColdStartReplay`)."""
+    order: :class:`~engine.cold_start_replay.ColdStartReplay`); ``per_request`` adds each
+    group's per-request NDCG@10 (``"ndcg@10_per_request"``, in request order, the same requests
+    for every pipeline) for paired comparisons."""
     executors = {name: Executor(s) for name, s in specs.items()}
     buckets: dict[tuple[str, str, str], _Bucket] = defaultdict(
         lambda: _Bucket([], [], defaultdict(list))
@@ -126,14 +129,18 @@ async def evaluate_requests(
     if created_at is not None and requests:
         out["new_item_exposure"] = _exposure(exposed, requests, created_at)
     for (name, seg, surface), b in sorted(buckets.items()):
-        m = evaluate(np.stack(b.ranked), relevant_from_lists(b.relevant), ks=(K_FINAL,))
-        out.setdefault(name, {}).setdefault(surface, {})[seg] = {
+        lists, rel_sets = np.stack(b.ranked), relevant_from_lists(b.relevant)
+        m = evaluate(lists, rel_sets, ks=(K_FINAL,))
+        cell: dict[str, Any] = {
             "requests": len(b.ranked),
             f"ndcg@{K_FINAL}": round(m[f"ndcg@{K_FINAL}"], 4),
             f"recall@{K_FINAL}": round(m[f"recall@{K_FINAL}"], 4),
             f"hr@{K_FINAL}": round(m[f"hr@{K_FINAL}"], 4),
             "source_recall": {k: round(float(np.mean(v)), 4) for k, v in b.recall.items()},
         }
+        if per_request:
+            cell[f"ndcg@{K_FINAL}_per_request"] = ndcg_per_list(lists, rel_sets, K_FINAL)
+        out.setdefault(name, {}).setdefault(surface, {})[seg] = cell
     return out
 
 

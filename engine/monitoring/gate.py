@@ -5,8 +5,11 @@ The set is the held-out logged requests after the split, drawn with a fixed seed
 candidates meet the same requests. Both rankers run in the same pipeline (sources, cold-start
 replay, re-rankers); per surface the groups are ``all``, ``anonymous``, ``weak``, ``heavy`` and
 the new-item groups ``fresh`` and ``new_week``. A group regresses when the candidate's NDCG@10
-falls below the served one's by more than ``max(abs_floor, max_drop x served)``; groups with
-fewer than ``min_requests`` requests are reported but do not block (too noisy to decide on).
+falls below the served one's by more than ``max(abs_floor, max_drop x served)`` *and* the drop
+is significant: the two rankers meet the same requests, so the per-request differences are
+paired, and the upper end of a bootstrap 95% interval of their mean must be below zero (a
+retrain that only differs by its seed moves the mean by several percent on a few hundred
+requests). Groups with fewer than ``min_requests`` requests are reported but do not block.
 """
 
 from __future__ import annotations
@@ -14,12 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from engine.settings import Settings
 from ltr.artifact import RankerArtifact
 
 GROUPS = ("anonymous", "weak", "heavy", "fresh", "new_week")
 SEGMENTS = ("anonymous", "weak", "heavy")
 METRIC = "ndcg@10"
+PER_REQUEST = "ndcg@10_per_request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +34,20 @@ class GateRule:
     max_drop: float = 0.03  # relative
     abs_floor: float = 0.002
     min_requests: int = 50
+    resamples: int = 2000
+
+
+def paired_interval(
+    served: npt.ArrayLike, candidate: npt.ArrayLike, resamples: int, seed: int = 0
+) -> tuple[float, float]:
+    """Bootstrap 95% interval of the mean per-request difference (candidate - served)."""
+    d = np.asarray(candidate, np.float64) - np.asarray(served, np.float64)
+    if len(d) == 0:
+        return 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), (resamples, len(d)))].mean(axis=1)
+    lo, hi = np.quantile(means, [0.025, 0.975])
+    return float(lo), float(hi)
 
 
 def judge(report: dict[str, Any], rule: GateRule) -> dict[str, Any]:
@@ -38,15 +59,11 @@ def judge(report: dict[str, Any], rule: GateRule) -> dict[str, Any]:
         rows = {g: (segs[g], cand[g]) for g in GROUPS if g in segs and g in cand}
         seg_rows = [rows[g] for g in SEGMENTS if g in rows]
         if seg_rows:
-            n = sum(s["requests"] for s, _ in seg_rows)
-            rows["all"] = (
-                {"requests": n, METRIC: sum(s["requests"] * s[METRIC] for s, _ in seg_rows) / n},
-                {"requests": n, METRIC: sum(s["requests"] * c[METRIC] for s, c in seg_rows) / n},
-            )
+            rows["all"] = (_pooled([s for s, _ in seg_rows]), _pooled([c for _, c in seg_rows]))
         for g, (s, c) in rows.items():
             allowed = max(rule.abs_floor, rule.max_drop * s[METRIC])
             decides = s["requests"] >= rule.min_requests
-            regressed = decides and c[METRIC] < s[METRIC] - allowed
+            beyond = c[METRIC] < s[METRIC] - allowed
             key = f"{surface}/{g}"
             groups[key] = {
                 "requests": s["requests"],
@@ -54,11 +71,28 @@ def judge(report: dict[str, Any], rule: GateRule) -> dict[str, Any]:
                 "candidate": round(c[METRIC], 4),
                 "allowed_drop": round(allowed, 4),
                 "decides": decides,
-                "regressed": regressed,
             }
+            significant = True  # without per-request figures, the threshold alone decides
+            if PER_REQUEST in s and PER_REQUEST in c:
+                lo, hi = paired_interval(s[PER_REQUEST], c[PER_REQUEST], rule.resamples)
+                significant = hi < 0
+                groups[key]["difference_95"] = [round(lo, 4), round(hi, 4)]
+            regressed = decides and beyond and significant
+            groups[key]["regressed"] = regressed
             if regressed:
                 regressions.append(key)
     return {"passed": not regressions, "regressions": regressions, "groups": groups}
+
+
+def _pooled(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    n = sum(p["requests"] for p in parts)
+    out: dict[str, Any] = {
+        "requests": n,
+        METRIC: sum(p["requests"] * p[METRIC] for p in parts) / max(1, n),
+    }
+    if all(PER_REQUEST in p for p in parts):
+        out[PER_REQUEST] = np.concatenate([np.asarray(p[PER_REQUEST]) for p in parts])
+    return out
 
 
 async def gate(
@@ -80,6 +114,7 @@ async def gate(
         seed=seed,
         progress=progress,
         rankers={"serving": serving, "candidate": candidate},
+        per_request=True,
     )
     verdict = judge(report, rule or GateRule())
     return {

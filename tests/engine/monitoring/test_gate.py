@@ -36,6 +36,29 @@ def test_judge_blocks_a_real_drop_and_ignores_tiny_groups() -> None:
     assert verdict["regressions"] == ["feed/heavy", "feed/all"] and not verdict["passed"]
 
 
+def test_a_drop_must_be_significant_on_the_paired_requests() -> None:
+    rng = np.random.default_rng(0)
+    served = rng.random(400) * 0.2
+    noisy = served + rng.normal(-0.01, 0.2, 400)  # 10% lower on average, but noise
+    steady = served - 0.01  # 10% lower on every request
+
+    def report(cand: np.ndarray) -> dict:
+        def seg(x: np.ndarray) -> dict:
+            return {"requests": len(x), "ndcg@10": float(x.mean()), "ndcg@10_per_request": x}
+
+        return {
+            "serving": {"feed": {"heavy": seg(served)}},
+            "candidate": {"feed": {"heavy": seg(cand)}},
+        }
+
+    calm = judge(report(noisy), GateRule())
+    lo, hi = calm["groups"]["feed/heavy"]["difference_95"]
+    assert calm["passed"] and lo < 0 < hi  # beyond the threshold, not significant
+    blocked = judge(report(steady), GateRule())
+    assert blocked["regressions"] == ["feed/heavy", "feed/all"]
+    assert blocked["groups"]["feed/all"]["difference_95"][1] < 0
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     root = tmp_path_factory.mktemp("gate")
