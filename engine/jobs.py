@@ -187,19 +187,27 @@ async def train(
                 "features come from the served model, which saw the ranker's labels"
             )
     graph = load_graph(settings, catalog, RANKER_WINDOW)
-    cold = offline_cold_start(settings, catalog, signals)
-    spec = build_spec(
-        settings,
-        catalog,
-        index,
-        signals,
-        covis,
-        towers=towers,
-        graph=graph,
-        towers_in_memory=in_memory,
-        deadline_ms=settings.offline_deadline_ms,
-        cold_start=cold,
-    )
+
+    def ranker_spec(
+        cold: ColdStart, scorer: Any = None, names: tuple[str, ...] | None = None
+    ) -> PipelineSpec:
+        return build_spec(
+            settings,
+            catalog,
+            index,
+            signals,
+            covis,
+            scorer,
+            names,
+            towers,
+            graph=graph,
+            towers_in_memory=in_memory,
+            deadline_ms=settings.offline_deadline_ms,
+            cold_start=cold,
+        )
+
+    cold = cold_start_state(settings, catalog, signals)
+    spec = ranker_spec(cold)
     replay = log_replay(ds)
     advance = ColdStartReplay(cold, ds.events).advance
     reqs = replay.requests(t_feat, split, max_requests=max_requests, seed=seed)
@@ -244,21 +252,8 @@ async def train(
     path = artifact.save(settings.model_dir, publish=False)
     compile_model(path / "model.txt")  # so the first serving start need not compile
     # the drift reference: the end of the training window, served by the new model
-    cold = offline_cold_start(settings, catalog, signals)
-    new_spec = build_spec(
-        settings,
-        catalog,
-        index,
-        signals,
-        covis,
-        LambdaMartScorer(artifact),
-        tuple(artifact.meta.feature_names),
-        towers,
-        graph=graph,
-        towers_in_memory=in_memory,
-        deadline_ms=settings.offline_deadline_ms,
-        cold_start=cold,
-    )
+    cold = cold_start_state(settings, catalog, signals)
+    new_spec = ranker_spec(cold, LambdaMartScorer(artifact), tuple(artifact.meta.feature_names))
     ref_reqs = reqs[cut:][:reference_requests]
     reference = await build_reference(
         new_spec, replay, ref_reqs, advance=ColdStartReplay(cold, ds.events).advance
@@ -470,7 +465,7 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
     if graph is not None:
         versions["graph"] = graph.version
     store = open_store(settings)
-    cold = ColdStart(catalog, signals, store, settings.new_arrivals_days * DAY)
+    cold = cold_start_state(settings, catalog, signals, store)
     spec = build_spec(
         settings,
         catalog,
@@ -503,9 +498,13 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
     return engine
 
 
-def offline_cold_start(settings: Settings, catalog: Catalog, signals: Signals) -> ColdStart:
-    """Cold-start state in an embedded store, for a :class:`ColdStartReplay` to advance."""
-    return ColdStart(catalog, signals, EmbeddedStore(), settings.new_arrivals_days * DAY)
+def cold_start_state(
+    settings: Settings, catalog: Catalog, signals: Signals, store: OnlineStore | None = None
+) -> ColdStart:
+    """Cold-start state over ``store``; by default a fresh embedded one, for a
+    :class:`ColdStartReplay` to advance (training, evaluation)."""
+    window = settings.new_arrivals_days * DAY
+    return ColdStart(catalog, signals, store or EmbeddedStore(), window)
 
 
 async def evaluate(
@@ -535,7 +534,7 @@ async def evaluate(
     if towers is not None and towers_vectors == "provisional":
         towers.ensure(catalog, np.arange(len(catalog), dtype=np.int64), provisional=True)
     graph = load_graph(settings, catalog)
-    cold = offline_cold_start(settings, catalog, signals)
+    cold = cold_start_state(settings, catalog, signals)
 
     def spec(scorer: Any, names: tuple[str, ...] | None = None) -> PipelineSpec:
         return build_spec(

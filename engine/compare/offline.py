@@ -17,12 +17,12 @@ from engine.compare.online import simulate
 from engine.compare.variants import VARIANTS, maintainability
 from engine.evaluation.synthetic import evaluate_requests
 from engine.jobs import (
+    cold_start_state,
     load_catalog,
     load_graph,
     load_signals,
     load_towers,
     log_replay,
-    offline_cold_start,
 )
 from engine.pipelines import build_spec
 from engine.settings import Settings
@@ -71,7 +71,7 @@ async def run_offline(
                 f"sources {sorted(missing)} need models that are not trained "
                 "(`shopnow train-towers`, `shopnow train-graph`)"
             )
-        cold = offline_cold_start(settings, catalog, signals)  # one state, shared by the variants
+        cold = cold_start_state(settings, catalog, signals)  # one state, shared by the variants
         specs = {
             name: build_spec(
                 settings,

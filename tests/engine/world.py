@@ -14,14 +14,13 @@ import numpy as np
 import pytest
 
 from engine.catalog import Catalog
-from engine.cold_start import ColdStart
-from engine.jobs import index_doc_fn
+from engine.jobs import cold_start_state, index_doc_fn
 from engine.pipeline.context import KIND_CART, KIND_CLICK, KIND_PURCHASE
 from engine.pipelines import build_spec
 from engine.retrieval.covisitation import CovisitationIndex, CovisParams
 from engine.service import Engine
 from engine.settings import Settings
-from engine.signals import DAY, KIND_WEIGHT, Signals
+from engine.signals import KIND_WEIGHT, Signals
 from engine.state.embedded import EmbeddedStore
 from engine.state.protocol import OnlineStore
 from engine.state.redis_store import RedisStore
@@ -188,7 +187,7 @@ async def make_engine(
     )
     graph_serving = graph(catalog) if graph is not None else None
     store = store or EmbeddedStore()
-    cold = ColdStart(catalog, signals, store, settings.new_arrivals_days * DAY)
+    cold = cold_start_state(settings, catalog, signals, store)
     spec = build_spec(
         settings,
         catalog,

@@ -12,10 +12,10 @@ from engine.cli import main
 from engine.cold_start_replay import ColdStartReplay
 from engine.jobs import (
     build_index,
+    cold_start_state,
     load_catalog,
     load_signals,
     log_replay,
-    offline_cold_start,
     train,
 )
 from engine.monitoring.feature_log import FeatureLog
@@ -56,7 +56,7 @@ async def _serve(settings: Settings, logdir: Path, shift: bool) -> int:
     index = await backends.open_index(settings, offline=True)
     signals, covis = load_signals(settings, catalog)
     art = RankerArtifact.load(settings.model_dir)
-    cold = offline_cold_start(settings, catalog, signals)
+    cold = cold_start_state(settings, catalog, signals)
     spec = build_spec(
         settings,
         catalog,
