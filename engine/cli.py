@@ -122,8 +122,16 @@ def cmd_train_towers(args: argparse.Namespace) -> int:
         max_epochs=args.epochs,
         seed=args.seed,
         progress=not args.quiet,
+        force=args.force,
     )
     print(json.dumps(report, indent=2))
+    if not report["promoted"]:
+        print(
+            f"not promoted: {report['version']} regresses on {report['gate']['regressions']}; "
+            "the served towers stay (--force publishes it anyway)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -362,6 +370,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--requests", type=_positive, default=60_000, help="logged requests sampled")
     p.add_argument("--epochs", type=_positive, default=10, help="at most this many epochs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--force", action="store_true", help="publish without the promotion gate's verdict"
+    )
     p.set_defaults(fn=cmd_train_towers)
 
     p = sub.add_parser(

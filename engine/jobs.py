@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -16,8 +17,9 @@ from engine import backends
 from engine.catalog import Catalog, load_jsonl
 from engine.cold_start import ColdStart
 from engine.cold_start_replay import ColdStartReplay
-from engine.monitoring.gate import GateRule, gate
+from engine.monitoring.gate import GateRule, gate, gate_towers
 from engine.monitoring.reference import REFERENCE_FILE, build_reference, load_reference
+from engine.monitoring.tower_drift import OUTPUT_REFERENCE_FILE, build_output_reference
 from engine.pipeline.executor import Executor
 from engine.pipeline.spec import PipelineSpec
 from engine.pipelines import build_spec
@@ -48,6 +50,7 @@ log = logging.getLogger("shopnow.jobs")
 
 #: Models trained on all data before the split (served) or before the ranker's feature time.
 SERVE_WINDOW, RANKER_WINDOW = "serve", "ranker"
+OUTPUT_REFERENCE_REQUESTS = 500  # requests of the towers' tower-output drift reference
 
 
 def _ranker_feature_time(start: float, split: float) -> float:
@@ -92,24 +95,38 @@ def load_towers(
     window: str = SERVE_WINDOW,
     *,
     provisional: bool = False,
+    version: str | None = None,
+    complete: bool = True,
 ) -> TowerServing | None:
     """The two-tower model of ``window`` (``CURRENT`` under ``settings.towers_dir``, or under
-    ``settings.towers_ranker_dir``) with a vector for every catalog row, or None when no model
-    was trained or ``two_tower`` is not enabled. ``provisional`` (a server starting): rows whose
-    text was never embedded get a provisional vector, for the vector lane to complete, instead
-    of holding the start up behind the text model."""
+    ``settings.towers_ranker_dir``; or ``version``) with a vector for every catalog row, or
+    None when no model was trained or ``two_tower`` is not enabled. ``provisional`` (a server
+    starting): rows whose text was never embedded get a provisional vector, for the vector
+    lane to complete, instead of holding the start up behind the text model. ``complete=False``:
+    only the vectors saved with the model (see :func:`complete_vectors`)."""
     directory = settings.towers_dir if window == SERVE_WINDOW else settings.towers_ranker_dir
     if "two_tower" not in settings.sources or not (directory / "CURRENT").is_file():
         return None
     from towers.serving import TowerServing
 
-    serving = TowerServing.load(directory, settings.text_cache, settings.restricted_min_support)
+    serving = TowerServing.load(
+        directory, settings.text_cache, settings.restricted_min_support, version
+    )
     serving.load_vectors(catalog)
+    if complete:
+        complete_vectors(serving, catalog, provisional=provisional, progress=progress)
+    return serving
+
+
+def complete_vectors(
+    serving: TowerServing, catalog: Catalog, *, provisional: bool, progress: bool = False
+) -> int:
+    """Compute the vectors the catalog rows lack (see :func:`load_towers`); returns how many."""
     missing = serving.missing(len(catalog))
     if len(missing):
         from ltr.aggregates import ItemAggregates
 
-        aggs = ItemAggregates.build(catalog, settings.restricted_min_support)
+        aggs = ItemAggregates.build(catalog, serving.featurizer.min_support)
         with tqdm(
             total=len(missing), desc="item vectors", unit="item", disable=not progress
         ) as bar:
@@ -119,7 +136,7 @@ def load_towers(
                 serving.ensure(catalog, chunk[known], aggs)
                 serving.ensure(catalog, chunk[~known], aggs, provisional=True)
                 bar.update(len(chunk))
-    return serving
+    return len(missing)
 
 
 def index_doc_fn(catalog: Catalog, towers: TowerServing | None) -> Callable[[int], IndexDoc]:
@@ -285,13 +302,17 @@ def train_towers(
     max_epochs: int = 10,
     seed: int = 0,
     progress: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Two towers on the logged requests before the split; the new version becomes CURRENT
-    and its item vectors are saved for the next index build (``shopnow index``).
+    """Two towers on the logged requests before the split; its item vectors are saved beside
+    it, and it becomes CURRENT (so a running server rolls it out, :mod:`engine.model_watch`,
+    and the next ``shopnow index`` uses it) unless the promotion gate finds it regresses
+    against the CURRENT one (``force``: no gate).
 
     A second model learns on the requests before the ranker's feature time only (under
     ``settings.towers_ranker_dir``): `shopnow train` computes the ranker's two-tower features
     with it, so they never come from a model that saw the ranker's labels."""
+    from towers.artifact import current_version, set_current
     from towers.marketplace import marketplace_data, train_marketplace
     from towers.model import TowerConfig
     from towers.serving import TowerServing
@@ -303,6 +324,10 @@ def train_towers(
     start, split = float(ds.meta["start"]), float(ds.meta["split_ts"])
     encoder = TextEncoder(settings.text_cache, progress=progress)
     cfg = TrainConfig(seed=seed, max_epochs=max_epochs, patience=2, eval_k=100, progress=progress)
+    served = current_version(settings.towers_dir)
+    # the gate evaluates the pipeline, which needs an index (on the embedded backend: built)
+    indexed = settings.search_backend == "opensearch" or settings.index_dir.exists()
+    gated = served is not None and not force and indexed
     out: dict[str, Any] = {}
     for window, end, directory in (
         (RANKER_WINDOW, _ranker_feature_time(start, split), settings.towers_ranker_dir),
@@ -330,6 +355,7 @@ def train_towers(
             directory,
             min_support=settings.restricted_min_support,
             window={"start": str(start), "end": str(end)},
+            make_current=not (gated and window == SERVE_WINDOW),
         )
         out[window] = {
             "version": version,
@@ -348,10 +374,39 @@ def train_towers(
     )
     serving.ensure(catalog, np.arange(len(catalog), dtype=np.int64))
     serving.save_vectors(catalog)
+    # the tower-output drift reference: the end of the training window, all logged requests
+    replay = log_replay(ds)
+    tail = replay.requests(
+        split - 0.2 * (split - start),
+        split,
+        max_requests=OUTPUT_REFERENCE_REQUESTS,
+        positives_only=False,
+        seed=seed,
+    )
+    reference = build_output_reference(serving, (replay.context(lr) for lr in tail))
+    reference.save(serving.artifact_dir / OUTPUT_REFERENCE_FILE)
+    version = out[SERVE_WINDOW]["version"]
+    verdict = None
+    if gated and served is not None:
+        rule = GateRule(max_drop=settings.gate_max_drop, min_requests=settings.gate_min_requests)
+        verdict = asyncio.run(
+            gate_towers(settings, version, served, rule=rule, requests=settings.gate_requests)
+        )
+        if verdict["passed"]:
+            set_current(settings.towers_dir, version)
+        else:
+            log.warning(
+                "towers %s not promoted: regressions %s against %s",
+                version,
+                verdict["regressions"],
+                served,
+            )
     return {
         **out[SERVE_WINDOW],
         "ranker_window": out[RANKER_WINDOW],
         "texts_encoded": encoder.n_computed,
+        "promoted": verdict is None or verdict["passed"],
+        "gate": verdict,
     }
 
 
@@ -515,10 +570,12 @@ async def evaluate(
     progress: bool = True,
     towers_vectors: str = "full",
     rankers: dict[str, RankerArtifact] | None = None,
+    towers: dict[str, str] | None = None,
     per_request: bool = False,
 ) -> dict[str, Any]:
     """The ranker and the heuristic on held-out requests after the split (or the ``rankers``
-    given, by label, in the same pipeline). ``towers_vectors=
+    given, by label, in the same pipeline; or the served ranker with each of the ``towers``
+    versions given by label, their item vectors searched exactly in memory). ``towers_vectors=
     "provisional"`` gives every item its provisional vector (attributes only, as ingest does
     before the text encoder reaches it): the quality of the two-tower source for items still
     waiting on the vector lane. The index under ``settings`` must hold the same vectors."""
@@ -530,13 +587,15 @@ async def evaluate(
     index = await backends.open_index(settings, offline=True)
     split, end = float(ds.meta["split_ts"]), float(ds.meta["end"])
     signals, covis = load_signals(settings, catalog)
-    towers = load_towers(settings, catalog, progress)
-    if towers is not None and towers_vectors == "provisional":
-        towers.ensure(catalog, np.arange(len(catalog), dtype=np.int64), provisional=True)
+    towers_served = None if towers is not None else load_towers(settings, catalog, progress)
+    if towers_served is not None and towers_vectors == "provisional":
+        towers_served.ensure(catalog, np.arange(len(catalog), dtype=np.int64), provisional=True)
     graph = load_graph(settings, catalog)
     cold = cold_start_state(settings, catalog, signals)
 
-    def spec(scorer: Any, names: tuple[str, ...] | None = None) -> PipelineSpec:
+    def spec(
+        scorer: Any, names: tuple[str, ...] | None = None, model: TowerServing | None = None
+    ) -> PipelineSpec:
         return build_spec(
             settings,
             catalog,
@@ -545,13 +604,28 @@ async def evaluate(
             covis,
             scorer,
             names,
-            towers,
+            model or towers_served,
             graph=graph,
             deadline_ms=settings.offline_deadline_ms,
             cold_start=cold,
+            towers_in_memory=model is not None,
         )
 
-    if rankers is not None:
+    if towers is not None:
+        scorer: Any = HeuristicScorer()
+        names: tuple[str, ...] | None = None
+        try:
+            served = RankerArtifact.load(settings.model_dir)
+            scorer, names = LambdaMartScorer(served), tuple(served.meta.feature_names)
+        except FileNotFoundError:
+            pass  # no ranker yet: the heuristic ranks both
+        specs = {}
+        for label, version in towers.items():
+            model = load_towers(settings, catalog, progress, version=version)
+            if model is None:
+                raise FileNotFoundError(f"towers {version} is not there or two_tower is off")
+            specs[label] = spec(scorer, names, model)
+    elif rankers is not None:
         specs = {
             name: spec(LambdaMartScorer(art), tuple(art.meta.feature_names))
             for name, art in rankers.items()

@@ -114,9 +114,16 @@ class Metrics:
             "PSI of the candidate-source mix, recent against training",
             registry=r,
         )
+        self.towers_output_psi = Gauge(
+            "shopnow_towers_output_psi",
+            "Mean PSI over the dimensions of the query tower's outputs, recent requests against "
+            "the end of the towers' training window",
+            ["model"],
+            registry=r,
+        )
         self.drift_alerts = Gauge(
             "shopnow_drift_alerts",
-            "Features, score and source mix over the drift thresholds (recent rows)",
+            "Features, score, source mix and towers outputs over the drift thresholds (recent)",
             registry=r,
         )
         self.events = Counter(

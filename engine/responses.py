@@ -90,7 +90,7 @@ def build_response(
         total=len(res.ranked.order),
         degraded=bool(reasons),
         degraded_reasons=reasons,
-        model_versions={**model_versions, "ranker": res.scorer.version},
+        model_versions={**model_versions, **res.reads.models, "ranker": res.scorer.version},
         explain=explain,
     )
 

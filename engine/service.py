@@ -18,6 +18,7 @@ from engine.contracts import Event, EventType, FeedRequest, Item, RankedResponse
 from engine.metrics import Metrics
 from engine.monitoring.drift import Reference, drift_report
 from engine.monitoring.feature_log import FeatureLog
+from engine.monitoring.tower_drift import OutputReference, load_output_reference, output_drift
 from engine.pipeline.context import KIND_CART, KIND_CLICK, KIND_PURCHASE, KIND_VIEW
 from engine.pipeline.executor import Executor, Timing
 from engine.pipeline.spec import PipelineSpec
@@ -27,6 +28,7 @@ from engine.settings import Settings
 from engine.signals import KIND_WEIGHT, Signals
 from engine.sources.graph import GraphBacked
 from engine.sources.switch import Switched
+from engine.sources.two_tower import TwoTowerSource
 from engine.state.protocol import (
     Bump,
     Interaction,
@@ -90,11 +92,15 @@ class Engine:
         self.spec = spec
         self.executor = Executor(spec)
         self.versions = versions
+        for name, model in (("towers", towers), ("graph", graph)):
+            if model is not None:
+                versions.setdefault(name, model.version)
         self.towers = towers  # item vectors of new items are computed from content at ingest
         self.graph = graph  # graph vectors of new items from content; events update its graph
         self.metrics = metrics or Metrics()
         self.feature_log = FeatureLog(settings.feature_log_dir, settings.feature_log_rate)
         self.reference = reference  # the served ranker's drift reference, when it has one
+        self.output_reference = _output_reference(towers)  # the served towers' one
         self.cold_start = cold_start_of(spec)  # new items' priors and evidence, online store
         if self.cold_start.store is not store:
             raise ValueError("the pipeline's new_arrivals source reads another online store")
@@ -131,6 +137,22 @@ class Engine:
         self.graph = self.writer.graph = graph
         self.versions["graph"] = graph.version
 
+    def swap_towers(self, towers: TowerServing) -> None:
+        """Serve ``towers`` from now on: the two-tower source, the ingest path and its vector
+        lane (owing the rows whose vector of this model is provisional), the versions. The
+        index must hold this model's vectors already (see :mod:`engine.towers_rollout`)."""
+        for spec in self.spec.sources:
+            src = spec.source.source if isinstance(spec.source, Switched) else spec.source
+            if isinstance(src, TwoTowerSource):
+                src.serving = towers
+        self.towers = self.writer.towers = towers
+        if self.writer.lane is not None:
+            self.writer.lane.towers = towers
+            self.writer.lane.owed.clear()  # owed vectors of the old model
+            self.writer.restore_owed(from_checkpoint=False)
+        self.versions["towers"] = towers.version
+        self.output_reference = _output_reference(towers)
+
     async def seed_new_items(self, chunk: int = 10_000) -> int:
         """At start: seed the cold-start prior of every item still in its window (a no-op for
         those the store already holds). Returns how many items are in their window."""
@@ -166,6 +188,17 @@ class Engine:
             psi_alert=self.settings.drift_psi_alert,
             ks_alert=self.settings.drift_ks_alert,
         )
+
+    def recent_output_drift(self, min_rows: int = 50) -> dict[str, Any] | None:
+        """Drift of the served towers' recent query vectors (in memory) against their
+        training window; None without a reference or with fewer than ``min_rows`` vectors."""
+        ref = self.output_reference
+        if ref is None:
+            return None
+        vecs = [q for model, q in self.feature_log.recent_queries if model == ref.model]
+        if len(vecs) < min_rows:
+            return None
+        return output_drift(ref, np.stack(vecs), psi_alert=self.settings.drift_psi_alert)
 
     def _fresh(self, source: str, seconds: float) -> None:
         self.metrics.freshness.labels(source).observe(seconds)
@@ -332,6 +365,10 @@ class Engine:
                 await self.writer.persist()
         await self.index.close()
         await self.store.close()
+
+
+def _output_reference(towers: TowerServing | None) -> OutputReference | None:
+    return None if towers is None else load_output_reference(towers.artifact_dir)
 
 
 def _item_counts(events: Sequence[Event]) -> list[ItemCount]:

@@ -69,7 +69,15 @@ class Settings(BaseSettings):
     )
     request_deadline_ms: float = Field(120.0, gt=0)
     model_poll_s: float = Field(
-        30.0, gt=0, description="how often a server looks for a newly published graph model"
+        30.0,
+        gt=0,
+        description="how often a server looks for newly published graph and towers models",
+    )
+    towers_rollout: bool = Field(
+        True,
+        description="this server re-embeds the catalog into a new index generation when a "
+        "towers version is published; with several servers over one OpenSearch alias, one "
+        "does (the others swap the model in once the alias holds its vectors)",
     )
     ingest_stream: str | None = Field(
         None,

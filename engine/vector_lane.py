@@ -67,6 +67,7 @@ class VectorLane:
         self.batch = batch
         self.owed: dict[int, Owed] = {}  # row -> what is owed, oldest first
         self._wake = asyncio.Event()
+        self.lock = asyncio.Lock()  # one step at a time; a towers rollout holds it
 
     def __len__(self) -> int:
         return len(self.owed)
@@ -122,6 +123,10 @@ class VectorLane:
     async def step(self) -> int:
         """Embed and index the ``batch`` oldest owed rows; returns how many left the lane (0
         when the index refused: they stay owed)."""
+        async with self.lock:
+            return await self._step()
+
+    async def _step(self) -> int:
         if not self.owed:
             return 0
         cat = self.catalog

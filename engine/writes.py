@@ -284,12 +284,12 @@ class CatalogWriter:
         if self.lane is not None and self.owed_path is not None:
             await asyncio.to_thread(VectorLane.save, self.owed_path, self.lane.snapshot())
 
-    def restore_owed(self) -> int:
+    def restore_owed(self, *, from_checkpoint: bool = True) -> int:
         """At start: owe again what was owed at the last checkpoint, and every row whose
         vector is provisional (its text was never embedded). Returns how many are owed."""
         if self.lane is None or self.towers is None:
             return 0
-        if self.owed_path is not None:
+        if from_checkpoint and self.owed_path is not None:
             self.lane.load(self.owed_path)
         now = time.time()
         for r in self.towers.provisional_rows(len(self.catalog)).tolist():

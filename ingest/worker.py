@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -206,6 +206,12 @@ class IngestWorker:
                 return
             self.log.commit(target)
             self._last_persist = time.monotonic()
+
+    @contextlib.asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """No batch is applied inside (changes are still accepted, durably, and wait)."""
+        async with self._lock:
+            yield
 
     async def until(self, offset: int, timeout_s: float = 5.0) -> bool:
         """Drive the worker until ``offset`` is applied; False if a write kept failing or the

@@ -175,4 +175,20 @@ class SearchIndex(Protocol):
 
     async def count(self) -> int: ...
 
+    async def begin_generation(self, dim: int | None = None) -> str:
+        """Blue/green rebuild: an empty generation beside the live one (vectors of ``dim``,
+        default the live one's); from now on live writes and deletes reach both. Searches
+        keep answering from the live one. Returns the new generation's name."""
+        ...
+
+    async def fill(self, docs: Sequence[IndexDoc]) -> UpsertReport:
+        """Write to the generation being built only; a doc older than what live writes
+        brought there is stale."""
+        ...
+
+    async def promote(self) -> str:
+        """Serve the generation being built from now on, atomically for searches; the old
+        one is dropped. Returns its name."""
+        ...
+
     async def close(self) -> None: ...

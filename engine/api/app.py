@@ -159,12 +159,19 @@ async def metrics(request: Request) -> Response:
         for label, key in (("0.5", "p50"), ("0.99", "p99"), ("1", "max")):
             m.item_vector_age.labels(label).set(state["age_s"][key])
     drift = engine.recent_drift()
+    alerts = 0
     if drift is not None:
         for name, f in drift["features"].items():
             m.feature_psi.labels(name).set(f["psi"])
         m.score_psi.set(drift["score"]["psi"])
         m.source_mix_psi.set(drift["source_mix"]["psi"])
-        m.drift_alerts.set(len(drift["alerts"]))
+        alerts += len(drift["alerts"])
+    towers = engine.recent_output_drift()
+    if towers is not None:
+        m.towers_output_psi.labels(towers["model"]).set(towers["psi_mean"])
+        alerts += int(towers["alert"])
+    if drift is not None or towers is not None:
+        m.drift_alerts.set(alerts)
     return Response(m.render(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -30,6 +30,7 @@ import numpy.typing as npt
 import orjson
 
 from engine.catalog import Catalog
+from engine.monitoring.tower_drift import SOURCE as TOWER_SOURCE
 from engine.pipeline.context import History, RequestContext
 from engine.pipeline.executor import PipelineResult
 from search_plugins.protocol import SearchFilter
@@ -84,7 +85,7 @@ def record_of(
         "ts": ctx.now,
         "surface": ctx.surface.value,
         "segment": int(ctx.segment),
-        "versions": {**versions, "ranker": res.scorer.version},
+        "versions": {**versions, **res.reads.models, "ranker": res.scorer.version},
         "scorer": res.scorer.name,
         "context": {
             "query": ctx.query,
@@ -104,6 +105,7 @@ def record_of(
         "feature_names": list(frame.names),
         "features": frame.values[pos],
         "scores": np.asarray(res.ranked.scores, np.float32)[pos],
+        "query_vectors": res.reads.query_vectors,  # the query tower's outputs, by source
     }
 
 
@@ -134,6 +136,8 @@ class FeatureLog:
         self.recent: deque[tuple[str, tuple[str, ...], F32, F32, F32]] = deque()
         self._recent_rows = 0
         self.keep = keep
+        # (towers version, two-tower query vector) of recent records
+        self.recent_queries: deque[tuple[str, F32]] = deque(maxlen=keep // 10)
 
     def observe(
         self, ctx: RequestContext, res: PipelineResult, catalog: Catalog, versions: dict[str, str]
@@ -155,6 +159,9 @@ class FeatureLog:
         presence = (~np.isnan(rec["source_scores"])).astype(np.float32)
         ranker = rec["versions"]["ranker"]
         self.recent.append((ranker, names, rec["features"], rec["scores"], presence))
+        q = rec["query_vectors"].get(TOWER_SOURCE)
+        if q is not None:
+            self.recent_queries.append((rec["versions"].get("towers", ""), q))
         self._recent_rows += len(rec["scores"])
         while self._recent_rows > self.keep and len(self.recent) > 1:
             self._recent_rows -= len(self.recent.popleft()[3])
@@ -211,4 +218,7 @@ def read_log(
                 for key in ("features", "source_scores", "source_ranks"):
                     rec[key] = floats(rec[key]).reshape(len(rec["items"]), -1)
                 rec["scores"] = floats(rec["scores"])
+                rec["query_vectors"] = {
+                    k: np.asarray(v, np.float32) for k, v in rec.get("query_vectors", {}).items()
+                }
                 yield rec

@@ -1,5 +1,6 @@
-"""The promotion gate: a new ranker replaces the served one only if, on a fixed evaluation set,
-it does not regress beyond a threshold overall, in any user segment, or on new items.
+"""The promotion gate: a new ranker (or two-tower model) replaces the served one only if, on a
+fixed evaluation set, it does not regress beyond a threshold overall, in any user segment, or
+on new items.
 
 The set is the held-out logged requests after the split, drawn with a fixed seed, so two
 candidates meet the same requests. Both rankers run in the same pipeline (sources, cold-start
@@ -106,20 +107,51 @@ async def gate(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Evaluate both rankers on the fixed held-out set and judge the candidate."""
+    verdict = await _judged(
+        settings,
+        rule,
+        requests,
+        seed,
+        progress,
+        rankers={"serving": serving, "candidate": candidate},
+    )
+    return {"serving": serving.version, "candidate": candidate.version, **verdict}
+
+
+async def gate_towers(
+    settings: Settings,
+    candidate: str,
+    serving: str,
+    *,
+    rule: GateRule | None = None,
+    requests: int = 1500,
+    seed: int = 12345,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """The same for two towers versions: the whole pipeline (the served ranker) with each
+    model's item vectors searched exactly in memory, on the same fixed set."""
+    verdict = await _judged(
+        settings,
+        rule,
+        requests,
+        seed,
+        progress,
+        towers={"serving": serving, "candidate": candidate},
+    )
+    return {"serving": serving, "candidate": candidate, **verdict}
+
+
+async def _judged(
+    settings: Settings,
+    rule: GateRule | None,
+    requests: int,
+    seed: int,
+    progress: bool,
+    **variants: Any,
+) -> dict[str, Any]:
     from engine.jobs import evaluate
 
     report = await evaluate(
-        settings,
-        max_requests=requests,
-        seed=seed,
-        progress=progress,
-        rankers={"serving": serving, "candidate": candidate},
-        per_request=True,
+        settings, max_requests=requests, seed=seed, progress=progress, per_request=True, **variants
     )
-    verdict = judge(report, rule or GateRule())
-    return {
-        "serving": serving.version,
-        "candidate": candidate.version,
-        "evaluated_requests": report["requests"],
-        **verdict,
-    }
+    return {"evaluated_requests": report["requests"], **judge(report, rule or GateRule())}

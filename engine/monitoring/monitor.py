@@ -14,6 +14,12 @@ from engine.monitoring.drift import Reference, drift_report
 from engine.monitoring.feature_log import read_log
 from engine.monitoring.reference import load_reference
 from engine.monitoring.skew import skew_report
+from engine.monitoring.tower_drift import (
+    load_output_reference,
+    logged_vectors,
+    output_drift,
+    published_version,
+)
 from engine.settings import Settings
 
 F32 = npt.NDArray[np.float32]
@@ -84,6 +90,11 @@ def monitor(settings: Settings, *, hours: float = 24.0, skew: bool = True) -> di
     elif current:
         out["drift"] = drift_of(reference, current, settings)
         out["alerts"] += [f"drift: {a}" for a in out["drift"]["alerts"]]
+    towers = towers_output(settings, records)
+    if towers is not None:
+        out["towers_output"] = towers
+        if isinstance(towers, dict) and towers["alert"]:
+            out["alerts"].append(f"drift: towers output of {towers['model']}")
     if skew and current:
         catalog = load_catalog(settings)
         signals, _ = load_signals(settings, catalog)
@@ -96,6 +107,23 @@ def monitor(settings: Settings, *, hours: float = 24.0, skew: bool = True) -> di
         )
         out["alerts"] += [f"skew: feature {n}" for n in out["skew"]["skewed"]]
     return out
+
+
+def towers_output(
+    settings: Settings, records: list[dict[str, Any]], min_rows: int = 50
+) -> dict[str, Any] | str | None:
+    """Drift of the served towers' logged query vectors (None when no towers model is served;
+    a sentence when there is nothing to compare)."""
+    version = published_version(settings.towers_dir)
+    if version is None:
+        return None
+    ref = load_output_reference(settings.towers_dir / version)
+    if ref is None:
+        return f"no tower-output reference with {version} (train the towers again)"
+    vecs = logged_vectors(records, version)
+    if len(vecs) < min_rows:
+        return f"{len(vecs)} logged query vectors of {version}, fewer than {min_rows}"
+    return output_drift(ref, vecs, psi_alert=settings.drift_psi_alert)
 
 
 def format_monitor(report: dict[str, Any]) -> str:
@@ -120,6 +148,16 @@ def format_monitor(report: dict[str, Any]) -> str:
             lines.append(f"  {name:<28} PSI {f['psi']:.3f}  KS {f['ks']:.3f}{flag}")
     elif drift:
         lines.append(f"drift: {drift}")
+    tw = report.get("towers_output")
+    if isinstance(tw, dict):
+        flag = "  ALERT" if tw["alert"] else ""
+        lines.append(
+            f"towers {tw['model']} outputs over {tw['rows']} requests (reference "
+            f"{tw['reference_rows']}): mean PSI {tw['psi_mean']:.3f}, max {tw['psi_max']:.3f}, "
+            f"cosine of the mean vectors {tw['mean_cosine']:.3f}{flag}"
+        )
+    elif tw:
+        lines.append(f"towers outputs: {tw}")
     sk = report.get("skew")
     if sk:
         lines.append(
@@ -143,6 +181,10 @@ def plot_monitor(report: dict[str, Any], path: Path) -> Path:
     items = sorted(drift["features"].items(), key=lambda kv: kv[1]["psi"])
     names = [n for n, _ in items] + ["(score)", "(source mix)"]
     vals = [f["psi"] for _, f in items] + [drift["score"]["psi"], drift["source_mix"]["psi"]]
+    tw = report.get("towers_output")
+    if isinstance(tw, dict):
+        names.append("(towers outputs, mean)")
+        vals.append(tw["psi_mean"])
     fig, ax = plt.subplots(figsize=(7, max(3.0, 0.22 * len(names))))
     colors = ["#c0392b" if v > drift["thresholds"]["psi"] else "#4c72b0" for v in vals]
     ax.barh(names, vals, color=colors)

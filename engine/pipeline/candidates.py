@@ -18,6 +18,9 @@ class SourceResult:
     source: str
     rows: Rows
     scores: Scores
+    note: str = ""  # a degradation the source served through (the response is flagged)
+    model: tuple[str, str] | None = None  # (kind, version) of the model the source read
+    query: npt.NDArray[np.float32] | None = None  # the query-side vector it searched with
 
     @staticmethod
     def empty(source: str) -> SourceResult:

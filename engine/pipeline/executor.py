@@ -34,6 +34,20 @@ class Removal:
 
 
 @dataclass
+class Reads:
+    """What a request's sources read: model versions by kind, query vectors by source."""
+
+    models: dict[str, str] = field(default_factory=dict)
+    query_vectors: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
+
+    def add(self, res: SourceResult) -> None:
+        if res.model is not None:
+            self.models[res.model[0]] = res.model[1]
+        if res.query is not None:
+            self.query_vectors[res.source] = res.query
+
+
+@dataclass
 class PipelineResult:
     pool: CandidatePool
     ranked: Ranked
@@ -43,6 +57,7 @@ class PipelineResult:
     removed: list[Removal] = field(default_factory=list)
     degraded: list[str] = field(default_factory=list)
     candidates: int = 0
+    reads: Reads = field(default_factory=Reads)
 
 
 class Executor:
@@ -50,17 +65,26 @@ class Executor:
         self.spec = spec
 
     async def retrieve(
-        self, ctx: RequestContext, timings: list[Timing], degraded: list[str]
+        self,
+        ctx: RequestContext,
+        timings: list[Timing],
+        degraded: list[str],
+        reads: Reads | None = None,
     ) -> CandidatePool:
-        """Run the surface's candidate sources concurrently, each under its own deadline."""
+        """Run the surface's candidate sources concurrently, each under its own deadline;
+        ``reads`` gets the models and query vectors they used."""
         specs = self.spec.sources_for(ctx.surface)
         results = await asyncio.gather(*(self._fetch(s, ctx, timings, degraded) for s in specs))
+        if reads is not None:
+            for r in results:
+                reads.add(r)
         return CandidatePool.merge(results, self.spec.source_names, self.spec.max_candidates)
 
     async def run(self, ctx: RequestContext) -> PipelineResult:
         timings: list[Timing] = []
         degraded: list[str] = []
-        pool = await self.retrieve(ctx, timings, degraded)
+        reads = Reads()
+        pool = await self.retrieve(ctx, timings, degraded, reads)
         t = time.perf_counter()
         candidates = len(pool)
         removed: list[Removal] = []
@@ -96,7 +120,9 @@ class Executor:
             for i in _dropped(before, ranked.order, len(pool)).tolist():
                 removed.append(Removal(int(pool.rows[i]), stage.name, "removed"))
             timings.append(_since(stage.name, t))
-        return PipelineResult(pool, ranked, frame, scorer, timings, removed, degraded, candidates)
+        return PipelineResult(
+            pool, ranked, frame, scorer, timings, removed, degraded, candidates, reads
+        )
 
     async def _fetch(
         self, spec: SourceSpec, ctx: RequestContext, timings: list[Timing], degraded: list[str]
@@ -119,6 +145,8 @@ class Executor:
             degraded.append(f"source {name} failed: {exc}")
             return SourceResult.empty(name)
         timings.append(_since(name, t, "ok", f"{len(res.rows)} candidates"))
+        if res.note:
+            degraded.append(f"source {name}: {res.note}")
         return res
 
 

@@ -47,7 +47,7 @@ class GraphSource(GraphBacked):
             return SourceResult.empty(self.name)
         seen = np.concatenate([ctx.user_history.purchased(), ctx.session.rows])
         rows, scores = await asyncio.to_thread(serving.top, q, k, seen)
-        return SourceResult(self.name, rows, scores)
+        return SourceResult(self.name, rows, scores, model=("graph", serving.version))
 
 
 class BoughtTogetherSource(GraphBacked):
@@ -58,4 +58,4 @@ class BoughtTogetherSource(GraphBacked):
         if serving is None:
             return SourceResult.empty(self.name)
         rows, scores = serving.bought_together(ctx, k)
-        return SourceResult(self.name, rows, scores)
+        return SourceResult(self.name, rows, scores, model=("graph", serving.version))

@@ -10,6 +10,7 @@ item vectors of another, even while a new model is being rolled out (see
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from itertools import repeat
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,15 @@ if TYPE_CHECKING:  # torch is imported only when a model is served
     from towers.serving import TowerServing
 
 BOTH = frozenset({Surface.feed, Surface.search})
+MIN_SHARE = 0.5  # an unfiltered search finding fewer of its k vectors is flagged
+
+
+def _unrestricted(ctx: RequestContext) -> bool:
+    """No filter that may leave fewer than k items (in stock only, or seen items, do not)."""
+    flt = ctx.filters
+    if flt is None:
+        return True
+    return dataclasses.replace(flt, in_stock=None, exclude_ids=frozenset()).is_empty()
 
 
 class TwoTowerSource:
@@ -64,14 +74,22 @@ class TwoTowerSource:
         # In a worker thread: embedding a new query text takes ~20 ms of CPU (torch releases
         # the GIL), and the other sources of the request run meanwhile.
         q = await asyncio.to_thread(serving.query_vector, query_inputs(ctx, serving.cfg))
+        model = ("towers", serving.version)
         if self.in_memory:
             n = len(self.catalog)
             rows, scores = await asyncio.to_thread(self._exact.top, serving, q, k, n)
-            return SourceResult(self.name, rows, scores)
+            return SourceResult(self.name, rows, scores, model=model, query=q)
         hits = await self.index.vector(q, k, ctx.filters, model=serving.version)
         rows = np.fromiter(map(self.catalog.row_of.get, hits.ids, repeat(-1)), np.int64, len(hits))
         known = rows >= 0
-        return SourceResult(self.name, rows[known], hits.scores[known].astype(np.float32))
+        note = ""
+        if len(hits) < MIN_SHARE * min(k, len(self.catalog)) and _unrestricted(ctx):
+            # The index holds few vectors of the served model: a re-embedding promoted under
+            # it, or never finished. Versions are not mixed: the request goes on with what
+            # this model finds and the other sources, and says so.
+            note = f"{len(hits)} of {k} vectors of model {serving.version} in the index"
+        scores = hits.scores[known].astype(np.float32)
+        return SourceResult(self.name, rows[known], scores, note, model, q)
 
 
 class _ExactVectors:

@@ -5,6 +5,11 @@ tombstones and the serialized HNSW graph) and ``meta.json``. Writes are staged a
 visible together (text, attributes, vectors) at :meth:`refresh`. ``save()`` (also run by
 ``close()`` and, when ``autosave_s`` is set, by ``refresh``) is the durability point: after a
 crash, replay the ingest log from the last save; versions make that replay idempotent.
+
+Blue/green, as on OpenSearch: :meth:`begin_generation` opens an empty index beside ``path``
+(``<path>.next-<stamp>``) that live writes also reach, :meth:`fill` streams the rebuild into it
+alone, and :meth:`promote` moves it into ``path`` and swaps it in under the exclusive lock, so
+searches answer from the old generation until the new one is complete.
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -90,6 +96,7 @@ class EmbeddedIndex(AsyncIndexMixin):
         self._mutate = threading.Lock()  # serializes writers (upsert, delete, refresh, save)
         self._swap = RWLock()  # searches read; refresh swaps visible state exclusively
         self._last_save = time.monotonic()
+        self._building: EmbeddedIndex | None = None  # generation being filled, also written to
         self.clock: Callable[[], float] = time.time  # wall clock of tombstones (tests swap it)
         self.vector_search = VectorSearch(
             attributes, vectors, params.partition_max_share, params.brand_blocks
@@ -153,6 +160,8 @@ class EmbeddedIndex(AsyncIndexMixin):
                     continue
                 self._put(doc)
                 applied += 1
+            if self._building is not None:
+                self._building.upsert_sync(docs)
         return UpsertReport(applied, stale, failed)
 
     def _put(self, doc: IndexDoc) -> None:
@@ -205,7 +214,57 @@ class EmbeddedIndex(AsyncIndexMixin):
                     self._kill(row)
                     self.lexical_index.delete(doc_id)
                     deleted += 1
+            if self._building is not None:
+                self._building.delete_sync(ids, version)
         return deleted
+
+    # -- blue/green -----------------------------------------------------------------------
+    def begin_generation_sync(self, dim: int | None = None) -> str:
+        """An empty generation beside this one (of ``dim``, default this one's); live writes
+        reach it too from now on. Returns its name."""
+        with self._mutate:
+            if self._building is not None:
+                raise RuntimeError(f"generation {self._building.path} is already being built")
+            path = f"{self.path}.next-{time.strftime('%Y%m%d%H%M%S')}-{time.time_ns() % 10**9}"
+            self._building = EmbeddedIndex.create(path, dim or self.dim, replace(self.params))
+            return os.path.basename(path)
+
+    def fill_sync(self, docs: Sequence[IndexDoc]) -> UpsertReport:
+        """Write to the generation being built only (the rebuild's own stream); a doc that a
+        live write already brought there in a newer version is stale."""
+        building = self._building
+        if building is None:
+            raise RuntimeError("no generation is being built")
+        return building.upsert_sync(docs)
+
+    def promote_sync(self) -> str:
+        """Make the generation being built this index: its directory replaces ``path`` and its
+        state is swapped in while no search runs. Returns the new generation's name."""
+        with self._mutate:
+            new = self._building
+            if new is None:
+                raise RuntimeError("no generation is being built")
+            name = os.path.basename(new.path)
+            new.close_sync()  # saved: it is reopened at ``path`` below
+            self._refresh_locked()
+            # The old text writer finishes before its directory moves (searches keep their
+            # reader over the moved files until the swap below).
+            self.lexical_index.close()
+            old = f"{self.path}.old-{name}"
+            os.replace(self.path, old)
+            os.replace(new.path, self.path)
+            fresh = EmbeddedIndex.open(self.path, new.params)
+            with self._swap.write():
+                self.dim, self.params = fresh.dim, fresh.params
+                self.attributes, self.vectors = fresh.attributes, fresh.vectors
+                self.registry, self.lexical_index = fresh.registry, fresh.lexical_index
+                self.vector_search = fresh.vector_search
+                self._staged, self._killed = {}, set()
+            self._building = None
+            # the old generation's files go in the background: the caller swaps its models
+            # right after this returns
+            threading.Thread(target=shutil.rmtree, args=(old, True), daemon=True).start()
+            return name
 
     def _expire_tombstones(self) -> float:
         """Drop tombstones past the retention (under ``_mutate``); returns the time used."""
@@ -364,5 +423,18 @@ class EmbeddedIndex(AsyncIndexMixin):
             return len(self.registry.committed)
 
     def close_sync(self) -> None:
+        if self._building is not None:  # a rebuild never promoted is abandoned
+            self._building.close_sync()
+            shutil.rmtree(self._building.path, ignore_errors=True)
+            self._building = None
         self.save_sync()
         self.lexical_index.close()
+
+    async def begin_generation(self, dim: int | None = None) -> str:
+        return await asyncio.to_thread(self.begin_generation_sync, dim)
+
+    async def fill(self, docs: Sequence[IndexDoc]) -> UpsertReport:
+        return await asyncio.to_thread(self.fill_sync, docs)
+
+    async def promote(self) -> str:
+        return await asyncio.to_thread(self.promote_sync)

@@ -10,6 +10,7 @@ never see a missing or half-built index.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Iterator, Sequence
@@ -74,6 +75,8 @@ class OpenSearchIndex:
         self.params = params
         self._owns_client = owns_client
         self._building: str | None = None  # generation being filled, also written to
+        self._building_dim = dim
+        self._dropping: set[asyncio.Task[None]] = set()  # old generations, dropped after a grace
 
     # -- lifecycle ------------------------------------------------------------------------
     @classmethod
@@ -187,11 +190,13 @@ class OpenSearchIndex:
             )
         name = f"{self.params.alias}-{_stamp()}"
         await self.client.indices.create(index=name)
-        self._building = name
+        self._building, self._building_dim = name, dim or self.dim
         return name
 
-    async def promote(self, *, keep_old: bool = False) -> str:
-        """Point the alias at the generation being built, atomically; drop the old ones."""
+    async def promote(self, *, keep_old: bool = False, grace_s: float | None = None) -> str:
+        """Point the alias at the generation being built, atomically; drop the old ones
+        ``grace_s`` later (default: twice the search timeout, at most 5 s), in the background:
+        a search that resolved the alias just before the swap still finishes on them."""
         if self._building is None:
             raise IndexSetupError("no generation is being built")
         new, old = self._building, await self.live_generation()
@@ -205,14 +210,27 @@ class OpenSearchIndex:
             }
         )
         self._building = None
-        self.dim = await self._live_dim()
+        self.dim = self._building_dim
         if not keep_old:
-            for name in await self.generations():
-                if name != new:
-                    await self.client.indices.delete(index=name)
+            grace = min(5.0, 2 * self.params.search_timeout_s) if grace_s is None else grace_s
+            if grace <= 0:
+                await self._drop_all_but(new)
+            else:
+                task = asyncio.get_running_loop().create_task(self._drop_all_but(new, grace))
+                self._dropping.add(task)
+                task.add_done_callback(self._dropping.discard)
         return new
 
+    async def _drop_all_but(self, live: str, after_s: float = 0.0) -> None:
+        if after_s > 0:
+            await asyncio.sleep(after_s)
+        for name in await self.generations():
+            if name != live:
+                await self.client.indices.delete(index=name)
+
     async def close(self) -> None:
+        if self._dropping:  # old generations waiting out their grace: drop them first
+            await asyncio.gather(*self._dropping, return_exceptions=True)
         if self._owns_client:
             await self.client.close()
 

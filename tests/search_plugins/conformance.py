@@ -141,6 +141,51 @@ class SearchIndexConformance:
         finally:
             await again.close()
 
+    async def test_blue_green_rebuild_swaps_every_vector_at_once(
+        self, index: SearchIndex, reopen: Reopen
+    ) -> None:
+        """A re-embedding: the new generation holds every item with a vector of model "m3";
+        searches answer from the old one (model m1) until the promotion, then from the new one
+        only; live writes during the fill reach both, and the fill does not undo them."""
+        docs = catalog(40)
+        await index.upsert(docs)
+        await index.refresh()
+        rng = np.random.default_rng(3)
+        redone = [
+            dataclasses.replace(
+                d, vector=rng.standard_normal(DIM).astype(np.float32), vector_model="m3"
+            )
+            for d in docs
+        ]
+        await index.begin_generation()
+        before = (await index.vector(QUERY, 5, model="m1")).ids
+        assert before == brute_vector(docs, QUERY, 5, None, "m1")
+        live = dataclasses.replace(redone[7], version=2, text="item zebra")
+        assert (await index.upsert([live])).applied == 1
+        assert await index.delete(["d8"], 1) == 1
+        report = await index.fill(redone)
+        assert report.applied == 38 and sorted(report.stale) == ["d7", "d8"]
+        await index.refresh()
+        assert (await index.vector(QUERY, 5, model="m1")).ids == before  # still the old one
+        assert (await index.vector(QUERY, 5, model="m3")).ids == ["d7"]  # the live write
+        await index.promote()
+        expect = [d for d in redone if d.id not in ("d7", "d8")] + [live]
+        assert (await index.vector(QUERY, 40, model="m1")).ids == []
+        got = (await index.vector(QUERY, 10, model="m3")).ids
+        assert sorted(got) == sorted(brute_vector(expect, QUERY, 10, None, "m3"))  # near ties
+        assert await index.count() == 39
+        assert (await index.lexical("zebra", 3)).ids == ["d7"]
+        assert await index.versions(["d7", "d8"]) == {"d7": 2}
+        await index.upsert([dataclasses.replace(redone[1], version=2, text="item yak")])
+        await index.refresh()
+        await index.persist()
+        again = await reopen(index)  # the promoted generation is what a restart opens
+        try:
+            assert (await again.lexical("yak", 3)).ids == ["d1"]
+            assert await again.count() == 39
+        finally:
+            await again.close()
+
     @pytest.fixture
     async def loaded(self, index: SearchIndex) -> SearchIndex:
         report = await index.upsert(catalog())

@@ -81,8 +81,12 @@ async def test_blue_green_reindex_keeps_serving(live: OpenSearchIndex) -> None:
     assert (await live.client.count(index=new))["count"] == 61  # d60..d119 and d0
     report = await live.fill(docs[:60])  # the rebuild streams the catalogue into `new` only
     assert report.applied == 58 and sorted(report.stale) == ["d0", "d3"]  # newer / deleted
-    await live.promote()
+    await live.promote(grace_s=0.3)
     assert await live.live_generation() == new
+    # the old generation outlives the swap by a grace, for searches that resolved the alias
+    # just before it
+    assert await live.generations() == sorted([old, new])
+    await asyncio.sleep(1.0)
     assert await live.generations() == [new]
     assert await live.count() == 119
     assert (await live.lexical("17", 5)).ids == ["d17"]

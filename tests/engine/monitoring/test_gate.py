@@ -1,17 +1,22 @@
-"""The promotion gate blocks a ranker that regresses on the fixed evaluation set and lets an
-equivalent one through; `shopnow train` publishes only what passes."""
+"""The promotion gate blocks a ranker or a towers model that regresses on the fixed evaluation
+set and lets an equivalent one through; `shopnow train` and `shopnow train-towers` publish only
+what passes."""
 
+import asyncio
 from collections.abc import Iterator
 
 import lightgbm as lgb
 import numpy as np
 import pytest
+import torch
 
-from engine.jobs import build_index, train
-from engine.monitoring.gate import GateRule, gate, judge
+from engine.jobs import build_index, train, train_towers
+from engine.monitoring.gate import GateRule, gate, gate_towers, judge
 from engine.settings import Settings
 from ltr.artifact import CURRENT, RankerArtifact, new_version
 from tests.engine.world import synthetic_world
+from towers.artifact import load_artifact, save_artifact
+from towers.model import TwoTower
 
 
 def _seg(n: int, ndcg: float) -> dict[str, float]:
@@ -95,3 +100,44 @@ async def test_a_regressing_ranker_is_blocked(world: Settings) -> None:
     again = await train(world, max_requests=800, progress=False, reference_requests=50, seed=1)
     assert again["gate"] is not None and again["promoted"] == again["gate"]["passed"]
     assert pointer.read_text() == (again["version"] if again["promoted"] else served.version)
+
+
+def _untrained_towers(settings: Settings, like: str) -> str:
+    """A towers version shaped like ``like`` whose weights were never trained (not published)."""
+    served = load_artifact(settings.towers_dir, like)
+    torch.manual_seed(0)
+    return save_artifact(
+        settings.towers_dir,
+        TwoTower(served.meta.tower_config),
+        train_config={"seed": 0},
+        vocabularies=served.vocabularies,
+        metrics={},
+        training_window={"data": "none: untrained"},
+        restricted_min_support=settings.restricted_min_support,
+        make_current=False,
+    )
+
+
+async def test_a_regressing_towers_model_is_blocked(world: Settings) -> None:
+    pointer = world.towers_dir / "CURRENT"
+    first = await asyncio.to_thread(
+        train_towers, world, max_requests=4000, max_epochs=2, progress=False
+    )
+    assert first["promoted"] and first["gate"] is None  # nothing served yet: published
+    served = first["version"]
+    assert pointer.read_text().strip() == served
+
+    bad = _untrained_towers(world, served)
+    rule = GateRule(min_requests=30)
+    verdict = await gate_towers(world, bad, served, requests=400, rule=rule)
+    assert not verdict["passed"] and verdict["regressions"], verdict
+    assert pointer.read_text().strip() == served  # the gate itself publishes nothing
+    itself = await gate_towers(world, served, served, requests=400, rule=rule)
+    assert itself["passed"] and itself["regressions"] == []
+
+    again = await asyncio.to_thread(
+        train_towers, world, max_requests=4000, max_epochs=2, progress=False, seed=1
+    )
+    assert again["gate"] is not None and again["promoted"] == again["gate"]["passed"]
+    assert again["gate"]["serving"] == served and again["gate"]["candidate"] == again["version"]
+    assert pointer.read_text().strip() == (again["version"] if again["promoted"] else served)
