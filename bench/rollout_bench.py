@@ -4,7 +4,8 @@ JSON.
 
 On the synthetic marketplace (the demo's 50K items; ``--quick`` 5K) with a towers model served,
 a new towers version is published while ``--clients`` loops send search and feed requests back
-to back and new items are written at 50/s. The server re-embeds into a new index generation and
+to back and new items are written at 50/s (after 30 s for the freshly built index to settle,
+and 10 s of load measured as the baseline). The server re-embeds into a new index generation and
 swaps model and generation (:mod:`engine.towers_rollout`). Reported per backend: the rollout's
 time and how long ingest was held, the requests answered during it (latency percentiles,
 failures, responses flagged degraded and why, the versions they read), and how long the items
@@ -38,6 +39,7 @@ from engine.model_watch import refresh_towers
 from engine.service import Engine
 from engine.settings import Settings
 
+SETTLE_S = 30.0
 QUERIES = ("red dress", "wireless earbuds", "running shoes", "kitchen knife", "face cream")
 
 
@@ -111,6 +113,7 @@ async def _writer(engine: Engine, stop: asyncio.Event, accepted: dict[str, float
 
 async def _run_backend(settings: Settings, clients: int) -> dict[str, Any]:
     engine = await open_engine(settings, warm=False)
+    await asyncio.sleep(SETTLE_S)  # the index just built: let its merges finish first
     fresh: list[float] = []
 
     def on_fresh(source: str, s: float) -> None:
@@ -127,8 +130,9 @@ async def _run_backend(settings: Settings, clients: int) -> dict[str, Any]:
     try:
         load = [asyncio.create_task(_client(engine, k, stop, answered)) for k in range(clients)]
         load.append(asyncio.create_task(_writer(engine, stop, accepted)))
-        await asyncio.sleep(5.0)  # steady state first
+        await asyncio.sleep(10.0)  # steady state first
         before = len(answered)
+        steady = [a for a in answered if "s" in a]
         version = await asyncio.to_thread(republish, settings)
         began = time.monotonic()
         rollout = await refresh_towers(engine)
@@ -153,6 +157,12 @@ async def _run_backend(settings: Settings, clients: int) -> dict[str, Any]:
             "degraded_during": sum(bool(a.get("degraded")) for a in during),
             "degraded_reasons": dict(reasons),
             "empty_pages_during": sum(a.get("items", 0) == 0 for a in served),
+            "before": {
+                "requests": len(steady),
+                "latency": _pct([a["s"] for a in steady]),
+                "degraded": sum(bool(a.get("degraded")) for a in steady),
+                "empty_pages": sum(a.get("items", 0) == 0 for a in steady),
+            },
             "latency_during": _pct([a["s"] for a in served]),
             "latency_after": _pct([a["s"] for a in after if "s" in a]),
             "towers_read_during": dict(Counter(a.get("towers") for a in served)),
@@ -204,6 +214,19 @@ def run(
         out["backends"][backend] = asyncio.run(_run_backend(b, clients))
         print(json.dumps(out["backends"][backend]), file=sys.stderr)
     return out
+
+
+def run_named(*, quick: bool) -> dict[str, Any]:
+    """For ``shopnow bench rollout``: both backends, a local node started for the run."""
+    with tempfile.TemporaryDirectory() as tmp, _node(None, True) as url:
+        return run(
+            Path(tmp),
+            quick=quick,
+            reuse=False,
+            backends=("embedded", "opensearch"),
+            clients=4,
+            opensearch_url=url,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -66,4 +66,16 @@ def run_bench(which: str, *, quick: bool, settings: Settings) -> dict[str, Any]:
         from bench import ingest_bench
 
         out["ingest"] = ingest_bench.run_named(quick=quick, opensearch_url=None)
+    if which in ("rollout", "all"):
+        from bench import rollout_bench
+
+        out["rollout"] = rollout_bench.run_named(quick=quick)
+    if which in ("rules", "all"):
+        import tempfile
+        from pathlib import Path
+
+        from bench import rules_bench
+
+        with tempfile.TemporaryDirectory() as tmp:
+            out["rules"] = rules_bench.run(Path(tmp), quick=quick, reuse=False, requests=400)
     return out

@@ -447,6 +447,8 @@ def parser() -> argparse.ArgumentParser:
             "gowalla",
             "ingest",
             "online",
+            "rollout",
+            "rules",
             "all",
         ],
     )

@@ -196,6 +196,11 @@ class Explain(Strict):
     stages: list[StageTiming]
     removed: list[RemovedItem]
     candidates: int
+    rules: list[str] = Field(
+        default_factory=list,
+        description="merchandising rules that matched, and what they changed in the request; "
+        "what they did to an item is in its moved_by",
+    )
 
 
 class RankedResponse(Strict):
@@ -209,6 +214,7 @@ class RankedResponse(Strict):
     degraded_reasons: list[str]
     model_versions: dict[str, str]
     explain: Explain | None = None
+    redirect: str | None = Field(None, description="a rule sends this query to a landing page")
 
 
 class ErrorResponse(Strict):

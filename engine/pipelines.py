@@ -31,6 +31,7 @@ from engine.rerank.filters import (
     RequestFilter,
 )
 from engine.retrieval.covisitation import CovisitationIndex
+from engine.rules.effects import RulesStage
 from engine.settings import Settings
 from engine.signals import DAY, Signals
 from engine.source_names import SOURCE_NAMES
@@ -124,7 +125,7 @@ def build_spec(
             BrandSellerCaps(catalog, settings.brand_cap_top20, settings.seller_cap_top20),
             ExplorationSlots(catalog, settings.explore_positions, settings.new_arrivals_days * DAY),
         ),
-        rules=(),
+        rules=(RulesStage(catalog, hydrator.current_aggregates),),
         max_candidates=settings.max_candidates,
     )
 

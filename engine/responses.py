@@ -79,6 +79,7 @@ def build_response(
                 for r in res.removed[:MAX_REMOVED_LISTED]
             ],
             candidates=res.candidates,
+            rules=_rule_notes(ctx),
         )
     reasons = [*degraded, *res.degraded]
     return RankedResponse(
@@ -92,7 +93,15 @@ def build_response(
         degraded_reasons=reasons,
         model_versions={**model_versions, **res.reads.models, "ranker": res.scorer.version},
         explain=explain,
+        redirect=ctx.rules.redirect[0] if ctx.rules and ctx.rules.redirect else None,
     )
+
+
+def _rule_notes(ctx: RequestContext) -> list[str]:
+    fx = ctx.rules
+    if fx is None:
+        return []
+    return [f"rule {rid}: matched" for rid in fx.applied] + list(fx.notes)
 
 
 def _finite(v: float) -> float | None:

@@ -24,6 +24,9 @@ from engine.pipeline.executor import Executor, Timing
 from engine.pipeline.spec import PipelineSpec
 from engine.pipelines import cold_start_of
 from engine.responses import build_response
+from engine.rules.effects import effects_for
+from engine.rules.ruleset import RuleSet
+from engine.rules.store import ControlStore
 from engine.settings import Settings
 from engine.signals import KIND_WEIGHT, Signals
 from engine.sources.graph import GraphBacked
@@ -101,6 +104,8 @@ class Engine:
         self.feature_log = FeatureLog(settings.feature_log_dir, settings.feature_log_rate)
         self.reference = reference  # the served ranker's drift reference, when it has one
         self.output_reference = _output_reference(towers)  # the served towers' one
+        self.control = ControlStore(settings.control_file)  # rules, keys, audit log
+        self.rules = RuleSet(self.control.rules(), self.control.revision())
         self.cold_start = cold_start_of(spec)  # new items' priors and evidence, online store
         if self.cold_start.store is not store:
             raise ValueError("the pipeline's new_arrivals source reads another online store")
@@ -204,11 +209,23 @@ class Engine:
         self.metrics.freshness.labels(source).observe(seconds)
 
     async def rank(
-        self, req: SearchRequest | FeedRequest, request_id: str | None = None
+        self,
+        req: SearchRequest | FeedRequest,
+        request_id: str | None = None,
+        *,
+        rules: RuleSet | None = None,
     ) -> RankedResponse:
+        """``rules``: instead of the live rules (a preview with a draft)."""
         degraded: list[str] = []
         ctx = await build_context(req, self.catalog, self.store, degraded, request_id)
         t = time.perf_counter()
+        live = self.rules if rules is None else rules
+        matched = live.match(
+            ctx.surface, ctx.query, int(ctx.segment), ctx.filters.categories or (), ctx.now
+        )
+        effects = effects_for(matched, self.catalog, ctx.query)
+        if effects is not None:
+            ctx = effects.apply_to(ctx)
         res = await self.executor.run(ctx)
         resp = build_response(ctx, res, self.catalog, self.versions, degraded)
         self.feature_log.observe(ctx, res, self.catalog, self.versions)
@@ -357,7 +374,17 @@ class Engine:
         if isinstance(self.spec.hydrator, FeatureHydrator):
             self.spec.hydrator.catalog_changed()
 
+    def refresh_rules(self) -> bool:
+        """Reload the rules when the control store changed since they were read (a
+        primary-key lookup otherwise); True if reloaded. Blocking: run it off the loop."""
+        revision = self.control.revision()
+        if revision == self.rules.revision:
+            return False
+        self.rules = RuleSet(self.control.rules(), revision)
+        return True
+
     async def close(self) -> None:
+        self.control.close()
         await self.feature_log.flush()
         await self.worker.drain()
         if self.writer.lane is not None:  # what the lane still owes, for the next start

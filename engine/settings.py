@@ -73,6 +73,27 @@ class Settings(BaseSettings):
         gt=0,
         description="how often a server looks for newly published graph and towers models",
     )
+    control_path: Path | None = Field(
+        None,
+        description="SQLite file of merchandising rules, API keys and their audit log "
+        "(default: control.sqlite3 beside the data directory)",
+    )
+    rules_poll_s: float = Field(
+        1.0, gt=0, description="how often a server looks for changed rules (seconds)"
+    )
+    admin_key: str | None = Field(
+        None,
+        min_length=16,
+        description="bootstrap admin API key; when set, every /v1 call needs a key with the "
+        "right role (client, merchandiser, admin); unset: the API is open (development)",
+    )
+    rollout_fill_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="share of wall-clock time a towers rollout's index fill may take (it "
+        "pauses in between so searches keep their deadlines; 1: no pause)",
+    )
     towers_rollout: bool = Field(
         True,
         description="this server re-embeds the catalog into a new index generation when a "
@@ -155,3 +176,7 @@ class Settings(BaseSettings):
     @property
     def ingest_path(self) -> Path:
         return self.ingest_dir if self.ingest_dir is not None else self.data_dir / "ingest"
+
+    @property
+    def control_file(self) -> Path:
+        return self.control_path or self.data_dir.parent / "control.sqlite3"

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from towers.serving import TowerServing
 
 log = logging.getLogger("shopnow.models")
-BULK = 2000
+BULK = 1000
 
 
 class RolloutFailed(RuntimeError):
@@ -123,9 +123,14 @@ async def roll_out_towers(
         n = len(catalog)
         live = np.flatnonzero(~catalog.deleted.values[:n]).astype(np.int64)
         await index.begin_generation()
+        share = engine.settings.rollout_fill_share
         for start in range(0, len(live), BULK):
             rows = live[start : start + BULK].tolist()
+            t = time.perf_counter()
             report = await index.fill([index_doc(catalog, towers, r) for r in rows])
+            # leave the index (and this process) time for searches: the fill may use only
+            # ``share`` of the wall clock
+            await asyncio.sleep((time.perf_counter() - t) * (1 / share - 1))
             if report.failed or report.retryable:
                 some = list(report.failed.items())[:3] or sorted(report.retryable)[:3]
                 raise RolloutFailed(f"{len(report.failed)} items failed to index, e.g. {some}")

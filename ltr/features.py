@@ -307,7 +307,8 @@ class FeatureHydrator:
     def catalog_changed(self) -> None:
         self._dirty = True
 
-    def _current(self) -> ItemAggregates:
+    def current_aggregates(self) -> ItemAggregates:
+        """The catalog aggregates, rebuilt when stale (see the class doc)."""
         if self._dirty and time.monotonic() - self._built_at >= self.rebuild_every_s:
             self.aggregates = ItemAggregates.build(self.catalog, self.min_support)
             self._built_at, self._dirty = time.monotonic(), False
@@ -317,5 +318,5 @@ class FeatureHydrator:
         return self.aggregates
 
     def hydrate(self, ctx: RequestContext, pool: CandidatePool) -> FeatureFrame:
-        inputs = FeatureInputs(ctx, pool, self.catalog, self.signals, self._current())
+        inputs = FeatureInputs(ctx, pool, self.catalog, self.signals, self.current_aggregates())
         return compute_frame(self.features, inputs)

@@ -10,7 +10,8 @@ command -v "$PY" >/dev/null || PY=python3
 "$PY" -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 
 # System packages. Always: redis-server (online store). With --servers (the test command):
-# a JDK and Maven too, which assemble and run the local OpenSearch node.
+# a JDK and Maven too, which assemble and run the local OpenSearch node, and Chromium with its
+# driver, which the console's browser tests drive headless.
 missing=()
 need() { command -v "$1" >/dev/null || missing+=("$2"); }
 need redis-server redis-server
@@ -18,6 +19,8 @@ if [ "${1:-}" = "--servers" ]; then
   need java openjdk-17-jre-headless
   need mvn maven
   need setpriv util-linux
+  need chromium chromium
+  need chromedriver chromium-driver
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
@@ -16,8 +17,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from engine.api.auth import AuthMiddleware, Keys, caller
 from engine.api.errors import ApiError, parse, query_seconds
 from engine.api.openapi import build_openapi, render_docs
+from engine.api.rules import ROUTES as RULE_ROUTES
 from engine.api.schemas import DeleteResult, EventsAccepted, ItemsBody, ItemsWritten, Readiness
 from engine.contracts import EventBatch, FeedRequest, SearchRequest
 from engine.model_watch import watch_models
@@ -81,12 +84,38 @@ def _full(exc: LogFull) -> ApiError:
 async def put_items(request: Request) -> Response:
     wait = query_seconds(request, "wait", MAX_WAIT_S)
     body = await parse(request, ItemsBody)
+    before = _versions(_engine(request), [it.id for it in body.items])
     try:
         rep = await _engine(request).upsert_items(body.items, wait_s=wait)
     except LogFull as exc:
         raise _full(exc) from None
     out = ItemsWritten(applied=rep.applied, stale=rep.stale, failed=rep.failed, pending=rep.pending)
+    written = {it.id: it.version for it in body.items if it.id not in rep.stale}
+    await _audit_items(request, "items upsert", before, {"versions": written})
     return _json(out, 202 if rep.pending else 200)
+
+
+def _versions(engine: Engine, ids: list[str]) -> dict[str, int]:
+    cat = engine.catalog
+    return {i: int(cat.version.values[cat.row_of[i]]) for i in ids if i in cat.row_of}
+
+
+async def _audit_items(
+    request: Request, action: str, before: dict[str, int], after: dict[str, Any]
+) -> None:
+    """Who wrote which item versions, in the audit log beside rule and key changes."""
+    engine, key = _engine(request), caller(request)
+    ids = sorted(set(before) | set(after.get("versions", {})))
+    target = ids[0] if len(ids) == 1 else f"{len(ids)} items"
+    await asyncio.to_thread(
+        engine.control.record,
+        f"{key.name} ({key.id})",
+        action,
+        "items",
+        target,
+        {"versions": before},
+        after,
+    )
 
 
 async def delete_item(request: Request) -> Response:
@@ -107,12 +136,14 @@ async def delete_item(request: Request) -> Response:
     engine = _engine(request)
     if item_id not in engine.catalog.row_of:
         raise ApiError(404, f"item {item_id!r} not found")
+    before = _versions(engine, [item_id])
     try:
         deleted = await engine.delete_item(item_id, int(raw))
     except LogFull as exc:
         raise _full(exc) from None
     if not deleted:
         raise ApiError(409, f"item {item_id!r} has a newer version than {raw}; not deleted")
+    await _audit_items(request, "item delete", before, {"deleted": item_id, "version": int(raw)})
     return _json(DeleteResult(id=item_id, deleted=True))
 
 
@@ -137,6 +168,8 @@ async def readyz(request: Request) -> Response:
         index_ok=index_ok,
         backlog=engine.backlog,
         ranker=engine.spec.scorer.version,
+        access_control=engine.settings.admin_key is not None,
+        rules=engine.rules.size,
     )
     return _json(body, 200 if ready else 503)
 
@@ -202,6 +235,26 @@ class RequestIdMiddleware(BaseHTTPMiddleware):
         return response
 
 
+def access_control(engine: Engine) -> Keys:
+    """Keys over the engine's control store, enforced when an admin key is configured."""
+    admin = engine.settings.admin_key
+    if admin is None:
+        log.warning("no SHOPNOW_ADMIN_KEY: the API is open, every caller acts as admin")
+    else:
+        engine.control.ensure_key(admin, "bootstrap admin", "admin")
+    return Keys(engine.control, enforce=admin is not None)
+
+
+async def watch_rules(engine: Engine) -> None:
+    """Forever (cancel to stop): reload the rules when another worker changed them."""
+    while True:
+        await asyncio.sleep(engine.settings.rules_poll_s)
+        try:
+            await asyncio.to_thread(engine.refresh_rules)
+        except Exception:  # a bad read must not stop serving the rules in memory
+            log.exception("reloading the rules failed; the loaded ones stay")
+
+
 def _stream_consumer(engine: Engine) -> StreamConsumer | None:
     s = engine.settings
     if s.ingest_stream is None:
@@ -224,9 +277,11 @@ def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
         if not isinstance(engine, Engine):
             engine = await engine()
             app.state.engine = engine
+        app.state.keys = access_control(engine)
         tasks = [
             asyncio.create_task(engine.worker.run()),  # applies accepted catalog changes
-            asyncio.create_task(watch_models(engine)),  # a newly published graph model
+            asyncio.create_task(watch_models(engine)),  # newly published graph/towers models
+            asyncio.create_task(watch_rules(engine)),  # rules changed by any worker
         ]
         if engine.writer.lane is not None:  # item vectors of new texts
             tasks.append(asyncio.create_task(engine.writer.lane.run()))
@@ -252,9 +307,12 @@ def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
+        *RULE_ROUTES,
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(RequestIdMiddleware)], lifespan=lifespan)
+    middleware = [Middleware(RequestIdMiddleware), Middleware(AuthMiddleware)]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     if isinstance(engine, Engine):
         app.state.engine = engine
+        app.state.keys = access_control(engine)
     app.state.openapi = build_openapi(VERSION)
     return app

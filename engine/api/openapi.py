@@ -8,7 +8,15 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from engine.api.schemas import DeleteResult, EventsAccepted, ItemsBody, ItemsWritten, Readiness
+from engine.api.schemas import (
+    DeleteResult,
+    EventsAccepted,
+    ItemsBody,
+    ItemsWritten,
+    NewKey,
+    Preview,
+    Readiness,
+)
 from engine.contracts import (
     ErrorResponse,
     EventBatch,
@@ -17,6 +25,7 @@ from engine.contracts import (
     RankedResponse,
     SearchRequest,
 )
+from engine.rules.model import Rule, RuleBody
 
 REF = "#/components/schemas/{model}"
 
@@ -91,6 +100,10 @@ def build_openapi(version: str) -> dict[str, Any]:
         DeleteResult,
         Readiness,
         ErrorResponse,
+        RuleBody,
+        Rule,
+        Preview,
+        NewKey,
     ]
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     delete_params = [
@@ -125,6 +138,7 @@ def build_openapi(version: str) -> dict[str, Any]:
                 "get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}
             },
             "/readyz": {"get": _op("Readiness of index, store and ranker", None, Readiness)},
+            **_rule_paths(),
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics: latency per stage, freshness, ingest lag",
@@ -134,7 +148,48 @@ def build_openapi(version: str) -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": defs.get("$defs", {})},
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {"key": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"key": []}],
+    }
+
+
+def _plain(summary: str, code: str = "200") -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "responses": {
+            code: {"description": "OK (JSON)"},
+            "401": {"description": "No or unknown API key", "content": _json(ErrorResponse)},
+            "403": {"description": "The key's role is too low", "content": _json(ErrorResponse)},
+        },
+    }
+
+
+def _rule_paths() -> dict[str, Any]:
+    rid = [{"name": "rule_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    put = _op("Create or replace a rule (If-Match: revision)", RuleBody, Rule, params=rid)
+    put["responses"]["201"] = {"description": "Created", "content": _json(Rule)}
+    put["responses"]["409"] = {"description": "Stale revision", "content": _json(ErrorResponse)}
+    return {
+        "/v1/rules": {"get": _plain("The rules (merchandiser)")},
+        "/v1/rules/{rule_id}": {
+            "get": _op("One rule", None, Rule, params=rid),
+            "put": put,
+            "delete": _plain("Delete a rule"),
+        },
+        "/v1/rules/preview": {
+            "post": _op("A request with and without a draft rule", Preview, RankedResponse)
+        },
+        "/v1/audit": {"get": _plain("Changes to rules and keys, newest first (?target, ?limit)")},
+        "/v1/audit/{seq}/rollback": {"post": _plain("Undo change number seq")},
+        "/v1/keys": {
+            "get": _plain("API keys (admin)"),
+            "post": _op("A new API key, returned once", NewKey, NewKey, "201"),
+        },
+        "/v1/keys/{key_id}": {"delete": _plain("Revoke a key")},
+        "/console": {"get": _plain("The merchandising console (HTML)")},
     }
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import Field
 
-from engine.contracts import Item, Strict
+from engine.contracts import Item, Strict, Surface
+from engine.rules.model import RuleBody
 
 
 class ItemsBody(Strict):
@@ -40,3 +43,19 @@ class Readiness(Strict):
     index_ok: bool = True
     backlog: int = Field(0, description="index writes waiting for the index to come back")
     ranker: str
+    access_control: bool = True  # False: no admin key configured, the API is open
+    rules: int = 0  # enabled rules loaded
+
+
+class Preview(Strict):
+    """A request served with the live rules and with a draft rule added, side by side."""
+
+    surface: Surface
+    request: dict[str, Any] = Field(description="a search or feed request body")
+    rule: RuleBody
+    rule_id: str = Field("draft", description="a stored rule's id: the draft replaces it")
+
+
+class NewKey(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal["client", "merchandiser", "admin"]

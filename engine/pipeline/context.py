@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from engine.contracts import Surface
 from search_plugins.protocol import SearchFilter
+
+if TYPE_CHECKING:
+    from engine.rules.effects import RuleEffects
 
 Rows = npt.NDArray[np.int64]
 
@@ -65,6 +69,8 @@ class RequestContext:
     page: int = 0
     page_size: int = 20
     explain: bool = False
+    query_expansions: tuple[str, ...] = ()  # rule synonyms, added to the text search only
+    rules: RuleEffects | None = None  # what merchandising rules do to this request
 
     @property
     def segment(self) -> Segment:

@@ -85,6 +85,8 @@ class Executor:
         degraded: list[str] = []
         reads = Reads()
         pool = await self.retrieve(ctx, timings, degraded, reads)
+        if ctx.rules is not None and ctx.rules.pins:  # pinned items compete like the others
+            pool = pool.with_rows(ctx.rules.pinned_rows)
         t = time.perf_counter()
         candidates = len(pool)
         removed: list[Removal] = []
@@ -115,10 +117,11 @@ class Executor:
 
         for stage in (*self.spec.rerankers, *self.spec.rules):
             t = time.perf_counter()
-            before = ranked.order
+            before, noted = ranked.order, ranked.notes
             ranked = stage.rerank(ctx, pool, ranked)
             for i in _dropped(before, ranked.order, len(pool)).tolist():
-                removed.append(Removal(int(pool.rows[i]), stage.name, "removed"))
+                said = ranked.notes.get(i, [])[len(noted.get(i, [])) :]  # by this stage
+                removed.append(Removal(int(pool.rows[i]), stage.name, "; ".join(said) or "removed"))
             timings.append(_since(stage.name, t))
         return PipelineResult(
             pool, ranked, frame, scorer, timings, removed, degraded, candidates, reads

@@ -96,7 +96,7 @@ class LexicalSource:
         self.row_map = RowMap()
 
     async def fetch(self, ctx: RequestContext, k: int) -> SourceResult:
-        query = ctx.query
+        query = " ".join((ctx.query, *ctx.query_expansions))  # rule synonyms: more terms
         if ctx.surface != Surface.search:
             query, k = _latest(ctx.session_queries), min(k, self.feed_k)
         if not query:

@@ -189,7 +189,10 @@ class OpenSearchIndex:
                 name=self.params.alias, body=mapping.template(dim, self.params)
             )
         name = f"{self.params.alias}-{_stamp()}"
-        await self.client.indices.create(index=name)
+        # no periodic refresh while it fills: every refresh makes small segments whose vector
+        # graphs the merges then rebuild, CPU the live generation's searches need
+        body = {"settings": {"index": {"refresh_interval": "-1"}}}
+        await self.client.indices.create(index=name, body=body)
         self._building, self._building_dim = name, dim or self.dim
         return name
 
@@ -200,6 +203,9 @@ class OpenSearchIndex:
         if self._building is None:
             raise IndexSetupError("no generation is being built")
         new, old = self._building, await self.live_generation()
+        await self.client.indices.put_settings(
+            index=new, body={"index": {"refresh_interval": self.params.refresh_interval}}
+        )
         await self.client.indices.refresh(index=new)
         await self.client.indices.update_aliases(
             body={
