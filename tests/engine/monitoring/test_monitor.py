@@ -1,7 +1,6 @@
 """Drift of shifted synthetic traffic is seen and named; the same traffic unshifted is calm on
 those features, and the skew job finds nothing between serving and training code paths."""
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,13 +20,13 @@ from engine.jobs import (
 from engine.monitoring.feature_log import FeatureLog
 from engine.monitoring.monitor import monitor
 from engine.monitoring.reference import REFERENCE_FILE
-from engine.pipeline.context import History, RequestContext
 from engine.pipeline.executor import Executor
 from engine.pipelines import build_spec
 from engine.settings import Settings
 from ingest.synth.dataset import load_dataset
 from ltr.artifact import RankerArtifact
 from ltr.scorers import LambdaMartScorer
+from tests.engine.monitoring.shift import anonymous
 from tests.engine.world import synthetic_world
 
 
@@ -36,17 +35,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     root = tmp_path_factory.mktemp("monitor")
     with synthetic_world(root, "embedded", items=3000, events=60_000, seed=5) as settings:
         yield settings
-
-
-def _anonymous(ctx: RequestContext) -> RequestContext:
-    """The shift: every shopper arrives anonymous, with no history and no session."""
-    return dataclasses.replace(
-        ctx,
-        user_id=None,
-        user_history=History.empty(),
-        session=History.empty(),
-        session_queries=(),
-    )
 
 
 async def _serve(settings: Settings, logdir: Path, shift: bool) -> int:
@@ -76,7 +64,7 @@ async def _serve(settings: Settings, logdir: Path, shift: bool) -> int:
     for lr in reqs:
         await advance(lr.ts)
         ctx = replay.context(lr)
-        ctx = _anonymous(ctx) if shift else ctx
+        ctx = anonymous(ctx) if shift else ctx
         flog.observe(ctx, await executor.run(ctx), catalog, {"index": index.name})
     await flog.flush()
     await index.close()

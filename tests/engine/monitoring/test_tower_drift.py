@@ -1,7 +1,6 @@
 """Drift of the query tower's outputs: logged query vectors of shifted traffic against the end of
 the towers' training window raise the alert; the same traffic unshifted does not."""
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,12 +17,12 @@ from engine.monitoring.tower_drift import (
     build_output_reference,
     output_drift,
 )
-from engine.pipeline.context import History, RequestContext
 from engine.pipeline.executor import Executor
 from engine.pipelines import build_spec
 from engine.settings import Settings
 from ingest.synth.dataset import load_dataset
 from ltr.scorers import HeuristicScorer
+from tests.engine.monitoring.shift import anonymous
 from tests.engine.world import synthetic_world
 from tests.towers.tiny import tiny_towers
 from towers.serving import TowerServing
@@ -34,16 +33,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     root = tmp_path_factory.mktemp("towerdrift")
     with synthetic_world(root, "embedded", items=2000, events=40_000, seed=11) as settings:
         yield settings
-
-
-def _anonymous(ctx: RequestContext) -> RequestContext:
-    return dataclasses.replace(
-        ctx,
-        user_id=None,
-        user_history=History.empty(),
-        session=History.empty(),
-        session_queries=(),
-    )
 
 
 def _served_towers(settings: Settings) -> TowerServing:
@@ -86,7 +75,7 @@ async def _serve(settings: Settings, towers: TowerServing, logdir: Path, shift: 
     executor = Executor(spec)
     for lr in reqs:
         ctx = replay.context(lr)
-        ctx = _anonymous(ctx) if shift else ctx
+        ctx = anonymous(ctx) if shift else ctx
         flog.observe(ctx, await executor.run(ctx), catalog, {"index": index.name})
     await flog.flush()
     await index.close()
