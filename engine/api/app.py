@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from engine.api.auth import AuthMiddleware, Keys, caller
+from engine.api.auth import AuthMiddleware, Keys, actor
 from engine.api.errors import ApiError, parse, query_seconds
 from engine.api.openapi import build_openapi, render_docs
 from engine.api.rules import ROUTES as RULE_ROUTES
@@ -104,12 +104,12 @@ async def _audit_items(
     request: Request, action: str, before: dict[str, int], after: dict[str, Any]
 ) -> None:
     """Who wrote which item versions, in the audit log beside rule and key changes."""
-    engine, key = _engine(request), caller(request)
+    engine = _engine(request)
     ids = sorted(set(before) | set(after.get("versions", {})))
     target = ids[0] if len(ids) == 1 else f"{len(ids)} items"
     await asyncio.to_thread(
         engine.control.record,
-        f"{key.name} ({key.id})",
+        actor(request),
         action,
         "items",
         target,

@@ -75,6 +75,12 @@ def caller(request: Request) -> Key:
     return key
 
 
+def actor(request: Request) -> str:
+    """Who the audit log records for this request: the key's name and id."""
+    key = caller(request)
+    return key.name if key is OPEN else f"{key.name} ({key.id})"
+
+
 class AuthMiddleware(BaseHTTPMiddleware):
     async def dispatch(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from engine.api.auth import caller
+from engine.api.auth import actor
 from engine.api.errors import ApiError, parse
 from engine.api.schemas import NewKey, Preview
 from engine.contracts import FeedRequest, SearchRequest, Surface
@@ -28,11 +28,6 @@ from engine.service import Engine
 def _engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
-
-
-def _actor(request: Request) -> str:
-    key = caller(request)
-    return f"{key.name} ({key.id})"
 
 
 def check_items(engine: Engine, body: RuleBody) -> None:
@@ -94,7 +89,7 @@ async def put_rule(request: Request) -> Response:
     existed = await asyncio.to_thread(engine.control.rule, rule_id) is not None
     try:
         rule = await asyncio.to_thread(
-            engine.control.put_rule, rule_id, body, _actor(request), expect_revision=expect
+            engine.control.put_rule, rule_id, body, actor(request), expect_revision=expect
         )
     except Conflict as exc:
         raise ApiError(409, str(exc)) from None
@@ -119,7 +114,7 @@ async def delete_rule(request: Request) -> Response:
     engine = _engine(request)
     try:
         rule = await asyncio.to_thread(
-            engine.control.delete_rule, request.path_params["rule_id"], _actor(request)
+            engine.control.delete_rule, request.path_params["rule_id"], actor(request)
         )
     except Conflict as exc:
         raise ApiError(404, str(exc)) from None
@@ -142,7 +137,7 @@ async def rollback(request: Request) -> Response:
     if not raw.isdigit():
         raise ApiError(422, f"change number must be an integer, got {raw!r}")
     try:
-        rule = await asyncio.to_thread(engine.control.rollback, int(raw), _actor(request))
+        rule = await asyncio.to_thread(engine.control.rollback, int(raw), actor(request))
     except Conflict as exc:
         raise ApiError(409, str(exc)) from None
     await _reload(engine)
@@ -178,7 +173,7 @@ async def create_key(request: Request) -> Response:
     role: Role = body.role
     assert role in ROLES
     key, secret = await asyncio.to_thread(
-        _engine(request).control.create_key, body.name, role, _actor(request)
+        _engine(request).control.create_key, body.name, role, actor(request)
     )
     out = {"id": key.id, "name": key.name, "role": key.role, "key": secret}
     return JSONResponse(out, status_code=201)
@@ -191,7 +186,7 @@ async def list_keys(request: Request) -> Response:
 async def revoke_key(request: Request) -> Response:
     try:
         await asyncio.to_thread(
-            _engine(request).control.revoke_key, request.path_params["key_id"], _actor(request)
+            _engine(request).control.revoke_key, request.path_params["key_id"], actor(request)
         )
     except Conflict as exc:
         raise ApiError(404, str(exc)) from None
