@@ -121,9 +121,14 @@ def build_spec(
         fallback_scorer=fallback,
         rerankers=(
             DedupeVariants(catalog),
-            CategoryMMR(catalog, settings.mmr_lambda),
+            CategoryMMR(catalog, settings.mmr_lambda, intent=lambda: hydrator.intent),
             BrandSellerCaps(catalog, settings.brand_cap_top20, settings.seller_cap_top20),
-            ExplorationSlots(catalog, settings.explore_positions, settings.new_arrivals_days * DAY),
+            ExplorationSlots(
+                catalog,
+                settings.explore_positions,
+                settings.new_arrivals_days * DAY,
+                settings.explore_search_positions,
+            ),
         ),
         rules=(RulesStage(catalog, hydrator.current_aggregates),),
         max_candidates=settings.max_candidates,

@@ -132,6 +132,11 @@ class Settings(BaseSettings):
         description="0-based first-page feed positions kept for new items the ranker would "
         "place below the page (exploration); () turns it off",
     )
+    explore_search_positions: tuple[int, ...] = Field(
+        (2,),
+        description="0-based first-page search positions kept for new items that carry every "
+        "query word and that the ranker would place below the page; () turns it off",
+    )
     brand_cap_top20: int = Field(4, ge=1)
     seller_cap_top20: int = Field(5, ge=1)
     mmr_lambda: float = Field(0.85, ge=0.0, le=1.0)

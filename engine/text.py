@@ -1,17 +1,19 @@
-"""The one tokenizer for features: lowercase word tokens of two or more characters, hashed."""
+"""The one tokenizer for features: the search index's analysis (lowercase, accents folded,
+English stems, so "monitors" and "Monitor" are one token), tokens of two or more characters,
+hashed."""
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import numpy.typing as npt
 
-_TOKEN = re.compile(r"\w\w+")
+from search_plugins.embedded.lexical import analyzer
+
+_ANALYZER = analyzer()
 
 
 def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
+    return [t for t in _ANALYZER.analyze(text) if len(t) > 1]
 
 
 def token_ids(text: str) -> npt.NDArray[np.int64]:

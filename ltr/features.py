@@ -24,6 +24,7 @@ from engine.signals import DAY, Signals
 from engine.text import token_ids
 from ltr.aggregates import ItemAggregates
 from ltr.compliance import FieldUse
+from ltr.query_intent import QueryIntent
 
 F32 = npt.NDArray[np.float32]
 
@@ -35,6 +36,7 @@ class FeatureInputs:
     catalog: Catalog
     signals: Signals
     aggregates: ItemAggregates
+    intent: QueryIntent
 
     @property
     def rows(self) -> npt.NDArray[np.int64]:
@@ -233,6 +235,24 @@ def _brand_match(x: FeatureInputs) -> F32:
     return match[inv]
 
 
+@feature("query_leaf_intent", "query_item", reads=("title", "brand", "category_path"))
+def _leaf_intent(x: FeatureInputs) -> F32:
+    """Share of the query's category intent (:mod:`ltr.query_intent`) on the item's leaf."""
+    return _intent_shares(x)[0]
+
+
+@feature("query_root_intent", "query_item", reads=("title", "brand", "category_path"))
+def _root_intent(x: FeatureInputs) -> F32:
+    """Share of the query's category intent on the item's root category."""
+    return _intent_shares(x)[1]
+
+
+def _intent_shares(x: FeatureInputs) -> tuple[F32, F32]:
+    cats = x.catalog.category.values[x.rows].astype(np.int64)
+    roots = x.catalog.root_category.values[x.rows].astype(np.int64)
+    return x.intent.shares(x.ctx.query, cats, roots)
+
+
 # --- source scores (one pair per source, named after it) --------------------------------------
 def _source_score(j: int, x: FeatureInputs) -> F32:
     return x.pool.source_scores[:, j].copy()
@@ -281,8 +301,9 @@ def compute_frame(features: list[Feature], inputs: FeatureInputs) -> FeatureFram
 class FeatureHydrator:
     """Pipeline stage: hydrates the candidate pool into the ranker's feature matrix.
 
-    Catalog aggregates (price percentile, seller buckets) are rebuilt after catalog changes at
-    most every ``rebuild_every_s`` seconds; until then, new rows read them as missing (NaN).
+    Catalog aggregates (price percentile, seller buckets) and the query-intent table are rebuilt
+    after catalog changes at most every ``rebuild_every_s`` seconds; until then, new rows read
+    the aggregates as missing (NaN) and their words are not yet in the intent table.
     """
 
     name = "features"
@@ -301,6 +322,7 @@ class FeatureHydrator:
         self.min_support = min_support
         self.rebuild_every_s = rebuild_every_s
         self.aggregates = ItemAggregates.build(catalog, min_support)
+        self.intent = QueryIntent.build(catalog)
         self._built_at = time.monotonic()
         self._dirty = False
 
@@ -311,6 +333,7 @@ class FeatureHydrator:
         """The catalog aggregates, rebuilt when stale (see the class doc)."""
         if self._dirty and time.monotonic() - self._built_at >= self.rebuild_every_s:
             self.aggregates = ItemAggregates.build(self.catalog, self.min_support)
+            self.intent = QueryIntent.build(self.catalog)
             self._built_at, self._dirty = time.monotonic(), False
         n = len(self.catalog)
         if len(self.aggregates.price_percentile_in_category) < n:
@@ -318,5 +341,6 @@ class FeatureHydrator:
         return self.aggregates
 
     def hydrate(self, ctx: RequestContext, pool: CandidatePool) -> FeatureFrame:
-        inputs = FeatureInputs(ctx, pool, self.catalog, self.signals, self.current_aggregates())
+        aggregates = self.current_aggregates()
+        inputs = FeatureInputs(ctx, pool, self.catalog, self.signals, aggregates, self.intent)
         return compute_frame(self.features, inputs)

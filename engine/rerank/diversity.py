@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from engine.catalog import Catalog
+from engine.contracts import Surface
 from engine.pipeline.candidates import CandidatePool
 from engine.pipeline.context import RequestContext
 from engine.pipeline.stages import Ranked
+from ltr.query_intent import QueryIntent
 
 
 class DedupeVariants:
@@ -31,12 +35,26 @@ class CategoryMMR:
     Picks greedily ``argmax_i  lam * rel_i - (1 - lam) * max_{j in S} sim(i, j)`` with
     sim = 1 for the same leaf category, 0.5 for the same root, else 0; rel is the ranker score
     min-max scaled over the head.
+
+    On search the similarity is intent-aware: two items of a leaf the query asks for are
+    redundant only as far as the query could mean something else, ``sim = 1 - P(leaf | query)``
+    (and ``0.5 (1 - P(root | query))`` for the same root), with ``P`` from
+    :mod:`ltr.query_intent`. "drawer organizers" (all of its intent on one leaf) keeps the
+    ranker's order; "monitor" (baby monitors, computer monitors, monitor stands) still mixes.
     """
 
     name = "mmr"
 
-    def __init__(self, catalog: Catalog, lam: float, head: int = 60, depth: int = 20) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        lam: float,
+        head: int = 60,
+        depth: int = 20,
+        intent: Callable[[], QueryIntent] | None = None,
+    ) -> None:
         self.catalog, self.lam, self.head, self.depth = catalog, lam, head, depth
+        self.intent = intent  # the current query-intent table (rebuilt with the catalog)
 
     def rerank(self, ctx: RequestContext, pool: CandidatePool, ranked: Ranked) -> Ranked:
         n = min(self.head, len(ranked.order))
@@ -49,6 +67,11 @@ class CategoryMMR:
         rel = (rel - rel.min()) / span if span > 0 else np.ones(n)
         leaf = self.catalog.category.values[rows]
         root = self.catalog.root_category.values[rows]
+        leaf_sim, root_sim = np.ones(n), np.full(n, 0.5)
+        if ctx.surface == Surface.search and self.intent is not None:
+            p_leaf, p_root = self.intent().shares(ctx.query, leaf, root)
+            leaf_sim = 1.0 - np.nan_to_num(p_leaf.astype(np.float64))
+            root_sim = 0.5 * (1.0 - np.nan_to_num(p_root.astype(np.float64)))
         max_sim = np.zeros(n)
         chosen: list[int] = []
         free = np.ones(n, np.bool_)
@@ -57,7 +80,7 @@ class CategoryMMR:
             i = int(np.argmax(gain))
             chosen.append(i)
             free[i] = False
-            sim = np.where(leaf == leaf[i], 1.0, np.where(root == root[i], 0.5, 0.0))
+            sim = np.where(leaf == leaf[i], leaf_sim, np.where(root == root[i], root_sim, 0.0))
             max_sim = np.maximum(max_sim, sim)
         rest = [i for i in range(n) if free[i]]
         notes = dict(ranked.notes)

@@ -1,42 +1,59 @@
-"""Exploration slots (feed): a bounded number of first-page positions go to new items that the
-ranker would otherwise place below the page, the youngest first, so that they earn the
-impressions the ranker needs to learn about them. Nothing else moves more than those few places
-down."""
+"""Exploration slots: a bounded number of first-page positions go to new items that the ranker
+would otherwise place below the page, so that they earn the impressions the ranker needs to
+learn about them. Nothing else moves more than those few places down.
+
+Feed: the youngest new items first (the fewest chances to be seen so far). Search: only new
+items that carry every word of the query in their title or brand (stemmed, as the index reads
+them), the best-ranked first: a shopper who types a new item's name finds it on the first page,
+however little behaviour it has.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from engine.catalog import Catalog
 from engine.contracts import Surface
 from engine.pipeline.candidates import CandidatePool
 from engine.pipeline.context import RequestContext
 from engine.pipeline.stages import Ranked
+from engine.text import token_ids
 
 
 class ExplorationSlots:
     name = "exploration"
 
     def __init__(
-        self, catalog: Catalog, positions: tuple[int, ...] = (4, 11), window_s: float = 3 * 86400.0
+        self,
+        catalog: Catalog,
+        positions: tuple[int, ...] = (4, 11),
+        window_s: float = 3 * 86400.0,
+        search_positions: tuple[int, ...] = (),
     ) -> None:
         self.catalog = catalog
-        self.positions = tuple(sorted(positions))  # 0-based places on the first page
+        self.positions = tuple(sorted(positions))  # 0-based places on the first feed page
+        self.search_positions = tuple(sorted(search_positions))  # and on the first search page
         self.window_s = window_s
 
     def rerank(self, ctx: RequestContext, pool: CandidatePool, ranked: Ranked) -> Ranked:
-        if ctx.surface != Surface.feed or ctx.page != 0 or not self.positions:
+        search = ctx.surface == Surface.search
+        positions = self.search_positions if search else self.positions
+        if ctx.page != 0 or not positions:
             return ranked
         page = ctx.page_size
         rows = pool.rows[ranked.order]
         age = ctx.now - self.catalog.created_at.values[rows]
         new = (age >= 0) & (age < self.window_s)
+        if search:
+            new[new] = self._every_word(ctx.query, rows[new])
         below = np.flatnonzero(new[page:]) + page  # new items the page would not show
-        slots = [p for p in self.positions if p < min(page, len(rows))][: len(below)]
-        if not slots or new[:page].sum() >= len(self.positions):
+        slots = [p for p in positions if p < min(page, len(rows))][: len(below)]
+        if not slots or new[:page].sum() >= len(positions):
             return ranked  # no room, or the ranker already shows enough new items
-        # the youngest first (the fewest chances to be seen so far), then the best-ranked
-        chosen = below[np.lexsort((below, age[below]))[: len(slots)]]
+        # feed: the youngest first, then the best-ranked; search: the best-ranked
+        chosen = below[: len(slots)] if search else below[np.lexsort((below, age[below]))]
+        chosen = chosen[: len(slots)]
         rest = np.delete(np.arange(len(rows)), chosen)
         idx = rest.tolist()
         notes = dict(ranked.notes)
@@ -46,3 +63,13 @@ class ExplorationSlots:
                 f"{self.name}: new item moved from position {k + 1} to {pos + 1}"
             )
         return Ranked(ranked.order[np.asarray(idx, np.int64)], ranked.scores, notes)
+
+    def _every_word(self, query: str, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which ``rows`` carry every token of ``query`` in their title and brand."""
+        q = token_ids(query)
+        if len(q) == 0 or len(rows) == 0:
+            return np.zeros(len(rows), np.bool_)
+        tokens, lengths = self.catalog.tokens.gather(rows)
+        owner = np.repeat(np.arange(len(rows)), lengths)
+        hit = np.isin(tokens, q)
+        return np.bincount(owner[hit], minlength=len(rows)) >= len(q)

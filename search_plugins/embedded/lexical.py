@@ -20,7 +20,9 @@ ANALYZER = "shop_en"
 _MAX_TERMS = 32
 
 
-def _analyzer() -> tantivy.TextAnalyzer:
+def analyzer() -> tantivy.TextAnalyzer:
+    """The text analysis of the embedded index (OpenSearch's mapping mirrors it): word tokens,
+    lowercased, accents folded, English (Snowball) stems."""
     return (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
         .filter(tantivy.Filter.remove_long(40))
@@ -50,7 +52,7 @@ class LexicalIndex:
         os.makedirs(path, exist_ok=True)
         exists = tantivy.Index.exists(path)
         self.index = tantivy.Index.open(path) if exists else tantivy.Index(_schema(), path=path)
-        self.analyzer = _analyzer()
+        self.analyzer = analyzer()
         self.index.register_tokenizer(ANALYZER, self.analyzer)
         self.index.config_reader(reload_policy="manual")
         self.schema = self.index.schema

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.contracts import FeedRequest, SearchRequest
+from engine.evaluation.query_probe import probe_search
 from engine.jobs import build_index, evaluate, open_engine, train, train_graph, train_towers
 from engine.settings import Settings
 from tests.engine.fixtures import item
@@ -105,5 +106,11 @@ async def test_index_train_evaluate_and_serve(world: Settings) -> None:
         feed = await engine.rank(FeedRequest(user_id="u000010"))
         assert len(feed.items) == 20 and not feed.degraded, feed.degraded
         assert "src_graph_score" in report["feature_names"]
+        # queries off the logged vocabulary: a made-up word beside a category's name stays in
+        # that category, and a new item named by its (made-up) brand and category is on page 1
+        probe = await probe_search(engine, n=20)
+        assert probe["unknown_word"]["in_leaf@10"] > 0.92, probe  # 0.855 before query intent
+        assert probe["unknown_word"]["off_root@10"] < 0.07, probe  # 0.08 before
+        assert probe["new_item"]["hit@10"] > 0.6, probe
     finally:
         await engine.close()

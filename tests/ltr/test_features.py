@@ -115,6 +115,14 @@ def test_query_coverage_counts_query_tokens_in_title_and_brand() -> None:
     assert f["is_search"].tolist() == [1.0, 1.0, 1.0]
 
 
+def test_query_intent_features_read_the_query_not_the_pool() -> None:
+    f = _frame("zorblat shoe")
+    leaf, root = f["query_leaf_intent"], f["query_root_intent"]
+    assert leaf[0] == leaf[1] > 0.7 > 0.2 > leaf[2] and root[0] == root[1] > root[2]
+    assert np.isnan(_frame()["query_leaf_intent"]).all()  # feed: no query, unknown
+    assert np.isnan(_frame("zorblat")["query_root_intent"]).all()  # no word the catalog has
+
+
 def test_affinity_and_price_ratio_follow_the_history() -> None:
     f = _frame(history=[0, 0, 2])
     assert f["category_affinity"].tolist() == pytest.approx([2 / 3, 2 / 3, 1 / 3])

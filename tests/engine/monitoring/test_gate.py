@@ -67,8 +67,8 @@ def test_a_drop_must_be_significant_on_the_paired_requests() -> None:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     root = tmp_path_factory.mktemp("gate")
-    with synthetic_world(root, "embedded", items=3000, events=60_000, seed=7) as settings:
-        yield settings.model_copy(update={"gate_requests": 400, "gate_min_requests": 30})
+    with synthetic_world(root, "embedded", items=3000, events=150_000, seed=7) as settings:
+        yield settings.model_copy(update={"gate_requests": 1000, "gate_min_requests": 30})
 
 
 def _random_ranker(like: RankerArtifact, settings: Settings) -> RankerArtifact:
@@ -102,17 +102,26 @@ async def test_a_regressing_ranker_is_blocked(world: Settings) -> None:
     assert pointer.read_text() == (again["version"] if again["promoted"] else served.version)
 
 
-def _untrained_towers(settings: Settings, like: str) -> str:
-    """A towers version shaped like ``like`` whose weights were never trained (not published)."""
+def _collapsed_towers(settings: Settings, like: str) -> str:
+    """A towers version shaped like ``like`` whose embeddings collapsed: every item and query
+    vector points the same way, so every item scores ~1 for every query (not published).
+    (An untrained model is not bad enough: its text path starts as an isometry of MiniLM's
+    space, content similarity that the ranker's other features make good use of.)"""
     served = load_artifact(settings.towers_dir, like)
     torch.manual_seed(0)
+    model = TwoTower(served.meta.tower_config)
+    with torch.no_grad():
+        model.item.skip.weight.zero_()  # shared with the query tower's text path
+        for out in (model.item.out, model.query.out):
+            out.weight.mul_(1e-3)
+            out.bias.fill_(1.0)
     return save_artifact(
         settings.towers_dir,
-        TwoTower(served.meta.tower_config),
+        model,
         train_config={"seed": 0},
         vocabularies=served.vocabularies,
         metrics={},
-        training_window={"data": "none: untrained"},
+        training_window={"data": "none: collapsed"},
         restricted_min_support=settings.restricted_min_support,
         make_current=False,
     )
@@ -127,9 +136,9 @@ async def test_a_regressing_towers_model_is_blocked(world: Settings) -> None:
     served = first["version"]
     assert pointer.read_text().strip() == served
 
-    bad = _untrained_towers(world, served)
+    bad = _collapsed_towers(world, served)
     rule = GateRule(min_requests=30)
-    verdict = await gate_towers(world, bad, served, requests=400, rule=rule)
+    verdict = await gate_towers(world, bad, served, requests=1000, rule=rule)
     assert not verdict["passed"] and verdict["regressions"], verdict
     assert pointer.read_text().strip() == served  # the gate itself publishes nothing
     itself = await gate_towers(world, served, served, requests=400, rule=rule)

@@ -5,6 +5,7 @@ from engine.pipeline.candidates import CandidatePool, SourceResult
 from engine.pipeline.context import RequestContext
 from engine.pipeline.stages import Ranked
 from engine.rerank.diversity import BrandSellerCaps, CategoryMMR, DedupeVariants
+from ltr.query_intent import QueryIntent
 from tests.engine.fixtures import catalog, item
 
 CTX = RequestContext(request_id="r", surface=Surface.feed, now=0.0)
@@ -61,3 +62,21 @@ def test_mmr_interleaves_categories_and_lambda_one_is_identity() -> None:
     assert len(set(first4)) == 2 and sorted(out.order.tolist()) == list(range(8))
     same = CategoryMMR(cat, lam=1.0).rerank(CTX, pool, ranked)
     assert same.order.tolist() == list(range(8))
+
+
+def test_mmr_on_search_keeps_the_leaf_the_query_asks_for_and_mixes_an_ambiguous_one() -> None:
+    drawers = [item(i, title="drawer organizer", category=("Home", "Drawers")) for i in range(4)]
+    desks = [item(i, title="desk organizer", category=("Office", "Desks")) for i in range(4, 8)]
+    cat = catalog(drawers + desks)
+    intent = QueryIntent.build(cat)
+    pool, ranked = _ranked(8)
+    mmr = CategoryMMR(cat, lam=0.5, head=8, depth=4, intent=lambda: intent)
+
+    def first4(query: str, surface: Surface = Surface.search) -> list[int]:
+        ctx = RequestContext(request_id="r", surface=surface, now=0.0, query=query)
+        return mmr.rerank(ctx, pool, ranked).order[:4].tolist()
+
+    assert first4("drawer organizer") == [0, 1, 2, 3]  # all of the intent on one leaf
+    mixed = first4("organizer")  # half and half: both leaves on the first places
+    assert len({cat.root_category.values[r] for r in mixed}) == 2
+    assert first4("zorblat") == first4("", Surface.feed) == mixed  # no intent: plain MMR

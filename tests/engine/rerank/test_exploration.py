@@ -56,3 +56,27 @@ def test_old_items_are_not_explored() -> None:
     slots, pool, ranked = _world()
     slots.window_s = 600.0  # "new" now means under 10 minutes: none is
     assert slots.rerank(CTX, pool, ranked) is ranked
+
+
+def test_search_slot_goes_to_a_new_item_with_every_query_word() -> None:
+    titles = {25: "Quokka desk lamp", 31: "Quokka lamps brass", 40: "Brass lamp"}
+    cat = catalog(
+        [
+            item(
+                i,
+                title=titles.get(i, f"lamp {i}"),
+                created=T0 + timedelta(days=30, hours=-1) if i in NEW else T0,
+            )
+            for i in range(50)
+        ]
+    )
+    rows = np.arange(50, dtype=np.int64)
+    pool = CandidatePool.merge([SourceResult("s", rows, np.ones(50, np.float32))], ("s",), 1000)
+    ranked = Ranked(rows.copy(), np.linspace(1, 0, 50).astype(np.float32), {})
+    slots = ExplorationSlots(cat, (4, 11), search_positions=(2,))
+    search = replace(CTX, surface=Surface.search, query="quokka lamp")
+    out = slots.rerank(search, pool, ranked).order.tolist()
+    # 25 and 31 carry both words ("lamps" is "lamp" stemmed), 40 does not; the better-ranked wins
+    assert out[2] == 25 and out[:2] == [0, 1] and out[3] == 2 and sorted(out) == list(range(50))
+    assert slots.rerank(replace(search, query="brass quokka lamp"), pool, ranked).order[2] == 31
+    assert slots.rerank(replace(search, query="unicorn"), pool, ranked) is ranked
