@@ -23,7 +23,7 @@ items wait for the next build).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +35,7 @@ F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 ALPHA = 1.0  # pseudo-count of a token on each leaf, spread by the leaf's size
+MEMO = 256  # recent queries' intents kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ class QueryIntent:
     per_leaf: F64  # live items per leaf
     catalog: Catalog
     n_rows: int  # catalog rows at the build; rows appended since are read live
+    # (query, catalog rows) -> intent: the two features and MMR ask once each per request
+    _memo: dict[tuple[str, int], Intent | None] = field(default_factory=dict, repr=False)
 
     @staticmethod
     def build(catalog: Catalog) -> QueryIntent:
@@ -90,6 +93,15 @@ class QueryIntent:
 
     def of(self, query: str) -> Intent | None:
         """The query's intent; None without a query word the catalog knows."""
+        key = (query, len(self.catalog))
+        if key in self._memo:
+            return self._memo[key]
+        if len(self._memo) >= MEMO:
+            self._memo.clear()
+        out = self._memo[key] = self._compute(query)
+        return out
+
+    def _compute(self, query: str) -> Intent | None:
         q = token_ids(query)
         if len(q) == 0:
             return None
