@@ -154,5 +154,7 @@ def test_new_items_read_aggregates_as_missing_until_the_rebuild() -> None:
     j = frame.names.index("price_percentile")
     assert np.isnan(frame.values[1, j])
     h.rebuild_every_s = 0.0
+    h.hydrate(ctx, pool)  # finds the tables stale: rebuilds them in the background
+    h.wait_rebuilt()
     frame = h.hydrate(ctx, pool)
     assert frame.values[:, j].tolist() == [1.0, 0.0]  # the vase (30) now above the new item (10)
