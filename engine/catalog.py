@@ -140,6 +140,19 @@ class Catalog:
             self.restricted.seller_orders[seller] = it.seller_order_count
         self.restricted.cost_price.set(row, np.nan if it.cost_price is None else it.cost_price)
 
+    def query_words_found(
+        self, rows: npt.NDArray[np.int64], query: str
+    ) -> tuple[npt.NDArray[np.int64], int]:
+        """How many of ``query``'s distinct tokens each row's title and brand carry, and how
+        many the query has (the features' tokenizer, :mod:`engine.text`)."""
+        q = token_ids(query)
+        if len(q) == 0 or len(rows) == 0:
+            return np.zeros(len(rows), np.int64), len(q)
+        tokens, lengths = self.tokens.gather(rows)
+        owner = np.repeat(np.arange(len(rows)), lengths)
+        found = np.bincount(owner[np.isin(tokens, q)], minlength=len(rows)).astype(np.int64)
+        return found, len(q)
+
     def category_name(self, row: int) -> str:
         return self.categories.name(int(self.category.values[row]))
 

@@ -22,7 +22,6 @@ from engine.pipeline.candidates import CandidatePool
 from engine.pipeline.context import RequestContext
 from engine.pipeline.stages import FeatureFrame
 from engine.signals import DAY, Signals
-from engine.text import token_ids
 from ltr.aggregates import ItemAggregates
 from ltr.compliance import FieldUse
 from ltr.query_intent import QueryIntent
@@ -210,16 +209,8 @@ def _seen(x: FeatureInputs) -> F32:
 @feature("query_coverage", "query_item", reads=("title", "brand"))
 def _coverage(x: FeatureInputs) -> F32:
     """Share of the query's tokens present in the item's title and brand tokens."""
-    query = token_ids(x.ctx.query)
-    if len(query) == 0 or x.n() == 0:
-        return x.full(0.0)
-    tokens, lengths = x.catalog.tokens.gather(x.rows)
-    if len(tokens) == 0:
-        return x.full(0.0)
-    hit = np.isin(tokens, query)
-    owner = np.repeat(np.arange(x.n()), lengths)
-    counts = np.bincount(owner[hit], minlength=x.n())
-    return (counts / len(query)).astype(np.float32)
+    found, n_query = x.catalog.query_words_found(x.rows, x.ctx.query)
+    return (found / max(n_query, 1)).astype(np.float32)
 
 
 @feature("query_brand_match", "query_item", reads=("brand",))

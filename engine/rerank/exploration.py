@@ -11,14 +11,12 @@ however little behaviour it has.
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
 from engine.catalog import Catalog
 from engine.contracts import Surface
 from engine.pipeline.candidates import CandidatePool
 from engine.pipeline.context import RequestContext
 from engine.pipeline.stages import Ranked
-from engine.text import token_ids
 
 
 class ExplorationSlots:
@@ -45,15 +43,16 @@ class ExplorationSlots:
         rows = pool.rows[ranked.order]
         age = ctx.now - self.catalog.created_at.values[rows]
         new = (age >= 0) & (age < self.window_s)
-        if search:
-            new[new] = self._every_word(ctx.query, rows[new])
+        if search:  # new and carrying every query word
+            found, n_query = self.catalog.query_words_found(rows[new], ctx.query)
+            new[new] = (found >= n_query) & (n_query > 0)
         below = np.flatnonzero(new[page:]) + page  # new items the page would not show
         slots = [p for p in positions if p < min(page, len(rows))][: len(below)]
         if not slots or new[:page].sum() >= len(positions):
             return ranked  # no room, or the ranker already shows enough new items
         # feed: the youngest first, then the best-ranked; search: the best-ranked
-        chosen = below[: len(slots)] if search else below[np.lexsort((below, age[below]))]
-        chosen = chosen[: len(slots)]
+        order = below if search else below[np.lexsort((below, age[below]))]
+        chosen = order[: len(slots)]
         rest = np.delete(np.arange(len(rows)), chosen)
         idx = rest.tolist()
         notes = dict(ranked.notes)
@@ -63,13 +62,3 @@ class ExplorationSlots:
                 f"{self.name}: new item moved from position {k + 1} to {pos + 1}"
             )
         return Ranked(ranked.order[np.asarray(idx, np.int64)], ranked.scores, notes)
-
-    def _every_word(self, query: str, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        """Which ``rows`` carry every token of ``query`` in their title and brand."""
-        q = token_ids(query)
-        if len(q) == 0 or len(rows) == 0:
-            return np.zeros(len(rows), np.bool_)
-        tokens, lengths = self.catalog.tokens.gather(rows)
-        owner = np.repeat(np.arange(len(rows)), lengths)
-        hit = np.isin(tokens, q)
-        return np.bincount(owner[hit], minlength=len(rows)) >= len(q)
