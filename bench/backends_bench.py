@@ -17,20 +17,20 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.index_bench import _clustered, _docs
+from bench.node import local_node
 from search_plugins.embedded import EmbeddedIndex
 from search_plugins.fusion import fuse
 from search_plugins.opensearch import OpenSearchIndex, OpenSearchParams
-from search_plugins.opensearch_node import down, up
 from search_plugins.protocol import IndexDoc, SearchFilter, SearchIndex
 
 K = 100
@@ -158,6 +158,7 @@ async def _run_backend(
             await index.client.indices.delete(index=f"{index.params.alias}-*")
             await index.client.indices.delete_index_template(name=index.params.alias)
         await index.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -187,16 +188,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_with_node(args: argparse.Namespace) -> dict[str, Any]:
     """Run, starting (and afterwards stopping) a local node when no URL is given."""
-    home = None
-    if "opensearch" in args.backends and not args.opensearch_url:
-        home = Path(tempfile.mkdtemp(prefix="shopnow-bench-os-"))
-        os.chmod(home, 0o755)
-        args.opensearch_url = up(home, 0, heap=args.heap).url
-    try:
+    needed = "opensearch" in args.backends
+    with local_node(args.opensearch_url, needed=needed, heap=args.heap) as url:
+        args.opensearch_url = url
         return asyncio.run(run(args))
-    finally:
-        if home is not None:
-            down(home)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -219,9 +214,13 @@ def _args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def run_named(*, quick: bool, opensearch_url: str | None = None) -> dict[str, Any]:
-    """``shopnow bench backends [--quick]``."""
+def run_named(
+    *, quick: bool, opensearch_url: str | None = None, smoke: bool = False
+) -> dict[str, Any]:
+    """``shopnow bench backends [--quick]``; ``smoke``: 2,000 items, 10 queries (for tests)."""
     argv = ["--quick"] if quick else ["--force-merge"]
+    if smoke:
+        argv = ["--n", "2000", "--queries", "10"]
     if opensearch_url:
         argv += ["--opensearch-url", opensearch_url]
     return run_with_node(_args(argv))

@@ -199,13 +199,20 @@ def run(
 
 QUICK = {"n_items": 20_000, "n_events": 200_000, "n_requests": 200, "train_requests": 1200}
 FULL = {"n_items": 1_000_000, "n_events": 10_000_000, "n_requests": 2000, "train_requests": 8000}
+SMOKE = {"n_items": 1000, "n_events": 12_000, "n_requests": 20, "train_requests": 300}
 
 
 def run_named(
-    *, quick: bool, workdir: Path | None = None, reuse: bool = False, skip_http: bool = False
+    *,
+    quick: bool,
+    workdir: Path | None = None,
+    reuse: bool = False,
+    skip_http: bool = False,
+    smoke: bool = False,
 ) -> dict[str, Any]:
-    """The quick (under a minute) or the full (1M items) configuration."""
-    c = QUICK if quick else FULL
+    """The quick (under a minute) or the full (1M items) configuration; ``smoke``: the smallest
+    one every step runs on (for tests)."""
+    c = SMOKE if smoke else QUICK if quick else FULL
     return run(
         c["n_items"],
         c["n_events"],

@@ -120,20 +120,26 @@ def incremental(settings: Settings, batch: int = 1000) -> dict[str, Any]:
     }
 
 
-def run(workdir: Path, *, quick: bool, reuse: bool, requests: int) -> dict[str, Any]:
+def run(
+    workdir: Path, *, quick: bool, reuse: bool, requests: int, smoke: bool = False
+) -> dict[str, Any]:
+    """``smoke``: the smallest world, epochs and samples every step runs on (for tests)."""
     t = time.perf_counter()
-    settings, out = bench_world(workdir, quick=quick, reuse=reuse)
+    settings, out = bench_world(workdir, quick=quick, reuse=reuse, smoke=smoke)
     if not (reuse and (settings.towers_dir / "CURRENT").exists()):
-        train_towers(settings, max_epochs=3 if quick else 10)
+        train_towers(settings, max_epochs=1 if smoke else 3 if quick else 10)
     if not (reuse and (settings.graph_dir / "serve" / "meta.json").exists()):
-        out["graph_training"] = train_graph(settings, max_epochs=20 if quick else 60)
+        epochs = 2 if smoke else 20 if quick else 60
+        out["graph_training"] = train_graph(settings, max_epochs=epochs)
         asyncio.run(build_index(settings))
         asyncio.run(train(settings, max_requests=4000 if quick else 12_000))
     out["build_seconds"] = round(time.perf_counter() - t, 1)
     ds = load_dataset(settings.data_dir)
-    cfg = LightGCNConfig(batch_size=8192, lr=0.01, max_epochs=20 if quick else 40)
+    epochs = 2 if smoke else 20 if quick else 40
+    cfg = LightGCNConfig(batch_size=8192, lr=0.01, max_epochs=epochs)
     out["new_items"] = inductive_recall(ds, load_catalog(settings), ds.split_ts, cfg)
-    out["serving"] = asyncio.run(_source_latency(settings, 300 if quick else 1000))
+    samples = 30 if smoke else 300 if quick else 1000
+    out["serving"] = asyncio.run(_source_latency(settings, samples))
     out["incremental"] = incremental(settings)
     rep = asyncio.run(evaluate(settings, max_requests=requests, progress=True))
     out["recall"] = recall_table(rep, sources=FEED_SOURCES)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import secrets
 import shutil
@@ -32,12 +31,13 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.node import dropped_after, local_node
 from bench.world import bench_world
 from engine.compare.freshness import new_item, templates
 from engine.jobs import build_index, open_engine, train_graph, train_towers
@@ -177,11 +177,13 @@ def run(
     rate: int,
     seconds: float | None,
     opensearch_url: str | None,
+    smoke: bool = False,
 ) -> dict[str, Any]:
-    settings, out = bench_world(workdir, quick=quick, reuse=reuse)
+    """``smoke``: the smallest world and epochs every step runs on (for tests)."""
+    settings, out = bench_world(workdir, quick=quick, reuse=reuse, smoke=smoke)
     if not (reuse and (settings.towers_dir / "CURRENT").is_file()):
-        train_towers(settings, max_epochs=2 if quick else 6)
-        train_graph(settings, max_epochs=10 if quick else 30)
+        train_towers(settings, max_epochs=1 if smoke else 2 if quick else 6)
+        train_graph(settings, max_epochs=2 if smoke else 10 if quick else 30)
     duration = seconds if seconds is not None else (30.0 if quick else 600.0)
     out |= {"rate": rate, "seconds": duration, "batch": BATCH, "backends": {}}
     for backend in backends:
@@ -195,9 +197,10 @@ def run(
             }
         )
         shutil.rmtree(b.ingest_path, ignore_errors=True)  # a fresh log: no earlier run replayed
-        asyncio.run(build_index(b, progress=False))
-        print(f"{backend}: {rate} items/s for {duration:.0f} s", file=sys.stderr)
-        out["backends"][backend] = asyncio.run(_run_backend(b, rate, duration))
+        with dropped_after(b):
+            asyncio.run(build_index(b, progress=False))
+            print(f"{backend}: {rate} items/s for {duration:.0f} s", file=sys.stderr)
+            out["backends"][backend] = asyncio.run(_run_backend(b, rate, duration))
         print(json.dumps(out["backends"][backend]["freshness"].get("all")), file=sys.stderr)
     return out
 
@@ -237,34 +240,20 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def _node(url: str | None, needed: bool) -> Iterator[str | None]:
-    """``url``, or a local node started for the run (and stopped after) when one is needed."""
-    if url or not needed:
-        yield url
-        return
-    from search_plugins.opensearch_node import down, up
-
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / "node"
-        try:
-            yield up(home, 0).url
-        finally:
-            down(home)
-
-
-def run_named(*, quick: bool, opensearch_url: str | None) -> dict[str, Any]:
-    """For ``shopnow bench ingest``: both backends at 500 items/s."""
+def run_named(*, quick: bool, opensearch_url: str | None, smoke: bool = False) -> dict[str, Any]:
+    """For ``shopnow bench ingest``: both backends at 500 items/s (``smoke``: 100 items/s for
+    3 s on the smallest world)."""
     backends = ("embedded", "opensearch")
-    with tempfile.TemporaryDirectory() as tmp, _node(opensearch_url, True) as url:
+    with tempfile.TemporaryDirectory() as tmp, local_node(opensearch_url) as url:
         return run(
             Path(tmp),
             quick=quick,
             reuse=False,
             backends=backends,
-            rate=500,
-            seconds=None,
+            rate=100 if smoke else 500,
+            seconds=3.0 if smoke else None,
             opensearch_url=url,
+            smoke=smoke,
         )
 
 
@@ -281,7 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     needed = "opensearch" in backends
-    with tempfile.TemporaryDirectory() as tmp, _node(args.opensearch_url, needed) as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        local_node(args.opensearch_url, needed=needed) as url,
+    ):
         rep = run(
             args.workdir or Path(tmp),
             quick=args.quick,

@@ -160,8 +160,11 @@ def _redis(url: str | None) -> Iterator[str]:
             proc.wait(10)
 
 
-def run(*, quick: bool, stores: Sequence[str], redis_url: str | None) -> dict[str, Any]:
-    n_events, reads = (50_000, 300) if quick else (1_000_000, 3000)
+def run(
+    *, quick: bool, stores: Sequence[str], redis_url: str | None, smoke: bool = False
+) -> dict[str, Any]:
+    """``smoke``: 2,000 events and 30 reads (for tests)."""
+    n_events, reads = (2000, 30) if smoke else (50_000, 300) if quick else (1_000_000, 3000)
     out: dict[str, Any] = {"quick": quick, "stores": {}}
     with _redis(redis_url if "redis" in stores else "unused") as url:
         for name in stores:

@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.ingest_bench import _node, _pct
+from bench.ingest_bench import _pct
+from bench.node import dropped_after, local_node
 from bench.world import bench_world
 from engine.compare.freshness import new_item, templates
 from engine.contracts import FeedRequest, SearchRequest
@@ -111,9 +112,15 @@ async def _writer(engine: Engine, stop: asyncio.Event, accepted: dict[str, float
         await asyncio.sleep(0.1)
 
 
-async def _run_backend(settings: Settings, clients: int) -> dict[str, Any]:
+async def _run_backend(
+    settings: Settings,
+    clients: int,
+    settle_s: float = SETTLE_S,
+    steady_s: float = 10.0,
+    after_s: float = 5.0,
+) -> dict[str, Any]:
     engine = await open_engine(settings, warm=False)
-    await asyncio.sleep(SETTLE_S)  # the index just built: let its merges finish first
+    await asyncio.sleep(settle_s)  # the index just built: let its merges finish first
     fresh: list[float] = []
 
     def on_fresh(source: str, s: float) -> None:
@@ -130,14 +137,14 @@ async def _run_backend(settings: Settings, clients: int) -> dict[str, Any]:
     try:
         load = [asyncio.create_task(_client(engine, k, stop, answered)) for k in range(clients)]
         load.append(asyncio.create_task(_writer(engine, stop, accepted)))
-        await asyncio.sleep(10.0)  # steady state first
+        await asyncio.sleep(steady_s)  # steady state first
         before = len(answered)
         steady = [a for a in answered if "s" in a]
         version = await asyncio.to_thread(republish, settings)
         began = time.monotonic()
         rollout = await refresh_towers(engine)
         ended = time.monotonic()
-        await asyncio.sleep(5.0)
+        await asyncio.sleep(after_s)
         stop.set()
         await asyncio.gather(*load)
         await engine.drain_backlog()
@@ -193,10 +200,12 @@ def run(
     backends: Sequence[str],
     clients: int,
     opensearch_url: str | None,
+    smoke: bool = False,
 ) -> dict[str, Any]:
-    settings, out = bench_world(workdir, quick=quick, reuse=reuse)
+    """``smoke``: the smallest world, and 1 s of load before and after (for tests)."""
+    settings, out = bench_world(workdir, quick=quick, reuse=reuse, smoke=smoke)
     if not (reuse and (settings.towers_dir / "CURRENT").is_file()):
-        train_towers(settings, max_epochs=2 if quick else 6, force=True)
+        train_towers(settings, max_epochs=1 if smoke else 2 if quick else 6, force=True)
     out |= {"clients": clients, "backends": {}}
     for backend in backends:
         b = settings.model_copy(
@@ -209,23 +218,29 @@ def run(
             }
         )
         shutil.rmtree(b.ingest_path, ignore_errors=True)
-        asyncio.run(build_index(b, progress=False))
-        print(f"{backend}: rollout under {clients} clients", file=sys.stderr)
-        out["backends"][backend] = asyncio.run(_run_backend(b, clients))
+        waits = {"settle_s": 1.0, "steady_s": 1.0, "after_s": 1.0} if smoke else {}
+        with dropped_after(b):
+            asyncio.run(build_index(b, progress=False))
+            print(f"{backend}: rollout under {clients} clients", file=sys.stderr)
+            out["backends"][backend] = asyncio.run(_run_backend(b, clients, **waits))
         print(json.dumps(out["backends"][backend]), file=sys.stderr)
     return out
 
 
-def run_named(*, quick: bool) -> dict[str, Any]:
-    """For ``shopnow bench rollout``: both backends, a local node started for the run."""
-    with tempfile.TemporaryDirectory() as tmp, _node(None, True) as url:
+def run_named(
+    *, quick: bool, opensearch_url: str | None = None, smoke: bool = False
+) -> dict[str, Any]:
+    """For ``shopnow bench rollout``: both backends; without ``opensearch_url`` a local node
+    started for the run."""
+    with tempfile.TemporaryDirectory() as tmp, local_node(opensearch_url) as url:
         return run(
             Path(tmp),
             quick=quick,
             reuse=False,
             backends=("embedded", "opensearch"),
-            clients=4,
+            clients=2 if smoke else 4,
             opensearch_url=url,
+            smoke=smoke,
         )
 
 
@@ -241,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     with (
         tempfile.TemporaryDirectory() as tmp,
-        _node(args.opensearch_url, "opensearch" in backends) as url,
+        local_node(args.opensearch_url, needed="opensearch" in backends) as url,
     ):
         rep = run(
             args.workdir or Path(tmp),

@@ -153,12 +153,16 @@ async def _run(settings: Any, n_requests: int, counts: Sequence[int]) -> dict[st
         await engine.close()
 
 
-def run(workdir: Path, *, quick: bool, reuse: bool, requests: int) -> dict[str, Any]:
-    settings, out = bench_world(workdir, quick=quick, reuse=reuse)
+def run(
+    workdir: Path, *, quick: bool, reuse: bool, requests: int, smoke: bool = False
+) -> dict[str, Any]:
+    """``smoke``: the smallest world, and 0, 10 and 100 rules (for tests)."""
+    settings, out = bench_world(workdir, quick=quick, reuse=reuse, smoke=smoke)
     settings = settings.model_copy(update={"index_dir": workdir / "index-rules"})
     if not (reuse and settings.index_dir.exists()):
         asyncio.run(build_index(settings, progress=False))
-    out |= {"requests": requests, "rules": asyncio.run(_run(settings, requests, (0, 100, 10_000)))}
+    counts = (0, 10, 100) if smoke else (0, 100, 10_000)
+    out |= {"requests": requests, "rules": asyncio.run(_run(settings, requests, counts))}
     return out
 
 

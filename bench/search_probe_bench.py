@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine.evaluation.query_probe import probe_search
 from engine.jobs import open_engine
 from engine.settings import Settings
@@ -28,6 +30,13 @@ from engine.settings import Settings
 async def _run(settings: Settings, leaves: int, seed: int) -> dict[str, Any]:
     engine = await open_engine(settings, warm=False)
     try:
+        live = ~engine.catalog.deleted.values[: len(engine.catalog)]
+        _, counts = np.unique(engine.catalog.category.values[: len(live)][live], return_counts=True)
+        if not (counts >= 10).any():  # what the probe picks its categories from
+            raise SystemExit(
+                f"no leaf category of {settings.data_dir} holds 10 items: the world is too small "
+                "for the probe (make demo's has 50,000 items)"
+            )
         out = await probe_search(engine, leaves, seed)
         out["ranker"] = getattr(engine.spec.scorer, "version", engine.spec.scorer.name)
         return out

@@ -182,15 +182,20 @@ def plot(
     return path
 
 
-def run(workdir: Path, *, quick: bool, reuse: bool, requests: int) -> dict[str, Any]:
+def run(
+    workdir: Path, *, quick: bool, reuse: bool, requests: int, smoke: bool = False
+) -> dict[str, Any]:
+    """``smoke``: the smallest world and samples every step runs on (for tests)."""
     t = time.perf_counter()
-    settings, out = bench_world(workdir, quick=quick, reuse=reuse)
+    settings, out = bench_world(workdir, quick=quick, reuse=reuse, smoke=smoke)
     if not (reuse and (settings.towers_dir / "CURRENT").exists()):
-        out["towers_training"] = train_towers(settings, max_epochs=3 if quick else 10)
+        epochs = 1 if smoke else 3 if quick else 10
+        out["towers_training"] = train_towers(settings, max_epochs=epochs)
         asyncio.run(build_index(settings))
         asyncio.run(train(settings, max_requests=4000 if quick else 12_000))
     out["build_seconds"] = round(time.perf_counter() - t, 1)
-    out["serving"] = asyncio.run(serving_figures(settings, 300 if quick else 1000))
+    samples = 30 if smoke else 300 if quick else 1000
+    out["serving"] = asyncio.run(serving_figures(settings, samples))
     rep = asyncio.run(evaluate(settings, max_requests=requests, progress=True))
     out["recall"] = recall_table(rep)
     out["provisional"] = provisional_figures(workdir, settings, requests)

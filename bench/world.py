@@ -1,5 +1,5 @@
 """The synthetic world the marketplace benchmarks share (quick: 5K items / 80K events; full:
-50K / 500K, the demo's size), generated once per work directory."""
+50K / 500K, the demo's size; smoke: 1,200 / 15K, for tests), generated once per work directory."""
 
 from __future__ import annotations
 
@@ -10,9 +10,15 @@ from engine.settings import Settings
 from ingest.synth.generate import generate
 
 
-def bench_world(workdir: Path, *, quick: bool, reuse: bool) -> tuple[Settings, dict[str, Any]]:
-    """Settings over ``workdir`` and the report's header; data generated unless reused."""
-    items, events = (5_000, 80_000) if quick else (50_000, 500_000)
+def bench_world(
+    workdir: Path, *, quick: bool, reuse: bool, smoke: bool = False
+) -> tuple[Settings, dict[str, Any]]:
+    """Settings over ``workdir`` and the report's header; data generated unless reused.
+    ``smoke``: the smallest world every step runs on (its figures mean nothing)."""
+    if smoke:
+        items, events = 1200, 15_000
+    else:
+        items, events = (5_000, 80_000) if quick else (50_000, 500_000)
     settings = Settings(
         data_dir=workdir / "data",
         index_dir=workdir / "index",
@@ -21,4 +27,5 @@ def bench_world(workdir: Path, *, quick: bool, reuse: bool) -> tuple[Settings, d
     )
     if not (reuse and (settings.data_dir / "events.npz").exists()):
         generate(settings.data_dir, n_items=items, n_events=events, seed=0, progress=True)
-    return settings, {"items": items, "events": events, "quick": quick}
+    header = {"items": items, "events": events, "quick": quick}
+    return settings, header | ({"smoke": True} if smoke else {})

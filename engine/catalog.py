@@ -40,6 +40,17 @@ class UpsertResult:
     stale: list[str]  # ids whose version was not newer
 
 
+@dataclass(frozen=True, slots=True)
+class RowState:
+    """One row as it was, for :meth:`Catalog.restore` (an ingest batch undone)."""
+
+    row: int
+    title: str
+    description: str
+    tokens: npt.NDArray[np.int64]
+    columns: tuple[object, ...]  # one value per column of ``Catalog._columns``
+
+
 class Catalog:
     def __init__(self) -> None:
         self.ids: list[str] = []
@@ -102,6 +113,31 @@ class Catalog:
         self.deleted.set(row, True)
         self.version.set(row, version)
         return True
+
+    def row_state(self, row: int) -> RowState:
+        """The row's values now, to put back later with :meth:`restore`."""
+        return RowState(
+            row,
+            self.titles[row],
+            self.descriptions[row],
+            self.tokens[row].copy(),
+            tuple(col.values[row].item() for col in self._columns()),
+        )
+
+    def restore(self, state: RowState) -> None:
+        """Put a row back as :meth:`row_state` saw it."""
+        row = state.row
+        self.titles[row], self.descriptions[row] = state.title, state.description
+        self.tokens.set(row, state.tokens)
+        self.tokens.pack()
+        for col, value in zip(self._columns(), state.columns, strict=True):
+            col.set(row, value)
+
+    def forget(self, row: int) -> None:
+        """Undo the change that added ``row``: rows are stable, so it stays, deleted and at
+        no version (any later version of its id applies)."""
+        self.deleted.set(row, True)
+        self.version.set(row, -1)
 
     def _columns(self) -> list[Column]:
         return [

@@ -259,7 +259,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from engine.benchmarks import run_bench
 
-    print(json.dumps(run_bench(args.which, quick=args.quick, settings=_settings(args)), indent=2))
+    report = run_bench(
+        args.which,
+        quick=args.quick,
+        smoke=args.smoke,
+        settings=_settings(args),
+        opensearch_url=args.opensearch_url,  # given on the command line; else a local node
+    )
+    print(json.dumps(report, indent=2))
     return 0
 
 
@@ -453,6 +460,11 @@ def parser() -> argparse.ArgumentParser:
         ],
     )
     p.add_argument("--quick", action="store_true", help="small sizes, under a minute")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="smaller than --quick: checks that every step runs (tests); figures mean nothing",
+    )
     p.set_defaults(fn=cmd_bench)
 
     p = sub.add_parser(

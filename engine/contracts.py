@@ -30,6 +30,16 @@ class Availability(StrEnum):
     discontinued = "discontinued"
 
 
+# The largest item version. Indexes order writes of one id by ``3 x version + q`` (q <= 2,
+# search_plugins/protocol.py: write_order, delete_order) and OpenSearch external versions are
+# signed 64-bit, so ``3 x MAX_VERSION + 2`` must fit in a signed 64-bit integer: a larger
+# version would be accepted into the ingest log and then fail every index write.
+MAX_VERSION = (2**63 - 1 - 2) // 3
+# Prices are kept as float32 (and their logs are features): a smaller positive price would
+# round to 0 there.
+MIN_PRICE = 1e-4
+
+
 class Item(Strict):
     """A catalog item as ingested. ``version`` orders updates: an older one never wins."""
 
@@ -41,17 +51,17 @@ class Item(Strict):
     )
     brand: str = Field(min_length=1, max_length=200)
     attributes: dict[str, str] = Field(default_factory=dict, max_length=64)
-    price: float = Field(gt=0, lt=1e7)
+    price: float = Field(ge=MIN_PRICE, lt=1e7)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     availability: Availability
     seller_id: str = Field(pattern=_ID)
     created_at: datetime
     updated_at: datetime
-    version: int = Field(ge=0)
+    version: int = Field(ge=0, le=MAX_VERSION)
     # Restricted: usable only through declared aggregations.
     seller_rating: float | None = Field(None, ge=0, le=5, json_schema_extra=RESTRICTED)
     seller_order_count: int | None = Field(None, ge=0, json_schema_extra=RESTRICTED)
-    cost_price: float | None = Field(None, gt=0, json_schema_extra=RESTRICTED)
+    cost_price: float | None = Field(None, ge=MIN_PRICE, lt=1e7, json_schema_extra=RESTRICTED)
 
     @model_validator(mode="after")
     def _times(self) -> Item:

@@ -55,6 +55,12 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.ingest_poison = Counter(
+            "shopnow_ingest_poison_records",
+            "Ingest-log records moved to the dead letters because applying them kept failing "
+            "(poison records; also counted as dead_letter in shopnow_ingested_changes)",
+            registry=r,
+        )
         self.ingest_lag = Gauge(
             "shopnow_ingest_lag_changes", "Accepted changes not yet applied", registry=r
         )

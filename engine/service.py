@@ -104,7 +104,9 @@ class Engine:
         self.feature_log = FeatureLog(settings.feature_log_dir, settings.feature_log_rate)
         self.reference = reference  # the served ranker's drift reference, when it has one
         self.output_reference = _output_reference(towers)  # the served towers' one
-        self.control = ControlStore(settings.control_file)  # rules, keys, audit log
+        self.control = ControlStore(  # rules, keys, audit log
+            settings.control_file, key_secret=settings.key_secret
+        )
         self.rules = RuleSet(self.control.rules(), self.control.revision())
         self.cold_start = cold_start_of(spec)  # new items' priors and evidence, online store
         if self.cold_start.store is not store:
@@ -131,6 +133,7 @@ class Engine:
             persist_every_s=settings.ingest_persist_s,
             on_freshness=self._fresh,
             on_outcome=lambda status: self.metrics.ingested.labels(status).inc(),
+            on_poison=lambda offset, reason: self.metrics.ingest_poison.inc(),
         )
 
     def swap_graph(self, graph: GraphServing) -> None:

@@ -10,6 +10,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.source_names import SOURCE_NAMES
 
+BodyClass = Literal["query", "rules", "events", "items"]
+BODY_LIMITS: dict[BodyClass, int] = {
+    "query": 64 * 1024,  # a search or feed request: a query, filters, <= 200 session items
+    "rules": 256 * 1024,  # a rule with its pins, hides and synonyms
+    "events": 4 * 1024 * 1024,  # <= 10,000 events
+    "items": 32 * 1024 * 1024,  # <= 5,000 items with descriptions and attributes
+}
+
 
 class Settings(BaseSettings):
     """Engine configuration. Environment variables use the ``SHOPNOW_`` prefix."""
@@ -85,7 +93,20 @@ class Settings(BaseSettings):
         None,
         min_length=16,
         description="bootstrap admin API key; when set, every /v1 call needs a key with the "
-        "right role (client, merchandiser, admin); unset: the API is open (development)",
+        "right role (client, merchandiser, admin); unset: the API is open (development). It is "
+        "never stored: changing it retires the old value at the next start",
+    )
+    key_secret: str | None = Field(
+        None,
+        min_length=32,
+        description="server secret of the keyed digests API keys are stored under; machines "
+        "sharing one control database need the same one (unset: a file beside the control "
+        "database, made on first use)",
+    )
+    body_limits: dict[BodyClass, int] = Field(
+        default_factory=lambda: dict(BODY_LIMITS),
+        description="largest request body in bytes per route class: query (search, feed, "
+        "preview, keys), rules, events, items; a larger body gets 413",
     )
     rollout_fill_share: float = Field(
         0.5,
@@ -123,6 +144,12 @@ class Settings(BaseSettings):
         ge=0,
         description="how long PUT/DELETE /v1/items wait for their changes to reach "
         "every source before answering 202 with them pending (0: answer once durable)",
+    )
+    ingest_stall_s: float = Field(
+        60.0,
+        gt=0,
+        description="/readyz answers not ready once the ingest worker has had changes waiting "
+        "this long (seconds) without applying any (a backend refusing writes, a stuck batch)",
     )
     new_arrivals_days: float = Field(
         3.0, gt=0, description="items younger than this are new: new_arrivals and exploration"

@@ -12,6 +12,12 @@ A change whose text is already embedded (a price or stock update, a replay) gets
 item-tower vector in the batch; a new text gets a provisional one (from its attributes, no
 text-model pass), so every change is eligible for two-tower retrieval within its batch, and the
 vector lane (``engine/vector_lane.py``) follows with the full vector.
+
+A batch the worker gives up on as it is (``discard``: it failed deterministically and is
+applied again one record at a time, or its one record is poison) and a ``prepare`` that raises
+half-way leave the catalog as it was before the batch: every row the batch changed is put back,
+every row it added is forgotten (deleted, at no version). A poison record then goes to the
+dead letters (``reject``); records found there are skipped, here and by ``replay_catalog``.
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
-from engine.catalog import Catalog
-from engine.contracts import Item
+from engine.catalog import Catalog, RowState
+from engine.contracts import MAX_VERSION, Item
+from engine.state.protocol import StoreUnavailable
 from engine.vector_lane import VectorLane
-from ingest.deadletter import DeadLetters
+from ingest.deadletter import DeadLetters, DeadLog, log_source
 from ingest.log import IngestLog, Record
 from ingest.worker import APPLIED, DEAD, STALE, Outcome, Prepared, Transient
 from ltr.aggregates import ItemAggregates
@@ -49,9 +56,20 @@ Letter = tuple[str, str, Any]  # dead letter: where from, why, the record
 
 
 @dataclass(slots=True)
-class _Batch:
-    """What ``write`` sends: rows to (re)index and deletes, with the offsets behind each id."""
+class _Undo:
+    """How to put the catalog back as it was before a batch: the rows it changed as they were
+    (first change only), and the first row it added (rows from there on are new)."""
 
+    first_new: int
+    rows: dict[int, RowState] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What ``write`` sends: rows to (re)index and deletes, with the offsets behind each id;
+    and how to undo the batch in the catalog."""
+
+    undo: _Undo
     rows: list[int] = field(default_factory=list)
     deletes: dict[str, int] = field(default_factory=dict)
     offsets_of: dict[str, list[int]] = field(default_factory=dict)
@@ -63,6 +81,15 @@ def _reason(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"]) or "record"
         parts.append(f"{loc}: {err['msg']}")
     return "; ".join(parts)
+
+
+def _delete_of(body: dict[str, Any]) -> tuple[str, int]:
+    """The id and version of a delete record; raises ValueError (or KeyError, TypeError)
+    naming what is wrong."""
+    item_id, version = str(body["id"]), int(body["version"])
+    if not 0 <= version <= MAX_VERSION:  # the contract's bound, as for upserts
+        raise ValueError(f"version {version} outside 0..{MAX_VERSION}")
+    return item_id, version
 
 
 class CatalogWriter:
@@ -90,6 +117,7 @@ class CatalogWriter:
         self.on_stage = on_stage  # seconds per ingest stage and batch (metrics, benchmarks)
         self.on_freshness = on_freshness  # what the vector lane completes
         self.owed_path = owed_path  # the lane's owed vectors, saved with each checkpoint
+        self.dead_log: DeadLog = dead_letters.from_log()  # log records never to apply
         self.lane: VectorLane | None = None
         if towers is not None:  # its hooks look the writer's up at each call (benchmarks wrap them)
             self.lane = VectorLane(
@@ -103,15 +131,47 @@ class CatalogWriter:
 
     # -- prepare ----------------------------------------------------------------------------
     async def prepare(self, records: Sequence[Record]) -> Prepared:
+        """Apply ``records`` to the catalog and the in-memory sources. Raising leaves the
+        catalog as it was (an unreachable index or store raises :class:`Transient`)."""
+        batch = _Batch(_Undo(len(self.catalog)))
+        try:
+            return await self._prepare(records, batch)
+        except Exception as exc:
+            await self._restore(batch.undo)
+            if isinstance(exc, IndexUnavailable | StoreUnavailable):
+                raise Transient(str(exc)) from exc
+            raise
+        except BaseException:  # cancelled: the catalog at least
+            self._restore_catalog(batch.undo)
+            raise
+
+    async def discard(self, prepared: Prepared) -> None:
+        """The worker gives up on this batch as it is: put the catalog back as before it."""
+        batch: _Batch = prepared.payload
+        await self._restore(batch.undo)
+
+    async def reject(self, record: Record, reason: str) -> Outcome:
+        """A poison record (its application kept failing): to the dead letters."""
+        outcomes: dict[int, Outcome] = {}
+        dead: list[Letter] = []
+        self._dead(record, reason, outcomes, dead)
+        self.dead_letters.add_many(dead)
+        self.dead_log.add(record.offset, record.body, reason)
+        return outcomes[record.offset]
+
+    async def _prepare(self, records: Sequence[Record], batch: _Batch) -> Prepared:
         t = time.perf_counter()
         outcomes: dict[int, Outcome] = {}
-        batch = _Batch()
         changed: set[int] = set()
         run: list[tuple[int, Item]] = []  # consecutive upserts, applied together
         dead: list[Letter] = []
         accepted: dict[str, Record] = {}  # id -> its latest upsert record in the batch
         for rec in records:
             op = rec.body.get("op")
+            known = self.dead_log.reason(rec.offset, rec.body)
+            if known is not None:  # dead-lettered before a restart: never applied
+                self._dead(rec, known, outcomes, [])
+                continue
             if op == "upsert":
                 try:
                     run.append((rec.offset, Item.model_validate(rec.body.get("item"))))
@@ -127,6 +187,10 @@ class CatalogWriter:
                 self._dead(rec, f"unknown op {op!r}", outcomes, dead)
         changed |= self._upserts(run, outcomes, batch)
         self.dead_letters.add_many(dead)
+        for rec in records:
+            out = outcomes.get(rec.offset)
+            if out is not None and out.status == DEAD:
+                self.dead_log.add(rec.offset, rec.body, out.detail)
         if changed:
             self.on_catalog_change()
         eligible: dict[str, float] = {"catalog": time.time()}
@@ -182,7 +246,38 @@ class CatalogWriter:
         item = rec.body.get("item")
         item_id = str(item.get("id", "")) if isinstance(item, dict) else str(rec.body.get("id", ""))
         outcomes[rec.offset] = Outcome(item_id, DEAD, reason, str(rec.body.get("op", "")))
-        dead.append((f"log offset {rec.offset}", reason, rec.body))
+        dead.append((log_source(rec.offset), reason, rec.body))
+
+    def _keep(self, undo: _Undo, ids: Sequence[str]) -> None:
+        """Remember the rows of ``ids`` as they are, before the batch first changes them."""
+        cat = self.catalog
+        for item_id in ids:
+            row = cat.row_of.get(item_id)
+            if row is not None and row < undo.first_new and row not in undo.rows:
+                undo.rows[row] = cat.row_state(row)
+
+    def _restore_catalog(self, undo: _Undo) -> list[int]:
+        """Put back the rows a batch changed and forget the rows it added; returns the rows
+        put back live (whose vectors must follow)."""
+        cat = self.catalog
+        for state in undo.rows.values():
+            cat.restore(state)
+        for row in range(undo.first_new, len(cat)):
+            cat.forget(row)
+        if undo.rows or len(cat) > undo.first_new:
+            self.on_catalog_change()
+        return sorted(r for r in undo.rows if not cat.deleted.values[r])
+
+    async def _restore(self, undo: _Undo) -> None:
+        """The catalog as before the batch, and the item vectors of the rows put back
+        computed again from their contents (the lane drops what it owed for the batch's
+        versions by itself: they are no longer the catalog's)."""
+        live = self._restore_catalog(undo)
+        if live and self.towers is not None:
+            try:
+                await self._vectors(np.array(live, np.int64), {})
+            except Exception:  # they are recomputed with the row's next change
+                log.exception("item vectors of %d rows put back not recomputed", len(live))
 
     def _upserts(
         self, run: list[tuple[int, Item]], outcomes: dict[int, Outcome], batch: _Batch
@@ -191,6 +286,7 @@ class CatalogWriter:
         if not run:
             return set()
         cat = self.catalog
+        self._keep(batch.undo, [it.id for _, it in run])
         current: dict[str, int] = {}
         for off, it in run:
             row = cat.row_of.get(it.id)
@@ -222,10 +318,11 @@ class CatalogWriter:
         dead: list[Letter],
     ) -> None:
         try:
-            item_id, version = str(rec.body["id"]), int(rec.body["version"])
+            item_id, version = _delete_of(rec.body)
         except (KeyError, TypeError, ValueError) as exc:
             self._dead(rec, f"delete needs 'id' and an integer 'version': {exc}", outcomes, dead)
             return
+        self._keep(batch.undo, [item_id])
         done = self.catalog.delete(item_id, version)
         outcomes[rec.offset] = Outcome(item_id, APPLIED if done else STALE, op="delete")
         batch.offsets_of.setdefault(item_id, []).append(rec.offset)
@@ -309,18 +406,42 @@ def index_doc(catalog: Catalog, towers: TowerServing | None, row: int) -> IndexD
 
 def replay_catalog(catalog: Catalog, ingest_log: IngestLog) -> int:
     """Apply every logged change to the catalog (at start, before serving). Records that fail
-    validation are skipped here (the worker dead-letters them). Returns how many applied."""
+    validation are skipped here (the worker dead-letters them), and so are the log records
+    among the dead letters (poison records: applying them kept failing). Returns how many
+    applied."""
+    dead = DeadLetters(ingest_log.path.parent).from_log()
     n = 0
     run: list[Item] = []  # consecutive upserts go in together
     for rec in ingest_log.records():
+        if dead.reason(rec.offset, rec.body) is not None:
+            continue
         op = rec.body.get("op")
         try:
             if op == "upsert":
                 run.append(Item.model_validate(rec.body["item"]))
             elif op == "delete":
-                n += len(catalog.upsert(run).applied) if run else 0
+                item_id, version = _delete_of(rec.body)
+                n += _replay_upserts(catalog, run)
                 run = []
-                n += catalog.delete(str(rec.body["id"]), int(rec.body["version"]))
+                n += catalog.delete(item_id, version)
         except (ValidationError, KeyError, TypeError, ValueError):
             continue
-    return n + (len(catalog.upsert(run).applied) if run else 0)
+    return n + _replay_upserts(catalog, run)
+
+
+def _replay_upserts(catalog: Catalog, run: list[Item]) -> int:
+    """Upsert ``run``; should the catalog raise, one item at a time, skipping (and logging)
+    those it raises on (the worker dead-letters them): a start never stops on a record."""
+    if not run:
+        return 0
+    try:
+        return len(catalog.upsert(run).applied)
+    except Exception:
+        log.exception("replaying %d upserts failed; applying them one at a time", len(run))
+    n = 0
+    for it in run:
+        try:
+            n += len(catalog.upsert([it]).applied)
+        except Exception as exc:
+            log.error("replay skipped %s version %d: %r", it.id, it.version, exc)
+    return n

@@ -1,11 +1,14 @@
 """Dead letters: records that cannot be applied, kept with the reason (JSON lines, fsynced).
 
 Nothing malformed is dropped silently: a bad line of a JSONL file or a log record that fails
-validation lands here with its source (file and line, or log offset) and the error.
+validation lands here with its source (file and line, or log offset) and the error, and so
+does a log record whose application kept failing (a *poison* record). Log records found here
+are never applied again: not by the worker after a restart, not by the catalog's replay.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from pathlib import Path
@@ -14,6 +17,37 @@ from typing import Any
 import orjson
 
 DEAD_LETTER_FILE = "dead-letters.jsonl"
+LOG_SOURCE = "log offset "  # the source of a dead letter taken from the ingest log
+
+
+def log_source(offset: int) -> str:
+    return f"{LOG_SOURCE}{offset}"
+
+
+def fingerprint(body: Any) -> bytes:
+    """Identifies a log record's body, so that a dead letter names the record at its offset
+    and not whatever a log started afresh later holds there."""
+    return hashlib.blake2b(orjson.dumps(body, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+
+
+class DeadLog:
+    """The ingest-log records among the dead letters: offset -> (fingerprint, reason)."""
+
+    def __init__(self, known: dict[int, tuple[bytes, str]] | None = None) -> None:
+        self.known = known or {}
+
+    def reason(self, offset: int, body: Any) -> str | None:
+        """Why the record at ``offset`` with ``body`` was dead-lettered, or None if it was not."""
+        got = self.known.get(offset)
+        return got[1] if got is not None and got[0] == fingerprint(body) else None
+
+    def add(self, offset: int, body: Any, reason: str) -> None:
+        """The first reason of a record is kept; another record at the offset (a log started
+        afresh) replaces it."""
+        fp = fingerprint(body)
+        got = self.known.get(offset)
+        if got is None or got[0] != fp:
+            self.known[offset] = (fp, reason)
 
 
 class DeadLetters:
@@ -44,3 +78,14 @@ class DeadLetters:
             return []
         with self.path.open("rb") as fh:
             return [orjson.loads(line) for line in fh if line.strip()]
+
+    def from_log(self) -> DeadLog:
+        """The dead letters taken from the ingest log (the first reason of each offset)."""
+        dead = DeadLog()
+        for letter in self.read():
+            source = letter.get("source")
+            if isinstance(source, str) and source.startswith(LOG_SOURCE):
+                offset = source[len(LOG_SOURCE) :]
+                if offset.isdigit():
+                    dead.add(int(offset), letter.get("record"), str(letter.get("reason", "")))
+        return dead

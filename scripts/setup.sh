@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a new machine; idempotent and cached.
-# The Python environment lives outside the clone, keyed by the lock file, and is reused
-# while the lock does not change. ./.venv is a symlink to it.
+# The dependencies live in one environment outside the clone, keyed by the lock file and
+# shared by every clone while the lock does not change. ./.venv is a small environment of this
+# clone on top of it: the project is installed (editable) there only, so each clone runs its own
+# code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,16 +37,48 @@ fi
 
 root=${SHOPNOW_CACHE:-$HOME/.cache/shopnow}
 key=$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
-venv="$root/venv-$key"
-if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
-  echo "setup: creating $venv"
-  rm -rf "$venv"
-  mkdir -p "$root"
-  "$PY" -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --upgrade pip uv
-  "$venv/bin/uv" pip install --python "$venv/bin/python" -q -r requirements.lock
-  touch "$venv/.complete"
+deps="$root/venv-$key"
+mkdir -p "$root"
+# One setup at a time builds or changes the shared environment (clones, CI, the demo).
+exec 9>"$root/.setup.lock"
+if command -v flock >/dev/null; then flock 9; fi
+if [ ! -x "$deps/bin/python" ] || [ ! -f "$deps/.complete" ]; then
+  echo "setup: creating $deps"
+  rm -rf "$deps"
+  "$PY" -m venv "$deps"
+  "$deps/bin/python" -m pip install -q --upgrade pip uv
+  "$deps/bin/uv" pip install --python "$deps/bin/python" -q -r requirements.lock
+  touch "$deps/.complete"
 fi
-"$venv/bin/uv" pip install --python "$venv/bin/python" -q --no-deps -e .
-ln -sfn "$venv" .venv
-echo "setup: ready ($venv)"
+
+# This clone's environment: its own directory, the shared site-packages added by a .pth file.
+here=$(pwd -P)
+venv="$here/.venv"
+deps_home=$(sed -n 's/^home = //p' "$deps/pyvenv.cfg")
+if [ -L .venv ] || [ ! -x .venv/bin/python ] \
+  || [ "$(sed -n 's/^home = //p' .venv/pyvenv.cfg 2>/dev/null)" != "$deps_home" ]; then
+  rm -rf .venv  # a symlink to the shared environment (older setups), or a stale one
+  "$deps/bin/python" -m venv --without-pip "$venv"
+fi
+site() { "$1" -c 'import sysconfig; print(sysconfig.get_path("purelib"))'; }
+deps_site=$(site "$deps/bin/python")
+echo "import site; site.addsitedir('$deps_site')" >"$(site .venv/bin/python)/_shopnow_deps.pth"
+# The shared tools, run by this clone's Python: binaries linked, scripts with its shebang.
+for tool in "$deps"/bin/*; do
+  name=${tool##*/}
+  case $name in python* | activate* | Activate.ps1 | pip* | shopnow) continue ;; esac
+  if [ "$(head -c2 "$tool")" != "#!" ]; then
+    ln -sfn "$tool" ".venv/bin/$name"
+  elif [[ "$(head -n1 "$tool")" == '#!'*/bin/python* ]]; then
+    { echo "#!$venv/bin/python"; tail -n +2 "$tool"; } >".venv/bin/$name.tmp"
+    chmod 755 ".venv/bin/$name.tmp"
+    mv -f ".venv/bin/$name.tmp" ".venv/bin/$name"
+  fi
+done
+"$deps/bin/uv" pip install --python .venv/bin/python -q --no-deps -e .
+# The shared environment holds dependencies only: an install of the project there (older
+# setups) made every clone import whichever clone ran setup last.
+if compgen -G "$deps_site/shopnow_discovery-*.dist-info" >/dev/null; then
+  "$deps/bin/uv" pip uninstall --python "$deps/bin/python" -q shopnow-discovery
+fi
+echo "setup: ready (.venv on $deps)"

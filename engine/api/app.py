@@ -11,18 +11,33 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
 
-from engine.api.auth import AuthMiddleware, Keys, actor
-from engine.api.errors import ApiError, parse, query_seconds
+from engine.api.auth import Keys, actor
+from engine.api.errors import ApiError
 from engine.api.openapi import build_openapi, render_docs
-from engine.api.rules import ROUTES as RULE_ROUTES
-from engine.api.schemas import DeleteResult, EventsAccepted, ItemsBody, ItemsWritten, Readiness
-from engine.contracts import EventBatch, FeedRequest, SearchRequest
+from engine.api.operations import Operation, Reply, body, routes
+from engine.api.params import IntParam, SecondsParam, TextParam
+from engine.api.rules import OPERATIONS as RULE_OPERATIONS
+from engine.api.schemas import (
+    DeleteResult,
+    EventsAccepted,
+    Health,
+    ItemsBody,
+    ItemsWritten,
+    Readiness,
+)
+from engine.contracts import (
+    MAX_VERSION,
+    EventBatch,
+    FeedRequest,
+    RankedResponse,
+    SearchRequest,
+)
 from engine.model_watch import watch_models
 from engine.service import Engine
 from engine.state.protocol import StoreUnavailable
@@ -36,16 +51,6 @@ REQUEST_ID = "x-request-id"
 MAX_WAIT_S = 60.0  # longest a PUT may wait for its items to reach every source
 
 
-def _json(model: object, status: int = 200, request_id: str | None = None) -> Response:
-    from pydantic import BaseModel
-
-    assert isinstance(model, BaseModel)
-    headers = {REQUEST_ID: request_id} if request_id else None
-    return Response(
-        model.model_dump_json(), status_code=status, media_type="application/json", headers=headers
-    )
-
-
 def _engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
@@ -56,43 +61,50 @@ def _rid(request: Request) -> str:
     return rid
 
 
-async def search(request: Request) -> Response:
-    req = await parse(request, SearchRequest)
-    resp = await _engine(request).rank(req, _rid(request))
-    return _json(resp, request_id=resp.request_id)
+async def search(request: Request) -> Reply:
+    resp = await _engine(request).rank(body(request, SearchRequest), _rid(request))
+    return Reply(resp)
 
 
-async def feed(request: Request) -> Response:
-    req = await parse(request, FeedRequest)
-    resp = await _engine(request).rank(req, _rid(request))
-    return _json(resp, request_id=resp.request_id)
+async def feed(request: Request) -> Reply:
+    resp = await _engine(request).rank(body(request, FeedRequest), _rid(request))
+    return Reply(resp)
 
 
-async def events(request: Request) -> Response:
-    batch = await parse(request, EventBatch)
+async def events(request: Request) -> Reply:
+    batch = body(request, EventBatch)
     try:
         n, warnings = await _engine(request).record_events(batch.events)
     except StoreUnavailable as exc:
-        raise ApiError(503, f"{exc}; retry later") from None
-    return _json(EventsAccepted(accepted=n, warnings=warnings), 202)
+        raise ApiError(503, f"{exc}; retry later", headers={"Retry-After": "2"}) from None
+    return Reply(EventsAccepted(accepted=n, warnings=warnings), 202)
 
 
 def _full(exc: LogFull) -> ApiError:
     return ApiError(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
 
 
-async def put_items(request: Request) -> Response:
-    wait = query_seconds(request, "wait", MAX_WAIT_S)
-    body = await parse(request, ItemsBody)
-    before = _versions(_engine(request), [it.id for it in body.items])
+WAIT = SecondsParam(
+    "wait",
+    "query",
+    "seconds to wait for the items to reach every source (default the server's setting; "
+    "0: answer once they are durable)",
+    hi=MAX_WAIT_S,
+)
+
+
+async def put_items(request: Request) -> Reply:
+    wait = WAIT.read(request)
+    items = body(request, ItemsBody).items
+    before = _versions(_engine(request), [it.id for it in items])
     try:
-        rep = await _engine(request).upsert_items(body.items, wait_s=wait)
+        rep = await _engine(request).upsert_items(items, wait_s=wait)
     except LogFull as exc:
         raise _full(exc) from None
     out = ItemsWritten(applied=rep.applied, stale=rep.stale, failed=rep.failed, pending=rep.pending)
-    written = {it.id: it.version for it in body.items if it.id not in rep.stale}
+    written = {it.id: it.version for it in items if it.id not in rep.stale}
     await _audit_items(request, "items upsert", before, {"versions": written})
-    return _json(out, 202 if rep.pending else 200)
+    return Reply(out, 202 if rep.pending else 200)
 
 
 def _versions(engine: Engine, ids: list[str]) -> dict[str, int]:
@@ -118,47 +130,47 @@ async def _audit_items(
     )
 
 
-async def delete_item(request: Request) -> Response:
-    item_id = request.path_params["item_id"]
-    raw = request.query_params.get("version")
-    if raw is None or not raw.isdigit():
-        raise ApiError(
-            422,
-            "query parameter 'version' is required: a non-negative integer",
-            [
-                {
-                    "field": "version",
-                    "message": "required non-negative integer",
-                    "type": "int_parsing",
-                }
-            ],
-        )
+ITEM_ID = TextParam("item_id", "path", "catalog item id")
+VERSION_PARAM = IntParam(
+    "version",
+    "query",
+    "the version being deleted: the item goes unless a newer version is stored",
+    required=True,
+    hi=MAX_VERSION,
+)
+
+
+async def delete_item(request: Request) -> Reply:
+    item_id = ITEM_ID.need(request)
+    version = VERSION_PARAM.need(request)
     engine = _engine(request)
     if item_id not in engine.catalog.row_of:
         raise ApiError(404, f"item {item_id!r} not found")
     before = _versions(engine, [item_id])
     try:
-        deleted = await engine.delete_item(item_id, int(raw))
+        deleted = await engine.delete_item(item_id, version)
     except LogFull as exc:
         raise _full(exc) from None
     if not deleted:
-        raise ApiError(409, f"item {item_id!r} has a newer version than {raw}; not deleted")
-    await _audit_items(request, "item delete", before, {"deleted": item_id, "version": int(raw)})
-    return _json(DeleteResult(id=item_id, deleted=True))
+        raise ApiError(409, f"item {item_id!r} has a newer version than {version}; not deleted")
+    await _audit_items(request, "item delete", before, {"deleted": item_id, "version": version})
+    return Reply(DeleteResult(id=item_id, deleted=True))
 
 
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+async def healthz(request: Request) -> Reply:
+    return Reply(Health(status="ok"))
 
 
-async def readyz(request: Request) -> Response:
+async def readyz(request: Request) -> Reply:
     engine = _engine(request)
     store_ok = await engine.store.ping()
     try:
         items, index_ok = await engine.index.count(), True
     except IndexUnavailable:
         items, index_ok = 0, False
-    ready = store_ok and index_ok and items > 0
+    stalled = engine.worker.stalled_s()  # changes waiting, none applied for this long
+    ingest_ok = stalled <= engine.settings.ingest_stall_s
+    ready = store_ok and index_ok and items > 0 and ingest_ok
     body = Readiness(
         ready=ready,
         items=items,
@@ -167,11 +179,12 @@ async def readyz(request: Request) -> Response:
         store_ok=store_ok,
         index_ok=index_ok,
         backlog=engine.backlog,
+        ingest_stalled_s=round(stalled, 3),
         ranker=engine.spec.scorer.version,
         access_control=engine.settings.admin_key is not None,
         rules=engine.rules.size,
     )
-    return _json(body, 200 if ready else 503)
+    return Reply(body, 200 if ready else 503)
 
 
 async def metrics(request: Request) -> Response:
@@ -212,6 +225,13 @@ async def openapi(request: Request) -> Response:
     return JSONResponse(request.app.state.openapi)
 
 
+async def not_found(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer JSON like every other error."""
+    assert isinstance(exc, HTTPException)
+    headers = None if exc.headers is None else dict(exc.headers)
+    return ApiError(exc.status_code, exc.detail, headers=headers).response()
+
+
 async def docs(request: Request) -> Response:
     return HTMLResponse(render_docs(request.app.state.openapi))
 
@@ -226,8 +246,6 @@ class RequestIdMiddleware(BaseHTTPMiddleware):
         request.state.request_id = rid
         try:
             response = await call_next(request)
-        except ApiError as exc:
-            response = exc.response()
         except Exception:
             log.exception("unhandled error", extra={"request_id": rid})
             response = JSONResponse({"error": "internal error", "request_id": rid}, 500)
@@ -240,9 +258,7 @@ def access_control(engine: Engine) -> Keys:
     admin = engine.settings.admin_key
     if admin is None:
         log.warning("no SHOPNOW_ADMIN_KEY: the API is open, every caller acts as admin")
-    else:
-        engine.control.ensure_key(admin, "bootstrap admin", "admin")
-    return Keys(engine.control, enforce=admin is not None)
+    return Keys(engine.control, admin)
 
 
 async def watch_rules(engine: Engine) -> None:
@@ -264,6 +280,12 @@ def _stream_consumer(engine: Engine) -> StreamConsumer | None:
     )
 
 
+def _attach(app: Starlette, engine: Engine) -> None:
+    app.state.engine = engine
+    app.state.settings = engine.settings
+    app.state.keys = access_control(engine)
+
+
 def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
     """The API over ``engine``, or over the engine an async factory opens at startup.
 
@@ -276,8 +298,7 @@ def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
         nonlocal engine
         if not isinstance(engine, Engine):
             engine = await engine()
-            app.state.engine = engine
-        app.state.keys = access_control(engine)
+            _attach(app, engine)
         tasks = [
             asyncio.create_task(engine.worker.run()),  # applies accepted catalog changes
             asyncio.create_task(watch_models(engine)),  # newly published graph/towers models
@@ -296,23 +317,93 @@ def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
             await stream.close()
         await engine.close()
 
-    routes = [
-        Route("/v1/search", search, methods=["POST"]),
-        Route("/v1/feed", feed, methods=["POST"]),
-        Route("/v1/events", events, methods=["POST"]),
-        Route("/v1/items", put_items, methods=["PUT"]),
-        Route("/v1/items/{item_id}", delete_item, methods=["DELETE"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/openapi.json", openapi, methods=["GET"]),
-        Route("/docs", docs, methods=["GET"]),
-        *RULE_ROUTES,
-    ]
-    middleware = [Middleware(RequestIdMiddleware), Middleware(AuthMiddleware)]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    middleware = [Middleware(RequestIdMiddleware)]
+    app = Starlette(
+        routes=routes(OPERATIONS),
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: not_found},
+    )
     if isinstance(engine, Engine):
-        app.state.engine = engine
-        app.state.keys = access_control(engine)
-    app.state.openapi = build_openapi(VERSION)
+        _attach(app, engine)
+    app.state.openapi = build_openapi(VERSION, OPERATIONS)
     return app
+
+
+RANKED = {200: RankedResponse}
+ITEM_WRITES = {
+    429: "The ingest log is full: retry after `Retry-After` seconds",
+}
+OPERATIONS: list[Operation] = [
+    Operation(
+        "POST",
+        "/v1/search",
+        search,
+        "Rank items for a text query",
+        RANKED,
+        role="client",
+        body=SearchRequest,
+    ),
+    Operation(
+        "POST",
+        "/v1/feed",
+        feed,
+        "Rank items for the home feed",
+        RANKED,
+        role="client",
+        body=FeedRequest,
+    ),
+    Operation(
+        "POST",
+        "/v1/events",
+        events,
+        "Record user events",
+        {202: EventsAccepted},
+        role="client",
+        body=EventBatch,
+        body_class="events",
+        errors={503: "The online store is unreachable: retry after `Retry-After` seconds"},
+    ),
+    Operation(
+        "PUT",
+        "/v1/items",
+        put_items,
+        "Insert or update items (versioned): durable in the ingest log, then applied; 202 "
+        "when some are still `pending`",
+        {200: ItemsWritten, 202: ItemsWritten},
+        role="admin",
+        body=ItemsBody,
+        body_class="items",
+        params=(WAIT,),
+        errors=ITEM_WRITES,
+    ),
+    Operation(
+        "DELETE",
+        "/v1/items/{item_id}",
+        delete_item,
+        "Delete an item at a version",
+        {200: DeleteResult},
+        role="admin",
+        params=(ITEM_ID, VERSION_PARAM),
+        errors={**ITEM_WRITES, 409: "A newer version of the item is stored"},
+    ),
+    Operation("GET", "/healthz", healthz, "Liveness", {200: Health}),
+    Operation(
+        "GET",
+        "/readyz",
+        readyz,
+        "Readiness of index, store, ranker and ingest (503 with the same body when not ready)",
+        {200: Readiness, 503: Readiness},
+    ),
+    Operation(
+        "GET",
+        "/metrics",
+        metrics,
+        "Prometheus metrics: latency per stage, freshness, ingest lag",
+        {200: None},
+        media=CONTENT_TYPE_LATEST,
+    ),
+    Operation("GET", "/openapi.json", openapi, "This document", {200: None}),
+    Operation("GET", "/docs", docs, "This document as a page", {200: None}, media="text/html"),
+    *RULE_OPERATIONS,
+]

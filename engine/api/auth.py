@@ -1,56 +1,48 @@
 """API keys with roles. ``client`` may search, ask for the feed and send events; ``merchandiser``
 also manages rules (and reads their audit log, previews); ``admin`` also writes
 items and manages keys. A key goes in ``Authorization: Bearer <key>`` (or ``X-API-Key``).
+Each operation of the route table names the least role it needs (``engine.api.operations``).
 
 Access control is on when the settings carry a bootstrap admin key (``SHOPNOW_ADMIN_KEY``);
 without one the API is open, for development, and says so at start and in ``/readyz``.
-Looked-up keys are cached for a few seconds: a revoked key stops working within that time.
+
+The bootstrap key is the configured value itself, compared in constant time and never stored:
+rotating it is changing the setting and restarting (the old value stops working then), and it
+cannot be revoked through the API (the setting would bring it back). Keys made through
+``POST /v1/keys`` live in the control store as keyed digests; looked-up keys are cached for a
+few seconds, so a revoked key stops working within that time.
 """
 
 from __future__ import annotations
 
+import hmac
 import time
-from collections.abc import Awaitable, Callable
 
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
 
 from engine.api.errors import ApiError
-from engine.rules.store import ControlStore, Key, Role, digest
+from engine.rules.store import ControlStore, Key, Role
 
 RANK: dict[Role, int] = {"client": 0, "merchandiser": 1, "admin": 2}
 CACHE_S = 5.0
 OPEN = Key("open", "anonymous (access control off)", "admin")
-
-# path prefix -> the least role allowed; paths not listed are open (health, metrics, docs, and
-# the console's static page: everything it shows comes from /v1 calls made with the user's key)
-NEEDS: tuple[tuple[str, Role], ...] = (
-    ("/v1/search", "client"),
-    ("/v1/feed", "client"),
-    ("/v1/events", "client"),
-    ("/v1/rules", "merchandiser"),
-    ("/v1/audit", "merchandiser"),
-    ("/v1/items", "admin"),
-    ("/v1/keys", "admin"),
-)
-
-
-def needed_role(path: str) -> Role | None:
-    for prefix, role in NEEDS:
-        if path == prefix or path.startswith(prefix + "/"):
-            return role
-    return None
+BOOTSTRAP = Key("bootstrap", "bootstrap admin", "admin")
 
 
 class Keys:
-    def __init__(self, store: ControlStore, enforce: bool) -> None:
+    def __init__(self, store: ControlStore, admin_secret: str | None) -> None:
         self.store = store
-        self.enforce = enforce
+        self.enforce = admin_secret is not None
+        self._admin = None if admin_secret is None else admin_secret.encode()
         self._cache: dict[str, tuple[Key | None, float]] = {}
+        if self.enforce:
+            store.retire_stored_bootstrap()
 
     def lookup(self, secret: str) -> Key | None:
-        d = digest(secret)
+        presented = secret.encode("utf-8", "surrogatepass")
+        if self._admin is not None and hmac.compare_digest(presented, self._admin):
+            return BOOTSTRAP
+        d = self.store.digest(secret)
         hit = self._cache.get(d)
         now = time.monotonic()
         if hit is not None and hit[1] > now:
@@ -69,8 +61,31 @@ def presented(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+def authorize(request: Request, need: Role | None) -> Key:
+    """The caller's key, checked against the least role ``need`` (None: an open route); a 401
+    or 403 saying what is missing otherwise. The key is kept on the request for :func:`actor`."""
+    keys: Keys | None = getattr(request.app.state, "keys", None)
+    if keys is None or not keys.enforce or need is None:
+        request.state.key = OPEN
+        return OPEN
+    secret = presented(request)
+    if secret is None:
+        raise ApiError(
+            401,
+            "an API key is required: send 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    key = keys.lookup(secret)
+    if key is None:
+        raise ApiError(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    if RANK[key.role] < RANK[need]:
+        raise ApiError(403, f"key {key.id} has role {key.role}; {request.url.path} needs {need}")
+    request.state.key = key
+    return key
+
+
 def caller(request: Request) -> Key:
-    """The key of this request (set by :class:`AuthMiddleware`)."""
+    """The key of this request (set by :func:`authorize`)."""
     key: Key = getattr(request.state, "key", OPEN)
     return key
 
@@ -79,30 +94,3 @@ def actor(request: Request) -> str:
     """Who the audit log records for this request: the key's name and id."""
     key = caller(request)
     return key.name if key is OPEN else f"{key.name} ({key.id})"
-
-
-class AuthMiddleware(BaseHTTPMiddleware):
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        keys: Keys | None = getattr(request.app.state, "keys", None)
-        need = needed_role(request.url.path)
-        if keys is None or not keys.enforce or need is None:
-            request.state.key = OPEN
-            return await call_next(request)
-        secret = presented(request)
-        if secret is None:
-            return ApiError(
-                401,
-                "an API key is required: send 'Authorization: Bearer <key>'",
-                headers={"WWW-Authenticate": "Bearer"},
-            ).response()
-        key = keys.lookup(secret)
-        if key is None:
-            return ApiError(401, "unknown or revoked API key").response()
-        if RANK[key.role] < RANK[need]:
-            return ApiError(
-                403, f"key {key.id} has role {key.role}; {request.url.path} needs {need}"
-            ).response()
-        request.state.key = key
-        return await call_next(request)

@@ -33,31 +33,43 @@ class ApiError(Exception):
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
-def query_seconds(request: Request, name: str, limit: float) -> float | None:
-    """An optional query parameter of seconds in ``[0, limit]``; a 422 naming it otherwise."""
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= limit:
-        msg = f"query parameter {name!r} must be a number of seconds in [0, {limit:g}], got {raw!r}"
-        raise ApiError(422, msg, [{"field": name, "message": msg, "type": "value_error"}])
-    return value
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, read as it streams in and refused with a 413 as soon as it passes ``limit``
+    bytes (at once when ``Content-Length`` announces more): a client cannot make the server
+    hold more than ``limit`` bytes of one request."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit, f"Content-Length is {declared}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit, f"more than {limit} bytes were sent")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
-async def parse(request: Request, model: type[M]) -> M:
-    raw = await request.body()
-    if not raw:
+def too_large(limit: int, what: str) -> ApiError:
+    return ApiError(
+        413,
+        f"request body too large: {what}; this route takes at most {limit} bytes "
+        "(split the batch, or raise SHOPNOW_BODY_LIMITS)",
+    )
+
+
+async def parse(request: Request, model: type[M], limit: int) -> M:
+    """The body as ``model``, validated strictly: a JSON string is not a number, a number is
+    not a boolean (JSON's own forms of dates and enums are taken as JSON writes them)."""
+    raw = await read_body(request, limit)
+    if not raw.strip():
         raise ApiError(400, "request body is empty; expected a JSON object")
     try:
-        data = orjson.loads(raw)
+        orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         msg, detail = describe(exc)
         raise ApiError(422, f"invalid request: {msg}", detail) from None

@@ -1,120 +1,82 @@
-"""OpenAPI 3.1 document generated from the pydantic contracts, and a readable HTML page of it."""
+"""The OpenAPI 3.1 document, generated from the route table (``engine.api.operations``) and
+the pydantic models it names, and a readable HTML page of it. Nothing here is written by hand
+per route: an operation's parameters, body, replies, error statuses and role all come from its
+table entry, the same entry the server runs.
+"""
 
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaValue, models_json_schema
 
-from engine.api.schemas import (
-    DeleteResult,
-    EventsAccepted,
-    ItemsBody,
-    ItemsWritten,
-    NewKey,
-    Preview,
-    Readiness,
-)
-from engine.contracts import (
-    ErrorResponse,
-    EventBatch,
-    FeedRequest,
-    Item,
-    RankedResponse,
-    SearchRequest,
-)
-from engine.rules.model import Rule, RuleBody
+from engine.api.operations import JSON, Operation
+from engine.contracts import ErrorResponse
 
 REF = "#/components/schemas/{model}"
+Mode = Literal["validation", "serialization"]
 
 
-def _ref(m: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": REF.format(model=m.__name__)}
+def _models(ops: list[Operation]) -> list[tuple[type[BaseModel], Mode]]:
+    seen: dict[tuple[type[BaseModel], Mode], None] = {(ErrorResponse, "serialization"): None}
+    for op in ops:
+        if op.body is not None:
+            seen[(op.body, "validation")] = None
+        for model in op.replies.values():
+            if model is not None:
+                seen[(model, "serialization")] = None
+    return list(seen)
 
 
-def _json(m: type[BaseModel]) -> dict[str, Any]:
-    return {"application/json": {"schema": _ref(m)}}
+def _content(media: str, schema: JsonSchemaValue | None) -> dict[str, Any]:
+    return {media: {"schema": schema}} if schema is not None else {media: {}}
 
 
-def _op(
-    summary: str,
-    body: type[BaseModel] | None,
-    ok: type[BaseModel],
-    code: str = "200",
-    params: list[dict[str, Any]] | None = None,
+def _operation(
+    op: Operation, refs: dict[tuple[type[BaseModel], Mode], JsonSchemaValue]
 ) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "responses": {
-            code: {"description": "OK", "content": _json(ok)},
-            "400": {"description": "Malformed body", "content": _json(ErrorResponse)},
-            "422": {"description": "Invalid field", "content": _json(ErrorResponse)},
-        },
-    }
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": _json(body)}
-    if params:
-        op["parameters"] = params
-    return op
-
-
-def _put_items() -> dict[str, Any]:
-    op = _op(
-        "Insert or update items (versioned): durable in the ingest log, then applied",
-        ItemsBody,
-        ItemsWritten,
-        params=[
-            {
-                "name": "wait",
-                "in": "query",
-                "required": False,
-                "description": "seconds to wait for the items to reach every source (default "
-                "the server's setting; 0: answer once they are durable)",
-                "schema": {"type": "number", "minimum": 0, "maximum": 60},
+    error = refs[(ErrorResponse, "serialization")]
+    responses: dict[str, Any] = {}
+    for status, model in sorted(op.replies.items()):
+        schema = None if model is None else refs[(model, "serialization")]
+        responses[str(status)] = {"description": "OK", "content": _content(op.media, schema)}
+    for status, why in sorted(op.error_statuses().items()):
+        responses[str(status)] = {"description": why, "content": _content(JSON, error)}
+    for code, entry in responses.items():
+        if code == "503":
+            entry["headers"] = {
+                "Retry-After": {
+                    "description": "seconds after which to try again",
+                    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                    "required": True,
+                }
             }
-        ],
-    )
-    op["responses"]["202"] = {
-        "description": "Accepted; the items under `pending` are not in every source yet",
-        "content": _json(ItemsWritten),
+    out: dict[str, Any] = {
+        "operationId": f"{op.method.lower()}_{op.handler.__name__}",
+        "summary": op.summary,
+        "responses": responses,
+        "security": [] if op.role is None else [{"bearer": []}, {"apiKey": []}],
     }
-    op["responses"]["429"] = {
-        "description": "The ingest log is full; retry after the `Retry-After` header's seconds",
-        "content": _json(ErrorResponse),
-    }
-    return op
+    if op.role is not None:
+        out["description"] = f"Needs a key with role {op.role} or higher."
+    if op.params:
+        out["parameters"] = [p.openapi() for p in op.params]
+    if op.body is not None:
+        schema = refs[(op.body, "validation")]
+        out["requestBody"] = {"required": True, "content": _content(JSON, schema)}
+    return out
 
 
-def build_openapi(version: str) -> dict[str, Any]:
-    models: list[type[BaseModel]] = [
-        SearchRequest,
-        FeedRequest,
-        RankedResponse,
-        EventBatch,
-        Item,
-        ItemsBody,
-        ItemsWritten,
-        EventsAccepted,
-        DeleteResult,
-        Readiness,
-        ErrorResponse,
-        RuleBody,
-        Rule,
-        Preview,
-        NewKey,
-    ]
-    _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
-    delete_params = [
-        {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}},
-        {
-            "name": "version",
-            "in": "query",
-            "required": True,
-            "schema": {"type": "integer", "minimum": 0},
-        },
-    ]
+def build_openapi(version: str, ops: list[Operation]) -> dict[str, Any]:
+    keyed, defs = models_json_schema(_models(ops), ref_template=REF)
+    refs: dict[tuple[type[BaseModel], Mode], JsonSchemaValue] = {
+        (m, mode): v for (m, mode), v in keyed.items() if issubclass(m, BaseModel)
+    }
+    paths: dict[str, dict[str, Any]] = {}
+    for op in ops:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, refs)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -122,74 +84,14 @@ def build_openapi(version: str) -> dict[str, Any]:
             "version": version,
             "description": "Search and home feed from one multi-stage pipeline.",
         },
-        "paths": {
-            "/v1/search": {
-                "post": _op("Rank items for a text query", SearchRequest, RankedResponse)
-            },
-            "/v1/feed": {"post": _op("Rank items for the home feed", FeedRequest, RankedResponse)},
-            "/v1/events": {"post": _op("Record user events", EventBatch, EventsAccepted, "202")},
-            "/v1/items": {"put": _put_items()},
-            "/v1/items/{item_id}": {
-                "delete": _op(
-                    "Delete an item at a version", None, DeleteResult, params=delete_params
-                )
-            },
-            "/healthz": {
-                "get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}
-            },
-            "/readyz": {"get": _op("Readiness of index, store and ranker", None, Readiness)},
-            **_rule_paths(),
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics: latency per stage, freshness, ingest lag",
-                    "responses": {
-                        "200": {"description": "text/plain; version=0.0.4", "content": {}}
-                    },
-                }
-            },
-        },
+        "paths": paths,
         "components": {
             "schemas": defs.get("$defs", {}),
-            "securitySchemes": {"key": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
         },
-        "security": [{"key": []}],
-    }
-
-
-def _plain(summary: str, code: str = "200") -> dict[str, Any]:
-    return {
-        "summary": summary,
-        "responses": {
-            code: {"description": "OK (JSON)"},
-            "401": {"description": "No or unknown API key", "content": _json(ErrorResponse)},
-            "403": {"description": "The key's role is too low", "content": _json(ErrorResponse)},
-        },
-    }
-
-
-def _rule_paths() -> dict[str, Any]:
-    rid = [{"name": "rule_id", "in": "path", "required": True, "schema": {"type": "string"}}]
-    put = _op("Create or replace a rule (If-Match: revision)", RuleBody, Rule, params=rid)
-    put["responses"]["201"] = {"description": "Created", "content": _json(Rule)}
-    put["responses"]["409"] = {"description": "Stale revision", "content": _json(ErrorResponse)}
-    return {
-        "/v1/rules": {"get": _plain("The rules (merchandiser)")},
-        "/v1/rules/{rule_id}": {
-            "get": _op("One rule", None, Rule, params=rid),
-            "put": put,
-            "delete": _plain("Delete a rule"),
-        },
-        "/v1/rules/preview": {
-            "post": _op("A request with and without a draft rule", Preview, RankedResponse)
-        },
-        "/v1/audit": {"get": _plain("Changes to rules and keys, newest first (?target, ?limit)")},
-        "/v1/audit/{seq}/rollback": {"post": _plain("Undo change number seq")},
-        "/v1/keys": {
-            "get": _plain("API keys (admin)"),
-            "post": _op("A new API key, returned once", NewKey, NewKey, "201"),
-        },
-        "/v1/keys/{key_id}": {"delete": _plain("Revoke a key")},
-        "/console": {"get": _plain("The merchandising console (HTML)")},
     }
 
 

@@ -11,18 +11,56 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import orjson
+from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, Response
 
-from engine.api.auth import actor
-from engine.api.errors import ApiError, parse
-from engine.api.schemas import NewKey, Preview
+from engine.api.auth import BOOTSTRAP, actor, caller
+from engine.api.errors import ApiError
+from engine.api.operations import Operation, Reply, body
+from engine.api.params import INT64_MAX, IntParam, TextParam
+from engine.api.schemas import (
+    AuditChange,
+    AuditPage,
+    KeyCreated,
+    KeyInfo,
+    KeyList,
+    KeyRevoked,
+    NewKey,
+    Preview,
+    PreviewResult,
+    RolledBack,
+    RuleDeleted,
+    RuleList,
+)
 from engine.contracts import FeedRequest, SearchRequest, Surface
-from engine.rules.model import RuleBody
+from engine.rules.model import Rule, RuleBody
 from engine.rules.ruleset import RuleSet
 from engine.rules.store import ROLES, Conflict, Role
 from engine.service import Engine
+from engine.validation import describe
+
+RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+RULE_ID = TextParam("rule_id", "path", "rule id", max_length=64)
+NEW_RULE_ID = TextParam(
+    "rule_id",
+    "path",
+    "rule id: lowercase letters, digits, '-' and '_', at most 64",
+    pattern=RULE_ID_PATTERN,
+    max_length=64,
+)
+IF_MATCH = IntParam(
+    "if-match",
+    "header",
+    "the rule's revision this change was made against (0: the rule must not exist yet); a "
+    "stale one gets 409",
+    quoted=True,
+)
+TARGET = TextParam("target", "query", "only changes of this rule, key or item")
+LIMIT = IntParam("limit", "query", "how many changes, newest first", lo=1, hi=1000, default=100)
+SEQ = IntParam("seq", "path", "the change number (`seq` in the audit log)", lo=1, hi=INT64_MAX)
+KEY_ID = TextParam("key_id", "path", "key id")
 
 
 def _engine(request: Request) -> Engine:
@@ -54,143 +92,129 @@ def check_items(engine: Engine, body: RuleBody) -> None:
         raise ApiError(422, f"invalid rule: {detail[0]['field']}: {detail[0]['message']}", detail)
 
 
-def _revision(request: Request) -> int | None:
-    raw = request.headers.get("if-match")
-    if raw is None:
-        return None
-    if not raw.strip('"').isdigit():
-        raise ApiError(422, f"If-Match must be a rule revision (an integer), got {raw!r}")
-    return int(raw.strip('"'))
-
-
 async def _reload(engine: Engine) -> None:
     await asyncio.to_thread(engine.refresh_rules)
 
 
-async def list_rules(request: Request) -> Response:
-    rules = await asyncio.to_thread(_engine(request).control.rules)
-    return JSONResponse({"rules": [r.model_dump(mode="json") for r in rules]})
+async def list_rules(request: Request) -> Reply:
+    return Reply(RuleList(rules=await asyncio.to_thread(_engine(request).control.rules)))
 
 
-async def get_rule(request: Request) -> Response:
-    rule = await asyncio.to_thread(_engine(request).control.rule, request.path_params["rule_id"])
+async def get_rule(request: Request) -> Reply:
+    rule_id = RULE_ID.need(request)
+    rule = await asyncio.to_thread(_engine(request).control.rule, rule_id)
     if rule is None:
-        raise ApiError(404, f"rule {request.path_params['rule_id']!r} not found")
-    return JSONResponse(rule.model_dump(mode="json"))
+        raise ApiError(404, f"rule {rule_id!r} not found")
+    return Reply(rule)
 
 
-async def put_rule(request: Request) -> Response:
+async def put_rule(request: Request) -> Reply:
     engine = _engine(request)
-    rule_id = request.path_params["rule_id"]
-    _check_id(rule_id)
-    body = await parse(request, RuleBody)
-    check_items(engine, body)
-    expect = _revision(request)
+    rule_id = NEW_RULE_ID.need(request)
+    expect = IF_MATCH.read(request)
+    rule_body = body(request, RuleBody)
+    check_items(engine, rule_body)
     existed = await asyncio.to_thread(engine.control.rule, rule_id) is not None
     try:
         rule = await asyncio.to_thread(
-            engine.control.put_rule, rule_id, body, actor(request), expect_revision=expect
+            engine.control.put_rule, rule_id, rule_body, actor(request), expect_revision=expect
         )
     except Conflict as exc:
         raise ApiError(409, str(exc)) from None
     await _reload(engine)
-    return JSONResponse(rule.model_dump(mode="json"), status_code=200 if existed else 201)
+    return Reply(rule, 200 if existed else 201)
 
 
-def _check_id(rule_id: str) -> None:
-    from engine.rules.model import Rule
-
-    try:
-        Rule.model_validate({"id": rule_id, "name": "x", "actions": {"hide": ["x"]}})
-    except ValueError:
-        raise ApiError(
-            422,
-            f"invalid rule id {rule_id!r}: lowercase letters, digits, '-' and '_', at most 64",
-            [{"field": "id", "message": "lowercase letters, digits, - and _", "type": "pattern"}],
-        ) from None
-
-
-async def delete_rule(request: Request) -> Response:
+async def delete_rule(request: Request) -> Reply:
     engine = _engine(request)
     try:
         rule = await asyncio.to_thread(
-            engine.control.delete_rule, request.path_params["rule_id"], actor(request)
+            engine.control.delete_rule, RULE_ID.need(request), actor(request)
         )
     except Conflict as exc:
         raise ApiError(404, str(exc)) from None
     await _reload(engine)
-    return JSONResponse({"deleted": rule.model_dump(mode="json")})
+    return Reply(RuleDeleted(deleted=rule))
 
 
-async def audit(request: Request) -> Response:
-    target = request.query_params.get("target")
-    raw = request.query_params.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise ApiError(422, f"limit must be an integer in [1, 1000], got {raw!r}")
-    changes = await asyncio.to_thread(_engine(request).control.history, target, int(raw))
-    return JSONResponse({"changes": [c.to_json() for c in changes]})
+async def audit(request: Request) -> Reply:
+    changes = await asyncio.to_thread(
+        _engine(request).control.history, TARGET.read(request), LIMIT.need(request)
+    )
+    return Reply(AuditPage(changes=[AuditChange.model_validate(c.to_json()) for c in changes]))
 
 
-async def rollback(request: Request) -> Response:
+async def rollback(request: Request) -> Reply:
     engine = _engine(request)
-    raw = request.path_params["seq"]
-    if not raw.isdigit():
-        raise ApiError(422, f"change number must be an integer, got {raw!r}")
+    seq = SEQ.need(request)
     try:
-        rule = await asyncio.to_thread(engine.control.rollback, int(raw), actor(request))
+        rule = await asyncio.to_thread(engine.control.rollback, seq, actor(request))
     except Conflict as exc:
-        raise ApiError(409, str(exc)) from None
+        status = 404 if str(exc).startswith("no change") else 409
+        raise ApiError(status, str(exc)) from None
     await _reload(engine)
-    return JSONResponse({"rule": None if rule is None else rule.model_dump(mode="json")})
+    return Reply(RolledBack(rule=rule))
 
 
-async def preview(request: Request) -> Response:
+async def preview(request: Request) -> Reply:
     """The same request served with the live rules and with the draft, side by side."""
     engine = _engine(request)
-    body = await parse(request, Preview)
-    check_items(engine, body.rule)
-    model = SearchRequest if body.surface == Surface.search else FeedRequest
-    try:
-        req = model.model_validate({**body.request, "explain": True})
-    except ValueError as exc:
-        raise ApiError(422, f"invalid preview request: {exc}") from None
-    from engine.rules.model import Rule
-
-    live = [r for r in await asyncio.to_thread(engine.control.rules) if r.id != body.rule_id]
-    draft = Rule(**body.rule.model_dump(), id=body.rule_id, revision=10**12)
+    draft_of = body(request, Preview)
+    check_items(engine, draft_of.rule)
+    model = SearchRequest if draft_of.surface == Surface.search else FeedRequest
+    try:  # as strict as the request's own route
+        raw = orjson.dumps({**draft_of.request, "explain": True})
+        req = model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        msg, detail = describe(exc)
+        detail = [{**d, "field": f"request.{d['field']}"} for d in detail]
+        raise ApiError(422, f"invalid preview request: {msg}", detail) from None
+    live = [r for r in await asyncio.to_thread(engine.control.rules) if r.id != draft_of.rule_id]
+    draft = Rule(**draft_of.rule.model_dump(), id=draft_of.rule_id, revision=10**12)
     without = await engine.rank(req)
     with_draft = await engine.rank(req, rules=RuleSet([*live, draft], -1))
-    return JSONResponse(
-        {
-            "without": without.model_dump(mode="json"),
-            "with": with_draft.model_dump(mode="json"),
-        }
-    )
+    return Reply(PreviewResult.model_validate({"without": without, "with": with_draft}))
 
 
-async def create_key(request: Request) -> Response:
-    body = await parse(request, NewKey)
-    role: Role = body.role
+async def create_key(request: Request) -> Reply:
+    new = body(request, NewKey)
+    role: Role = new.role
     assert role in ROLES
     key, secret = await asyncio.to_thread(
-        _engine(request).control.create_key, body.name, role, actor(request)
+        _engine(request).control.create_key, new.name, role, actor(request)
     )
-    out = {"id": key.id, "name": key.name, "role": key.role, "key": secret}
-    return JSONResponse(out, status_code=201)
+    return Reply(KeyCreated(id=key.id, name=key.name, role=key.role, key=secret), 201)
 
 
-async def list_keys(request: Request) -> Response:
-    return JSONResponse({"keys": await asyncio.to_thread(_engine(request).control.keys)})
-
-
-async def revoke_key(request: Request) -> Response:
-    try:
-        await asyncio.to_thread(
-            _engine(request).control.revoke_key, request.path_params["key_id"], actor(request)
+async def list_keys(request: Request) -> Reply:
+    stored = await asyncio.to_thread(_engine(request).control.keys)
+    keys = [KeyInfo.model_validate(k) for k in stored]
+    if request.app.state.keys.enforce:
+        b = BOOTSTRAP
+        keys.insert(
+            0,
+            KeyInfo(
+                id=b.id, name=b.name, role=b.role, created_at=None, revoked=False, configured=True
+            ),
         )
+    return Reply(KeyList(keys=keys))
+
+
+async def revoke_key(request: Request) -> Reply:
+    key_id = KEY_ID.need(request)
+    if key_id == BOOTSTRAP.id:
+        raise ApiError(
+            409,
+            "the bootstrap admin key is SHOPNOW_ADMIN_KEY itself: to retire it, change the "
+            "setting and restart (the old value stops working then)",
+        )
+    if key_id == caller(request).id:
+        raise ApiError(409, f"key {key_id} is the key of this request: revoke it with another")
+    try:
+        await asyncio.to_thread(_engine(request).control.revoke_key, key_id, actor(request))
     except Conflict as exc:
         raise ApiError(404, str(exc)) from None
-    return JSONResponse({"revoked": request.path_params["key_id"]})
+    return Reply(KeyRevoked(revoked=key_id))
 
 
 STATIC = Path(__file__).parent / "static"
@@ -204,17 +228,98 @@ async def console_js(request: Request) -> Response:
     return Response((STATIC / "console.js").read_text("utf-8"), media_type="text/javascript")
 
 
-ROUTES = [
-    Route("/console", console, methods=["GET"]),
-    Route("/console/app.js", console_js, methods=["GET"]),
-    Route("/v1/rules", list_rules, methods=["GET"]),
-    Route("/v1/rules/preview", preview, methods=["POST"]),
-    Route("/v1/rules/{rule_id}", get_rule, methods=["GET"]),
-    Route("/v1/rules/{rule_id}", put_rule, methods=["PUT"]),
-    Route("/v1/rules/{rule_id}", delete_rule, methods=["DELETE"]),
-    Route("/v1/audit", audit, methods=["GET"]),
-    Route("/v1/audit/{seq}/rollback", rollback, methods=["POST"]),
-    Route("/v1/keys", create_key, methods=["POST"]),
-    Route("/v1/keys", list_keys, methods=["GET"]),
-    Route("/v1/keys/{key_id}", revoke_key, methods=["DELETE"]),
+MERCH: Role = "merchandiser"
+ADMIN: Role = "admin"
+OPERATIONS: list[Operation] = [
+    Operation(
+        "GET", "/console", console, "The merchandising console", {200: None}, media="text/html"
+    ),
+    Operation(
+        "GET",
+        "/console/app.js",
+        console_js,
+        "The console's script",
+        {200: None},
+        media="text/javascript",
+    ),
+    Operation("GET", "/v1/rules", list_rules, "The rules", {200: RuleList}, role=MERCH),
+    Operation(
+        "POST",
+        "/v1/rules/preview",
+        preview,
+        "A request served with and without a draft rule",
+        {200: PreviewResult},
+        role=MERCH,
+        body=Preview,
+        body_class="rules",
+    ),
+    Operation(
+        "GET",
+        "/v1/rules/{rule_id}",
+        get_rule,
+        "One rule",
+        {200: Rule},
+        role=MERCH,
+        params=(RULE_ID,),
+    ),
+    Operation(
+        "PUT",
+        "/v1/rules/{rule_id}",
+        put_rule,
+        "Create (201) or replace (200) a rule; If-Match: the revision it was edited from",
+        {200: Rule, 201: Rule},
+        role=MERCH,
+        body=RuleBody,
+        body_class="rules",
+        params=(NEW_RULE_ID, IF_MATCH),
+        errors={409: "The stored rule is at another revision than If-Match"},
+    ),
+    Operation(
+        "DELETE",
+        "/v1/rules/{rule_id}",
+        delete_rule,
+        "Delete a rule",
+        {200: RuleDeleted},
+        role=MERCH,
+        params=(RULE_ID,),
+    ),
+    Operation(
+        "GET",
+        "/v1/audit",
+        audit,
+        "Changes to rules, keys and items, newest first",
+        {200: AuditPage},
+        role=MERCH,
+        params=(TARGET, LIMIT),
+    ),
+    Operation(
+        "POST",
+        "/v1/audit/{seq}/rollback",
+        rollback,
+        "Undo change number seq (rule changes only)",
+        {200: RolledBack},
+        role=MERCH,
+        params=(SEQ,),
+        errors={409: "The change is not a rule change, or its rule is already gone"},
+    ),
+    Operation(
+        "POST",
+        "/v1/keys",
+        create_key,
+        "A new API key, its secret returned once",
+        {201: KeyCreated},
+        role=ADMIN,
+        body=NewKey,
+    ),
+    Operation("GET", "/v1/keys", list_keys, "API keys", {200: KeyList}, role=ADMIN),
+    Operation(
+        "DELETE",
+        "/v1/keys/{key_id}",
+        revoke_key,
+        "Revoke a key",
+        {200: KeyRevoked},
+        role=ADMIN,
+        params=(KEY_ID,),
+        errors={409: "The configured bootstrap key, or the caller's own key"},
+    ),
 ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
-from engine.contracts import Item, Strict, Surface
-from engine.rules.model import RuleBody
+from engine.contracts import Item, RankedResponse, Strict, Surface
+from engine.rules.model import Rule, RuleBody
 
 
 class ItemsBody(Strict):
@@ -42,6 +43,11 @@ class Readiness(Strict):
     store_ok: bool
     index_ok: bool = True
     backlog: int = Field(0, description="index writes waiting for the index to come back")
+    ingest_stalled_s: float = Field(
+        0.0,
+        description="seconds the ingest worker has had changes waiting without applying any; "
+        "over SHOPNOW_INGEST_STALL_S the engine is not ready",
+    )
     ranker: str
     access_control: bool = True  # False: no admin key configured, the API is open
     rules: int = 0  # enabled rules loaded
@@ -59,3 +65,67 @@ class Preview(Strict):
 class NewKey(Strict):
     name: str = Field(min_length=1, max_length=200)
     role: Literal["client", "merchandiser", "admin"]
+
+
+class Health(Strict):
+    status: Literal["ok"]
+
+
+class RuleList(Strict):
+    rules: list[Rule]
+
+
+class RuleDeleted(Strict):
+    deleted: Rule
+
+
+class RolledBack(Strict):
+    rule: Rule | None = Field(description="the rule as it now is; null: the undo deleted it")
+
+
+class AuditChange(Strict):
+    seq: int
+    at: datetime
+    actor: str
+    action: str = Field(description="create, update, delete, rollback of #n, key create, ...")
+    kind: str = Field(description="rule, key or items")
+    target: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class AuditPage(Strict):
+    changes: list[AuditChange] = Field(description="newest first")
+
+
+class PreviewResult(Strict):
+    without: RankedResponse = Field(description="served with the live rules")
+    with_draft: RankedResponse = Field(
+        alias="with", description="served with the live rules and the draft"
+    )
+
+
+class KeyCreated(Strict):
+    id: str
+    name: str
+    role: Literal["client", "merchandiser", "admin"]
+    key: str = Field(description="the secret, shown this once: only a keyed digest is kept")
+
+
+class KeyInfo(Strict):
+    id: str
+    name: str
+    role: Literal["client", "merchandiser", "admin"]
+    created_at: float | None = Field(description="unix seconds; null for the configured key")
+    revoked: bool
+    configured: bool = Field(
+        False, description="the bootstrap admin key from SHOPNOW_ADMIN_KEY: rotate it there"
+    )
+
+
+class KeyList(Strict):
+    keys: list[KeyInfo]
+
+
+class KeyRevoked(Strict):
+    revoked: str

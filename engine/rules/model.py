@@ -6,24 +6,29 @@ that need the catalog (unknown pinned items) are in :mod:`engine.rules.service`.
 from __future__ import annotations
 
 import itertools
-import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import AwareDatetime, Field, ValidationInfo, field_validator, model_validator
 
 from engine.contracts import ItemId, Strict, Surface
+from engine.rules.pattern import compile_pattern
 
 MAX_PIN_POSITION = 100  # the largest page a request can ask for (contracts.page_size)
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$", description="rule id")]
+STORED = {"stored": True}
+"""Validation context of rules read back from the control store: their regular expressions are
+not compiled again here, so a stored rule that RE2 cannot compile (one written when patterns were
+Python's) still loads, lists, and can be fixed, rolled back or deleted; the rule set
+(:class:`engine.rules.ruleset.RuleSet`) compiles it and skips it with a warning."""
 
 
 class QueryKind(StrEnum):
     exact = "exact"  # the normalised query equals the value
     phrase = "phrase"  # the value's words appear in the query, in order, adjacent
     contains = "contains"  # every word of the value appears in the query, any order
-    regex = "regex"  # a Python regular expression searched in the normalised query
+    regex = "regex"  # an RE2 regular expression searched in the normalised query
 
 
 class QueryMatch(Strict):
@@ -31,13 +36,11 @@ class QueryMatch(Strict):
     value: str = Field(min_length=1, max_length=200)
 
     @model_validator(mode="after")
-    def _compiles(self) -> QueryMatch:
+    def _compiles(self, info: ValidationInfo) -> QueryMatch:
         if self.kind == QueryKind.regex:
-            try:
-                re.compile(self.value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {self.value!r}: {exc}") from exc
-        elif not re.search(r"\w", self.value):
+            if not (isinstance(info.context, dict) and info.context.get("stored")):
+                compile_pattern(self.value)  # PatternError (a ValueError) says why not
+        elif not any(c.isalnum() or c == "_" for c in self.value):
             raise ValueError("value has no letters or digits")
         return self
 

@@ -1,8 +1,10 @@
 """The live rules, compiled for matching: a request looks up only the rules that can match it.
 
 Exact rules sit in a dict by normalised query; phrase and contains rules under one of their
-words (the longest); regular expressions under a trigram of a literal every match must contain
-(found by parsing the pattern), the few without one in a list tried on every query; rules with
+words (the longest); regular expressions (RE2, linear time: :mod:`engine.rules.pattern`) under
+a trigram of a literal every match must contain (found by scanning the pattern), the few without
+one in a list tried on every query; a stored rule whose pattern RE2 cannot compile is skipped
+with a warning and listed in ``RuleSet.skipped``, the others still apply; rules with
 no query condition under the root of their category condition, or in a list for every request.
 So the cost grows with the rules a query could match, not with all the rules (10,000 rules:
 see ``bench/rules_bench.py``). Matches come back by priority, highest first (ties: oldest
@@ -11,17 +13,25 @@ change first), the order conflicts are resolved in (:mod:`engine.rules.effects`)
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from re import _parser as sre_parse  # type: ignore[attr-defined]
 
 from engine.contracts import Surface
 from engine.rules.model import QueryKind, Rule
+from engine.rules.pattern import (
+    MAX_QUERY_CHARS,
+    Pattern,
+    PatternError,
+    compile_pattern,
+    required_literal,
+)
 
-_NON_WORD = re.compile(r"[^\w]+")
+log = logging.getLogger("shopnow.rules")
+_NON_WORD = re.compile(r"[^\w]+")  # a fixed pattern: the only Python regex here
 SEGMENTS = {"anonymous": 0, "weak": 1, "heavy": 2}
 
 
@@ -32,29 +42,11 @@ def normalise(text: str) -> str:
     return _NON_WORD.sub(" ", plain).strip()
 
 
-def _required_literal(pattern: str) -> str:
-    """The longest run of literal characters at the top level of ``pattern``: every match
-    contains it ("" when there is none worth indexing)."""
-    try:
-        parsed = sre_parse.parse(pattern)
-    except re.error:
-        return ""
-    best, run = "", []
-    for op, arg in [*list(parsed), (None, None)]:
-        if op is sre_parse.LITERAL:
-            run.append(chr(arg))
-            continue
-        text = "".join(run)
-        best = text if len(text) > len(best) else best
-        run = []
-    return best.lower() if len(best) >= 3 else ""
-
-
 @dataclass(frozen=True, slots=True)
 class Compiled:
     rule: Rule
     tokens: tuple[str, ...]
-    regex: re.Pattern[str] | None
+    regex: Pattern | None  # RE2: linear time in the query
     surfaces: frozenset[Surface]
     segments: frozenset[int] | None
     categories: tuple[str, ...] | None
@@ -62,12 +54,13 @@ class Compiled:
 
     @staticmethod
     def of(rule: Rule) -> Compiled:
+        """``PatternError`` when the rule's regular expression does not compile with RE2."""
         m = rule.match
         q = m.query
         return Compiled(
             rule,
             tuple(normalise(q.value).split()) if q and q.kind != QueryKind.regex else (),
-            re.compile(q.value) if q and q.kind == QueryKind.regex else None,
+            compile_pattern(q.value) if q and q.kind == QueryKind.regex else None,
             frozenset(m.surfaces),
             None if m.segments is None else frozenset(SEGMENTS[s] for s in m.segments),
             None if m.categories is None else tuple(c.strip("/") for c in m.categories),
@@ -115,9 +108,17 @@ class RuleSet:
         self.by_root: dict[str, list[Compiled]] = defaultdict(list)  # no query condition
         self.every_request: list[Compiled] = []
         self.size = 0
+        self.skipped: dict[str, str] = {}  # rule id: why it is not applied
         for rule in rules:
-            if rule.enabled:
-                self._add(Compiled.of(rule))
+            if not rule.enabled:
+                continue
+            try:
+                compiled = Compiled.of(rule)
+            except PatternError as exc:  # stored before patterns were RE2: skip it, not all
+                log.warning("rule %s is skipped: %s", rule.id, exc)
+                self.skipped[rule.id] = str(exc)
+                continue
+            self._add(compiled)
 
     def _add(self, c: Compiled) -> None:
         self.size += 1
@@ -131,7 +132,7 @@ class RuleSet:
         elif q.kind == QueryKind.exact:
             self.exact[" ".join(c.tokens)].append(c)
         elif q.kind == QueryKind.regex:
-            lit = _required_literal(q.value)
+            lit = required_literal(q.value)
             if lit:
                 self.by_trigram[lit[:3]].append(c)
             else:
@@ -147,12 +148,14 @@ class RuleSet:
         categories: Sequence[str],
         now: float,
     ) -> list[Rule]:
-        """The enabled rules this request meets, highest priority first."""
+        """The enabled rules this request meets, highest priority first. A query longer than
+        the contract allows is cut to its first ``MAX_QUERY_CHARS`` characters, which bounds the
+        time of every match (RE2's is linear in the query)."""
         found: dict[str, Compiled] = {}
         roots = {c.split("/")[0] for c in categories}
         pools: list[list[Compiled]] = [self.every_request]
         pools += [self.by_root[r] for r in roots if r in self.by_root]
-        q = normalise(query) if query else ""
+        q = normalise(query[:MAX_QUERY_CHARS]) if query else ""
         words: list[str] = q.split()
         word_set = frozenset(words)
         if q:

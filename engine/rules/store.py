@@ -1,6 +1,12 @@
 """The control store: merchandising rules and API keys in one SQLite file, with an audit log of
 every change (who, when, the state before and after) from which any change can be rolled back.
 
+API keys are kept as keyed digests (HMAC-SHA256 under a server secret that is not in the
+database: ``SHOPNOW_KEY_SECRET``, or a file beside the database made on first use, mode 600), so
+a copy of the database does not allow offline guessing of secrets. Key ids are random and say
+nothing about the secret. The bootstrap admin key is not stored at all: it is the configured
+``SHOPNOW_ADMIN_KEY`` (see :mod:`engine.api.auth`).
+
 SQLite in WAL mode: one writer at a time, readers never blocked, durable at each commit, shared
 by every API worker of a machine. A change and its audit entry are one transaction: nothing is
 half-saved. Workers notice changes by polling :meth:`ControlStore.revision` (the last audit
@@ -10,7 +16,10 @@ sequence number), a primary-key lookup.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import logging
+import os
 import secrets
 import sqlite3
 import threading
@@ -22,8 +31,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.rules.model import Rule, RuleBody
+from pydantic import ValidationError
 
+from engine.rules.model import STORED, Rule, RuleBody
+
+log = logging.getLogger("shopnow.rules")
 Role = Literal["client", "merchandiser", "admin"]
 ROLES: tuple[Role, ...] = ("client", "merchandiser", "admin")
 
@@ -77,14 +89,32 @@ class Key:
     role: Role
 
 
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+HMAC = "hmac-sha256:"  # prefix of keyed digests; older rows hold a bare SHA-256 hex digest
+LEGACY_BOOTSTRAP = "bootstrap admin"  # the name older versions stored the settings' key under
+
+
+def server_secret(path: Path, configured: str | None) -> bytes:
+    """The HMAC key of API key digests: the configured one (several machines sharing one
+    control database must share it), else one made once beside the database, mode 600."""
+    if configured:
+        return configured.encode()
+    file = path.with_name(path.name + ".key-secret")
+    try:
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return file.read_bytes()
+    with os.fdopen(fd, "wb") as f:
+        f.write(secrets.token_bytes(32))
+        f.flush()
+        os.fsync(f.fileno())
+    return file.read_bytes()
 
 
 class ControlStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, key_secret: str | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._secret = server_secret(path, key_secret)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -140,12 +170,12 @@ class ControlStore:
     def rules(self) -> list[Rule]:
         with self._lock:
             rows = self._db.execute("SELECT body FROM rules ORDER BY id").fetchall()
-        return [Rule.model_validate_json(r[0]) for r in rows]
+        return [Rule.model_validate_json(r[0], context=STORED) for r in rows]
 
     def rule(self, rule_id: str) -> Rule | None:
         with self._lock:
             row = self._db.execute("SELECT body FROM rules WHERE id = ?", (rule_id,)).fetchone()
-        return None if row is None else Rule.model_validate_json(row[0])
+        return None if row is None else Rule.model_validate_json(row[0], context=STORED)
 
     def history(self, target: str | None = None, limit: int = 100) -> list[Change]:
         sql = "SELECT seq, at, actor, action, kind, target, before, after FROM audit"
@@ -187,7 +217,7 @@ class ControlStore:
 
     def _stored(self, db: sqlite3.Connection, rule_id: str) -> Rule | None:
         row = db.execute("SELECT body FROM rules WHERE id = ?", (rule_id,)).fetchone()
-        return None if row is None else Rule.model_validate_json(row[0])
+        return None if row is None else Rule.model_validate_json(row[0], context=STORED)
 
     def _write(
         self, db: sqlite3.Connection, rule_id: str, body: RuleBody, actor: str, action: str
@@ -244,9 +274,14 @@ class ControlStore:
                     raise Conflict(f"rule {target} is already gone")
                 self._delete(db, target, actor, action)
                 return None
-            body = RuleBody.model_validate(
-                {k: v for k, v in json.loads(before).items() if k in RuleBody.model_fields}
-            )
+            state = {k: v for k, v in json.loads(before).items() if k in RuleBody.model_fields}
+            try:  # checked as a new write: a pattern RE2 cannot compile is not restored
+                body = RuleBody.model_validate(state)
+            except ValidationError as exc:
+                raise Conflict(
+                    f"change #{seq} cannot be rolled back: the rule it restores is not valid "
+                    f"now: {exc.errors()[0]['msg']}"
+                ) from None
             return self._write(db, target, body, actor, action)
 
     # -- other changes --------------------------------------------------------------------
@@ -274,36 +309,57 @@ class ControlStore:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO keys (id, name, role, digest, created_at) VALUES (?, ?, ?, ?, ?)",
-                (key.id, name, role, digest(secret), time.time()),
+                (key.id, name, role, self.digest(secret), time.time()),
             )
             info = {"id": key.id, "name": name, "role": role}
             self._audit(db, actor, "key create", "key", key.id, None, info)
         return key, secret
 
-    def ensure_key(self, secret: str, name: str, role: Role) -> Key:
-        """The key with this secret (created, audited as by ``system``, if new): the
-        bootstrap admin key from the settings."""
-        found = self.key(secret)
-        if found is not None:
-            return found
-        key = Key(f"key-{digest(secret)[:8]}", name, role)
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO keys (id, name, role, digest, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (key.id, name, role, digest(secret), time.time()),
-            )
-            info = {"id": key.id, "name": name, "role": role}
-            self._audit(db, "system", "key create", "key", key.id, None, info)
-        return key
+    def digest(self, secret: str) -> str:
+        """The keyed digest a key is stored and looked up under."""
+        mac = hmac.new(self._secret, secret.encode("utf-8", "surrogatepass"), hashlib.sha256)
+        return HMAC + mac.hexdigest()
 
     def key(self, secret: str) -> Key | None:
+        """The active key with this secret. A key stored by an older version under a bare
+        SHA-256 digest is found once that way and moved to the keyed digest."""
+        keyed = self.digest(secret)
         with self._lock:
             row = self._db.execute(
-                "SELECT id, name, role FROM keys WHERE digest = ? AND revoked = 0",
-                (digest(secret),),
+                "SELECT id, name, role FROM keys WHERE digest = ? AND revoked = 0", (keyed,)
             ).fetchone()
+        if row is not None:
+            return Key(row[0], row[1], row[2])
+        legacy = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT id, name, role FROM keys WHERE digest = ? AND revoked = 0", (legacy,)
+            ).fetchone()
+            if row is not None:
+                db.execute("UPDATE keys SET digest = ? WHERE id = ?", (keyed, row[0]))
         return None if row is None else Key(row[0], row[1], row[2])
+
+    def retire_stored_bootstrap(self) -> list[str]:
+        """Older versions stored the configured admin key (``SHOPNOW_ADMIN_KEY``) as a key row
+        created by ``system``, so changing the setting left the old value working. Those rows
+        are revoked, audited; the configured key is checked against the settings only."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT DISTINCT k.id, k.name, k.role FROM keys k JOIN audit a ON a.target = k.id "
+                "AND a.kind = 'key' AND a.action = 'key create' AND a.actor = 'system' "
+                "WHERE k.revoked = 0 AND k.name = ?",
+                (LEGACY_BOOTSTRAP,),
+            ).fetchall()
+            for key_id, name, role in rows:
+                db.execute("UPDATE keys SET revoked = 1 WHERE id = ?", (key_id,))
+                info = {"id": key_id, "name": name, "role": role}
+                after = {**info, "revoked": True}
+                self._audit(db, "system", "key retire", "key", key_id, info, after)
+        if rows:
+            log.warning(
+                "retired %d stored bootstrap key(s); SHOPNOW_ADMIN_KEY is checked", len(rows)
+            )
+        return [r[0] for r in rows]
 
     def keys(self) -> list[dict[str, Any]]:
         with self._lock:

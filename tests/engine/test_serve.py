@@ -35,6 +35,9 @@ def _serve(settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:
         "SHOPNOW_SEARCH_BACKEND": settings.search_backend,
         "SHOPNOW_OPENSEARCH_URL": settings.opensearch_url,
         "SHOPNOW_OPENSEARCH_ALIAS": settings.opensearch_alias,
+        # the world's deadlines (offline): the answers are checked, not their latency
+        "SHOPNOW_SOURCE_DEADLINE_MS": str(settings.source_deadline_ms),
+        "SHOPNOW_REQUEST_DEADLINE_MS": str(settings.request_deadline_ms),
     }
     paths = ["--data", str(settings.data_dir), "--index", str(settings.index_dir)]
     cmd = [sys.executable, "-m", "engine.cli", "serve", *paths, "--models", str(settings.model_dir)]

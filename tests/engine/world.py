@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -114,6 +114,13 @@ def events(catalog: Catalog) -> dict[str, np.ndarray]:
     }
 
 
+# Tests that check what a search or a feed returns must not depend on a loaded machine
+# meeting the serving deadlines (40 ms per source): a source cut at its deadline answers
+# nothing and flags the response degraded. Their engines give every source the offline
+# deadline, as offline replays do; tests of the deadlines themselves ask for the serving ones.
+OFFLINE_MS = Settings().offline_deadline_ms
+OFFLINE_DEADLINES = {"source_deadline_ms": OFFLINE_MS, "request_deadline_ms": OFFLINE_MS}
+
 # The embedded defaults, and the production pair: OpenSearch for search, Redis for state.
 BACKENDS = [
     "embedded",
@@ -156,15 +163,20 @@ async def make_engine(
     towers: Callable[[Catalog], TowerServing] | None = None,
     graph: Callable[[Catalog], GraphServing] | None = None,
     feature_log_rate: float = 0.01,
+    serving_deadlines: bool = False,
+    **settings_kw: Any,
 ) -> Engine:
     """``towers`` and ``graph`` make the served two-tower and graph models for the world's
-    catalog (default none)."""
+    catalog (default none). Sources get the offline deadline unless ``serving_deadlines``;
+    ``settings_kw``: more settings."""
     settings = Settings(
         data_dir=tmp / "data",
         index_dir=tmp / "index",
         model_dir=tmp / "models",
         feature_log_dir=tmp / "feature-log",
         feature_log_rate=feature_log_rate,
+        **({} if serving_deadlines else OFFLINE_DEADLINES),
+        **settings_kw,
     )
     catalog = Catalog()
     catalog.upsert(ITEMS)
@@ -233,6 +245,7 @@ def synthetic_world(
         search_backend=backend,  # type: ignore[arg-type]
         opensearch_url=OPENSEARCH_URL or "http://127.0.0.1:9200",
         opensearch_alias=f"{root.name.lower()[:20]}-{uuid.uuid4().hex[:10]}",
+        **OFFLINE_DEADLINES,  # engines opened on it serve with the offline deadline
     )
     generate(settings.data_dir, n_items=items, n_events=events, seed=seed, progress=False)
     try:

@@ -86,8 +86,8 @@ async def test_roles(guarded: httpx.AsyncClient) -> None:
     rule_by = [ch["actor"] for ch in log if ch["kind"] == "rule"]
     assert len(rule_by) == 1 and rule_by[0].startswith("merchandiser one (key-")
     keys_by = [ch["actor"] for ch in log if ch["action"] == "key create"]  # newest first
-    assert keys_by[-1] == "system"  # the bootstrap key, from the settings
-    assert all(a.startswith("bootstrap admin (key-") for a in keys_by[:-1]) and len(keys_by) == 3
+    # the bootstrap key is the setting itself: never stored, so never created in the log
+    assert keys_by == ["bootstrap admin (bootstrap)"] * 2
     assert all("key" not in (ch["after"] or {}) for ch in log)  # secrets are never logged
     wrote = [ch for ch in log if ch["kind"] == "items"]
     assert [ch["action"] for ch in wrote] == ["items upsert"]
@@ -101,3 +101,57 @@ async def test_roles(guarded: httpx.AsyncClient) -> None:
     assert (await c.delete(f"/v1/keys/{client_id}", headers=_as(ADMIN))).status_code == 200
     r = await c.post("/v1/search", json={"query": "phone"}, headers=client)
     assert r.status_code == 401 and "revoked" in r.json()["error"]
+
+
+async def _app(engine: Engine, admin: str) -> httpx.AsyncClient:
+    engine.settings = engine.settings.model_copy(update={"admin_key": admin})
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(engine)), base_url="http://t"
+    )
+
+
+async def test_rotating_the_configured_key_retires_the_old_one(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth, "CACHE_S", 0.0)
+    old, new = ADMIN, "a-rotated-admin-secret-9876543210"
+    async with await _app(engine, old) as c:
+        r = await c.post("/v1/keys", json={"name": "app", "role": "client"}, headers=_as(old))
+        made = r.json()
+        r = await c.delete("/v1/keys/bootstrap", headers=_as(old))
+        assert r.status_code == 409 and "SHOPNOW_ADMIN_KEY" in r.json()["error"]
+        r = await c.delete(f"/v1/keys/{made['id']}", headers=_as(made["key"]))
+        assert r.status_code == 403  # a client key manages no keys
+    async with await _app(engine, new) as c:  # a restart with another configured key
+        assert (await c.get("/v1/keys", headers=_as(old))).status_code == 401
+        listed = (await c.get("/v1/keys", headers=_as(new))).json()["keys"]
+        assert listed[0] == {
+            "id": "bootstrap",
+            "name": "bootstrap admin",
+            "role": "admin",
+            "created_at": None,
+            "revoked": False,
+            "configured": True,
+        }
+        # keys made through the API outlive the rotation
+        r = await c.post("/v1/search", json={"query": "phone"}, headers=_as(made["key"]))
+        assert r.status_code == 200
+    async with await _app(engine, old) as c:  # rolled back to the old value: it works again
+        assert (await c.get("/v1/keys", headers=_as(old))).status_code == 200
+
+
+async def test_key_ids_and_the_audit_log_say_nothing_of_secrets(guarded: httpx.AsyncClient) -> None:
+    import hashlib
+
+    ids = set()
+    for n in range(3):
+        r = await guarded.post(
+            "/v1/keys", json={"name": f"k{n}", "role": "client"}, headers=_as(ADMIN)
+        )
+        ids.add(r.json()["id"])
+        sha = hashlib.sha256(r.json()["key"].encode()).hexdigest()
+        assert sha[:8] not in r.json()["id"]
+    assert len(ids) == 3
+    log = (await guarded.get("/v1/audit", headers=_as(ADMIN))).text
+    assert hashlib.sha256(ADMIN.encode()).hexdigest()[:8] not in log
+    assert "bootstrap admin (bootstrap)" in log

@@ -190,7 +190,7 @@ def test_a_merchandiser_previews_publishes_and_rolls_back(browser: Any, tmp_path
         body.send_keys(json.dumps(bad))
         d.find_element(By.ID, "publish").click()
         msg = _wait(lambda: "422" in (t := d.find_element(By.ID, "rule-msg").text) and t)
-        assert "422" in msg and "match.query" in msg and "regular expression" in msg
+        assert "422" in msg and "match.query" in msg and "RE2" in msg
         d.save_screenshot(str(shots / "4-bad-rule.png"))
         assert [r[0] for r in _rows(d, "rule-list")] == ["phones-clear-case"]
 

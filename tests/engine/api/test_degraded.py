@@ -70,6 +70,7 @@ async def test_index_writes_wait_until_opensearch_accepts_them(tmp_path: Path) -
             )
             assert await engine.drain_backlog() == 0
             body = (await c.post("/v1/search", json={"query": "zephyr"})).json()
+            assert not body["degraded"], body["degraded_reasons"]  # offline deadlines
             assert body["items"][0]["id"] == "i1"
     finally:
         await index.client.indices.put_settings(
@@ -92,7 +93,7 @@ async def test_slow_opensearch_is_cut_at_the_source_deadline(tmp_path: Path) -> 
     try:
         async with SlowProxy(host, port, delay_s=0.5) as proxy:
             slow = await OpenSearchIndex.open(proxy.url, params)
-            engine = await make_engine(tmp_path, index=slow)
+            engine = await make_engine(tmp_path, index=slow, serving_deadlines=True)
             async with await _client(engine) as c:
                 r = await c.post("/v1/search", json={"query": "phone", "session_items": ["i0"]})
                 assert r.status_code == 200

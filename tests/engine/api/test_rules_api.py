@@ -142,7 +142,7 @@ async def test_bad_rules_are_refused_whole_with_the_field(client: httpx.AsyncCli
     assert (await client.get("/v1/rules/bad")).status_code == 404  # nothing half-saved
     assert (await client.get("/v1/audit")).json()["changes"] == []
     r = await client.put("/v1/rules/Bad%20Id", json=_rule())
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "id"
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "rule_id"
 
 
 async def test_audit_conflict_and_rollback(client: httpx.AsyncClient) -> None:

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from engine.contracts import Surface
 from engine.rules.model import Rule, RuleBody
-from engine.rules.ruleset import Compiled, RuleSet, _required_literal, normalise
+from engine.rules.pattern import required_literal
+from engine.rules.ruleset import Compiled, RuleSet, normalise
 
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC).timestamp()
 
@@ -94,9 +95,9 @@ def test_the_index_finds_what_a_scan_finds() -> None:
 
 
 def test_required_literal_of_a_regex() -> None:
-    assert _required_literal(r"^colou?r tv") == "colo"  # "u?" breaks the run
-    assert _required_literal(r"iphone\s*1[0-9]") == "iphone"
-    assert _required_literal(r"(a|b)c") == ""  # nothing of three characters: tried always
+    assert required_literal(r"^colou?r tv") == "colo"  # "u?" breaks the run
+    assert required_literal(r"iphone\s*1[0-9]") == "iphone"
+    assert required_literal(r"(a|b)c") == ""  # nothing of three characters: tried always
 
 
 @pytest.mark.parametrize(
