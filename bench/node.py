@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from engine.settings import Settings
+from search_plugins.opensearch.client import drop_alias
 
 
 @contextlib.contextmanager
@@ -46,18 +47,6 @@ def local_node(
             yield (up(home, 0) if heap is None else up(home, 0, heap=heap)).url
         finally:
             down(home)
-
-
-async def drop_alias(url: str, alias: str) -> None:
-    """Delete every index generation and the template of ``alias``."""
-    from search_plugins.opensearch.client import make_client
-
-    client = make_client(url)
-    try:
-        await client.indices.delete(index=f"{alias}-*")
-        await client.indices.delete_index_template(name=alias, ignore=[404])
-    finally:
-        await client.close()
 
 
 @contextlib.contextmanager

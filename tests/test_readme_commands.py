@@ -31,7 +31,7 @@ import pytest
 from engine.cli import main, parser
 from search_plugins.opensearch_node.__main__ import _parser as node_parser
 from search_plugins.opensearch_node.process import free_port
-from tests.servers import OPENSEARCH_URL, needs_opensearch
+from tests.servers import OPENSEARCH_URL, missing, needs_opensearch
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -283,7 +283,7 @@ def test_the_offline_commands_in_readme_order(
 def world(var: Path, tmp_path: Path) -> Path:
     """A copy of the world the offline commands built (tests that write to it use their own)."""
     if not (var / "models" / "ranker" / "CURRENT").is_file():
-        pytest.skip("needs the world test_the_offline_commands_in_readme_order builds")
+        missing("needs the world test_the_offline_commands_in_readme_order builds")
     shutil.copytree(var, tmp_path / "var")
     return tmp_path / "var"
 
@@ -362,7 +362,7 @@ def test_index_on_opensearch(
 ) -> None:
     import asyncio
 
-    from tests.servers import drop_opensearch_alias
+    from search_plugins.opensearch.client import drop_alias
 
     alias = f"readme-{uuid.uuid4().hex[:10]}"
     monkeypatch.setenv("SHOPNOW_OPENSEARCH_ALIAS", alias)
@@ -372,7 +372,7 @@ def test_index_on_opensearch(
         assert built["backend"] == "opensearch", built
         assert built["indexed"] == built["items"] > ITEMS, built  # the ingested items too
     finally:
-        asyncio.run(drop_opensearch_alias(OPENSEARCH_URL, alias))
+        asyncio.run(drop_alias(OPENSEARCH_URL, alias))
 
 
 def test_demo_without_serving(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -394,7 +394,7 @@ def test_opensearch_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert json.loads(capsys.readouterr().out)["stopped"] is False
     home = os.environ.get("SHOPNOW_TEST_OPENSEARCH_HOME")
     if not (OPENSEARCH_URL and home):
-        pytest.skip("the CI node's home is known when scripts/test.sh started it")
+        missing("the CI node's home is known when scripts/test.sh started it")
     assert main(["opensearch", "status", "--home", home]) == 0
     assert json.loads(capsys.readouterr().out)["url"] == OPENSEARCH_URL
     # up on a running home returns the running node

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import missing
+
 REPO = Path(__file__).resolve().parents[1]
 MARKER = "clone-b-marker-3f9c"  # put into clone B's CLI description
 ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
@@ -61,9 +63,9 @@ def _clone(dest: Path) -> Path:
 def clones(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, Path]]:
     deps = _deps()
     if not (deps / ".complete").is_file():
-        pytest.skip(f"the cached environment {deps} is not built: run scripts/setup.sh first")
+        missing(f"the cached environment {deps} is not built: run scripts/setup.sh first")
     if not (REPO / ".git").exists() or shutil.which("git") is None:
-        pytest.skip("needs a git checkout to clone")
+        missing("needs a git checkout to clone")
     base = tmp_path_factory.mktemp("clones")
     a, b = _clone(base / "a"), _clone(base / "b")
     (a / ".venv").symlink_to(deps)  # what older setups left: the clone pointing at the cache

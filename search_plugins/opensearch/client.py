@@ -31,3 +31,13 @@ def make_client(url: str, *, timeout_s: float = 30.0, pool_size: int = 16) -> As
         retry_on_timeout=False,
         maxsize=pool_size,
     )
+
+
+async def drop_alias(url: str, alias: str) -> None:
+    """Delete every index generation (``<alias>-*``) and the index template of ``alias``."""
+    client = make_client(url)
+    try:
+        await client.indices.delete(index=f"{alias}-*")
+        await client.indices.delete_index_template(name=alias, ignore=[404])
+    finally:
+        await client.close()

@@ -33,10 +33,10 @@ from tests.engine.fixtures import T0, item
 if TYPE_CHECKING:
     from graph.serving import GraphServing
     from towers.serving import TowerServing
+from search_plugins.opensearch.client import drop_alias
 from tests.servers import (
     OPENSEARCH_URL,
     REDIS_URL,
-    drop_opensearch_alias,
     needs_opensearch,
     needs_redis,
 )
@@ -150,7 +150,7 @@ async def make_index(
 async def close_engine(engine: Engine) -> None:
     """Close the engine and drop what its index left on a shared server."""
     if isinstance(engine.index, OpenSearchIndex):
-        await drop_opensearch_alias(OPENSEARCH_URL, engine.index.params.alias)
+        await drop_alias(OPENSEARCH_URL, engine.index.params.alias)
     await engine.close()
 
 
@@ -252,4 +252,4 @@ def synthetic_world(
         yield settings
     finally:
         if backend == "opensearch":
-            asyncio.run(drop_opensearch_alias(OPENSEARCH_URL, settings.opensearch_alias))
+            asyncio.run(drop_alias(OPENSEARCH_URL, settings.opensearch_alias))

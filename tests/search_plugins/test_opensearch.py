@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from search_plugins.opensearch import IndexSetupError, OpenSearchIndex, OpenSearchParams
-from search_plugins.opensearch.client import make_client
+from search_plugins.opensearch.client import drop_alias, make_client
 from search_plugins.opensearch_node.process import free_port
 from search_plugins.protocol import IndexUnavailable, SearchIndex, delete_order
 from tests.search_plugins.conformance import DIM, Reopen, SearchIndexConformance, catalog
-from tests.servers import OPENSEARCH_URL, drop_opensearch_alias, needs_opensearch
+from tests.servers import OPENSEARCH_URL, needs_opensearch
 
 pytestmark = needs_opensearch
 
@@ -26,7 +26,7 @@ def params(**kw: object) -> OpenSearchParams:
 
 
 async def drop(index: OpenSearchIndex) -> None:
-    await drop_opensearch_alias(OPENSEARCH_URL, index.params.alias)
+    await drop_alias(OPENSEARCH_URL, index.params.alias)
 
 
 class TestOpenSearchIndex(SearchIndexConformance):

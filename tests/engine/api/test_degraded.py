@@ -11,11 +11,11 @@ from engine.api.app import create_app
 from engine.catalog import Catalog
 from engine.state.redis_store import RedisStore
 from search_plugins.opensearch import OpenSearchIndex, OpenSearchParams
-from search_plugins.opensearch.client import make_client
+from search_plugins.opensearch.client import drop_alias, make_client
 from search_plugins.opensearch_node.process import free_port
 from tests.engine.world import ITEMS, close_engine, make_engine
 from tests.faults import SlowProxy
-from tests.servers import OPENSEARCH_URL, drop_opensearch_alias, needs_opensearch
+from tests.servers import OPENSEARCH_URL, needs_opensearch
 
 
 async def _client(engine) -> httpx.AsyncClient:
@@ -103,7 +103,7 @@ async def test_slow_opensearch_is_cut_at_the_source_deadline(tmp_path: Path) -> 
                 assert body["items"]
             await engine.close()
     finally:
-        await drop_opensearch_alias(OPENSEARCH_URL, params.alias)
+        await drop_alias(OPENSEARCH_URL, params.alias)
         await real.close()
 
 

@@ -25,10 +25,11 @@ from engine.writes import replay_catalog
 from ingest.deadletter import DeadLetters
 from ingest.log import delete_body, upsert_body
 from search_plugins.opensearch import OpenSearchIndex
+from search_plugins.opensearch.client import drop_alias
 from search_plugins.protocol import IndexDoc, IndexUnavailable, SearchIndex, UpsertReport
 from tests.engine.fixtures import item
 from tests.engine.world import BACKENDS, ITEMS, make_engine, make_index
-from tests.servers import OPENSEARCH_URL, drop_opensearch_alias, needs_opensearch
+from tests.servers import OPENSEARCH_URL, needs_opensearch
 
 
 def _item(i: int, **kw: Any) -> dict[str, Any]:
@@ -89,7 +90,7 @@ async def faulty(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
     index.backend = request.param  # type: ignore[attr-defined]
     yield index
     if isinstance(real, OpenSearchIndex):
-        await drop_opensearch_alias(OPENSEARCH_URL, real.params.alias)
+        await drop_alias(OPENSEARCH_URL, real.params.alias)
 
 
 async def _engine(tmp_path: Path, index: FaultyIndex, **settings: Any) -> Engine:
