@@ -6,9 +6,10 @@ it) sends generated and boundary cases to every operation, once per credential: 
 unknown key, and a client, a merchandiser and an admin key. The checks: no 5xx
 (``not_a_server_error``), every status is one the document declares
 (``status_code_conformance``), every JSON body matches its declared schema
-(``response_schema_conformance``). Prints JSON: cases and failures per credential.
+(``response_schema_conformance``); and the server logs no Python warning (a numeric overflow
+answered with a 200 is still a defect). Prints JSON: cases and failures per credential.
 
-    python -m bench.api_fuzz --cases 10000          # the documented run (docs/api-hardening.md)
+    python -m bench.api_fuzz --cases 10000          # the documented run (docs/api.md)
     python -m bench.api_fuzz --quick                # about a minute: what CI runs
 """
 
@@ -33,6 +34,8 @@ CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance
 ADMIN = "fuzz-admin-key-0123456789abcdef"
 _TOTAL = re.compile(r"Test cases:\s*(\d+) generated,\s*(\d+) found (\d+) unique failures")
 _PASSED = re.compile(r"Test cases:\s*(\d+) generated,\s*(\d+) passed")
+# how ``warnings`` prints one: "path.py:41: RuntimeWarning: overflow encountered in cast"
+_WARNING = re.compile(r"^\S+:\d+: (\w+Warning): (.*)$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +55,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _shopnow(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def _shopnow(
+    *args: str, env: dict[str, str] | None = None, stderr: Any = None
+) -> subprocess.Popen[bytes]:
     code = "import sys; from engine.cli import main; sys.exit(main())"
-    return subprocess.Popen([sys.executable, "-c", code, *args], env=env)
+    return subprocess.Popen([sys.executable, "-c", code, *args], env=env, stderr=stderr)
+
+
+def server_warnings(log: str) -> list[str]:
+    """The distinct Python warnings in a server's stderr, as "Category: message"."""
+    seen = dict.fromkeys(f"{m.group(1)}: {m.group(2)}" for m in _WARNING.finditer(log))
+    return list(seen)
 
 
 def build_world(work: Path, items: int, events: int) -> dict[str, str]:
@@ -155,20 +166,24 @@ def run(*, cases: int, quick: bool, workdir: Path | None = None, seed: int = 7) 
         url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "SHOPNOW_ADMIN_KEY": ADMIN, "SHOPNOW_LOG_LEVEL": "WARNING"}
         flags = [x for kv in paths.items() for x in kv]
-        server = _shopnow("serve", *flags, "--port", str(port), env=env)
-        try:
-            wait_ready(url, server)
-            keys: dict[str, str | None] = {"none": None, "unknown": "not-a-key-" + "x" * 20}
-            keys.update(make_keys(url))
-            n_ops = len(httpx.get(f"{url}/openapi.json").json()["paths"])
-            per_op = max(1, cases // (len(keys) * n_ops * 2))  # coverage adds about as many
-            runs = [fuzz(url, name, key, per_op, seed, work) for name, key in keys.items()]
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        log = work / "server.err"
+        with log.open("wb") as err:
+            server = _shopnow("serve", *flags, "--port", str(port), env=env, stderr=err)
+            try:
+                wait_ready(url, server)
+                keys: dict[str, str | None] = {"none": None, "unknown": "not-a-key-" + "x" * 20}
+                keys.update(make_keys(url))
+                n_ops = len(httpx.get(f"{url}/openapi.json").json()["paths"])
+                per_op = max(1, cases // (len(keys) * n_ops * 2))  # coverage adds about as many
+                runs = [fuzz(url, name, key, per_op, seed, work) for name, key in keys.items()]
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+        warned = server_warnings(log.read_text(errors="replace"))
     return {
         "cases": sum(r.cases for r in runs),
         "failing_cases": sum(r.failing_cases for r in runs),
+        "server_warnings": warned,
         "server_exit": server.returncode,
         "examples_per_operation": per_op,
         "checks": CHECKS.split(","),
@@ -185,6 +200,7 @@ def main() -> None:
     out = run(cases=600 if args.quick else args.cases, quick=args.quick, seed=args.seed)
     print(json.dumps(out, indent=2))
     clean = out["failing_cases"] == 0 and all(r["exit_code"] == 0 for r in out["runs"])
+    clean = clean and not out["server_warnings"]
     sys.exit(0 if clean else 1)
 
 

@@ -38,6 +38,11 @@ MAX_VERSION = (2**63 - 1 - 2) // 3
 # Prices are kept as float32 (and their logs are features): a smaller positive price would
 # round to 0 there.
 MIN_PRICE = 1e-4
+# Item prices stay below this bound.
+MAX_PRICE = 1e7
+# Price filter bounds are compared with float32 prices in both backends (and OpenSearch takes
+# only finite float bounds): they stay within float32's finite range.
+MAX_FILTER_PRICE = 3.4028234663852886e38
 
 
 class Item(Strict):
@@ -51,7 +56,7 @@ class Item(Strict):
     )
     brand: str = Field(min_length=1, max_length=200)
     attributes: dict[str, str] = Field(default_factory=dict, max_length=64)
-    price: float = Field(ge=MIN_PRICE, lt=1e7)
+    price: float = Field(ge=MIN_PRICE, lt=MAX_PRICE)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     availability: Availability
     seller_id: str = Field(pattern=_ID)
@@ -61,7 +66,7 @@ class Item(Strict):
     # Restricted: usable only through declared aggregations.
     seller_rating: float | None = Field(None, ge=0, le=5, json_schema_extra=RESTRICTED)
     seller_order_count: int | None = Field(None, ge=0, json_schema_extra=RESTRICTED)
-    cost_price: float | None = Field(None, ge=MIN_PRICE, lt=1e7, json_schema_extra=RESTRICTED)
+    cost_price: float | None = Field(None, ge=MIN_PRICE, lt=MAX_PRICE, json_schema_extra=RESTRICTED)
 
     @model_validator(mode="after")
     def _times(self) -> Item:
@@ -129,8 +134,8 @@ class EventBatch(Strict):
 class Filters(Strict):
     categories: list[str] | None = Field(None, max_length=100)
     brands: list[str] | None = Field(None, max_length=100)
-    price_min: float | None = Field(None, ge=0)
-    price_max: float | None = Field(None, gt=0)
+    price_min: float | None = Field(None, ge=0, le=MAX_FILTER_PRICE)
+    price_max: float | None = Field(None, gt=0, le=MAX_FILTER_PRICE)
     in_stock_only: bool = True
 
     @model_validator(mode="after")

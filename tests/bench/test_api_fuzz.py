@@ -3,7 +3,7 @@ credential: no 5xx, only declared statuses, every JSON body as its schema says."
 
 from pathlib import Path
 
-from bench.api_fuzz import run
+from bench.api_fuzz import run, server_warnings
 
 
 def test_fuzzing_the_live_api_finds_nothing(tmp_path: Path) -> None:
@@ -20,4 +20,15 @@ def test_fuzzing_the_live_api_finds_nothing(tmp_path: Path) -> None:
         # sends hundreds); a failure's report is in the message
         assert r["cases"] > 300, r
         assert r["failing_cases"] == 0 and r["exit_code"] == 0, r["tail"]
+    assert out["server_warnings"] == []
     assert out["server_exit"] is not None
+
+
+def test_server_warnings_are_read_from_the_log() -> None:
+    log = (
+        '{"level":"WARNING","msg":"Invalid HTTP request received."}\n'
+        "/x/engine/rerank/filters.py:41: RuntimeWarning: overflow encountered in cast\n"
+        "  kept &= c.price.values[rows] <= f.price_max\n"
+        "/x/engine/rerank/filters.py:39: RuntimeWarning: overflow encountered in cast\n"
+    )
+    assert server_warnings(log) == ["RuntimeWarning: overflow encountered in cast"]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from engine.api.app import create_app
-from engine.contracts import MAX_VERSION
+from engine.contracts import MAX_FILTER_PRICE, MAX_VERSION
 from engine.service import Engine
 from engine.settings import BODY_LIMITS
 from engine.state.redis_store import RedisStore
@@ -85,6 +85,25 @@ async def test_wrong_json_types_are_422(
     client: httpx.AsyncClient, body: dict[str, object], field: str
 ) -> None:
     r = await client.post("/v1/search", json=body)
+    assert r.status_code == 422, r.text
+    assert any(d["field"] == field for d in r.json()["detail"]), r.json()
+
+
+@pytest.mark.parametrize("field", ["price_min", "price_max"])
+async def test_price_filters_stay_in_float32_range(client: httpx.AsyncClient, field: str) -> None:
+    """Prices are float32 in both backends: a bound past float32's range is a 422, the largest
+    finite one is a filter like any other (no overflow on the way to a backend)."""
+    for bad in (1e300, 3.5e38):
+        r = await client.post("/v1/search", json={"query": "phone", "filters": {field: bad}})
+        _named_in_detail(r, f"filters.{field}")
+    body = {"query": "phone", "filters": {field: MAX_FILTER_PRICE}, "explain": False}
+    r = await client.post("/v1/search", json=body)
+    assert r.status_code == 200, r.text
+    hits = r.json()["items"]
+    assert (hits == []) if field == "price_min" else (len(hits) > 0), r.json()
+
+
+def _named_in_detail(r: httpx.Response, field: str) -> None:
     assert r.status_code == 422, r.text
     assert any(d["field"] == field for d in r.json()["detail"]), r.json()
 
