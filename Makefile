@@ -10,7 +10,7 @@ test:
 	bash scripts/test.sh
 
 lint:
-	.venv/bin/python -m ruff check . && .venv/bin/python -m ruff format --check . && .venv/bin/python -m mypy engine search_plugins ltr ingest bench towers graph
+	.venv/bin/python -m ruff check . && .venv/bin/python -m ruff format --check . && .venv/bin/python -m mypy engine search_plugins ltr ingest bench towers graph synth devtools && .venv/bin/lint-imports
 
 bench-quick:
-	.venv/bin/shopnow bench all --quick
+	.venv/bin/shopnow-bench all --quick

@@ -58,7 +58,7 @@ def _free_port() -> int:
 def _shopnow(
     *args: str, env: dict[str, str] | None = None, stderr: Any = None
 ) -> subprocess.Popen[bytes]:
-    code = "import sys; from engine.cli import main; sys.exit(main())"
+    code = "import sys; from engine.app.cli import main; sys.exit(main())"
     return subprocess.Popen([sys.executable, "-c", code, *args], env=env, stderr=stderr)
 
 

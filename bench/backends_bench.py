@@ -8,7 +8,7 @@ issuing queries one at a time: lexical top-100, kNN top-100 without a filter, kN
 5%-selective category filter and with a 5%-selective brand filter, and hybrid (lexical + kNN
 in one call, RRF-fused); p50/p99 in ms. kNN recall@100 against exact inner-product search over
 the same vectors (filtered the same way). Without ``--opensearch-url`` a local node is started
-(``search_plugins.opensearch_node``) in a temporary home and stopped afterwards.
+(``devtools.opensearch_node``) in a temporary home and stopped afterwards.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ import numpy as np
 
 from bench.index_bench import _clustered, _docs
 from bench.node import local_node
+from engine.core.search import IndexDoc, SearchFilter, SearchIndex
 from search_plugins.embedded import EmbeddedIndex
 from search_plugins.fusion import fuse
 from search_plugins.opensearch import OpenSearchIndex, OpenSearchParams
-from search_plugins.protocol import IndexDoc, SearchFilter, SearchIndex
 
 K = 100
 BATCH = 5000
@@ -217,7 +217,7 @@ def _args(argv: list[str]) -> argparse.Namespace:
 def run_named(
     *, quick: bool, opensearch_url: str | None = None, smoke: bool = False
 ) -> dict[str, Any]:
-    """``shopnow bench backends [--quick]``; ``smoke``: 2,000 items, 10 queries (for tests)."""
+    """``shopnow-bench backends [--quick]``; ``smoke``: 2,000 items, 10 queries (for tests)."""
     argv = ["--quick"] if quick else ["--force-merge"]
     if smoke:
         argv = ["--n", "2000", "--queries", "10"]

@@ -15,8 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.evaluation.beauty import evaluate_beauty, format_report
-from engine.evaluation.beauty_two_tower import DEFAULT_TEXT_CACHE, TwoTowerOptions
+from engine.offline.evaluation.beauty import evaluate_beauty, format_report
+from engine.offline.evaluation.beauty_two_tower import DEFAULT_TEXT_CACHE, TwoTowerOptions
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 QUICK_TOWER_EPOCHS = 6

@@ -3,7 +3,7 @@
 Builds a synthetic marketplace (quick: 50K items; full: 1M items / 10M events), indexes it,
 trains the ranker, then replays held-out logged requests through the engine.
 
-    shopnow bench e2e [--quick]
+    shopnow-bench e2e [--quick]
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from typing import Any
 import httpx
 import numpy as np
 
-from engine.contracts import FeedRequest, SearchRequest
-from engine.jobs import build_index, open_engine, train
-from engine.settings import Settings
-from ingest.synth.dataset import load_dataset
-from ingest.synth.generate import generate
+from engine.core.contracts import FeedRequest, SearchRequest
+from engine.core.settings import Settings
+from engine.offline.train import build_index, train
+from engine.serving.assembly import open_engine
+from synth.dataset import load_dataset
+from synth.generate import generate
 
 
 def _pct(xs: list[float]) -> dict[str, float]:
@@ -106,7 +107,7 @@ def _http(settings: Settings, reqs: list[SearchRequest | FeedRequest]) -> dict[s
         "SHOPNOW_MAX_CANDIDATES": str(settings.max_candidates),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "engine.app.cli", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

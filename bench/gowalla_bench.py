@@ -107,7 +107,7 @@ def config(
 
 
 def run_named(data: Path, *, quick: bool, smoke: bool = False) -> dict[str, Any]:
-    """The default schedule (``shopnow bench gowalla``); ``smoke``: the first 300 users, 2
+    """The default schedule (``shopnow-bench gowalla``); ``smoke``: the first 300 users, 2
     epochs (for tests)."""
     if smoke:
         return run(data, config(quick=True, epochs=2, eval_every=1), 300)

@@ -32,26 +32,20 @@ import numpy as np
 
 from bench.two_tower_bench import _contexts, _pct, format_table, plot, recall_table
 from bench.world import bench_world
-from engine.jobs import (
-    build_index,
-    evaluate,
-    load_catalog,
-    load_graph,
-    train,
-    train_graph,
-    train_towers,
-)
-from engine.settings import Settings
+from engine.core.settings import Settings
+from engine.offline.evaluate import evaluate
+from engine.offline.train import build_index, train, train_graph, train_towers
+from engine.serving.assembly import load_catalog, load_graph
 from graph.cooccurrence import Events
 from graph.marketplace import inductive_recall
 from graph.train import LightGCNConfig
-from ingest.synth.dataset import load_dataset
+from synth.dataset import load_dataset
 
 FEED_SOURCES = ("covis", "popular_in_context", "two_tower", "graph", "bought_together")
 
 
 async def _source_latency(settings: Settings, n: int) -> dict[str, Any]:
-    from engine.sources.graph import BoughtTogetherSource, GraphSource
+    from engine.serving.sources.graph import BoughtTogetherSource, GraphSource
 
     catalog = load_catalog(settings)
     serving = load_graph(settings, catalog)

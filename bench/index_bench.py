@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.core.search import IndexDoc, SearchFilter
 from search_plugins.embedded import EmbeddedIndex, EmbeddedParams
-from search_plugins.protocol import IndexDoc, SearchFilter
 
 VOCAB = 30_000
 N_QUERIES = 300

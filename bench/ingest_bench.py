@@ -39,11 +39,12 @@ import numpy as np
 
 from bench.node import dropped_after, local_node
 from bench.world import bench_world
-from engine.compare.freshness import new_item, templates
-from engine.jobs import build_index, open_engine, train_graph, train_towers
-from engine.service import Engine
-from engine.settings import Settings
-from engine.vector_lane import FULL_SOURCE
+from engine.core.settings import Settings
+from engine.offline.compare.freshness import new_item, templates
+from engine.offline.train import build_index, train_graph, train_towers
+from engine.serving.assembly import open_engine
+from engine.serving.service import Engine
+from engine.serving.vector_lane import FULL_SOURCE
 from ingest.log import LogFull
 
 BATCH = 50
@@ -241,7 +242,7 @@ def plot(report: dict[str, Any], path: Path) -> Path:
 
 
 def run_named(*, quick: bool, opensearch_url: str | None, smoke: bool = False) -> dict[str, Any]:
-    """For ``shopnow bench ingest``: both backends at 500 items/s (``smoke``: 100 items/s for
+    """For ``shopnow-bench ingest``: both backends at 500 items/s (``smoke``: 100 items/s for
     3 s on the smallest world)."""
     backends = ("embedded", "opensearch")
     with tempfile.TemporaryDirectory() as tmp, local_node(opensearch_url) as url:

@@ -1,6 +1,6 @@
 """A local OpenSearch node for one benchmark run, in a home its own user can enter.
 
-As root, ``search_plugins.opensearch_node`` runs the node as a dedicated non-root user. That
+As root, ``devtools.opensearch_node`` runs the node as a dedicated non-root user. That
 user cannot enter a ``tempfile.TemporaryDirectory()`` (mode 700), so every benchmark that
 starts a node takes its home from :func:`node_home`. On a node it was given, a run deletes what
 it wrote (:func:`dropped_after`).
@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from engine.settings import Settings
+from engine.core.settings import Settings
 from search_plugins.opensearch.client import drop_alias
 
 
@@ -40,7 +40,7 @@ def local_node(
     if url or not needed:
         yield url
         return
-    from search_plugins.opensearch_node import down, up
+    from devtools.opensearch_node import down, up
 
     with node_home() as home:
         try:

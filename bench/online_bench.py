@@ -6,7 +6,8 @@ decayed popularity globally and per category, item impression/click counters), i
 100 events over 200K items, 50K sessions and 20K users; then the reads a request makes: item
 counters of 3,000 candidates in one round trip, a session's and a user's recent history, and a
 category's top 500, each p50/p99 over many calls. Then the cold-start path
-(``engine/cold_start.py``): priors of 20,000 new items seeded (once each) into the ``new`` and
+(``engine/serving/cold_start.py``): priors of 20,000 new items seeded (once each) into the ``new``
+and
 10 ``new:<root>`` scopes in batches of 500, and the ``new_arrivals`` read (a root scope's top
 200 and their live counters, two round trips). Without ``--redis-url`` a local
 ``redis-server`` is started on a free port (and stopped after).
@@ -29,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.signals import KIND_WEIGHT
-from engine.state.embedded import EmbeddedStore
-from engine.state.protocol import Bump, Interaction, ItemCount, OnlineStore, Recorded
-from engine.state.redis_store import RedisStore
+from engine.core.online_store import Bump, Interaction, ItemCount, OnlineStore, Recorded
+from engine.core.signals import KIND_WEIGHT
+from engine.serving.state.embedded import EmbeddedStore
+from engine.serving.state.redis_store import RedisStore
 
 ITEMS, SESSIONS, USERS, CATEGORIES = 200_000, 50_000, 20_000, 300
 BATCH = 100

@@ -6,7 +6,7 @@ On the synthetic marketplace (the demo's 50K items; ``--quick`` 5K) with a tower
 a new towers version is published while ``--clients`` loops send search and feed requests back
 to back and new items are written at 50/s (after 30 s for the freshly built index to settle,
 and 10 s of load measured as the baseline). The server re-embeds into a new index generation and
-swaps model and generation (:mod:`engine.towers_rollout`). Reported per backend: the rollout's
+swaps model and generation (:mod:`engine.app.towers_rollout`). Reported per backend: the rollout's
 time and how long ingest was held, the requests answered during it (latency percentiles,
 failures, responses flagged degraded and why, the versions they read), and how long the items
 written during the hold waited. The new version carries the served weights (so its item vectors
@@ -33,12 +33,13 @@ import numpy as np
 from bench.ingest_bench import _pct
 from bench.node import dropped_after, local_node
 from bench.world import bench_world
-from engine.compare.freshness import new_item, templates
-from engine.contracts import FeedRequest, SearchRequest
-from engine.jobs import build_index, open_engine, train_towers
-from engine.model_watch import refresh_towers
-from engine.service import Engine
-from engine.settings import Settings
+from engine.app.model_watch import refresh_towers
+from engine.core.contracts import FeedRequest, SearchRequest
+from engine.core.settings import Settings
+from engine.offline.compare.freshness import new_item, templates
+from engine.offline.train import build_index, train_towers
+from engine.serving.assembly import open_engine
+from engine.serving.service import Engine
 
 SETTLE_S = 30.0
 QUERIES = ("red dress", "wireless earbuds", "running shoes", "kitchen knife", "face cream")
@@ -230,7 +231,7 @@ def run(
 def run_named(
     *, quick: bool, opensearch_url: str | None = None, smoke: bool = False
 ) -> dict[str, Any]:
-    """For ``shopnow bench rollout``: both backends; without ``opensearch_url`` a local node
+    """For ``shopnow-bench rollout``: both backends; without ``opensearch_url`` a local node
     started for the run."""
     with tempfile.TemporaryDirectory() as tmp, local_node(opensearch_url) as url:
         return run(

@@ -26,13 +26,14 @@ from typing import Any
 import numpy as np
 
 from bench.world import bench_world
-from engine.contracts import FeedRequest, SearchRequest, Surface
-from engine.jobs import build_index, open_engine
-from engine.rules.effects import effects_for
-from engine.rules.model import Rule
-from engine.rules.ruleset import RuleSet, normalise
-from engine.service import Engine
-from ingest.synth.dataset import load_dataset
+from engine.core.contracts import FeedRequest, SearchRequest, Surface
+from engine.core.rules.model import Rule
+from engine.offline.train import build_index
+from engine.serving.assembly import open_engine
+from engine.serving.rules.apply import effects_for
+from engine.serving.rules.ruleset import RuleSet, normalise
+from engine.serving.service import Engine
+from synth.dataset import load_dataset
 
 
 def make_rules(engine: Engine, n: int, seed: int = 0) -> list[Rule]:

@@ -1,5 +1,5 @@
 """Search probes on a trained world: queries with a word the catalog has never seen, and
-brand-new items named by their query (:mod:`engine.evaluation.query_probe`).
+brand-new items named by their query (:mod:`engine.offline.evaluation.query_probe`).
 
     python -m bench.search_probe_bench [--var var] [--quick] [--leaves 40]
 
@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.evaluation.query_probe import probe_search
-from engine.jobs import open_engine
-from engine.settings import Settings
+from engine.core.settings import Settings
+from engine.offline.evaluation.query_probe import probe_search
+from engine.serving.assembly import open_engine
 
 
 async def _run(settings: Settings, leaves: int, seed: int) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Synthetic generator timing: ``shopnow bench synth [--quick]`` or
+"""Synthetic generator timing: ``shopnow-bench synth [--quick]`` or
 ``python -m bench.synth_bench [--items N] [--events N] [--keep]``.
 
 Generates into a temporary directory (or ``--out``), prints the summary as JSON with the wall
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ingest.synth import generate
+from synth import generate
 
 
 def run(

@@ -20,13 +20,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.evaluation.beauty_data import load_beauty
-from engine.settings import Settings
+from engine.core.segment import Segment
+from engine.core.settings import Settings
+from engine.offline.evaluation.beauty_data import load_beauty
+from engine.offline.evaluation.beauty_towers import (
+    beauty_features,
+    beauty_splits,
+    read_titles,
+    run_on,
+)
 from towers.artifact import load_artifact, save_artifact
-from towers.beauty import beauty_features, beauty_splits, read_titles, run_on
 from towers.data import query_batch
 from towers.model import TowerConfig
-from towers.query_tower import Segment
 from towers.retrieval import all_item_vectors
 from towers.text import TextEncoder, item_text
 from towers.train import TrainConfig
@@ -99,10 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r in range(len(users)):
         hist = table[qb.history[r][qb.history[r] >= 0]]
         t = time.perf_counter()
-        art.query_vector(history=hist, segment=Segment.HEAVY)
+        art.query_vector(history=hist, segment=Segment.heavy)
         lat_feed.append(time.perf_counter() - t)
         t = time.perf_counter()
-        art.query_vector(history=hist, query_text=qvec, segment=Segment.HEAVY, context=[1])
+        art.query_vector(history=hist, query_text=qvec, segment=Segment.heavy, context=[1])
         lat_search.append(time.perf_counter() - t)
     out["query_tower_latency"] = {
         "requests": len(users),

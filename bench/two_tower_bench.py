@@ -32,12 +32,14 @@ from typing import Any
 import numpy as np
 
 from bench.world import bench_world
-from engine import backends
-from engine.jobs import build_index, evaluate, load_catalog, open_engine, train, train_towers
-from engine.pipeline.context import RequestContext
-from engine.settings import Settings
-from ingest.synth.dataset import load_dataset
+from engine.core.pipeline.context import RequestContext
+from engine.core.settings import Settings
+from engine.offline.evaluate import evaluate
+from engine.offline.train import build_index, train, train_towers
+from engine.serving import backends
+from engine.serving.assembly import load_catalog, open_engine
 from ltr.logs import LogReplay
+from synth.dataset import load_dataset
 
 SOURCES = ("bm25", "covis", "popular", "trending", "popular_in_context", "two_tower")
 
@@ -205,7 +207,7 @@ def run(
 def provisional_figures(workdir: Path, settings: Settings, requests: int) -> dict[str, Any]:
     """two_tower recall@100/@500 (and the whole pipeline's NDCG@10) per surface and segment
     with provisional vectors only."""
-    from engine.jobs import index_doc_fn, load_towers
+    from engine.serving.assembly import index_doc_fn, load_towers
 
     prov = settings.model_copy(update={"index_dir": workdir / "index-provisional"})
     catalog = load_catalog(prov)

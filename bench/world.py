@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.settings import Settings
-from ingest.synth.generate import generate
+from engine.core.settings import Settings
+from synth.generate import generate
 
 
 def bench_world(

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from engine.retrieval.covisitation import csr_topk, weighted_neighbors
+from engine.core.retrieval.covisitation import csr_topk, weighted_neighbors
 
 I64 = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]

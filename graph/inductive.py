@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from engine.catalog import Catalog
+from engine.core.catalog import Catalog
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 import torch
 
-from engine.catalog import Catalog
+from engine.core.catalog import Catalog
 from graph.bipartite import Bipartite
 from graph.cooccurrence import Events, ItemGraph, ItemGraphParams
 from graph.evaluate import full_ranking
@@ -27,7 +27,7 @@ from graph.inductive import ContentMap
 from graph.lightgcn import LightGCN
 from graph.serving import GraphModel
 from graph.train import LightGCNConfig, train_lightgcn
-from ingest.synth.dataset import SynthDataset
+from synth.dataset import SynthDataset
 
 DAY = 86_400.0
 I64 = npt.NDArray[np.int64]

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from engine.catalog import Catalog
-from engine.pipeline.context import RequestContext
-from engine.retrieval.exact import top_k
+from engine.core.catalog import Catalog
+from engine.core.pipeline.context import RequestContext
+from engine.core.retrieval.exact import top_k
 from graph.cooccurrence import Events, ItemGraph, load_item_graph, save_item_graph
 from graph.inductive import ContentMap
 

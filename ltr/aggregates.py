@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from engine.catalog import Catalog
+from engine.core.catalog import Catalog
 
 F32 = npt.NDArray[np.float32]
 

@@ -1,6 +1,7 @@
 """Compliance for restricted seller and pricing fields.
 
-A restricted field (marked in :mod:`engine.contracts`) may reach a model only through a declared
+A restricted field (marked in :mod:`engine.core.contracts`) may reach a model only through a
+declared
 aggregation with a minimum support. :func:`check_feature_set` refuses any other use; training
 calls it before fitting and serving calls it before loading an artifact.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine.contracts import restricted_fields
+from engine.core.contracts import restricted_fields
 
 
 class ComplianceError(ValueError):

@@ -16,12 +16,12 @@ from functools import partial
 import numpy as np
 import numpy.typing as npt
 
-from engine.catalog import Catalog
-from engine.contracts import Surface
-from engine.pipeline.candidates import CandidatePool
-from engine.pipeline.context import RequestContext
-from engine.pipeline.stages import FeatureFrame
-from engine.signals import DAY, Signals
+from engine.core.catalog import Catalog
+from engine.core.contracts import Surface
+from engine.core.pipeline.candidates import CandidatePool
+from engine.core.pipeline.context import RequestContext
+from engine.core.pipeline.stages import FeatureFrame
+from engine.core.signals import DAY, Signals
 from ltr.aggregates import ItemAggregates
 from ltr.compliance import FieldUse
 from ltr.query_intent import QueryIntent

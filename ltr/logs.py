@@ -1,6 +1,6 @@
 """Logged requests from event logs, turned into the same RequestContext that serving builds.
 
-Event logs are columns (see :mod:`ingest.synth.dataset`): ``ts``, ``user``, ``session``,
+Event logs are columns (see :mod:`synth.dataset`): ``ts``, ``user``, ``session``,
 ``request``, ``kind`` (0 impression, 1 click, 2 cart, 3 purchase, 4 search), ``item``,
 ``position``, ``query``, ``surface``.
 """
@@ -13,10 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from engine.context_builder import QUERY_LIMIT
-from engine.contracts import Surface
-from engine.pipeline.context import History, RequestContext
-from search_plugins.protocol import SearchFilter
+from engine.core.contracts import Surface
+from engine.core.pipeline.context import QUERY_LIMIT, History, RequestContext
+from engine.core.search import SearchFilter
 
 Arr = npt.NDArray[np.int64]
 #: Graded labels: purchase > cart > click > skip.

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from engine.catalog import Catalog
-from engine.text import token_ids
+from engine.core.catalog import Catalog
+from engine.core.text import token_ids
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]

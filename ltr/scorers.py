@@ -7,8 +7,8 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from engine.pipeline.candidates import Scores
-from engine.pipeline.stages import FeatureFrame, Matrix
+from engine.core.pipeline.candidates import Scores
+from engine.core.pipeline.stages import FeatureFrame, Matrix
 from ltr.artifact import RankerArtifact
 from ltr.compiled import compile_model
 

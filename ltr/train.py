@@ -18,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
-from engine.pipeline.executor import Executor
-from engine.pipeline.stages import Hydrator
+from engine.core.pipeline.executor import Executor
+from engine.core.pipeline.stages import Hydrator
 from ltr.artifact import RankerArtifact, RankerMeta, new_version
 from ltr.compliance import check_feature_set, declared_aggregations
 from ltr.features import Feature

@@ -11,14 +11,14 @@ chmod 755 "$work"  # the OpenSearch node runs as its own user under $work/opense
 cleanup() {
   if [ -f "$work/redis.pid" ]; then kill "$(cat "$work/redis.pid")" 2>/dev/null || true; fi
   if [ -d "$work/opensearch" ]; then
-    $PY -m search_plugins.opensearch_node down --home "$work/opensearch" >/dev/null 2>&1 || true
+    $PY -m devtools.opensearch_node down --home "$work/opensearch" >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 # OpenSearch takes 10-60 s to start: provision and start it while lint and mypy run.
-$PY -m search_plugins.opensearch_node up --home "$work/opensearch" --port 0 \
+$PY -m devtools.opensearch_node up --home "$work/opensearch" --port 0 \
   >"$work/opensearch.json" 2>"$work/opensearch.err" &
 os_job=$!
 
@@ -31,7 +31,9 @@ export SHOPNOW_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
 echo "test: redis-server on 127.0.0.1:$port"
 
 echo "test: ruff"; $PY -m ruff check . && $PY -m ruff format --check .
-echo "test: mypy"; $PY -m mypy engine search_plugins ltr ingest bench towers graph
+echo "test: mypy"; $PY -m mypy engine search_plugins ltr ingest bench towers graph synth devtools
+echo "test: import contracts (layers, no cycles; pyproject.toml [tool.importlinter])"
+.venv/bin/lint-imports
 
 status=0
 wait "$os_job" || status=$?

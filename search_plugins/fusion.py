@@ -1,6 +1,6 @@
 """Hybrid retrieval: fuse a lexical and a vector result list into one ranking.
 
-Two methods, both pure functions over :class:`~search_plugins.protocol.Hits`:
+Two methods, both pure functions over :class:`~engine.core.search.Hits`:
 
 * ``rrf``: reciprocal rank fusion, ``sum_i w_i / (k + rank_i)``; needs no score calibration.
 * ``minmax``: min-max normalised scores, weighted and summed. One extreme score (a BM25 title
@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from search_plugins.protocol import FloatArray, Hits, SearchFilter, SearchIndex
+from engine.core.search import FloatArray, Hits, SearchFilter, SearchIndex
 
 Method = Literal["rrf", "minmax"]
 

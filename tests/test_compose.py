@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from engine.cli import parser
-from engine.settings import Settings
-from search_plugins.opensearch_node import OPENSEARCH_VERSION
+from devtools.opensearch_node import OPENSEARCH_VERSION
+from engine.app.cli import parser
+from engine.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "compose.yaml"
@@ -350,7 +350,7 @@ def test_dockerfile_cmd_serves_with_the_console_script() -> None:
     assert not entrypoints, "an ENTRYPOINT would prefix the CMD and init's command"
     scripts = _console_scripts()
     assert cmd[0] in scripts, f"{cmd[0]!r} is not a console script of pyproject.toml"
-    assert scripts[cmd[0]] == "engine.cli:main"
+    assert scripts[cmd[0]] == "engine.app.cli:main"
     args = parser().parse_args(cmd[1:])  # argparse exits (SystemExit) on an unknown flag
     assert args.command == "serve"
     assert args.host == "0.0.0.0", "bound to loopback inside the container: unreachable"

@@ -5,7 +5,7 @@ The commands are read from the README itself: code-block lines and inline code t
 ``up|down|status`` and ``[synth|beauty]`` expanded. :data:`COVERAGE` names the tests that run
 each one, so a command documented without a test fails here. The commands no other test runs
 are run below on a tiny world: the CLI in the README's order, ``shopnow demo --no-serve``, the
-``curl`` examples against ``shopnow serve``, and every ``shopnow bench`` with ``--smoke`` (the
+``curl`` examples against ``shopnow serve``, and every ``shopnow-bench`` with ``--smoke`` (the
 ``--quick`` run at its smallest sizes; ``bench ingest`` starts its own OpenSearch node).
 """
 
@@ -28,15 +28,17 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.cli import main, parser
-from search_plugins.opensearch_node.__main__ import _parser as node_parser
-from search_plugins.opensearch_node.process import free_port
+from bench.__main__ import main as bench_main
+from bench.__main__ import parser as bench_parser
+from devtools.opensearch_node.__main__ import _parser as node_parser
+from devtools.opensearch_node.process import free_port
+from engine.app.cli import main, parser
 from tests.servers import OPENSEARCH_URL, missing, needs_opensearch
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 SHARED_DATA = Path(os.environ.get("SHOPNOW_SHARED_DATA", REPO.parent / "shared" / "data"))
-PREFIXES = ("shopnow ", "make ", "python -m ", "curl ", "docker compose ")
+PREFIXES = ("shopnow ", "shopnow-bench ", "make ", "python -m ", "curl ", "docker compose ")
 ITEMS, EVENTS = 1200, 15_000  # the tiny world (the same as the benchmarks' --smoke world)
 
 HERE = "tests/test_readme_commands.py"
@@ -50,26 +52,33 @@ COVERAGE: dict[str, list[str]] = {
     ],
     "make test": [f"{HERE}::test_make_demo_and_make_test_run_the_scripts", ".ci/run"],
     "shopnow synth": [PIPELINE],
-    "shopnow train-towers": [PIPELINE, "tests/engine/test_jobs.py"],
-    "shopnow train-graph": [PIPELINE, "tests/engine/test_jobs.py"],
-    "shopnow index": [PIPELINE, f"{HERE}::test_index_on_opensearch", "tests/engine/test_jobs.py"],
-    "shopnow ingest": [PIPELINE, "tests/engine/test_ingest_crash.py"],
-    "shopnow train": [PIPELINE, "tests/engine/test_jobs.py"],
+    "shopnow train-towers": [PIPELINE, "tests/engine/app/test_jobs.py"],
+    "shopnow train-graph": [PIPELINE, "tests/engine/app/test_jobs.py"],
+    "shopnow index": [
+        PIPELINE,
+        f"{HERE}::test_index_on_opensearch",
+        "tests/engine/app/test_jobs.py",
+    ],
+    "shopnow ingest": [PIPELINE, "tests/engine/app/test_ingest_crash.py"],
+    "shopnow train": [PIPELINE, "tests/engine/app/test_jobs.py"],
     "shopnow eval synth": [PIPELINE],
     "shopnow eval beauty": [
         # the same quick evaluation, on the real data when it is there
-        "tests/engine/evaluation/test_beauty.py::test_quick_beauty_beats_published_sasrec",
-        "tests/engine/test_cli.py::test_missing_beauty_data_says_where_to_put_it",
+        "tests/engine/offline/evaluation/test_beauty.py::test_quick_beauty_beats_published_sasrec",
+        "tests/engine/app/test_cli.py::test_missing_beauty_data_says_where_to_put_it",
     ],
-    "shopnow compare synth": [f"{HERE}::test_compare_quick", "tests/engine/compare/test_run.py"],
+    "shopnow compare synth": [
+        f"{HERE}::test_compare_quick",
+        "tests/engine/offline/compare/test_run.py",
+    ],
     "shopnow compare beauty": [
-        "tests/engine/compare/test_beauty.py::test_the_three_options_on_amazon_beauty"
+        "tests/engine/offline/compare/test_beauty.py::test_the_three_options_on_amazon_beauty"
     ],
     "shopnow serve": [
         f"{HERE}::test_serve_answers_the_readme_curl_commands",
-        "tests/engine/test_serve.py::test_serve_answers_search_and_feed",
+        "tests/engine/app/test_serve.py::test_serve_answers_search_and_feed",
     ],
-    "shopnow monitor": [PIPELINE, "tests/engine/monitoring/test_monitor.py"],
+    "shopnow monitor": [PIPELINE, "tests/engine/offline/monitoring/test_monitor.py"],
     "shopnow demo": [f"{HERE}::test_demo_without_serving"],
     "shopnow opensearch up": [
         f"{HERE}::test_opensearch_commands",
@@ -79,14 +88,14 @@ COVERAGE: dict[str, list[str]] = {
     "shopnow opensearch down": [f"{HERE}::test_opensearch_commands", f"{HERE}::test_bench_smoke"],
     "shopnow opensearch status": [
         f"{HERE}::test_opensearch_commands",
-        "tests/engine/test_cli.py::test_opensearch_status_of_a_home_without_a_node",
+        "tests/engine/app/test_cli.py::test_opensearch_status_of_a_home_without_a_node",
     ],
-    "shopnow bench all": [f"{HERE}::test_bench_all_runs_every_benchmark"],
-    "shopnow bench beauty": [
-        "tests/engine/evaluation/test_beauty.py::test_quick_beauty_beats_published_sasrec",
+    "shopnow-bench all": [f"{HERE}::test_bench_all_runs_every_benchmark"],
+    "shopnow-bench beauty": [
+        "tests/engine/offline/evaluation/test_beauty.py::test_quick_beauty_beats_published_sasrec",
         f"{HERE}::test_bench_without_its_data_names_what_is_missing",
     ],
-    # every other `shopnow bench X`: test_bench_smoke, parametrized from the README
+    # every other `shopnow-bench X`: test_bench_smoke, parametrized from the README
     "python -m bench.search_probe_bench": [f"{HERE}::test_search_probe_bench"],
     "curl POST /v1/search": [f"{HERE}::test_serve_answers_the_readme_curl_commands"],
     "curl POST /v1/feed": [f"{HERE}::test_serve_answers_the_readme_curl_commands"],
@@ -117,9 +126,12 @@ def documented(text: str) -> list[str]:
 
 
 def _choices(sub: str) -> tuple[list[str], str | None]:
-    """The choices and default of a ``shopnow`` subcommand's positional argument."""
+    """The choices and default of a ``shopnow`` subcommand's positional argument (``bench``:
+    of ``shopnow-bench``)."""
     if sub == "opensearch":
         sp = node_parser()
+    elif sub == "bench":
+        sp = bench_parser()
     else:
         subparsers = next(a for a in parser()._actions if a.dest == "command")
         sp = subparsers.choices[sub]  # type: ignore[index]
@@ -143,6 +155,9 @@ def variants(cmd: str) -> list[tuple[str, list[str]]]:
         return [(" ".join(tokens[:3]), tokens)]
     if tokens[0] == "python":
         return [(" ".join(tokens[:3]), tokens)]
+    if tokens[0] == "shopnow-bench":
+        argv = [t.strip("[]") for t in tokens[1:]]
+        return [(f"shopnow-bench {c}", [c, *argv[1:]]) for c in argv[0].split("|")]
     argv = [t.strip("[]") for t in tokens[1:]]
     sub = argv[0]
     choices, default = _choices(sub)
@@ -158,7 +173,7 @@ def variants(cmd: str) -> list[tuple[str, list[str]]]:
 
 COMMANDS = documented(README.read_text())
 FORMS = list({(k, tuple(a)): (k, a) for cmd in COMMANDS for k, a in variants(cmd)}.values())
-BENCHES = sorted({k.split()[-1] for k, _ in FORMS if k.startswith("shopnow bench ")})
+BENCHES = sorted({k.split()[-1] for k, _ in FORMS if k.startswith("shopnow-bench ")})
 
 
 def _tests_in(path: Path) -> set[str]:
@@ -169,13 +184,13 @@ def _tests_in(path: Path) -> set[str]:
 def test_the_readme_lists_the_commands_this_module_knows() -> None:
     keys = {k for k, _ in FORMS}
     # a sanity check of the parser: the README's main commands are found
-    assert {"make demo", "make test", "shopnow bench ingest", "shopnow opensearch up"} <= keys
+    assert {"make demo", "make test", "shopnow-bench ingest", "shopnow opensearch up"} <= keys
     assert {"index", "ingest", "online", "rollout", "rules", "all"} <= set(BENCHES)
 
 
 def test_every_documented_command_has_a_test() -> None:
     keys = {k for k, _ in FORMS}
-    smoked = {f"shopnow bench {b}" for b in BENCHES if b not in NOT_SMOKED}
+    smoked = {f"shopnow-bench {b}" for b in BENCHES if b not in NOT_SMOKED}
     missing = sorted(keys - set(COVERAGE) - smoked)
     assert not missing, f"documented in README.md without a test (add one to COVERAGE): {missing}"
     stale = sorted(set(COVERAGE) - keys)
@@ -189,12 +204,15 @@ def test_every_documented_command_has_a_test() -> None:
 
 
 @pytest.mark.parametrize(
-    "form", [f for f in FORMS if f[0].startswith("shopnow ")], ids=lambda f: " ".join(f[1])
+    "form", [f for f in FORMS if f[0].startswith("shopnow")], ids=lambda f: " ".join(f[1])
 )
 def test_documented_shopnow_commands_parse(form: tuple[str, list[str]]) -> None:
-    """Each documented ``shopnow`` command line, flags included, is one the CLI accepts."""
-    _, argv = form
-    if argv[0] == "opensearch":
+    """Each documented ``shopnow`` and ``shopnow-bench`` command line, flags included, is one
+    the CLI accepts."""
+    key, argv = form
+    if key.startswith("shopnow-bench "):
+        bench_parser().parse_args(argv)
+    elif argv[0] == "opensearch":
         node_parser().parse_args(argv[1:])
     else:
         parser().parse_args(argv)
@@ -222,13 +240,13 @@ def _paths(var: Path) -> list[str]:
 def _shopnow() -> list[str]:
     """The console script next to this Python (``.venv/bin/shopnow``)."""
     script = Path(sys.executable).parent / "shopnow"
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "engine.cli"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "engine.app.cli"]
 
 
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """``shopnow ARGV`` in this process; its standard output."""
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str], command: Any = main) -> str:
+    """``shopnow ARGV`` (or another ``command``) in this process; its standard output."""
     capsys.readouterr()
-    code = main(argv)
+    code = command(argv)
     out, err = capsys.readouterr()
     assert code == 0, (argv, err[-3000:])
     return out
@@ -402,7 +420,7 @@ def test_opensearch_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert json.loads(capsys.readouterr().out)["url"] == OPENSEARCH_URL
 
 
-# -- shopnow bench -----------------------------------------------------------------------------
+# -- shopnow-bench -----------------------------------------------------------------------------
 
 
 def _bench_marks(which: str) -> list[pytest.MarkDecorator]:
@@ -425,8 +443,8 @@ def test_bench_smoke(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``shopnow bench WHICH --quick`` at its smallest sizes (``--smoke``)."""
-    argv = ["bench", which, "--quick", "--smoke"]
+    """``shopnow-bench WHICH --quick`` at its smallest sizes (``--smoke``)."""
+    argv = [which, "--quick", "--smoke"]
     if which == "gowalla":
         if not (SHARED_DATA / "gowalla" / "train.txt").is_file():
             pytest.skip(f"Gowalla data missing: put gowalla under {SHARED_DATA}")
@@ -437,7 +455,7 @@ def test_bench_smoke(
         # its work directory is kept (the report names it): here, under tmp_path
         monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     # ingest starts (and stops) a node of its own: in a home its non-root user can enter
-    report = json.loads(_run(argv, capsys))
+    report = json.loads(_run(argv, capsys, bench_main))
     assert report[which], report
 
 
@@ -458,8 +476,8 @@ def test_bench_all_runs_every_benchmark(tmp_path: Path, monkeypatch: pytest.Monk
         synth_bench,
         two_tower_bench,
     )
-    from engine.benchmarks import run_bench
-    from engine.settings import Settings
+    from bench.run import run_bench
+    from engine.core.settings import Settings
 
     called: list[str] = []
 
@@ -501,6 +519,6 @@ def test_bench_without_its_data_names_what_is_missing(
 ) -> None:
     monkeypatch.setenv("SHOPNOW_SHARED_DATA", str(tmp_path))
     for which in ("beauty", "gowalla"):
-        assert main(["bench", which, "--quick"]) == 2
+        assert bench_main([which, "--quick"]) == 2
         err = capsys.readouterr().err
-        assert f"shopnow bench: error: {tmp_path}" in err and "SHOPNOW_SHARED_DATA" in err, err
+        assert f"shopnow-bench: error: {tmp_path}" in err and "SHOPNOW_SHARED_DATA" in err, err

@@ -27,9 +27,9 @@ import numpy.typing as npt
 import torch
 from pydantic import BaseModel, ConfigDict
 
+from engine.core.segment import Segment
 from towers.features import ItemFeatures, Vocab, check_compliance
 from towers.model import TowerConfig, TwoTower
-from towers.query_tower import Segment
 from towers.text import TextEncoder, encoder_version
 
 F32 = npt.NDArray[np.float32]
@@ -135,7 +135,7 @@ class TowersArtifact:
         history: F32 | None = None,
         session: F32 | None = None,
         query_text: F32 | None = None,
-        segment: Segment = Segment.ANONYMOUS,
+        segment: Segment = Segment.anonymous,
         context: Sequence[int] | None = None,
     ) -> F32:
         """``float32 [dim]``, unit norm. ``history`` / ``session`` are item vectors of this

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from engine.catalog import Catalog
+from engine.core.catalog import Catalog
 from ltr.aggregates import ItemAggregates
 from towers.features import ItemFeatures, Vocab, aggregate_columns, category_tokens, hash_ids
 from towers.model import TowerConfig

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from towers.query_tower import Segment
+from engine.core.segment import segments_of
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -34,6 +34,7 @@ class Examples:
     session_items: I64 | None = None
     query_text: F32 | None = None  # [n, text_dim], zero rows where there is no query
     has_query: B8 | None = None
+    segment: I64 | None = None  # Segment ids of the requests; else from the history lengths
 
     def __len__(self) -> int:
         return len(self.user)
@@ -75,7 +76,6 @@ def query_batch(
     max_history: int,
     max_session: int,
     text_dim: int,
-    heavy_threshold: int = 5,
 ) -> QueryBatch:
     start, end = ex.history_bounds(idx)
     history = _recent(start, end, ex.seq_items, max_history)
@@ -88,12 +88,10 @@ def query_batch(
         qt, hq = ex.query_text[idx], ex.has_query[idx]
     else:
         qt, hq = np.zeros((len(idx), text_dim), np.float32), np.zeros(len(idx), np.bool_)
-    n_hist = end - start
-    segment = np.where(
-        ex.user[idx] < 0,
-        int(Segment.ANONYMOUS),
-        np.where(n_hist >= heavy_threshold, int(Segment.HEAVY), int(Segment.WEAK)),
-    ).astype(np.int64)
+    if ex.segment is not None:
+        segment = ex.segment[idx]
+    else:
+        segment = segments_of(end - start, ex.user[idx] >= 0)
     return QueryBatch(history, session, qt, hq, segment, ex.context[idx])
 
 

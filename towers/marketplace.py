@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from tqdm.auto import tqdm
 
-from engine.catalog import Catalog
+from engine.core.catalog import Catalog
 from ltr.aggregates import ItemAggregates
 from ltr.logs import LoggedRequest, LogReplay
 from towers.artifact import save_artifact

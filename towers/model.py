@@ -45,7 +45,6 @@ class TowerConfig(BaseModel):
     max_session: int = Field(20, ge=1)
     context_names: tuple[str, ...] = ("surface",)
     context_cardinalities: tuple[int, ...] = (2,)  # surface: 0 feed, 1 search
-    heavy_threshold: int = Field(5, ge=1, description="history length of a heavy user")
     residual: bool = Field(
         False, description="linear history/session/query-text paths in the query tower"
     )
@@ -59,7 +58,6 @@ def batch_of(cfg: TowerConfig, ex: Examples, idx: npt.NDArray[np.int64]) -> Quer
         max_history=cfg.max_history,
         max_session=cfg.max_session,
         text_dim=cfg.text_dim,
-        heavy_threshold=cfg.heavy_threshold,
     )
 
 

@@ -32,23 +32,12 @@ the tower then returns a popularity-like direction, the right answer for a cold 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import IntEnum
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-class Segment(IntEnum):
-    ANONYMOUS = 0  # no user id
-    WEAK = 1  # a known user with fewer than ``heavy_threshold`` past items
-    HEAVY = 2
-
-
-def segment_of(has_user: bool, n_history: int, heavy_threshold: int = 5) -> Segment:
-    if not has_user:
-        return Segment.ANONYMOUS
-    return Segment.HEAVY if n_history >= heavy_threshold else Segment.WEAK
+from engine.core.segment import Segment
 
 
 class _Pool(nn.Module):

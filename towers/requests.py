@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from engine.contracts import Surface
-from engine.pipeline.context import RequestContext
+from engine.core.contracts import Surface
+from engine.core.pipeline.context import RequestContext
+from engine.core.segment import Segment
 from towers.data import Examples
 from towers.model import TowerConfig
-from towers.query_tower import Segment, segment_of
 from towers.text import TextEncoder
 
 I64 = npt.NDArray[np.int64]
@@ -32,9 +32,7 @@ class QueryInputs:
     query: str
     has_user: bool
     surface: int  # SURFACE_ID
-
-    def segment(self, cfg: TowerConfig) -> Segment:
-        return segment_of(self.has_user, len(self.history), cfg.heavy_threshold)
+    segment: Segment  # of the whole history (``history`` keeps its most recent items only)
 
 
 def query_inputs(ctx: RequestContext, cfg: TowerConfig) -> QueryInputs:
@@ -46,6 +44,7 @@ def query_inputs(ctx: RequestContext, cfg: TowerConfig) -> QueryInputs:
         query=ctx.query.strip(),
         has_user=has_user,
         surface=SURFACE_ID[ctx.surface],
+        segment=ctx.segment,
     )
 
 
@@ -91,4 +90,5 @@ def examples_of(
         session_items=sess_items,
         query_text=text,
         has_query=has_query,
+        segment=np.fromiter((q.segment for q in inputs), np.int64, count=n),
     )

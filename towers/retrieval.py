@@ -7,7 +7,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from engine.evaluation import metrics
+from engine.core import ranking_metrics as metrics
 from towers.data import Examples
 from towers.features import ItemFeatures
 from towers.model import TwoTower, batch_of

@@ -26,7 +26,8 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from engine.catalog import Catalog
+from engine.core.catalog import Catalog
+from engine.core.segment import Segment
 from ltr.aggregates import ItemAggregates
 from towers.artifact import TowersArtifact, load_artifact
 from towers.catalog_features import CatalogFeaturizer
@@ -78,7 +79,7 @@ class TowerServing:
         # otherwise missed its 40 ms source deadline in the demo).
         empty = np.zeros(0, np.int64)
         for query in ("", "warm up"):
-            serving.query_vector(QueryInputs(empty, empty, query, False, 1))
+            serving.query_vector(QueryInputs(empty, empty, query, False, 1, Segment.anonymous))
         return serving
 
     # --- item side -------------------------------------------------------------------------
@@ -244,6 +245,6 @@ class TowerServing:
             history=history,
             session=session,
             query_text=text,
-            segment=qi.segment(self.cfg),
+            segment=qi.segment,
             context=[qi.surface],
         )

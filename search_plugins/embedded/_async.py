@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
-from search_plugins.protocol import FloatArray, Hits, IndexDoc, SearchFilter, UpsertReport
+from engine.core.search import FloatArray, Hits, IndexDoc, SearchFilter, UpsertReport
 
 
 class _SyncIndex(Protocol):

@@ -8,7 +8,7 @@ from collections import OrderedDict
 import numpy as np
 import numpy.typing as npt
 
-from search_plugins.protocol import SearchFilter
+from engine.core.search import SearchFilter
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]

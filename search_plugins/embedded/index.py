@@ -27,15 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from search_plugins.embedded._async import AsyncIndexMixin
-from search_plugins.embedded._rwlock import RWLock
-from search_plugins.embedded.attributes import AttributeColumns
-from search_plugins.embedded.lexical import LexicalIndex
-from search_plugins.embedded.params import EmbeddedParams
-from search_plugins.embedded.registry import RowRegistry
-from search_plugins.embedded.vector_search import VectorSearch
-from search_plugins.embedded.vectors import HnswParams, VectorStore
-from search_plugins.protocol import (
+from engine.core.search import (
     WRITE_ORDER_SCHEME,
     FloatArray,
     Hits,
@@ -47,6 +39,14 @@ from search_plugins.protocol import (
     version_of,
     write_order,
 )
+from search_plugins.embedded._async import AsyncIndexMixin
+from search_plugins.embedded._rwlock import RWLock
+from search_plugins.embedded.attributes import AttributeColumns
+from search_plugins.embedded.lexical import LexicalIndex
+from search_plugins.embedded.params import EmbeddedParams
+from search_plugins.embedded.registry import RowRegistry
+from search_plugins.embedded.vector_search import VectorSearch
+from search_plugins.embedded.vectors import HnswParams, VectorStore
 
 _FORMAT = WRITE_ORDER_SCHEME  # 2: the registry holds write orders, not raw versions; 3: orders
 # rank none < provisional < full vectors (protocol.write_order)
@@ -383,7 +383,7 @@ class EmbeddedIndex(AsyncIndexMixin):
             rows, scores = rows[ok], scores[ok]
         return rows, scores
 
-    # -- row-addressed reads (not part of SearchIndex; see engine.sources.lexical) ---------
+    # -- row-addressed reads (not part of SearchIndex; see engine.serving.sources.lexical) ---------
     def lexical_rows_sync(self, query: str, k: int, flt: SearchFilter | None = None) -> RowHits:
         """:meth:`lexical_sync` as internal rows with their reuse stamps, no id strings.
 

@@ -13,24 +13,12 @@ import os
 import numpy as np
 import tantivy
 
+from engine.core.search import FloatArray, SearchFilter
+from engine.core.text import analyzer
 from search_plugins.embedded.attributes import IntArray, category_prefixes
-from search_plugins.protocol import FloatArray, SearchFilter
 
 ANALYZER = "shop_en"
 _MAX_TERMS = 32
-
-
-def analyzer() -> tantivy.TextAnalyzer:
-    """The text analysis of the embedded index (OpenSearch's mapping mirrors it): word tokens,
-    lowercased, accents folded, English (Snowball) stems."""
-    return (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(40))
-        .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.ascii_fold())
-        .filter(tantivy.Filter.stemmer("english"))
-        .build()
-    )
 
 
 def _schema() -> tantivy.Schema:

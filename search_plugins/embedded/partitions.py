@@ -20,9 +20,9 @@ from collections.abc import Callable
 import faiss
 import numpy as np
 
+from engine.core.search import FloatArray
 from search_plugins.embedded.attributes import BoolArray, IntArray
 from search_plugins.embedded.vectors import top_k
-from search_plugins.protocol import FloatArray
 
 
 def inner_products(

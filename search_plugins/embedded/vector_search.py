@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from engine.core.search import FloatArray, SearchFilter
 from search_plugins.embedded.attributes import (
     AttributeColumns,
     BoolArray,
@@ -28,7 +29,6 @@ from search_plugins.embedded.attributes import (
 )
 from search_plugins.embedded.partitions import PartitionedVectors
 from search_plugins.embedded.vectors import VectorStore
-from search_plugins.protocol import FloatArray, SearchFilter
 
 _STRIDE = 1 << 32  # block key = model code * _STRIDE + value code (model codes are int16)
 

@@ -16,8 +16,8 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.search import FloatArray
 from search_plugins.embedded.attributes import BoolArray, IntArray
-from search_plugins.protocol import FloatArray
 
 
 @dataclass(frozen=True, slots=True)

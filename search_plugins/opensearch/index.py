@@ -1,4 +1,4 @@
-"""The OpenSearch backend of :class:`~search_plugins.protocol.SearchIndex`.
+"""The OpenSearch backend of :class:`~engine.core.search.SearchIndex`.
 
 Reads and writes go through an alias (``params.alias``) pointing at one physical index, a
 *generation* named ``<alias>-<stamp>``; every generation takes its settings and mappings from
@@ -18,11 +18,7 @@ from typing import Any
 
 from opensearchpy import AsyncOpenSearch, ConnectionError, NotFoundError, TransportError
 
-from search_plugins.opensearch import mapping, queries
-from search_plugins.opensearch.bulk import BulkOutcome, run_bulk
-from search_plugins.opensearch.client import make_client
-from search_plugins.opensearch.params import OpenSearchParams
-from search_plugins.protocol import (
+from engine.core.search import (
     WRITE_ORDER_SCHEME,
     FloatArray,
     Hits,
@@ -35,6 +31,10 @@ from search_plugins.protocol import (
     version_of,
     write_order,
 )
+from search_plugins.opensearch import mapping, queries
+from search_plugins.opensearch.bulk import BulkOutcome, run_bulk
+from search_plugins.opensearch.client import make_client
+from search_plugins.opensearch.params import OpenSearchParams
 
 
 class IndexSetupError(RuntimeError):

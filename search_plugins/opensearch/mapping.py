@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.core.search import WRITE_ORDER_SCHEME, IndexDoc, category_prefixes
 from search_plugins.opensearch.params import OpenSearchParams
-from search_plugins.protocol import WRITE_ORDER_SCHEME, IndexDoc, category_prefixes
 
 ANALYZER = "shop_en"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from search_plugins.protocol import FloatArray, Hits, SearchFilter
+from engine.core.search import FloatArray, Hits, SearchFilter
 
 # Hits carry only the ``id`` doc value: no stored fields, no _source, no total count.
 _FETCH: dict[str, Any] = {

@@ -27,8 +27,8 @@ def test_fuzzing_the_live_api_finds_nothing(tmp_path: Path) -> None:
 def test_server_warnings_are_read_from_the_log() -> None:
     log = (
         '{"level":"WARNING","msg":"Invalid HTTP request received."}\n'
-        "/x/engine/rerank/filters.py:41: RuntimeWarning: overflow encountered in cast\n"
+        "/x/engine/serving/rerank/filters.py:41: RuntimeWarning: overflow encountered in cast\n"
         "  kept &= c.price.values[rows] <= f.price_max\n"
-        "/x/engine/rerank/filters.py:39: RuntimeWarning: overflow encountered in cast\n"
+        "/x/engine/serving/rerank/filters.py:39: RuntimeWarning: overflow encountered in cast\n"
     )
     assert server_warnings(log) == ["RuntimeWarning: overflow encountered in cast"]

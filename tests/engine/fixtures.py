@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from engine.catalog import Catalog
-from engine.contracts import Availability, Item
+from engine.core.catalog import Catalog
+from engine.core.contracts import Availability, Item
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -13,21 +13,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-from engine.catalog import Catalog
-from engine.jobs import cold_start_state, index_doc_fn
-from engine.pipeline.context import KIND_CART, KIND_CLICK, KIND_PURCHASE
-from engine.pipelines import build_spec
-from engine.retrieval.covisitation import CovisitationIndex, CovisParams
-from engine.service import Engine
-from engine.settings import Settings
-from engine.signals import KIND_WEIGHT, Signals
-from engine.state.embedded import EmbeddedStore
-from engine.state.protocol import OnlineStore
-from engine.state.redis_store import RedisStore
-from ingest.synth.generate import generate
+from engine.core.catalog import Catalog
+from engine.core.online_store import OnlineStore
+from engine.core.pipeline.context import KIND_CART, KIND_CLICK, KIND_PURCHASE
+from engine.core.retrieval.covisitation import CovisitationIndex, CovisParams
+from engine.core.search import IndexDoc, SearchIndex
+from engine.core.settings import Settings
+from engine.core.signals import KIND_WEIGHT, Signals
+from engine.serving.assembly import cold_start_state, index_doc_fn
+from engine.serving.pipelines import build_spec
+from engine.serving.service import Engine
+from engine.serving.state.embedded import EmbeddedStore
+from engine.serving.state.redis_store import RedisStore
 from search_plugins.embedded.index import EmbeddedIndex
 from search_plugins.opensearch import OpenSearchIndex, OpenSearchParams
-from search_plugins.protocol import IndexDoc, SearchIndex
+from synth.generate import generate
 from tests.engine.fixtures import T0, item
 
 if TYPE_CHECKING:
@@ -201,11 +201,11 @@ async def make_engine(
     store = store or EmbeddedStore()
     cold = cold_start_state(settings, catalog, signals, store)
     spec = build_spec(
-        settings,
-        catalog,
-        index,
-        signals,
-        covis,
+        settings=settings,
+        catalog=catalog,
+        index=index,
+        signals=signals,
+        covis=covis,
         towers=serving,
         graph=graph_serving,
         cold_start=cold,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.settings import Settings
+from engine.core.settings import Settings
 from graph import gowalla
 from graph.evaluate import full_ranking
 from graph.train import LightGCNConfig, train_lightgcn

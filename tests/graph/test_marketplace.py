@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.jobs import load_catalog
-from engine.settings import Settings
+from engine.core.settings import Settings
+from engine.serving.assembly import load_catalog
 from graph.marketplace import inductive_recall, marketplace_graph
 from graph.train import LightGCNConfig
-from ingest.synth.dataset import SynthDataset, load_dataset
+from synth.dataset import SynthDataset, load_dataset
 from tests.engine.world import synthetic_world
 
 

@@ -3,8 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.contracts import Surface
-from engine.pipeline.context import History, RequestContext
+from engine.core.contracts import Surface
+from engine.core.pipeline.context import History, RequestContext
 from graph.serving import GraphModel, GraphServing
 from tests.engine.fixtures import catalog, item
 from tests.engine.world import ITEMS, PHONES

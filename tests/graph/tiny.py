@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.catalog import Catalog
+from engine.core.catalog import Catalog
 from graph.bipartite import Bipartite
 from graph.cooccurrence import Events, ItemGraph, ItemGraphParams
 from graph.inductive import ContentMap

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from redis import asyncio as aioredis
 
-from engine.service import Engine
+from engine.serving.service import Engine
 from ingest.deadletter import DeadLetters
 from ingest.log import LogFull
 from ingest.stream import StreamConsumer

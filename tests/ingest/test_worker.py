@@ -1,5 +1,5 @@
 """The worker's ordering, retry and checkpoint rules, over a sink that keeps what it is given
-(the engine's real sink runs in tests/engine/test_writes.py and the crash test)."""
+(the engine's real sink runs in tests/engine/serving/test_writes.py and the crash test)."""
 
 import asyncio
 from collections.abc import Sequence

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from engine.contracts import restricted_fields
+from engine.core.contracts import restricted_fields
 from ltr.compliance import ComplianceError, FieldUse, check_feature_set, declared_aggregations
 from ltr.features import FEATURES, Feature, default_feature_names, resolve
 from ltr.train import TrainingSet, train_ranker

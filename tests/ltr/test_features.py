@@ -3,10 +3,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from engine.contracts import Surface
-from engine.pipeline.candidates import CandidatePool, SourceResult
-from engine.pipeline.context import KIND_CLICK, History, RequestContext
-from engine.signals import Signals
+from engine.core.contracts import Surface
+from engine.core.pipeline.candidates import CandidatePool, SourceResult
+from engine.core.pipeline.context import KIND_CLICK, History, RequestContext
+from engine.core.signals import Signals
 from ltr.features import FEATURES, FeatureHydrator, default_feature_names, resolve
 from tests.engine.fixtures import catalog, item
 

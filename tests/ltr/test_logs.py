@@ -1,6 +1,6 @@
 import numpy as np
 
-from engine.contracts import Surface
+from engine.core.contracts import Surface
 from ltr.logs import LogReplay
 
 # session 0: a search for "oak desk" (query 1), a click on item 3, then a feed request;

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 import pytest
 
+from engine.core.search import FloatArray, IndexDoc, SearchFilter, SearchIndex
 from search_plugins.fusion import hybrid
-from search_plugins.protocol import FloatArray, IndexDoc, SearchFilter, SearchIndex
 
 DIM = 16
 CATEGORIES = (

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.core.search import SearchFilter, SearchIndex, delete_order
 from search_plugins.embedded import EmbeddedIndex, EmbeddedParams, HnswParams
 from search_plugins.embedded.partitions import PartitionedVectors
 from search_plugins.embedded.registry import RowRegistry
 from search_plugins.embedded.vectors import VectorStore
-from search_plugins.protocol import SearchFilter, SearchIndex, delete_order
 from tests.search_plugins.conformance import (
     DIM,
     FILTERS,

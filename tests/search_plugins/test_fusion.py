@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.core.search import Hits
 from search_plugins.fusion import FusionParams, fuse, guarded_minmax, minmax, rrf
-from search_plugins.protocol import Hits
 
 
 def hits(ids: str, scores: list[float]) -> Hits:

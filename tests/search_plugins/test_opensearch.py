@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
+from devtools.opensearch_node.process import free_port
+from engine.core.search import IndexUnavailable, SearchIndex, delete_order
 from search_plugins.opensearch import IndexSetupError, OpenSearchIndex, OpenSearchParams
 from search_plugins.opensearch.client import drop_alias, make_client
-from search_plugins.opensearch_node.process import free_port
-from search_plugins.protocol import IndexUnavailable, SearchIndex, delete_order
 from tests.search_plugins.conformance import DIM, Reopen, SearchIndexConformance, catalog
 from tests.servers import OPENSEARCH_URL, needs_opensearch
 

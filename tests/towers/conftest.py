@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.settings import Settings
+from engine.core.settings import Settings
 from towers.data import Examples, sequence_examples
 from towers.features import ItemFeatures
 from towers.text import TEXT_DIM

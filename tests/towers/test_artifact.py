@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.core.segment import Segment
 from tests.towers.conftest import cluster_world, random_features
 from tests.towers.test_train import TOWER, _cfg
 from towers.artifact import (
@@ -16,7 +17,6 @@ from towers.artifact import (
     set_current,
 )
 from towers.features import Vocab
-from towers.query_tower import Segment
 from towers.text import TEXT_DIM
 from towers.train import train
 
@@ -51,7 +51,7 @@ def test_round_trip_serves_the_same_vectors(tmp_path: Path, trained: object) -> 
     assert iv.dtype == np.float32 and iv.shape == (len(feats), TOWER.dim)
     assert np.allclose(np.linalg.norm(iv, axis=1), 1.0, atol=1e-5)
     assert np.allclose(iv, res.model.item_vectors(feats).detach().numpy(), atol=1e-6)
-    q = art.query_vector(history=iv[[3, 7]], segment=Segment.WEAK)
+    q = art.query_vector(history=iv[[3, 7]], segment=Segment.weak)
     assert q.dtype == np.float32 and q.shape == (TOWER.dim,)
     assert np.linalg.norm(q) == pytest.approx(1.0, abs=1e-5)
     assert art.vocabularies["category"].id("b") == 2

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.catalog import Catalog
+from engine.core.catalog import Catalog
 from tests.engine.fixtures import item
 from tests.towers.tiny import TEXT_CACHE
 from towers.catalog_features import CatalogFeaturizer, catalog_vocabularies, tower_config_for

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from towers.query_tower import QueryTower, Segment, segment_of
+from engine.core.segment import Segment
+from towers.query_tower import QueryTower
 from towers.text import TEXT_DIM
 
 
@@ -21,7 +22,7 @@ def _inputs(b: int, h: int, s: int, with_query: bool) -> tuple[torch.Tensor, ...
         torch.ones(b, s, dtype=torch.bool),
         torch.randn(b, TEXT_DIM, generator=g),
         torch.full((b,), with_query),
-        torch.full((b,), int(Segment.HEAVY)),
+        torch.full((b,), int(Segment.heavy)),
         torch.zeros(b, 2, dtype=torch.int64),
     )
 
@@ -38,7 +39,7 @@ def test_works_with_no_user_no_history_no_query() -> None:
     x = list(_inputs(2, 1, 1, False))
     x[1] = torch.zeros(2, 1, dtype=torch.bool)
     x[3] = torch.zeros(2, 1, dtype=torch.bool)
-    x[6] = torch.full((2,), int(Segment.ANONYMOUS))
+    x[6] = torch.full((2,), int(Segment.anonymous))
     with torch.no_grad():
         q = _tower()(*x)
     assert torch.isfinite(q).all()
@@ -63,13 +64,6 @@ def test_the_query_text_is_ignored_without_has_query() -> None:
     tower = _tower()
     with torch.no_grad():
         assert torch.allclose(tower(*x), tower(*y))
-
-
-def test_segments() -> None:
-    assert segment_of(False, 10) is Segment.ANONYMOUS
-    assert segment_of(True, 0) is Segment.WEAK
-    assert segment_of(True, 4) is Segment.WEAK
-    assert segment_of(True, 5) is Segment.HEAVY
 
 
 def test_residual_paths_share_the_item_text_skip() -> None:

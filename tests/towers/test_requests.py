@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.contracts import Surface
-from engine.pipeline.context import History, RequestContext
+from engine.core.contracts import Surface
+from engine.core.pipeline.context import History, RequestContext
+from engine.core.segment import Segment
 from towers.data import query_batch
 from towers.model import TowerConfig
-from towers.query_tower import Segment
 from towers.requests import examples_of, query_inputs
 from towers.text import TEXT_DIM, TextEncoder
 
-CFG = TowerConfig(max_history=3, max_session=2, heavy_threshold=3)
+CFG = TowerConfig(max_history=3, max_session=2)
 
 
 def _hist(rows: list[int]) -> History:
@@ -25,7 +25,7 @@ def test_an_anonymous_visitor_has_no_history_but_keeps_the_session() -> None:
     qi = query_inputs(ctx, CFG)
     assert len(qi.history) == 0 and not qi.has_user
     assert qi.session.tolist() == [8, 9]  # the most recent max_session, oldest first
-    assert qi.segment(CFG) == Segment.ANONYMOUS and qi.surface == 0
+    assert qi.segment == Segment.anonymous and qi.surface == 0
 
 
 def test_a_known_user_on_search() -> None:
@@ -39,7 +39,8 @@ def test_a_known_user_on_search() -> None:
     )
     qi = query_inputs(ctx, CFG)
     assert qi.history.tolist() == [3, 4, 5] and qi.query == "red kettle" and qi.surface == 1
-    assert qi.segment(CFG) == Segment.HEAVY
+    # the segment of the whole history (5 items), not of the 3 the tower reads
+    assert qi.segment == Segment.heavy
 
 
 def test_examples_carry_each_request_as_serving_sees_it() -> None:
@@ -56,6 +57,6 @@ def test_examples_carry_each_request_as_serving_sees_it() -> None:
     assert b.has_query.tolist() == [True, False]
     np.testing.assert_allclose(b.query_text[0], enc.encode_query("kettle"), atol=1e-6)
     assert not b.query_text[1].any()
-    assert b.segment.tolist() == [int(Segment.WEAK), int(Segment.ANONYMOUS)]
+    assert b.segment.tolist() == [int(Segment.weak), int(Segment.anonymous)]
     assert b.context[:, 0].tolist() == [1, 0]
     assert ex.target.tolist() == [10, 11]

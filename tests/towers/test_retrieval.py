@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.core.segment import Segment
 from towers.data import query_batch, sequence_examples
-from towers.query_tower import Segment
 from towers.retrieval import top_k
 
 
@@ -19,7 +19,7 @@ def test_query_batch_orders_history_most_recent_first() -> None:
     assert b.history.tolist() == [[1, 4, -1], [0, -1, -1]]
     assert b.session.tolist() == [[-1], [-1]]
     assert ex.target.tolist() == [2, 3]  # type: ignore[attr-defined]
-    assert b.segment.tolist() == [int(Segment.WEAK)] * 2
+    assert b.segment.tolist() == [int(Segment.weak)] * 2
     assert not b.has_query.any()
 
 

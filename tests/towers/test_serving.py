@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.catalog import Catalog
-from engine.contracts import Surface
-from engine.pipeline.context import History, RequestContext
+from engine.core.catalog import Catalog
+from engine.core.contracts import Surface
+from engine.core.pipeline.context import History, RequestContext
 from tests.engine.world import ITEMS
 from tests.towers.tiny import tiny_towers
 from towers.requests import query_inputs

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.catalog import Catalog
+from engine.core.catalog import Catalog
 from towers.artifact import save_artifact
 from towers.catalog_features import catalog_vocabularies, tower_config_for
 from towers.model import TowerConfig, TwoTower

@@ -1,0 +1,140 @@
+"""`shopnow eval`, `compare`, `monitor`: figures from the serving pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+
+from engine.app.cli.common import CliError, add_paths, positive, positive_float, settings_from
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("eval", help="offline evaluation (synthetic held-out or amazon-beauty)")
+    add_paths(p)
+    p.add_argument("dataset", nargs="?", choices=["synth", "beauty"], default="synth")
+    p.add_argument("--requests", type=positive, default=5_000)
+    p.add_argument("--shared-data", type=Path, dest="shared_data")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.add_argument("--plot", type=Path, help="write a PNG of NDCG@10 per segment and surface")
+    p.set_defaults(fn=cmd_eval)
+
+    p = sub.add_parser(
+        "compare",
+        help="traditional vs two-tower vs hybrid retrieval, same ranker: the decision report",
+    )
+    add_paths(p)
+    p.add_argument("dataset", nargs="?", choices=["synth", "beauty"], default="synth")
+    p.add_argument("--out", type=Path, default=Path("compare-report"), help="report directory")
+    p.add_argument("--shared-data", type=Path, dest="shared_data")
+    p.add_argument("--requests", type=positive, help="held-out requests (default 3,000)")
+    p.add_argument("--items", type=positive, help="items to synthesise when there is no data")
+    p.add_argument("--events", type=positive, help="events to synthesise when there is no data")
+    p.add_argument("--inputs", type=Path, help="JSON: constraints and cost assumptions")
+    p.add_argument("--quick", action="store_true", help="a 5K-item world, 600 requests")
+    p.set_defaults(fn=cmd_compare)
+
+    p = sub.add_parser(
+        "monitor", help="drift and training-serving skew of the served ranker (feature log)"
+    )
+    add_paths(p)
+    p.add_argument("--hours", type=positive_float, default=24.0, help="window (default 24)")
+    p.add_argument("--no-skew", action="store_true", help="drift only (skew recomputes features)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--plot", type=Path, help="write a PNG of the PSI per feature")
+    p.add_argument("--fail-on-alert", action="store_true", help="exit 1 when something alerts")
+    p.set_defaults(fn=cmd_monitor)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.dataset == "beauty":
+        from engine.offline.evaluation.beauty import evaluate_beauty, format_report
+
+        s = settings_from(args)
+        data = s.shared_data / "amazon-beauty"
+        if not data.is_dir():
+            raise CliError(
+                f"amazon-beauty data not found at {data}; put it there or pass --shared-data DIR"
+            )
+        print(format_report(evaluate_beauty(data, progress=not args.quiet, quick=args.quick)))
+        return 0
+    # imported when the command runs: `shopnow --help` loads none of it
+    from engine.offline.evaluate import evaluate
+    from engine.offline.evaluation.report import format_synthetic, plot_synthetic
+
+    report = asyncio.run(
+        evaluate(settings_from(args), max_requests=args.requests, progress=not args.quiet)
+    )
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_synthetic(report))
+    if args.plot:
+        print(f"plot: {plot_synthetic(report, args.plot)}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    # imported when the command runs: `shopnow --help` loads none of it
+    from pydantic import ValidationError
+
+    from engine.offline.compare.run import CompareInputs, compare
+
+    inputs = CompareInputs()
+    if args.inputs is not None:
+        if not args.inputs.is_file():
+            raise CliError(f"--inputs {args.inputs}: no such file")
+        try:
+            inputs = CompareInputs.model_validate_json(args.inputs.read_text())
+        except ValidationError as exc:
+            raise CliError(f"--inputs {args.inputs}: {exc}") from exc
+    quick = args.quick
+    settings = settings_from(args)
+    if args.dataset == "beauty":
+        from engine.offline.compare import beauty
+
+        data = settings.shared_data / "amazon-beauty"
+        if not data.is_dir():
+            raise CliError(
+                f"amazon-beauty data not found at {data}; put it there or pass --shared-data DIR"
+            )
+        rep = beauty.run(data, quick=quick, text_cache=settings.text_cache, progress=not args.quiet)
+        print(json.dumps({k: str(p) for k, p in beauty.write(rep, args.out).items()}))
+        print(f"best quality: {rep['best_quality']}")
+        for reason in rep["reasons"]:
+            print(f"  - {reason}")
+        return 0
+    report = compare(
+        settings,
+        args.out,
+        inputs=inputs,
+        requests=args.requests or (600 if quick else 3000),
+        items=args.items or (5_000 if quick else 50_000),
+        events=args.events or (80_000 if quick else 500_000),
+        fresh_items=100 if quick else 300,
+        quick=quick,
+        progress=not args.quiet,
+    )
+    rec = report["recommendation"]
+    print(f"recommendation: {rec['choice']}")
+    for reason in rec["reasons"]:
+        print(f"  - {reason}")
+    for flag in report["funnel_flags"]:
+        print(f"  ! funnel: {flag}")
+    return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    # imported when the command runs: `shopnow --help` loads none of it
+    from engine.offline.monitoring.monitor import format_monitor, monitor, plot_monitor
+
+    try:
+        report = monitor(settings_from(args), hours=args.hours, skew=not args.no_skew)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from exc
+    print(json.dumps(report, indent=2) if args.json else format_monitor(report))
+    if args.plot:
+        print(f"plot: {plot_monitor(report, args.plot)}")
+    return 1 if args.fail_on_alert and report["alerts"] else 0

@@ -1,0 +1,83 @@
+"""One small interface per stage kind. Every stage has a name used in explanations and metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.core.contracts import Surface
+from engine.core.pipeline.candidates import CandidatePool, Scores, SourceResult
+from engine.core.pipeline.context import RequestContext
+
+Mask = npt.NDArray[np.bool_]
+Matrix = npt.NDArray[np.float32]
+
+
+class CandidateSource(Protocol):
+    name: str
+
+    @property
+    def surfaces(self) -> frozenset[Surface]:
+        """The surfaces this source serves; empty when it is switched off."""
+        ...
+
+    async def fetch(self, ctx: RequestContext, k: int) -> SourceResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FilterResult:
+    """``kept[i]`` says whether candidate i stays; removed ones are explained by ``reason``."""
+
+    kept: Mask
+    reason: str
+
+    @property
+    def removed(self) -> int:
+        return int((~self.kept).sum())
+
+
+class CandidateFilter(Protocol):
+    name: str
+
+    def apply(self, ctx: RequestContext, pool: CandidatePool) -> FilterResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureFrame:
+    names: tuple[str, ...]
+    values: Matrix  # candidates x features, float32; NaN means missing
+
+
+class Hydrator(Protocol):
+    name: str
+
+    def hydrate(self, ctx: RequestContext, pool: CandidatePool) -> FeatureFrame: ...
+
+
+class Scorer(Protocol):
+    name: str
+    version: str
+
+    def score(self, frame: FeatureFrame) -> Scores: ...
+
+    def contributions(self, frame: FeatureFrame, idx: npt.NDArray[np.int64]) -> Matrix:
+        """Per-feature contributions to the score of candidates ``idx`` (len(idx) x features)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """Candidates in final order: ``order`` indexes into the pool; notes say who moved what."""
+
+    order: npt.NDArray[np.int64]
+    scores: Scores
+    notes: dict[int, list[str]]
+
+
+class Reranker(Protocol):
+    name: str
+
+    def rerank(self, ctx: RequestContext, pool: CandidatePool, ranked: Ranked) -> Ranked: ...

@@ -1,1 +1,0 @@
-"""Production failure modes: feature logging, training-serving skew, drift."""

@@ -1,0 +1,125 @@
+"""`shopnow evaluate`: rankers and towers on held-out logged requests, through the serving
+pipeline."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from engine.core.pipeline.spec import PipelineSpec
+from engine.core.settings import Settings
+from engine.offline.cold_start_replay import ColdStartReplay
+from engine.offline.replay import log_replay
+from engine.serving import backends
+from engine.serving.assembly import (
+    cold_start_state,
+    load_catalog,
+    load_graph,
+    load_signals,
+    load_towers,
+)
+from engine.serving.pipelines import build_spec
+from ltr.artifact import RankerArtifact
+from ltr.scorers import LambdaMartScorer
+from synth.dataset import load_dataset
+
+if TYPE_CHECKING:
+    from towers.serving import TowerServing
+
+log = logging.getLogger("shopnow.evaluate")
+
+
+async def evaluate(
+    settings: Settings,
+    *,
+    max_requests: int = 5000,
+    seed: int = 0,
+    progress: bool = True,
+    towers_vectors: str = "full",
+    rankers: dict[str, RankerArtifact] | None = None,
+    towers: dict[str, str] | None = None,
+    per_request: bool = False,
+) -> dict[str, Any]:
+    """The ranker and the heuristic on held-out requests after the split (or the ``rankers``
+    given, by label, in the same pipeline; or the served ranker with each of the ``towers``
+    versions given by label, their item vectors searched exactly in memory). ``towers_vectors=
+    "provisional"`` gives every item its provisional vector (attributes only, as ingest does
+    before the text encoder reaches it): the quality of the two-tower source for items still
+    waiting on the vector lane. The index under ``settings`` must hold the same vectors."""
+    from engine.offline.evaluation.synthetic import evaluate_requests
+    from ltr.scorers import HeuristicScorer
+
+    ds = load_dataset(settings.data_dir)
+    catalog = load_catalog(settings)
+    index = await backends.open_index(settings, offline=True)
+    split, end = float(ds.meta["split_ts"]), float(ds.meta["end"])
+    signals, covis = load_signals(settings, catalog)
+    towers_served = None if towers is not None else load_towers(settings, catalog, progress)
+    if towers_served is not None and towers_vectors == "provisional":
+        towers_served.ensure(catalog, np.arange(len(catalog), dtype=np.int64), provisional=True)
+    graph = load_graph(settings, catalog)
+    cold = cold_start_state(settings, catalog, signals)
+
+    def spec(
+        scorer: Any, names: tuple[str, ...] | None = None, model: TowerServing | None = None
+    ) -> PipelineSpec:
+        return build_spec(
+            settings=settings,
+            catalog=catalog,
+            index=index,
+            signals=signals,
+            covis=covis,
+            scorer=scorer,
+            feature_names=names,
+            towers=model or towers_served,
+            graph=graph,
+            deadline_ms=settings.offline_deadline_ms,
+            cold_start=cold,
+            towers_in_memory=model is not None,
+        )
+
+    if towers is not None:
+        scorer: Any = HeuristicScorer()
+        names: tuple[str, ...] | None = None
+        try:
+            served = RankerArtifact.load(settings.model_dir)
+            scorer, names = LambdaMartScorer(served), tuple(served.meta.feature_names)
+        except FileNotFoundError:
+            pass  # no ranker yet: the heuristic ranks both
+        specs = {}
+        for label, version in towers.items():
+            model = load_towers(settings, catalog, progress, version=version)
+            if model is None:
+                raise FileNotFoundError(f"towers {version} is not there or two_tower is off")
+            specs[label] = spec(scorer, names, model)
+    elif rankers is not None:
+        specs = {
+            name: spec(LambdaMartScorer(art), tuple(art.meta.feature_names))
+            for name, art in rankers.items()
+        }
+    else:
+        specs = {"heuristic": spec(HeuristicScorer())}
+        try:
+            art = RankerArtifact.load(settings.model_dir)
+            specs["lambdamart"] = spec(LambdaMartScorer(art), tuple(art.meta.feature_names))
+        except FileNotFoundError:
+            log.warning("no ranker artifact: evaluating the heuristic only")
+    replay = log_replay(ds)
+    reqs = replay.requests(split, end + 1, max_requests=max_requests, seed=seed)
+    leaf = ds.columns.get("category")
+    partner = ds.truth.get("complement_of")
+    complements = (leaf, partner) if leaf is not None and partner is not None else None
+    report = await evaluate_requests(
+        specs,
+        replay,
+        reqs,
+        progress,
+        catalog.created_at.values,
+        complements,
+        advance=ColdStartReplay(cold, ds.events).advance,
+        per_request=per_request,
+    )
+    await index.close()
+    return {"requests": len(reqs), "window": [split, end], **report}

@@ -1,0 +1,44 @@
+"""The logged history the offline jobs learn from: behavioural signals before a time, and the
+replay of logged requests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.core.catalog import Catalog
+from engine.core.retrieval.covisitation import CovisitationIndex, CovisParams
+from engine.core.signals import DAY, KIND_WEIGHT, Signals
+from ltr.logs import LogReplay
+from synth.dataset import SynthDataset
+
+
+def ranker_feature_time(start: float, split: float) -> float:
+    """Signals and models that feed ranker features during ranker training end here."""
+    return start + 0.6 * (split - start)
+
+
+def build_signals(
+    ds: SynthDataset,
+    catalog: Catalog,
+    until: float,
+) -> tuple[Signals, CovisitationIndex]:
+    """Popularity, CTR and co-visitation from the events before ``until``."""
+    ev = ds.events
+    before = ev["ts"] < until
+    signals = Signals.build(
+        ev["ts"][before], ev["item"][before], ev["kind"][before], catalog.category.values, until
+    )
+    act = before & (ev["kind"] >= 1) & (ev["kind"] <= 3)
+    covis = CovisitationIndex.build(
+        ev["session"][act],
+        ev["item"][act],
+        ev["ts"][act],
+        KIND_WEIGHT[ev["kind"][act]].astype(np.float32),
+        len(catalog),
+        CovisParams(window=5, half_life=14 * DAY, reference_time=until, top_n=100),
+    )
+    return signals, covis
+
+
+def log_replay(ds: SynthDataset) -> LogReplay:
+    return LogReplay(ds.events, ds.users["segment"], ds.users["user_ids"], ds.queries)

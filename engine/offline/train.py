@@ -1,0 +1,340 @@
+"""Offline jobs that write what serving loads: the index (`shopnow index`), the ranker
+(`shopnow train`), the two towers (`shopnow train-towers`) and the graph model
+(`shopnow train-graph`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from engine.core.pipeline.executor import Executor
+from engine.core.pipeline.spec import PipelineSpec
+from engine.core.settings import Settings
+from engine.core.source_names import SOURCE_NAMES
+from engine.offline.cold_start_replay import ColdStartReplay
+from engine.offline.monitoring.gate import GateRule, gate, gate_towers
+from engine.offline.monitoring.reference import build_reference
+from engine.offline.replay import build_signals, log_replay, ranker_feature_time
+from engine.serving import backends
+from engine.serving.assembly import (
+    RANKER_WINDOW,
+    SERVE_WINDOW,
+    cold_start_state,
+    index_doc_fn,
+    load_catalog,
+    load_graph,
+    load_towers,
+)
+from engine.serving.cold_start import ColdStart
+from engine.serving.drift import REFERENCE_FILE
+from engine.serving.pipelines import build_spec
+from engine.serving.tower_drift import OUTPUT_REFERENCE_FILE, build_output_reference
+from ltr.artifact import RankerArtifact
+from ltr.compiled import compile_model
+from ltr.features import resolve
+from ltr.scorers import LambdaMartScorer
+from ltr.train import build_training_set, train_ranker
+from synth.dataset import load_dataset
+
+log = logging.getLogger("shopnow.train")
+
+OUTPUT_REFERENCE_REQUESTS = 500  # requests of the towers' tower-output drift reference
+
+
+async def build_index(settings: Settings, progress: bool = True) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    ds = load_dataset(settings.data_dir)
+    catalog = load_catalog(settings, progress)
+    towers = load_towers(settings, catalog, progress)
+    if towers is not None:
+        towers.save_vectors(catalog)
+    doc = index_doc_fn(catalog, towers)
+    with tqdm(total=len(catalog), desc="index", unit="item", disable=not progress) as bar:
+        n = await backends.build(settings, len(catalog), doc, bar.update)
+    split = float(ds.meta["split_ts"])
+    signals, covis = build_signals(ds, catalog, split)
+    signals.save(settings.model_dir / "signals")
+    covis.save(settings.model_dir / "covis.npz")
+    return {
+        "items": len(catalog),
+        "indexed": n,
+        "backend": settings.search_backend,
+        "towers": towers.version if towers is not None else None,
+        "signals_until": split,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+
+
+async def train(
+    settings: Settings,
+    *,
+    max_requests: int = 20_000,
+    seed: int = 0,
+    progress: bool = True,
+    reference_requests: int = 300,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Signals from the first 60% of the training period; the ranker learns on the rest. The
+    artifact also gets its drift reference (``engine/offline/monitoring/reference.py``) from up to
+    ``reference_requests`` of the last training-window requests. It is published (becomes
+    ``CURRENT``) when there is no served ranker, when it passes the promotion gate
+    (``engine/offline/monitoring/gate.py``) against the served one, or with ``force``."""
+    ds = load_dataset(settings.data_dir)
+    catalog = load_catalog(settings)
+    index = await backends.open_index(settings, offline=True)
+    start, split = float(ds.meta["start"]), float(ds.meta["split_ts"])
+    t_feat = ranker_feature_time(start, split)
+    signals, covis = build_signals(ds, catalog, t_feat)
+    # Two-tower features from the model that ended at the feature time; its item vectors are not
+    # in the index (that holds the served model's), so its source searches them in memory.
+    towers = load_towers(settings, catalog, progress, RANKER_WINDOW)
+    in_memory = towers is not None
+    if towers is None:
+        towers = load_towers(settings, catalog, progress)
+        if towers is not None:
+            log.warning(
+                "no ranker-window towers model (run `shopnow train-towers` again): two-tower "
+                "features come from the served model, which saw the ranker's labels"
+            )
+    graph = load_graph(settings, catalog, RANKER_WINDOW)
+
+    def ranker_spec(
+        cold: ColdStart, scorer: Any = None, names: tuple[str, ...] | None = None
+    ) -> PipelineSpec:
+        return build_spec(
+            settings=settings,
+            catalog=catalog,
+            index=index,
+            signals=signals,
+            covis=covis,
+            scorer=scorer,
+            feature_names=names,
+            towers=towers,
+            graph=graph,
+            towers_in_memory=in_memory,
+            deadline_ms=settings.offline_deadline_ms,
+            cold_start=cold,
+        )
+
+    cold = cold_start_state(settings, catalog, signals)
+    spec = ranker_spec(cold)
+    replay = log_replay(ds)
+    advance = ColdStartReplay(cold, ds.events).advance
+    reqs = replay.requests(t_feat, split, max_requests=max_requests, seed=seed)
+    if len(reqs) < 50:
+        raise ValueError(f"only {len(reqs)} logged requests with clicks to train on")
+    cut = int(len(reqs) * 0.85)
+    executor = Executor(spec)
+    tr = await build_training_set(
+        executor,
+        spec.hydrator,
+        replay,
+        reqs[:cut],
+        seed=seed,
+        progress=progress,
+        desc="train features",
+        advance=advance,
+    )
+    va = await build_training_set(
+        executor,
+        spec.hydrator,
+        replay,
+        reqs[cut:],
+        seed=seed + 1,
+        progress=progress,
+        desc="valid features",
+        advance=advance,
+    )
+    features = resolve(tr.feature_names, SOURCE_NAMES)
+    artifact = train_ranker(
+        tr,
+        va,
+        features,
+        SOURCE_NAMES,
+        seed=seed,
+        progress=progress,
+        min_support=settings.restricted_min_support,
+    )
+    try:
+        served: RankerArtifact | None = RankerArtifact.load(settings.model_dir)
+    except FileNotFoundError:
+        served = None
+    path = artifact.save(settings.model_dir, publish=False)
+    compile_model(path / "model.txt")  # so the first serving start need not compile
+    # the drift reference: the end of the training window, served by the new model
+    cold = cold_start_state(settings, catalog, signals)
+    new_spec = ranker_spec(cold, LambdaMartScorer(artifact), tuple(artifact.meta.feature_names))
+    ref_reqs = reqs[cut:][:reference_requests]
+    reference = await build_reference(
+        new_spec, replay, ref_reqs, advance=ColdStartReplay(cold, ds.events).advance
+    )
+    reference.save(path / REFERENCE_FILE)
+    await index.close()
+    out = {"artifact": str(path), **artifact.meta.model_dump(mode="json", exclude={"params"})}
+    verdict = None
+    if served is not None and not force:
+        rule = GateRule(max_drop=settings.gate_max_drop, min_requests=settings.gate_min_requests)
+        verdict = await gate(settings, artifact, served, rule=rule, requests=settings.gate_requests)
+    promoted = verdict is None or verdict["passed"]
+    if promoted:
+        artifact.publish(settings.model_dir)
+    else:
+        log.warning(
+            "ranker %s not promoted: regressions %s against %s",
+            artifact.version,
+            verdict["regressions"] if verdict else [],
+            served.version if served else None,
+        )
+    return {**out, "promoted": promoted, "gate": verdict}
+
+
+def train_towers(
+    settings: Settings,
+    *,
+    max_requests: int = 60_000,
+    max_epochs: int = 10,
+    seed: int = 0,
+    progress: bool = True,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Two towers on the logged requests before the split; its item vectors are saved beside
+    it, and it becomes CURRENT (so a running server rolls it out, :mod:`engine.app.model_watch`,
+    and the next ``shopnow index`` uses it) unless the promotion gate finds it regresses
+    against the CURRENT one (``force``: no gate).
+
+    A second model learns on the requests before the ranker's feature time only (under
+    ``settings.towers_ranker_dir``): `shopnow train` computes the ranker's two-tower features
+    with it, so they never come from a model that saw the ranker's labels."""
+    from towers.artifact import current_version, set_current
+    from towers.marketplace import marketplace_data, train_marketplace
+    from towers.model import TowerConfig
+    from towers.serving import TowerServing
+    from towers.text import TextEncoder
+    from towers.train import TrainConfig
+
+    ds = load_dataset(settings.data_dir)
+    catalog = load_catalog(settings)
+    start, split = float(ds.meta["start"]), float(ds.meta["split_ts"])
+    encoder = TextEncoder(settings.text_cache, progress=progress)
+    cfg = TrainConfig(seed=seed, max_epochs=max_epochs, patience=2, eval_k=100, progress=progress)
+    served = current_version(settings.towers_dir)
+    # the gate evaluates the pipeline, which needs an index (on the embedded backend: built)
+    indexed = settings.search_backend == "opensearch" or settings.index_dir.exists()
+    gated = served is not None and not force and indexed
+    out: dict[str, Any] = {}
+    for window, end, directory in (
+        (RANKER_WINDOW, ranker_feature_time(start, split), settings.towers_ranker_dir),
+        (SERVE_WINDOW, split, settings.towers_dir),
+    ):
+        data = marketplace_data(
+            catalog,
+            log_replay(ds),
+            start,
+            end,
+            encoder,
+            TowerConfig(
+                dim=settings.vector_dim,
+                residual=True,
+                text_dropout=settings.tower_text_dropout,
+            ),
+            min_support=settings.restricted_min_support,
+            max_requests=max_requests,
+            seed=seed,
+            progress=progress,
+        )
+        version, res = train_marketplace(
+            data,
+            cfg,
+            directory,
+            min_support=settings.restricted_min_support,
+            window={"start": str(start), "end": str(end)},
+            make_current=not (gated and window == SERVE_WINDOW),
+        )
+        out[window] = {
+            "version": version,
+            "train_examples": len(data.train),
+            "valid_examples": len(data.valid),
+            "best_epoch": res.best_epoch,
+            "valid": {k: round(v, 4) for k, v in res.valid_metrics.items()},
+            "examples_per_second": round(res.examples_per_second, 1),
+            "train_seconds": round(res.train_seconds, 1),
+        }
+    serving = TowerServing.load(
+        settings.towers_dir,
+        settings.text_cache,
+        settings.restricted_min_support,
+        out[SERVE_WINDOW]["version"],
+    )
+    serving.ensure(catalog, np.arange(len(catalog), dtype=np.int64))
+    serving.save_vectors(catalog)
+    # the tower-output drift reference: the end of the training window, all logged requests
+    replay = log_replay(ds)
+    tail = replay.requests(
+        split - 0.2 * (split - start),
+        split,
+        max_requests=OUTPUT_REFERENCE_REQUESTS,
+        positives_only=False,
+        seed=seed,
+    )
+    reference = build_output_reference(serving, (replay.context(lr) for lr in tail))
+    reference.save(serving.artifact_dir / OUTPUT_REFERENCE_FILE)
+    version = out[SERVE_WINDOW]["version"]
+    verdict = None
+    if gated and served is not None:
+        rule = GateRule(max_drop=settings.gate_max_drop, min_requests=settings.gate_min_requests)
+        verdict = asyncio.run(
+            gate_towers(settings, version, served, rule=rule, requests=settings.gate_requests)
+        )
+        if verdict["passed"]:
+            set_current(settings.towers_dir, version)
+        else:
+            log.warning(
+                "towers %s not promoted: regressions %s against %s",
+                version,
+                verdict["regressions"],
+                served,
+            )
+    return {
+        **out[SERVE_WINDOW],
+        "ranker_window": out[RANKER_WINDOW],
+        "texts_encoded": encoder.n_computed,
+        "promoted": verdict is None or verdict["passed"],
+        "gate": verdict,
+    }
+
+
+def train_graph(
+    settings: Settings, *, max_epochs: int = 60, seed: int = 0, progress: bool = True
+) -> dict[str, Any]:
+    """LightGCN, content map and bought-together graph, twice: on the events before the split
+    (served) and on those before the ranker's feature time (the ranker learns its graph features
+    from a model that has not seen its labels)."""
+    from graph.marketplace import train_marketplace_graph
+    from graph.train import LightGCNConfig
+
+    ds = load_dataset(settings.data_dir)
+    catalog = load_catalog(settings)
+    start, split = float(ds.meta["start"]), float(ds.meta["split_ts"])
+    cfg = LightGCNConfig(
+        batch_size=8192,
+        lr=0.01,
+        max_epochs=max_epochs,
+        eval_every=5,
+        patience=2,
+        seed=seed,
+        progress=progress,
+    )
+    out: dict[str, Any] = {}
+    for window, until in (
+        (RANKER_WINDOW, ranker_feature_time(start, split)),
+        (SERVE_WINDOW, split),
+    ):
+        model, report = train_marketplace_graph(ds, catalog, until, cfg)
+        model.save(settings.graph_dir / window)
+        out[window] = report
+    return out

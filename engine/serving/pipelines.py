@@ -1,0 +1,145 @@
+"""The factory that turns parts into the one pipeline serving both surfaces.
+
+::
+
+    sources (concurrent, each with a deadline, fail-open)
+      bm25 [search] | covis [feed, search] | popular, trending, popular_in_context [feed]
+      | two_tower [feed, search; when a towers model is served]
+      | graph, bought_together [feed; when a graph model is served] | new_arrivals [feed]
+    -> merge (<= max_candidates, best rank in any source wins)
+    -> filters: deleted, not_yet_available, out_of_stock, request_filters, already_purchased
+    -> features (ltr.features registry) -> scorer (LambdaMART, heuristic fallback)
+    -> re-rankers: duplicate_variants, mmr, brand_seller_caps, exploration (feed)
+    -> rules slot (merchandiser rules) -> page
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine.core.catalog import Catalog
+from engine.core.pipeline.spec import PipelineSpec, SourceSpec
+from engine.core.pipeline.stages import CandidateSource, Scorer
+from engine.core.retrieval.covisitation import CovisitationIndex
+from engine.core.search import SearchIndex
+from engine.core.settings import Settings
+from engine.core.signals import DAY, Signals
+from engine.core.source_names import SOURCE_NAMES
+from engine.serving.cold_start import ColdStart
+from engine.serving.rerank.diversity import BrandSellerCaps, CategoryMMR, DedupeVariants
+from engine.serving.rerank.exploration import ExplorationSlots
+from engine.serving.rerank.filters import (
+    AlreadyPurchasedFilter,
+    DeletedFilter,
+    NotYetAvailableFilter,
+    OutOfStockFilter,
+    RequestFilter,
+)
+from engine.serving.rules.apply import RulesStage
+from engine.serving.sources.covisitation import CoVisitationSource
+from engine.serving.sources.graph import BoughtTogetherSource, GraphSource
+from engine.serving.sources.lexical import LexicalSource
+from engine.serving.sources.new_arrivals import NewArrivalsSource
+from engine.serving.sources.popularity import ContextCategorySource, PopularSource
+from engine.serving.sources.switch import Switched
+from engine.serving.sources.two_tower import TwoTowerSource
+from engine.serving.state.embedded import EmbeddedStore
+from ltr.features import FeatureHydrator, default_feature_names, resolve
+from ltr.scorers import HeuristicScorer
+
+if TYPE_CHECKING:
+    from graph.serving import GraphServing
+    from towers.serving import TowerServing
+
+
+def check_sources(enabled: tuple[str, ...]) -> None:
+    unknown = sorted(set(enabled) - set(SOURCE_NAMES))
+    if unknown:
+        raise ValueError(f"unknown candidate sources {unknown}; known: {list(SOURCE_NAMES)}")
+
+
+def build_spec(
+    *,
+    settings: Settings,
+    catalog: Catalog,
+    index: SearchIndex,
+    signals: Signals,
+    covis: CovisitationIndex | None = None,
+    scorer: Scorer | None = None,
+    feature_names: tuple[str, ...] | None = None,
+    towers: TowerServing | None = None,
+    sources: tuple[str, ...] | None = None,
+    graph: GraphServing | None = None,
+    towers_in_memory: bool = False,
+    deadline_ms: float | None = None,
+    cold_start: ColdStart | None = None,
+) -> PipelineSpec:
+    """``sources`` names the enabled candidate sources (default ``settings.sources``); the
+    others stay in the spec, switched off, so feature columns keep their meaning.
+    ``towers_in_memory``: the towers' item vectors are not in the index (ranker training on an
+    earlier model), search them exactly in memory. ``deadline_ms`` overrides the sources'
+    deadline (offline replays use ``settings.offline_deadline_ms``). ``cold_start`` holds the
+    online store new_arrivals reads (default: an empty embedded one, for offline replays to
+    advance: :func:`cold_start_of`)."""
+    enabled = settings.sources if sources is None else sources
+    check_sources(enabled)
+    deadline = settings.source_deadline_ms if deadline_ms is None else deadline_ms
+    stages: tuple[CandidateSource, ...] = tuple(
+        s if s.name in enabled else Switched(s)
+        for s in (
+            LexicalSource(index, catalog),
+            CoVisitationSource(covis),
+            PopularSource(signals, "popular"),
+            PopularSource(signals, "trending"),
+            ContextCategorySource(signals, catalog),
+            TwoTowerSource(index, catalog, towers, in_memory=towers_in_memory),
+            GraphSource(graph),
+            BoughtTogetherSource(graph),
+            NewArrivalsSource(
+                cold_start
+                or ColdStart(catalog, signals, EmbeddedStore(), settings.new_arrivals_days * DAY)
+            ),
+        )
+    )
+    specs = tuple(SourceSpec(s, settings.source_k.get(s.name, 500), deadline) for s in stages)
+    assert tuple(s.source.name for s in specs) == SOURCE_NAMES
+    names = feature_names or default_feature_names(SOURCE_NAMES)
+    hydrator = FeatureHydrator(
+        resolve(names, SOURCE_NAMES), catalog, signals, settings.restricted_min_support
+    )
+    fallback = HeuristicScorer()
+    return PipelineSpec(
+        sources=specs,
+        pre_filters=(
+            DeletedFilter(catalog),
+            NotYetAvailableFilter(catalog),
+            OutOfStockFilter(catalog),
+            RequestFilter(catalog),
+            AlreadyPurchasedFilter(),
+        ),
+        hydrator=hydrator,
+        scorer=scorer or fallback,
+        fallback_scorer=fallback,
+        rerankers=(
+            DedupeVariants(catalog),
+            CategoryMMR(catalog, settings.mmr_lambda, intent=lambda: hydrator.intent),
+            BrandSellerCaps(catalog, settings.brand_cap_top20, settings.seller_cap_top20),
+            ExplorationSlots(
+                catalog,
+                settings.explore_positions,
+                settings.new_arrivals_days * DAY,
+                settings.explore_search_positions,
+            ),
+        ),
+        rules=(RulesStage(catalog, hydrator.current_aggregates),),
+        max_candidates=settings.max_candidates,
+    )
+
+
+def cold_start_of(spec: PipelineSpec) -> ColdStart:
+    """The cold-start state the spec's new_arrivals source reads."""
+    for s in spec.sources:
+        src = s.source.source if isinstance(s.source, Switched) else s.source
+        if isinstance(src, NewArrivalsSource):
+            return src.cold_start
+    raise ValueError("the pipeline has no new_arrivals source")

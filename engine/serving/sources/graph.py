@@ -1,0 +1,61 @@
+"""Graph candidates (feed): LightGCN user-to-items, and items bought together with what the
+user recently bought, carted or clicked.
+
+Both read one :class:`~graph.serving.GraphServing` per request; without a graph model they are
+off (they serve no surface). The dot products over every item vector run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.core.contracts import Surface
+from engine.core.pipeline.candidates import SourceResult
+from engine.core.pipeline.context import RequestContext
+
+if TYPE_CHECKING:  # numpy-only at serving, but the graph package imports torch for training
+    from graph.serving import GraphServing
+
+FEED = frozenset({Surface.feed})
+
+
+class GraphBacked:
+    """A feed source that reads the served graph model; off without one."""
+
+    name = ""
+
+    def __init__(self, serving: GraphServing | None) -> None:
+        self.serving = serving
+
+    @property
+    def surfaces(self) -> frozenset[Surface]:
+        return FEED if self.serving is not None else frozenset()
+
+
+class GraphSource(GraphBacked):
+    name = "graph"
+
+    async def fetch(self, ctx: RequestContext, k: int) -> SourceResult:
+        serving = self.serving
+        if serving is None:
+            return SourceResult.empty(self.name)
+        q = serving.query_vector(ctx)
+        if q is None:
+            return SourceResult.empty(self.name)
+        seen = np.concatenate([ctx.user_history.purchased(), ctx.session.rows])
+        rows, scores = await asyncio.to_thread(serving.top, q, k, seen)
+        return SourceResult(self.name, rows, scores, model=("graph", serving.version))
+
+
+class BoughtTogetherSource(GraphBacked):
+    name = "bought_together"
+
+    async def fetch(self, ctx: RequestContext, k: int) -> SourceResult:
+        serving = self.serving
+        if serving is None:
+            return SourceResult.empty(self.name)
+        rows, scores = serving.bought_together(ctx, k)
+        return SourceResult(self.name, rows, scores, model=("graph", serving.version))

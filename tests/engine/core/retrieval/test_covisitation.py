@@ -1,0 +1,101 @@
+"""Co-visitation index on hand-made sessions whose answer is known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from engine.core.retrieval.covisitation import CovisitationIndex, CovisParams, csr_topk
+
+# two sessions: 0 -> 1 -> 2 and 0 -> 1 ; items 0..3 (3 never seen)
+SESS = np.array([7, 7, 7, 9, 9])
+ITEMS = np.array([0, 1, 2, 0, 1])
+TS = np.array([1.0, 2.0, 3.0, 1.0, 2.0])
+ONES = np.ones(5)
+
+
+def _dense(idx: CovisitationIndex) -> np.ndarray:
+    return np.asarray(idx.matrix.todense())
+
+
+def test_symmetric_counts_window_1() -> None:
+    p = CovisParams(window=1, normalize="none", top_n=10)
+    m = _dense(CovisitationIndex.build(SESS, ITEMS, TS, ONES, 4, p))
+    expected = np.zeros((4, 4))
+    expected[0, 1] = expected[1, 0] = 2  # both sessions
+    expected[1, 2] = expected[2, 1] = 1
+    np.testing.assert_allclose(m, expected)
+
+
+def test_directional_window_and_gap_decay() -> None:
+    p = CovisParams(window=2, backward_weight=0.25, gap_decay=0.5, normalize="none", top_n=10)
+    m = _dense(CovisitationIndex.build(SESS, ITEMS, TS, ONES, 4, p))
+    assert m[0, 1] == pytest.approx(2.0) and m[1, 0] == pytest.approx(0.5)
+    assert m[0, 2] == pytest.approx(0.5) and m[2, 0] == pytest.approx(0.125)
+
+
+def test_event_order_and_weights() -> None:
+    # shuffled input gives the same index; the later event's weight goes forward
+    perm = np.array([4, 2, 0, 3, 1])
+    w = np.array([1.0, 6.0, 1.0, 1.0, 3.0])
+    p = CovisParams(window=1, backward_weight=0.0, normalize="none", top_n=10)
+    a = _dense(CovisitationIndex.build(SESS, ITEMS, TS, w, 4, p))
+    b = _dense(CovisitationIndex.build(SESS[perm], ITEMS[perm], TS[perm], w[perm], 4, p))
+    np.testing.assert_allclose(a, b)
+    assert a[0, 1] == pytest.approx(6.0 + 3.0) and a[1, 2] == pytest.approx(1.0)
+
+
+def test_half_life_decay() -> None:
+    p = CovisParams(
+        window=1, half_life=1.0, reference_time=3.0, backward_weight=0.0, normalize="none", top_n=10
+    )
+    m = _dense(CovisitationIndex.build(SESS, ITEMS, TS, ONES, 4, p))
+    assert m[0, 1] == pytest.approx(2 * 0.5)  # target events at ts=2, one half-life old
+    assert m[1, 2] == pytest.approx(1.0)
+
+
+def test_cosine_and_row_normalisation() -> None:
+    p = CovisParams(window=1, normalize="cosine", top_n=10)
+    m = _dense(CovisitationIndex.build(SESS, ITEMS, TS, ONES, 4, p))
+    assert m[0, 1] == pytest.approx(2 / np.sqrt(2 * 2))
+    assert m[1, 2] == pytest.approx(1 / np.sqrt(2 * 1))
+    r = _dense(
+        CovisitationIndex.build(
+            SESS, ITEMS, TS, ONES, 4, CovisParams(window=1, normalize="row", top_n=10)
+        )
+    )
+    np.testing.assert_allclose(r.sum(axis=1), [1, 1, 1, 0])
+
+
+def test_neighbors_query_exclude_and_batch() -> None:
+    p = CovisParams(window=2, normalize="none", top_n=10)
+    idx = CovisitationIndex.build(SESS, ITEMS, TS, ONES, 4, p)
+    rows, scores = idx.neighbors(np.array([0]), np.array([1.0]), k=5)
+    assert rows.tolist() == [1, 2] and scores.tolist() == [2.0, 1.0]
+    rows, scores = idx.neighbors(np.array([0, 2]), np.array([1.0, 0.5]), k=5, exclude=[0])
+    assert rows.tolist() == [1, 2]
+    assert scores.tolist() == pytest.approx([2.0 + 0.5, 1.0])
+    q = sp.csr_matrix(np.array([[1.0, 0, 0.5, 0], [0, 0, 0, 0]]))
+    ex = sp.csr_matrix(np.array([[1, 0, 0, 0], [0, 0, 0, 0]]))
+    out = idx.neighbors_batch(q, 1, ex)
+    assert out.indices.tolist() == [1] and out.indptr.tolist() == [0, 1, 1]
+
+
+def test_csr_topk_keeps_best_sorted() -> None:
+    m = sp.csr_matrix(np.array([[0.1, 0.5, 0.3, 0.0], [0, 0, 0, 0], [2.0, 2.0, 1.0, 3.0]]))
+    out = csr_topk(m, 2)
+    assert out.indptr.tolist() == [0, 2, 2, 4]
+    assert out.indices.tolist() == [1, 2, 3, 0]  # ties broken by column
+    assert out.data.tolist() == [0.5, 0.3, 3.0, 2.0]
+
+
+def test_save_load_roundtrip(tmp_path: Path) -> None:
+    p = CovisParams(window=2, half_life=5.0, backward_weight=0.5, normalize="cosine", top_n=3)
+    idx = CovisitationIndex.build(SESS, ITEMS, TS, ONES, 4, p)
+    idx.save(tmp_path / "c.npz")
+    back = CovisitationIndex.load(tmp_path / "c.npz")
+    assert back.params == p
+    np.testing.assert_allclose(_dense(back), _dense(idx))
