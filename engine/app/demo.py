@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
+import uvicorn
+
+from engine.app.api.app import create_app
+from engine.core.logs import configure_json_logging
 from engine.core.settings import Settings
 from engine.offline.train import build_index, train, train_graph, train_towers
 from engine.serving.assembly import open_engine
+from synth.generate import generate
 
 
 def demo(
     settings: Settings, *, items: int, events: int, host: str, port: int, serve: bool = True
 ) -> int:
     """Synthesise (unless data exists), index, train, then serve on localhost."""
-
-    from synth.generate import generate
 
     two_tower = "two_tower" in settings.sources
     graph = bool({"graph", "bought_together"} & set(settings.sources))
@@ -43,10 +46,6 @@ def demo(
     print({k: rep[k] for k in ("version", "n_requests", "metrics")})
     if not serve:
         return 0
-    import uvicorn
-
-    from engine.app.api.app import create_app
-    from engine.core.logs import configure_json_logging
 
     print(
         f"[{next(step)}/{steps}] serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)"

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.serving.assembly import complete_vectors
 from engine.serving.writes import index_doc
 
 if TYPE_CHECKING:
@@ -77,7 +78,6 @@ async def index_holds(engine: Engine, towers: TowerServing, probe: int = 10) -> 
 async def adopt_towers(engine: Engine, towers: TowerServing) -> Rollout:
     """Serve ``towers`` whose vectors the index holds already: complete its in-memory vectors
     (histories need them) and swap it in, ingest held meanwhile."""
-    from engine.serving.assembly import complete_vectors
 
     t0 = time.perf_counter()
     previous = engine.towers.version if engine.towers is not None else None
@@ -112,7 +112,6 @@ async def roll_out_towers(
     on_progress: Callable[[int, int], object] = lambda done, total: None,
 ) -> Rollout:
     """Serve ``towers`` after re-embedding the catalog into a new index generation."""
-    from engine.serving.assembly import complete_vectors
 
     t0 = time.perf_counter()
     previous = engine.towers.version if engine.towers is not None else None

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 from pydantic import TypeAdapter, ValidationError
+from tqdm import tqdm
 
 from engine.core.columns import Column, RaggedInts
 from engine.core.contracts import Availability, Item
@@ -218,7 +219,6 @@ class Catalog:
 
 def load_jsonl(catalog: Catalog, path: Path, chunk: int = 20_000, progress: bool = False) -> int:
     """Validate and upsert an items JSONL file in chunks; raises ValueError naming the line."""
-    from tqdm import tqdm
 
     if not path.is_file():
         raise FileNotFoundError(f"items file not found: {path}")

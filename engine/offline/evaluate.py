@@ -11,6 +11,7 @@ import numpy as np
 from engine.core.pipeline.spec import PipelineSpec
 from engine.core.settings import Settings
 from engine.offline.cold_start_replay import ColdStartReplay
+from engine.offline.evaluation.synthetic import evaluate_requests
 from engine.offline.replay import log_replay
 from engine.serving import backends
 from engine.serving.assembly import (
@@ -19,10 +20,11 @@ from engine.serving.assembly import (
     load_graph,
     load_signals,
     load_towers,
+    served_ranker,
 )
 from engine.serving.pipelines import build_spec
 from ltr.artifact import RankerArtifact
-from ltr.scorers import LambdaMartScorer
+from ltr.scorers import HeuristicScorer, LambdaMartScorer
 from synth.dataset import load_dataset
 
 if TYPE_CHECKING:
@@ -48,8 +50,6 @@ async def evaluate(
     "provisional"`` gives every item its provisional vector (attributes only, as ingest does
     before the text encoder reaches it): the quality of the two-tower source for items still
     waiting on the vector lane. The index under ``settings`` must hold the same vectors."""
-    from engine.offline.evaluation.synthetic import evaluate_requests
-    from ltr.scorers import HeuristicScorer
 
     ds = load_dataset(settings.data_dir)
     catalog = load_catalog(settings)
@@ -81,19 +81,13 @@ async def evaluate(
         )
 
     if towers is not None:
-        scorer: Any = HeuristicScorer()
-        names: tuple[str, ...] | None = None
-        try:
-            served = RankerArtifact.load(settings.model_dir)
-            scorer, names = LambdaMartScorer(served), tuple(served.meta.feature_names)
-        except FileNotFoundError:
-            pass  # no ranker yet: the heuristic ranks both
+        served = served_ranker(settings)  # no ranker yet: the heuristic ranks both
         specs = {}
         for label, version in towers.items():
             model = load_towers(settings, catalog, progress, version=version)
             if model is None:
                 raise FileNotFoundError(f"towers {version} is not there or two_tower is off")
-            specs[label] = spec(scorer, names, model)
+            specs[label] = spec(served.scorer, served.feature_names, model)
     elif rankers is not None:
         specs = {
             name: spec(LambdaMartScorer(art), tuple(art.meta.feature_names))
@@ -101,11 +95,9 @@ async def evaluate(
         }
     else:
         specs = {"heuristic": spec(HeuristicScorer())}
-        try:
-            art = RankerArtifact.load(settings.model_dir)
-            specs["lambdamart"] = spec(LambdaMartScorer(art), tuple(art.meta.feature_names))
-        except FileNotFoundError:
-            log.warning("no ranker artifact: evaluating the heuristic only")
+        served = served_ranker(settings)  # without an artifact: the heuristic only
+        if served.artifact is not None:
+            specs["lambdamart"] = spec(served.scorer, served.feature_names)
     replay = log_replay(ds)
     reqs = replay.requests(split, end + 1, max_requests=max_requests, seed=seed)
     leaf = ds.columns.get("category")

@@ -210,6 +210,7 @@ def train_towers(
     A second model learns on the requests before the ranker's feature time only (under
     ``settings.towers_ranker_dir``): `shopnow train` computes the ranker's two-tower features
     with it, so they never come from a model that saw the ranker's labels."""
+    # torch (the towers) is imported only where two-tower retrieval is in use
     from towers.artifact import current_version, set_current
     from towers.marketplace import marketplace_data, train_marketplace
     from towers.model import TowerConfig
@@ -314,6 +315,7 @@ def train_graph(
     """LightGCN, content map and bought-together graph, twice: on the events before the split
     (served) and on those before the ranker's feature time (the ranker learns its graph features
     from a model that has not seen its labels)."""
+    # torch-geometric (the graph model) is imported only where a graph source is in use
     from graph.marketplace import train_marketplace_graph
     from graph.train import LightGCNConfig
 

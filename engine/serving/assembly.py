@@ -8,6 +8,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,6 +16,7 @@ from tqdm import tqdm
 
 from engine.core.catalog import Catalog, load_jsonl
 from engine.core.online_store import Interaction, OnlineStore, Recorded, StoreUnavailable
+from engine.core.pipeline.stages import Scorer
 from engine.core.retrieval.covisitation import CovisitationIndex
 from engine.core.search import IndexDoc
 from engine.core.settings import Settings
@@ -28,8 +30,9 @@ from engine.serving.state.embedded import EmbeddedStore
 from engine.serving.state.redis_store import RedisStore
 from engine.serving.writes import index_doc, replay_catalog
 from ingest.log import IngestLog
+from ltr.aggregates import ItemAggregates
 from ltr.artifact import RankerArtifact
-from ltr.scorers import LambdaMartScorer
+from ltr.scorers import HeuristicScorer, LambdaMartScorer
 from synth.dataset import SynthDataset, load_dataset
 
 if TYPE_CHECKING:
@@ -80,6 +83,7 @@ def load_towers(
     directory = settings.towers_dir if window == SERVE_WINDOW else settings.towers_ranker_dir
     if "two_tower" not in settings.sources or not (directory / "CURRENT").is_file():
         return None
+    # torch (the towers) is imported only where two-tower retrieval is in use
     from towers.serving import TowerServing
 
     serving = TowerServing.load(
@@ -97,8 +101,6 @@ def complete_vectors(
     """Compute the vectors the catalog rows lack (see :func:`load_towers`); returns how many."""
     missing = serving.missing(len(catalog))
     if len(missing):
-        from ltr.aggregates import ItemAggregates
-
         aggs = ItemAggregates.build(catalog, serving.featurizer.min_support)
         with tqdm(
             total=len(missing), desc="item vectors", unit="item", disable=not progress
@@ -126,6 +128,7 @@ def load_graph(
     wanted = {"graph", "bought_together"} & set(settings.sources)
     if not wanted or not (directory / "meta.json").is_file():
         return None
+    # torch-geometric (the graph model) is imported only where a graph source is in use
     from graph.serving import GraphModel, GraphServing
 
     return GraphServing(GraphModel.load(directory), catalog)
@@ -167,24 +170,41 @@ def cold_start_state(
     return ColdStart(catalog, signals, store or EmbeddedStore(), window)
 
 
+@dataclass(frozen=True, slots=True)
+class ServedRanker:
+    """The ranker of the pipeline: the published LambdaMART artifact, or the heuristic when
+    none was trained."""
+
+    scorer: Scorer
+    feature_names: tuple[str, ...] | None  # None: the default features
+    artifact: RankerArtifact | None
+
+    @property
+    def version(self) -> str:
+        return self.artifact.meta.version if self.artifact is not None else "heuristic"
+
+
+def served_ranker(settings: Settings) -> ServedRanker:
+    """The published ranker under ``settings.model_dir``, with the heuristic as its fallback."""
+    try:
+        artifact = RankerArtifact.load(settings.model_dir)
+    except FileNotFoundError as exc:
+        log.warning("no ranker artifact (%s): heuristic ranking", exc)
+        return ServedRanker(HeuristicScorer(), None, None)
+    names = tuple(artifact.meta.feature_names)
+    return ServedRanker(LambdaMartScorer(artifact), names, artifact)
+
+
 async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
     catalog = load_catalog(settings)
     index = await backends.open_index(settings)
     signals, covis = load_signals(settings, catalog)
-    scorer = None
-    feature_names = None
-    reference = None
+    ranker = served_ranker(settings)
+    reference = None if ranker.artifact is None else load_reference(ranker.artifact.path)
     versions = {
         "index": index.name,
         "signals": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(signals.built_at)),
     }
-    try:
-        artifact = RankerArtifact.load(settings.model_dir)
-        scorer = LambdaMartScorer(artifact)
-        feature_names = tuple(artifact.meta.feature_names)
-        reference = load_reference(artifact.path)
-    except FileNotFoundError as exc:
-        log.warning("no ranker artifact (%s): heuristic ranking", exc)
     towers = load_towers(settings, catalog, provisional=True)
     if towers is not None:
         versions["towers"] = towers.version
@@ -199,8 +219,8 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
         index=index,
         signals=signals,
         covis=covis,
-        scorer=scorer,
-        feature_names=feature_names,
+        scorer=ranker.scorer,
+        feature_names=ranker.feature_names,
         towers=towers,
         graph=graph,
         cold_start=cold,

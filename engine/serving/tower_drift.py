@@ -81,6 +81,7 @@ def build_output_reference(
     serving: TowerServing, contexts: Iterable[RequestContext]
 ) -> OutputReference:
     """The query tower's outputs for ``contexts`` (the end of the training window)."""
+    # torch (the towers) is imported only where two-tower retrieval is in use
     from towers.requests import query_inputs
 
     vecs = [serving.query_vector(query_inputs(ctx, serving.cfg)) for ctx in contexts]

@@ -25,6 +25,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from engine.offline.compare.render import CSS, html_table, md_table
 from engine.offline.evaluation.beauty import KS, BeautyReport, evaluate_beauty
 from engine.offline.evaluation.beauty_candidates import SOURCES
 from engine.offline.evaluation.beauty_data import PUBLISHED
@@ -40,6 +41,7 @@ def run(
     text_cache: Path | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
+    # torch (the towers) is imported only where two-tower retrieval is in use
     from engine.offline.evaluation.beauty_two_tower import TwoTowerOptions
 
     opts = TwoTowerOptions(
@@ -131,6 +133,7 @@ def _history_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def _plot(report: dict[str, Any]) -> bytes:
+    # matplotlib is imported only when a plot is asked for
     import matplotlib
 
     matplotlib.use("Agg")
@@ -165,7 +168,6 @@ def _plot(report: dict[str, Any]) -> bytes:
 
 
 def write(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
-    from engine.offline.compare.render import CSS, html_table, md_table
 
     out_dir.mkdir(parents=True, exist_ok=True)
     png = _plot(report)

@@ -22,6 +22,8 @@ import orjson
 
 from engine.core.contracts import Item
 from engine.core.settings import Settings
+from engine.offline.train import build_index
+from engine.serving.assembly import open_engine
 
 #: source -> the freshness label the ingest path reports for it
 CONTENT_SOURCES = {
@@ -78,7 +80,6 @@ async def measure(
     """Per freshness label, p50/p99 seconds from acceptance to eligibility, with ``items`` new
     items accepted in batches at ``rate`` items/s; ``two_tower_full`` is timed until the vector
     lane has written the full vectors (it is drained at the end)."""
-    from engine.serving.assembly import open_engine
 
     seen: dict[str, list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="shopnow-fresh-") as tmp:
@@ -93,8 +94,6 @@ async def measure(
             }
         )
         if settings.search_backend != "embedded":
-            from engine.offline.train import build_index
-
             await build_index(s, progress=False)
         engine = await open_engine(s, warm=False)
 

@@ -25,10 +25,9 @@ from engine.serving.assembly import (
     load_graph,
     load_signals,
     load_towers,
+    served_ranker,
 )
 from engine.serving.pipelines import build_spec
-from ltr.artifact import RankerArtifact
-from ltr.scorers import HeuristicScorer, LambdaMartScorer
 from synth.dataset import load_dataset
 from synth.outcome import ResponseModel
 
@@ -57,14 +56,8 @@ async def run_offline(
         signals, covis = load_signals(settings, catalog)
         towers = load_towers(settings, catalog, progress)
         graph = load_graph(settings, catalog)
-        try:
-            art = RankerArtifact.load(settings.model_dir)
-            scorer: Any = LambdaMartScorer(art)
-            features: tuple[str, ...] | None = tuple(art.meta.feature_names)
-            ranker = art.meta.version
-        except FileNotFoundError:
-            log.warning("no ranker artifact: every variant ranks with the heuristic")
-            scorer, features, ranker = HeuristicScorer(), None, "heuristic"
+        served = served_ranker(settings)  # without an artifact every variant is heuristic
+        scorer, features, ranker = served.scorer, served.feature_names, served.version
         missing = {s for srcs in variants.values() for s in srcs} - _available(towers, graph)
         if missing:
             raise ValueError(

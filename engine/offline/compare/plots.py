@@ -11,6 +11,7 @@ SEGMENTS = ("anonymous", "weak", "heavy")
 
 
 def _png(draw: Callable[[Any], None], size: tuple[float, float] = (9, 3.6)) -> bytes:
+    # matplotlib is imported only when a plot is asked for
     import matplotlib
 
     matplotlib.use("Agg")

@@ -18,6 +18,8 @@ from engine.offline.compare.cost import CostInputs, bytes_per_item, project
 from engine.offline.compare.offline import run_offline
 from engine.offline.compare.recommend import Constraints, recommend
 from engine.offline.compare.variants import VARIANTS
+from engine.offline.train import build_index, train, train_graph, train_towers
+from synth.generate import generate
 
 
 class CompareInputs(BaseModel):
@@ -57,8 +59,6 @@ def prepare(
 ) -> list[str]:
     """Synthesise and train what the comparison needs and is missing (``quick``: fewer epochs
     and ranker requests); returns what it did."""
-    from engine.offline.train import build_index, train, train_graph, train_towers
-    from synth.generate import generate
 
     done = []
     if not (settings.data_dir / "events.npz").exists():

@@ -199,6 +199,7 @@ def evaluate_beauty(
     data = load_beauty(data_dir)
     titles = None
     if two_tower is not None:
+        # torch (the towers) is imported only where two-tower retrieval is in use
         from engine.offline.evaluation.beauty_towers import read_titles
 
         titles = read_titles(data_dir / "items.tsv", data.n_items)
@@ -228,6 +229,7 @@ def _fit_towers(
     refit_epochs: int | None = None,
 ) -> FittedTowers:
     """The towers of the validation stage, or with ``refit_epochs`` the test-stage refit."""
+    # torch (the towers) is imported only where two-tower retrieval is in use
     from engine.offline.evaluation.beauty_two_tower import fit_towers
     from towers.text import TextEncoder
 
@@ -248,6 +250,7 @@ def _tower_source(
 ) -> list[ExtraSource]:
     if towers is None or opts is None:
         return []
+    # torch (the towers) is imported only where two-tower retrieval is in use
     from engine.offline.evaluation.beauty_two_tower import tower_source
 
     hist = split.history if users is None else split.history.subset(users)
@@ -377,6 +380,7 @@ def evaluate_on(
         )
     alone = None
     if extra:
+        # torch (the towers) is imported only where two-tower retrieval is in use
         from engine.offline.evaluation.beauty_two_tower import alone_ranked
 
         alone = metrics.evaluate(alone_ranked(extra[0], max(KS)), rel, KS)

@@ -53,6 +53,7 @@ def format_synthetic(report: dict[str, Any], k_recall: int = 500) -> str:
 
 def plot_synthetic(report: dict[str, Any], path: Path) -> Path:
     """NDCG@10 per surface and segment for each scorer, as grouped bars."""
+    # matplotlib is imported only when a plot is asked for
     import matplotlib
 
     matplotlib.use("Agg")

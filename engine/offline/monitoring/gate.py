@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.core.settings import Settings
+from engine.offline.evaluate import evaluate
 from ltr.artifact import RankerArtifact
 
 GROUPS = ("anonymous", "weak", "heavy", "fresh", "new_week")
@@ -149,7 +150,6 @@ async def _judged(
     progress: bool,
     **variants: Any,
 ) -> dict[str, Any]:
-    from engine.offline.evaluate import evaluate
 
     report = await evaluate(
         settings, max_requests=requests, seed=seed, progress=progress, per_request=True, **variants

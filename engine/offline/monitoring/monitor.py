@@ -11,7 +11,9 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.core.settings import Settings
+from engine.core.source_names import SOURCE_NAMES
 from engine.offline.monitoring.skew import skew_report
+from engine.serving.assembly import load_catalog, load_signals
 from engine.serving.drift import Reference, drift_report, load_reference
 from engine.serving.feature_log import read_log
 from engine.serving.tower_drift import (
@@ -20,6 +22,8 @@ from engine.serving.tower_drift import (
     output_drift,
     published_version,
 )
+from ltr.artifact import RankerArtifact
+from ltr.features import FeatureHydrator, resolve
 
 F32 = npt.NDArray[np.float32]
 
@@ -67,10 +71,6 @@ def drift_of(
 
 
 def monitor(settings: Settings, *, hours: float = 24.0, skew: bool = True) -> dict[str, Any]:
-    from engine.core.source_names import SOURCE_NAMES
-    from engine.serving.assembly import load_catalog, load_signals
-    from ltr.artifact import RankerArtifact
-    from ltr.features import FeatureHydrator, resolve
 
     artifact = RankerArtifact.load(settings.model_dir)
     since = time.time() - hours * 3600.0
@@ -169,6 +169,7 @@ def format_monitor(report: dict[str, Any]) -> str:
 
 
 def plot_monitor(report: dict[str, Any], path: Path) -> Path:
+    # matplotlib is imported only when a plot is asked for
     import matplotlib
 
     matplotlib.use("Agg")

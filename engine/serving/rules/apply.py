@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.core.catalog import Catalog
+from engine.core.pipeline.stages import Ranked
 from engine.core.rules.effects import PinAt, RuleEffects
 from engine.core.rules.model import Attribute, AttributeMatch, Boost, Rule
 
@@ -137,7 +138,6 @@ class RulesStage:
         self.aggregates = aggregates
 
     def rerank(self, ctx: RequestContext, pool: CandidatePool, ranked: Ranked) -> Ranked:
-        from engine.core.pipeline.stages import Ranked
 
         fx = ctx.rules
         if fx is None or not (fx.boosts or fx.filters or fx.hides or fx.pins):

@@ -69,6 +69,7 @@ class TwoTowerSource:
         serving = self.serving  # one model version for the whole request
         if serving is None:
             return SourceResult.empty(self.name)
+        # torch (the towers) is imported only where two-tower retrieval is in use
         from towers.requests import query_inputs
 
         # In a worker thread: embedding a new query text takes ~20 ms of CPU (torch releases
