@@ -24,12 +24,13 @@ def _url(var: str, what: str) -> str:
 REDIS_URL = _url("SHOPNOW_TEST_REDIS_URL", "redis-server")
 OPENSEARCH_URL = _url("SHOPNOW_TEST_OPENSEARCH_URL", "an OpenSearch node")
 
-needs_redis = pytest.mark.skipif(
-    not REDIS_URL, reason="no redis: " + _HOW.format(what="redis-server")
-)
+# the skip reasons start so; tests/conftest.py marks the tests that carry them `integration`
+NO_REDIS, NO_OPENSEARCH = "no redis: ", "no OpenSearch: "
+
+needs_redis = pytest.mark.skipif(not REDIS_URL, reason=NO_REDIS + _HOW.format(what="redis-server"))
 needs_opensearch = pytest.mark.skipif(
     not OPENSEARCH_URL,
-    reason="no OpenSearch: "
+    reason=NO_OPENSEARCH
     + _HOW.format(what="a local node")
     + ", or set SHOPNOW_TEST_OPENSEARCH_URL (`shopnow opensearch up` starts one)",
 )

@@ -34,10 +34,10 @@ from devtools.opensearch_node.__main__ import _parser as node_parser
 from devtools.opensearch_node.process import free_port
 from engine.app.cli import main, parser
 from tests.servers import OPENSEARCH_URL, missing, needs_opensearch
+from tests.shared_data import SHARED_DATA, dataset
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-SHARED_DATA = Path(os.environ.get("SHOPNOW_SHARED_DATA", REPO.parent / "shared" / "data"))
 PREFIXES = ("shopnow ", "shopnow-bench ", "make ", "python -m ", "curl ", "docker compose ")
 ITEMS, EVENTS = 1200, 15_000  # the tiny world (the same as the benchmarks' --smoke world)
 
@@ -95,6 +95,7 @@ COVERAGE: dict[str, list[str]] = {
         "tests/engine/offline/evaluation/test_beauty.py::test_quick_beauty_beats_published_sasrec",
         f"{HERE}::test_bench_without_its_data_names_what_is_missing",
     ],
+    "make test-unit": [f"{HERE}::test_make_test_unit_runs_the_unit_tests_only"],
     # every other `shopnow-bench X`: test_bench_smoke, parametrized from the README
     "python -m bench.search_probe_bench": [f"{HERE}::test_search_probe_bench"],
     "curl POST /v1/search": [f"{HERE}::test_serve_answers_the_readme_curl_commands"],
@@ -227,6 +228,36 @@ def test_make_demo_and_make_test_run_the_scripts() -> None:
     assert "\nmake test\n" in (REPO / ".ci" / "run").read_text()
 
 
+def test_make_test_unit_runs_the_unit_tests_only() -> None:
+    """``make test-unit`` selects the ``unit`` marker: every other marker's tests stay out, and
+    most of the suite is in (the markers come from tests/conftest.py)."""
+    make = (REPO / "Makefile").read_text()
+    assert re.search(r"^test-unit:\n\tbash scripts/setup\.sh && .+ -m unit$", make, re.M), make
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-m",
+            "unit",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    ids = [line for line in out.splitlines() if "::" in line]
+    assert len(ids) > 500, out[-2000:]
+    for other in ("test_console.py", "test_api_fuzz.py", "lifts_the_stack_on_a_real_slice"):
+        assert not any(other in i for i in ids), other
+    assert not any("opensearch+redis" in i or "test_gowalla" in i for i in ids)
+
+
 # -- the CLI on a tiny world -------------------------------------------------------------------
 
 
@@ -270,6 +301,7 @@ def changes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_the_offline_commands_in_readme_order(
     var: Path, changes: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -328,6 +360,7 @@ def _curl(argv: list[str], port: int) -> dict[str, Any]:
     return reply
 
 
+@pytest.mark.slow
 def test_serve_answers_the_readme_curl_commands(world: Path, tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "serve.log"
@@ -356,6 +389,7 @@ def test_serve_answers_the_readme_curl_commands(world: Path, tmp_path: Path) -> 
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_search_probe_bench(world: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from bench import search_probe_bench
 
@@ -365,6 +399,7 @@ def test_search_probe_bench(world: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert {"unknown_word", "new_item"} <= set(report), report
 
 
+@pytest.mark.slow
 def test_compare_quick(world: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``shopnow compare --quick`` on the world (its models are reused, not retrained)."""
     out_dir = world.parent / "compare-report"
@@ -393,6 +428,7 @@ def test_index_on_opensearch(
         asyncio.run(drop_alias(OPENSEARCH_URL, alias))
 
 
+@pytest.mark.slow
 def test_demo_without_serving(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``make demo`` is setup (tests/test_setup.py), then ``shopnow demo``: every step but
     serving (``--no-serve``) on the tiny world; serving is the curl test above."""
@@ -404,6 +440,7 @@ def test_demo_without_serving(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert (var / "models" / "towers" / "CURRENT").is_file()
 
 
+@pytest.mark.integration
 def test_opensearch_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """status, up and down through ``shopnow opensearch``. Starting and stopping a node of its
     own is what ``bench ingest`` does below (and scripts/test.sh for CI's node)."""
@@ -433,6 +470,7 @@ def _bench_marks(which: str) -> list[pytest.MarkDecorator]:
     return []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "which",
     [pytest.param(b, marks=_bench_marks(b)) for b in BENCHES if b not in NOT_SMOKED],
@@ -446,8 +484,7 @@ def test_bench_smoke(
     """``shopnow-bench WHICH --quick`` at its smallest sizes (``--smoke``)."""
     argv = [which, "--quick", "--smoke"]
     if which == "gowalla":
-        if not (SHARED_DATA / "gowalla" / "train.txt").is_file():
-            pytest.skip(f"Gowalla data missing: put gowalla under {SHARED_DATA}")
+        dataset("gowalla")
         monkeypatch.setenv("SHOPNOW_SHARED_DATA", str(SHARED_DATA))
     if which == "rollout":
         argv += ["--opensearch-url", OPENSEARCH_URL]  # the test node: one node start is enough

@@ -19,6 +19,8 @@ import pytest
 
 from tests.servers import missing
 
+pytestmark = pytest.mark.slow  # clones the repository and runs scripts/setup.sh
+
 REPO = Path(__file__).resolve().parents[1]
 MARKER = "clone-b-marker-3f9c"  # put into clone B's CLI description
 ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
@@ -69,7 +71,7 @@ def clones(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pat
     base = tmp_path_factory.mktemp("clones")
     a, b = _clone(base / "a"), _clone(base / "b")
     (a / ".venv").symlink_to(deps)  # what older setups left: the clone pointing at the cache
-    cli = b / "engine" / "cli.py"
+    cli = b / "engine" / "app" / "cli" / "__init__.py"
     text = cli.read_text()
     assert text.startswith('"""`shopnow` command line'), "the CLI's description moved"
     cli.write_text(text.replace('"""`shopnow` command line', f'"""{MARKER}', 1))

@@ -3,7 +3,11 @@ credential: no 5xx, only declared statuses, every JSON body as its schema says."
 
 from pathlib import Path
 
+import pytest
+
 from bench.api_fuzz import run, server_warnings
+
+pytestmark = pytest.mark.slow  # builds a world and trains or serves end to end
 
 
 def test_fuzzing_the_live_api_finds_nothing(tmp_path: Path) -> None:

@@ -3,31 +3,23 @@ reproduction (the full run is ``python -m bench.gowalla_bench``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from engine.core.settings import Settings
 from graph import gowalla
 from graph.evaluate import full_ranking
 from graph.train import LightGCNConfig, train_lightgcn
 
 SLICE_USERS = 2000
 
-pytestmark = pytest.mark.data
-
 
 @pytest.fixture(scope="module")
-def gowalla_dir() -> Path:
-    d = Settings().shared_data / "gowalla"
-    if not (d / "train.txt").exists():
-        pytest.skip(
-            f"Gowalla not found at {d.resolve()}: put LightGCN's train.txt and test.txt in "
-            "<shared_data>/gowalla (SHOPNOW_SHARED_DATA, default ../shared/data)"
-        )
-    return d
+def gowalla_dir(needs_data: Callable[[str], Path]) -> Path:
+    return needs_data("gowalla")
 
 
 def test_the_split_has_the_published_shape(gowalla_dir: Path) -> None:

@@ -1,32 +1,10 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
 
-from engine.core.settings import Settings
 from towers.data import Examples, sequence_examples
 from towers.features import ItemFeatures
 from towers.text import TEXT_DIM
-
-
-@pytest.fixture(scope="session")
-def text_cache() -> Path:
-    """Shared across runs: each distinct text is encoded once per machine."""
-    return Path.home() / ".cache" / "shopnow" / "text-embeddings"
-
-
-@pytest.fixture(scope="session")
-def beauty_dir() -> Path:
-    d = Settings().shared_data / "amazon-beauty"
-    if not (d / "sequences.txt").exists():
-        pytest.skip(
-            f"Amazon Beauty not found at {d.resolve()}: put sequences.txt, items.tsv and "
-            "item_attributes.json in <shared_data>/amazon-beauty (SHOPNOW_SHARED_DATA, "
-            "default ../shared/data)"
-        )
-    return d
 
 
 def random_features(

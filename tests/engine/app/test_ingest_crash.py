@@ -24,6 +24,8 @@ from ingest.log import CHECKPOINT_FILE
 from tests.engine.fixtures import item
 from tests.engine.world import SEARCH_BACKENDS, synthetic_world
 
+pytestmark = pytest.mark.slow  # builds a world and trains or serves end to end
+
 NEW = 3000  # new items, each written in 3 versions, shuffled
 BAD_LINES = {17: "{not json", 4242: "[1, 2]"}
 

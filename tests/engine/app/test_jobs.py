@@ -15,6 +15,8 @@ from engine.serving.assembly import open_engine
 from tests.engine.fixtures import item
 from tests.engine.world import SEARCH_BACKENDS, synthetic_world
 
+pytestmark = pytest.mark.slow  # builds a world and trains or serves end to end
+
 
 @pytest.fixture(scope="module", params=SEARCH_BACKENDS)
 def world(

@@ -18,6 +18,8 @@ from engine.core.settings import Settings
 from engine.offline.train import build_index
 from tests.engine.world import SEARCH_BACKENDS, synthetic_world
 
+pytestmark = pytest.mark.slow  # builds a world and trains or serves end to end
+
 
 @pytest.fixture(scope="module", params=SEARCH_BACKENDS)
 def built(

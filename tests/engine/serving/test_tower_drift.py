@@ -29,6 +29,8 @@ from tests.engine.world import synthetic_world
 from tests.towers.tiny import tiny_towers
 from towers.serving import TowerServing
 
+pytestmark = pytest.mark.slow  # builds a world and trains or serves end to end
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:

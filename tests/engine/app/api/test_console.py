@@ -123,6 +123,7 @@ def _rows(driver: Any, table: str) -> list[list[str]]:
 
 
 @needs_chromium
+@pytest.mark.browser
 def test_a_merchandiser_previews_publishes_and_rolls_back(browser: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 

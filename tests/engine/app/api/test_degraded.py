@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from devtools.opensearch_node.process import free_port
 from engine.app.api.app import create_app
@@ -30,6 +31,7 @@ def dead_opensearch() -> OpenSearchIndex:
     return OpenSearchIndex(make_client(url, timeout_s=1.0), 8, OpenSearchParams(), owns_client=True)
 
 
+@pytest.mark.slow
 async def test_search_backend_down_answers_from_other_sources(tmp_path: Path) -> None:
     engine = await make_engine(tmp_path, index=dead_opensearch())
     async with await _client(engine) as c:

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from engine.offline.compare import beauty
 from engine.offline.evaluation.beauty_data import PUBLISHED
 
-REPO = Path(__file__).resolve().parents[3]
-DATA = Path(os.environ.get("SHOPNOW_SHARED_DATA", REPO.parent / "shared" / "data"))
-BEAUTY = DATA / "amazon-beauty"
 
-
-@pytest.mark.data
-def test_the_three_options_on_amazon_beauty(tmp_path: Path) -> None:
-    if not (BEAUTY / "sequences.txt").exists():
-        pytest.skip(
-            f"Amazon Beauty data missing: put amazon-beauty under {DATA} or set SHOPNOW_SHARED_DATA"
-        )
-    rep = beauty.run(BEAUTY, quick=True, progress=False)
+def test_the_three_options_on_amazon_beauty(
+    tmp_path: Path, needs_data: Callable[[str], Path]
+) -> None:
+    root = needs_data("amazon-beauty")
+    rep = beauty.run(root, quick=True, progress=False)
     v = rep["variants"]
     assert set(v) == {"traditional", "two_tower", "hybrid"}
     sasrec_hr10 = PUBLISHED["SASRec"][2]

@@ -15,6 +15,8 @@ from engine.offline.compare.recommend import Constraints, recommend
 from engine.offline.compare.run import CompareInputs, assemble, compare
 from tests.engine.world import synthetic_world
 
+pytestmark = pytest.mark.slow  # builds a world and trains or serves end to end
+
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Path]]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from engine.offline.evaluation.beauty import (
     QUICK_TEST_USERS,
@@ -14,18 +12,10 @@ from engine.offline.evaluation.beauty import (
 )
 from engine.offline.evaluation.beauty_data import PUBLISHED
 
-REPO = Path(__file__).resolve().parents[3]
-DATA = Path(os.environ.get("SHOPNOW_SHARED_DATA", REPO.parent / "shared" / "data"))
-BEAUTY = DATA / "amazon-beauty"
 
-
-@pytest.mark.data
-def test_quick_beauty_beats_published_sasrec() -> None:
-    if not (BEAUTY / "sequences.txt").exists():
-        pytest.skip(
-            f"Amazon Beauty data missing: put amazon-beauty under {DATA} or set SHOPNOW_SHARED_DATA"
-        )
-    r = evaluate_beauty(BEAUTY, seed=0, progress=False, quick=True)
+def test_quick_beauty_beats_published_sasrec(needs_data: Callable[[str], Path]) -> None:
+    root = needs_data("amazon-beauty")
+    r = evaluate_beauty(root, seed=0, progress=False, quick=True)
     # quick mode scores the test target of a fixed random subset of users, and says so
     assert r.quick and r.n_eval_users == QUICK_TEST_USERS < r.n_users == 22363
     # measured (quick, seed 0, 5,000 users): HR@10 0.1140, NDCG@10 0.0703 (standard error of

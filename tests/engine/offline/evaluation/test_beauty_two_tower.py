@@ -4,7 +4,7 @@ place among the other sources, and the whole pipeline's quality on a small real 
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +27,6 @@ from towers.model import TowerConfig, TwoTower
 from towers.retrieval import all_item_vectors
 from towers.text import TEXT_DIM
 
-REPO = Path(__file__).resolve().parents[3]
-DATA = Path(os.environ.get("SHOPNOW_SHARED_DATA", REPO.parent / "shared" / "data"))
-BEAUTY = DATA / "amazon-beauty"
 TEXT_CACHE = Path.home() / ".cache" / "shopnow" / "text-embeddings"
 
 
@@ -105,14 +102,12 @@ def test_tower_source_joins_the_pool_and_adds_features() -> None:
     assert int((~np.isnan(rank)).sum()) == top.nnz
 
 
-@pytest.mark.data
-def test_two_tower_source_lifts_the_stack_on_a_real_slice() -> None:
-    if not (BEAUTY / "sequences.txt").exists():
-        pytest.skip(
-            f"Amazon Beauty data missing: put amazon-beauty under {DATA} or set SHOPNOW_SHARED_DATA"
-        )
-    data = load_beauty(BEAUTY)
-    titles = read_titles(BEAUTY / "items.tsv", data.n_items)
+def test_two_tower_source_lifts_the_stack_on_a_real_slice(
+    needs_data: Callable[[str], Path],
+) -> None:
+    root = needs_data("amazon-beauty")
+    data = load_beauty(root)
+    titles = read_titles(root / "items.tsv", data.n_items)
     sliced, sliced_titles = beauty_slice(data, titles, n_items=2000, n_users=3000, seed=0)
     opts = TwoTowerOptions(
         max_epochs=4,

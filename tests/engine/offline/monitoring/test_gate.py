@@ -18,6 +18,8 @@ from tests.engine.world import synthetic_world
 from towers.artifact import load_artifact, save_artifact
 from towers.model import TwoTower
 
+pytestmark = pytest.mark.slow  # builds a world and trains or serves end to end
+
 
 def _seg(n: int, ndcg: float) -> dict[str, float]:
     return {"requests": n, "ndcg@10": ndcg}

@@ -24,6 +24,8 @@ from synth.dataset import load_dataset
 from tests.engine.offline.monitoring.shift import anonymous
 from tests.engine.world import synthetic_world
 
+pytestmark = pytest.mark.slow  # builds a world and trains or serves end to end
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
