@@ -41,7 +41,7 @@ async def refresh_graph(engine: Engine) -> bool:
     graph = await asyncio.to_thread(load_graph, engine.settings, engine.catalog)
     if graph is None:
         return False
-    engine.swap_graph(graph)
+    engine.models.graph.swap(graph)
     log.info("graph model %s now served", graph.version)
     return True
 

@@ -86,7 +86,7 @@ async def adopt_towers(engine: Engine, towers: TowerServing) -> Rollout:
         completed = await asyncio.to_thread(
             complete_vectors, towers, engine.catalog, provisional=True
         )
-        engine.swap_towers(towers)
+        engine.models.towers.swap(towers)
         held_s = time.perf_counter() - held
     out = Rollout(previous, towers.version, 0, completed, held_s, time.perf_counter() - t0, False)
     log.info(
@@ -135,7 +135,7 @@ async def roll_out_towers(
                 raise RolloutFailed(f"{len(report.failed)} items failed to index, e.g. {some}")
             on_progress(start + len(rows), len(live))
         await index.promote()
-        engine.swap_towers(towers)
+        engine.models.towers.swap(towers)
         held_s = time.perf_counter() - held
     await asyncio.to_thread(towers.save_vectors, catalog)  # a restart need not recompute them
     out = Rollout(previous, towers.version, len(live), completed, held_s, time.perf_counter() - t0)

@@ -22,6 +22,7 @@ from engine.serving.assembly import (
     load_towers,
     served_ranker,
 )
+from engine.serving.models import ServedModels
 from engine.serving.pipelines import build_spec
 from ltr.artifact import RankerArtifact
 from ltr.scorers import HeuristicScorer, LambdaMartScorer
@@ -73,8 +74,7 @@ async def evaluate(
             covis=covis,
             scorer=scorer,
             feature_names=names,
-            towers=model or towers_served,
-            graph=graph,
+            models=ServedModels.of(model or towers_served, graph),
             deadline_ms=settings.offline_deadline_ms,
             cold_start=cold,
             towers_in_memory=model is not None,

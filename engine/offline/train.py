@@ -32,6 +32,7 @@ from engine.serving.assembly import (
 )
 from engine.serving.cold_start import ColdStart
 from engine.serving.drift import REFERENCE_FILE
+from engine.serving.models import ServedModels
 from engine.serving.pipelines import build_spec
 from engine.serving.tower_drift import OUTPUT_REFERENCE_FILE, build_output_reference
 from ltr.artifact import RankerArtifact
@@ -114,8 +115,7 @@ async def train(
             covis=covis,
             scorer=scorer,
             feature_names=names,
-            towers=towers,
-            graph=graph,
+            models=ServedModels.of(towers, graph),
             towers_in_memory=in_memory,
             deadline_ms=settings.offline_deadline_ms,
             cold_start=cold,

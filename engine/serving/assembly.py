@@ -24,6 +24,7 @@ from engine.core.signals import DAY, Signals
 from engine.serving import backends
 from engine.serving.cold_start import ColdStart
 from engine.serving.drift import load_reference
+from engine.serving.models import ServedModels
 from engine.serving.pipelines import build_spec
 from engine.serving.service import Engine
 from engine.serving.state.embedded import EmbeddedStore
@@ -213,6 +214,7 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
         versions["graph"] = graph.version
     store = open_store(settings)
     cold = cold_start_state(settings, catalog, signals, store)
+    models = ServedModels.of(towers, graph)  # the spec's sources and the engine share them
     spec = build_spec(
         settings=settings,
         catalog=catalog,
@@ -221,8 +223,7 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
         covis=covis,
         scorer=ranker.scorer,
         feature_names=ranker.feature_names,
-        towers=towers,
-        graph=graph,
+        models=models,
         cold_start=cold,
     )
     if warm and isinstance(store, EmbeddedStore) and (settings.data_dir / "events.npz").exists():
@@ -236,8 +237,7 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
         signals,
         spec,
         versions,
-        towers,
-        graph,
+        models,
         reference=reference,
     )
     with contextlib.suppress(StoreUnavailable):  # then seeded with the first ingest batch

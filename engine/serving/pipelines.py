@@ -26,6 +26,7 @@ from engine.core.settings import Settings
 from engine.core.signals import DAY, Signals
 from engine.core.source_names import SOURCE_NAMES
 from engine.serving.cold_start import ColdStart
+from engine.serving.models import ServedModels
 from engine.serving.rerank.diversity import BrandSellerCaps, CategoryMMR, DedupeVariants
 from engine.serving.rerank.exploration import ExplorationSlots
 from engine.serving.rerank.filters import (
@@ -48,8 +49,7 @@ from ltr.features import FeatureHydrator, default_feature_names, resolve
 from ltr.scorers import HeuristicScorer
 
 if TYPE_CHECKING:
-    from graph.serving import GraphServing
-    from towers.serving import TowerServing
+    pass
 
 
 def check_sources(enabled: tuple[str, ...]) -> None:
@@ -67,20 +67,22 @@ def build_spec(
     covis: CovisitationIndex | None = None,
     scorer: Scorer | None = None,
     feature_names: tuple[str, ...] | None = None,
-    towers: TowerServing | None = None,
+    models: ServedModels | None = None,
     sources: tuple[str, ...] | None = None,
-    graph: GraphServing | None = None,
     towers_in_memory: bool = False,
     deadline_ms: float | None = None,
     cold_start: ColdStart | None = None,
 ) -> PipelineSpec:
-    """``sources`` names the enabled candidate sources (default ``settings.sources``); the
-    others stay in the spec, switched off, so feature columns keep their meaning.
+    """``models`` holds the served towers and graph (default: none) that the two-tower and
+    graph sources read at each request. ``sources`` names the enabled candidate sources
+    (default ``settings.sources``); the others stay in the spec, switched off, so feature
+    columns keep their meaning.
     ``towers_in_memory``: the towers' item vectors are not in the index (ranker training on an
     earlier model), search them exactly in memory. ``deadline_ms`` overrides the sources'
     deadline (offline replays use ``settings.offline_deadline_ms``). ``cold_start`` holds the
     online store new_arrivals reads (default: an empty embedded one, for offline replays to
     advance: :func:`cold_start_of`)."""
+    models = models or ServedModels.of()
     enabled = settings.sources if sources is None else sources
     check_sources(enabled)
     deadline = settings.source_deadline_ms if deadline_ms is None else deadline_ms
@@ -92,9 +94,9 @@ def build_spec(
             PopularSource(signals, "popular"),
             PopularSource(signals, "trending"),
             ContextCategorySource(signals, catalog),
-            TwoTowerSource(index, catalog, towers, in_memory=towers_in_memory),
-            GraphSource(graph),
-            BoughtTogetherSource(graph),
+            TwoTowerSource(index, catalog, models.towers, in_memory=towers_in_memory),
+            GraphSource(models.graph),
+            BoughtTogetherSource(models.graph),
             NewArrivalsSource(
                 cold_start
                 or ColdStart(catalog, signals, EmbeddedStore(), settings.new_arrivals_days * DAY)

@@ -33,6 +33,7 @@ from engine.serving.context_builder import build_context
 from engine.serving.drift import Reference, drift_report
 from engine.serving.feature_log import FeatureLog
 from engine.serving.metrics import Metrics
+from engine.serving.models import ServedModels
 from engine.serving.pipelines import cold_start_of
 from engine.serving.responses import build_response
 from engine.serving.rules.apply import effects_for
@@ -81,8 +82,7 @@ class Engine:
         signals: Signals,
         spec: PipelineSpec,
         versions: dict[str, str],
-        towers: TowerServing | None = None,
-        graph: GraphServing | None = None,
+        models: ServedModels | None = None,
         ingest_log: IngestLog | None = None,
         metrics: Metrics | None = None,
         reference: Reference | None = None,
@@ -95,15 +95,17 @@ class Engine:
         self.spec = spec
         self.executor = Executor(spec)
         self.versions = versions
-        for name, model in (("towers", towers), ("graph", graph)):
-            if model is not None:
-                versions.setdefault(name, model.version)
-        self.towers = towers  # item vectors of new items are computed from content at ingest
-        self.graph = graph  # graph vectors of new items from content; events update its graph
+        # the served towers and graph: the pipeline's sources read these same holders, ingest
+        # computes new items' vectors with them, events update the graph's bought-together
+        self.models = models or ServedModels.of()
+        _check_shared(spec, self.models)
+        for holder in (self.models.towers, self.models.graph):
+            if holder.current is not None:
+                versions.setdefault(holder.kind, holder.current.version)
         self.metrics = metrics or Metrics()
         self.feature_log = FeatureLog(settings.feature_log_dir, settings.feature_log_rate)
         self.reference = reference  # the served ranker's drift reference, when it has one
-        self.output_reference = _output_reference(towers)  # the served towers' one
+        self.output_reference = _output_reference(self.towers)  # the served towers' one
         self.control = ControlStore(  # rules, keys, audit log
             settings.control_file, key_secret=settings.key_secret
         )
@@ -117,8 +119,7 @@ class Engine:
             catalog,
             index,
             DeadLetters(directory),
-            towers=towers,
-            graph=graph,
+            models=self.models,
             cold_start=self.cold_start,
             on_catalog_change=self._catalog_changed,
             on_stage=lambda st, sec: self.metrics.ingest_stage_seconds.labels(st).observe(sec),
@@ -136,26 +137,24 @@ class Engine:
             on_poison=lambda offset, reason: self.metrics.ingest_poison.inc(),
         )
 
-    def swap_graph(self, graph: GraphServing) -> None:
-        """Serve ``graph`` from now on: both graph sources, the ingest path, the versions."""
-        for spec in self.spec.sources:
-            src = spec.source.source if isinstance(spec.source, Switched) else spec.source
-            if isinstance(src, GraphBacked):
-                src.serving = graph
-        self.graph = self.writer.graph = graph
+        self.models.graph.on_swap(self._graph_swapped)
+        self.models.towers.on_swap(self._towers_swapped)
+
+    @property
+    def towers(self) -> TowerServing | None:
+        return self.models.towers.current
+
+    @property
+    def graph(self) -> GraphServing | None:
+        return self.models.graph.current
+
+    def _graph_swapped(self, graph: GraphServing) -> None:
         self.versions["graph"] = graph.version
 
-    def swap_towers(self, towers: TowerServing) -> None:
-        """Serve ``towers`` from now on: the two-tower source, the ingest path and its vector
-        lane (owing the rows whose vector of this model is provisional), the versions. The
-        index must hold this model's vectors already (see :mod:`engine.app.towers_rollout`)."""
-        for spec in self.spec.sources:
-            src = spec.source.source if isinstance(spec.source, Switched) else spec.source
-            if isinstance(src, TwoTowerSource):
-                src.serving = towers
-        self.towers = self.writer.towers = towers
+    def _towers_swapped(self, towers: TowerServing) -> None:
+        """The vector lane owes the rows whose vector of this model is provisional. The index
+        must hold this model's vectors already (see :mod:`engine.app.towers_rollout`)."""
         if self.writer.lane is not None:
-            self.writer.lane.towers = towers
             self.writer.lane.owed.clear()  # owed vectors of the old model
             self.writer.restore_owed(from_checkpoint=False)
         self.versions["towers"] = towers.version
@@ -395,6 +394,17 @@ class Engine:
                 await self.writer.persist()
         await self.index.close()
         await self.store.close()
+
+
+def _check_shared(spec: PipelineSpec, models: ServedModels) -> None:
+    """The spec's model-backed sources must read the engine's holders, or a swap would miss
+    them."""
+    for s in spec.sources:
+        src = s.source.source if isinstance(s.source, Switched) else s.source
+        if isinstance(src, TwoTowerSource) and src.model is not models.towers:
+            raise ValueError(f"the pipeline's {src.name} source reads another towers holder")
+        if isinstance(src, GraphBacked) and src.model is not models.graph:
+            raise ValueError(f"the pipeline's {src.name} source reads another graph holder")
 
 
 def _output_reference(towers: TowerServing | None) -> OutputReference | None:

@@ -32,6 +32,7 @@ import orjson
 
 from engine.core.catalog import Catalog
 from engine.core.search import IndexDoc, IndexUnavailable, SearchIndex
+from engine.serving.models import ModelHolder
 from ltr.aggregates import ItemAggregates
 
 if TYPE_CHECKING:
@@ -55,14 +56,14 @@ class VectorLane:
         self,
         catalog: Catalog,
         index: SearchIndex,
-        towers: TowerServing,
+        towers: ModelHolder[TowerServing],
         doc: Callable[[int], IndexDoc],
         *,
         on_stage: Hook,
         on_freshness: Hook,
         batch: int = 64,
     ) -> None:
-        self.catalog, self.index, self.towers, self.doc = catalog, index, towers, doc
+        self.catalog, self.index, self.model, self.doc = catalog, index, towers, doc
         self.on_stage, self.on_freshness = on_stage, on_freshness
         self.batch = batch
         self.owed: dict[int, Owed] = {}  # row -> what is owed, oldest first
@@ -71,6 +72,11 @@ class VectorLane:
 
     def __len__(self) -> int:
         return len(self.owed)
+
+    @property
+    def towers(self) -> TowerServing | None:
+        """The served model, whose vectors the lane computes (read once per batch)."""
+        return self.model.current
 
     def settle(self, row: int) -> None:
         """The row gets its full vector another way (a newer version whose text is embedded)."""
@@ -142,12 +148,15 @@ class VectorLane:
             rows = np.array([r for r, _ in live], np.int64)
             # Whole-catalog aggregates here, on the event loop: the ingest worker grows the
             # catalog's columns on this loop, so a thread must only read single rows.
-            aggs = ItemAggregates.build(cat, self.towers.featurizer.min_support)
-            vecs = await asyncio.to_thread(self.towers.compute, cat, rows, aggs)
+            towers = self.model.current
+            if towers is None:  # never: a lane exists only beside a served model
+                raise RuntimeError("the vector lane has no towers model")
+            aggs = ItemAggregates.build(cat, towers.featurizer.min_support)
+            vecs = await asyncio.to_thread(towers.compute, cat, rows, aggs)
             # Kept only for rows no newer version replaced meanwhile (back on the loop, so the
             # worker cannot interleave): a newer one is owed again, or got its vector already.
             keep = np.array([self.owed.get(r) is o for r, o in live], np.bool_)
-            self.towers.put(rows[keep], vecs[keep], full=True)
+            towers.put(rows[keep], vecs[keep], full=True)
             current = rows[keep].tolist()
         self.on_stage("vector_lane_embed", time.perf_counter() - t)
         t = time.perf_counter()

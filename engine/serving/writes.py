@@ -38,6 +38,7 @@ from engine.core.catalog import Catalog, RowState
 from engine.core.contracts import MAX_VERSION, Item
 from engine.core.online_store import StoreUnavailable
 from engine.core.search import IndexDoc, IndexUnavailable, SearchIndex
+from engine.serving.models import ServedModels
 from engine.serving.vector_lane import VectorLane
 from ingest.deadletter import DeadLetters, DeadLog, log_source
 from ingest.log import IngestLog, Record
@@ -99,8 +100,7 @@ class CatalogWriter:
         index: SearchIndex,
         dead_letters: DeadLetters,
         *,
-        towers: TowerServing | None = None,
-        graph: GraphServing | None = None,
+        models: ServedModels | None = None,
         cold_start: ColdStart | None = None,
         on_catalog_change: Callable[[], None] = lambda: None,
         on_stage: Callable[[str, float], None] = lambda stage, seconds: None,
@@ -110,8 +110,7 @@ class CatalogWriter:
         self.catalog = catalog
         self.index = index
         self.dead_letters = dead_letters
-        self.towers = towers
-        self.graph = graph
+        self.models = models or ServedModels.of()
         self.cold_start = cold_start  # new items' priors into the online store
         self.on_catalog_change = on_catalog_change
         self.on_stage = on_stage  # seconds per ingest stage and batch (metrics, benchmarks)
@@ -119,15 +118,24 @@ class CatalogWriter:
         self.owed_path = owed_path  # the lane's owed vectors, saved with each checkpoint
         self.dead_log: DeadLog = dead_letters.from_log()  # log records never to apply
         self.lane: VectorLane | None = None
-        if towers is not None:  # its hooks look the writer's up at each call (benchmarks wrap them)
+        if self.models.towers.current is not None:
+            # its hooks look the writer's up at each call (benchmarks wrap them)
             self.lane = VectorLane(
                 catalog,
                 index,
-                towers,
+                self.models.towers,
                 self.doc,
                 on_stage=lambda st, sec: self.on_stage(st, sec),
                 on_freshness=lambda src, sec: self.on_freshness(src, sec),
             )
+
+    @property
+    def towers(self) -> TowerServing | None:
+        return self.models.towers.current
+
+    @property
+    def graph(self) -> GraphServing | None:
+        return self.models.graph.current
 
     # -- prepare ----------------------------------------------------------------------------
     async def prepare(self, records: Sequence[Record]) -> Prepared:

@@ -21,6 +21,7 @@ from engine.core.search import IndexDoc, SearchIndex
 from engine.core.settings import Settings
 from engine.core.signals import KIND_WEIGHT, Signals
 from engine.serving.assembly import cold_start_state, index_doc_fn
+from engine.serving.models import ServedModels
 from engine.serving.pipelines import build_spec
 from engine.serving.service import Engine
 from engine.serving.state.embedded import EmbeddedStore
@@ -200,14 +201,14 @@ async def make_engine(
     graph_serving = graph(catalog) if graph is not None else None
     store = store or EmbeddedStore()
     cold = cold_start_state(settings, catalog, signals, store)
+    models = ServedModels.of(serving, graph_serving)
     spec = build_spec(
         settings=settings,
         catalog=catalog,
         index=index,
         signals=signals,
         covis=covis,
-        towers=serving,
-        graph=graph_serving,
+        models=models,
         cold_start=cold,
     )
     engine = Engine(
@@ -218,8 +219,7 @@ async def make_engine(
         signals,
         spec,
         {"index": index.name},
-        towers=serving,
-        graph=graph_serving,
+        models,
     )
     await engine.seed_new_items()
     return engine

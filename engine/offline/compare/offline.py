@@ -27,6 +27,7 @@ from engine.serving.assembly import (
     load_towers,
     served_ranker,
 )
+from engine.serving.models import ServedModels
 from engine.serving.pipelines import build_spec
 from synth.dataset import load_dataset
 from synth.outcome import ResponseModel
@@ -74,9 +75,8 @@ async def run_offline(
                 covis=covis,
                 scorer=scorer,
                 feature_names=features,
-                towers=towers,
+                models=ServedModels.of(towers, graph),
                 sources=srcs,
-                graph=graph,
                 deadline_ms=settings.offline_deadline_ms,
                 cold_start=cold,
             )

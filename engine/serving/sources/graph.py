@@ -15,6 +15,7 @@ import numpy as np
 from engine.core.contracts import Surface
 from engine.core.pipeline.candidates import SourceResult
 from engine.core.pipeline.context import RequestContext
+from engine.serving.models import ModelHolder
 
 if TYPE_CHECKING:  # numpy-only at serving, but the graph package imports torch for training
     from graph.serving import GraphServing
@@ -23,23 +24,23 @@ FEED = frozenset({Surface.feed})
 
 
 class GraphBacked:
-    """A feed source that reads the served graph model; off without one."""
+    """A feed source that reads the served graph model (once per request); off without one."""
 
     name = ""
 
-    def __init__(self, serving: GraphServing | None) -> None:
-        self.serving = serving
+    def __init__(self, model: ModelHolder[GraphServing]) -> None:
+        self.model = model
 
     @property
     def surfaces(self) -> frozenset[Surface]:
-        return FEED if self.serving is not None else frozenset()
+        return FEED if self.model.current is not None else frozenset()
 
 
 class GraphSource(GraphBacked):
     name = "graph"
 
     async def fetch(self, ctx: RequestContext, k: int) -> SourceResult:
-        serving = self.serving
+        serving = self.model.current
         if serving is None:
             return SourceResult.empty(self.name)
         q = serving.query_vector(ctx)
@@ -54,7 +55,7 @@ class BoughtTogetherSource(GraphBacked):
     name = "bought_together"
 
     async def fetch(self, ctx: RequestContext, k: int) -> SourceResult:
-        serving = self.serving
+        serving = self.model.current
         if serving is None:
             return SourceResult.empty(self.name)
         rows, scores = serving.bought_together(ctx, k)

@@ -22,6 +22,7 @@ from engine.core.pipeline.candidates import SourceResult
 from engine.core.pipeline.context import RequestContext
 from engine.core.retrieval.exact import top_k
 from engine.core.search import SearchIndex
+from engine.serving.models import ModelHolder
 
 if TYPE_CHECKING:  # torch is imported only when a model is served
     from towers.serving import TowerServing
@@ -45,7 +46,7 @@ class TwoTowerSource:
         self,
         index: SearchIndex,
         catalog: Catalog,
-        serving: TowerServing | None,
+        model: ModelHolder[TowerServing],
         in_memory: bool = False,
     ) -> None:
         """``in_memory``: search the model's own vectors exactly instead of the index (for a
@@ -53,20 +54,21 @@ class TwoTowerSource:
         filters then act in the pipeline's filter stage only)."""
         self.index = index
         self.catalog = catalog
-        self.serving = serving
+        self.model = model
         self.in_memory = in_memory
         self._exact = _ExactVectors()
 
     @property
     def surfaces(self) -> frozenset[Surface]:
-        return BOTH if self.serving is not None else frozenset()
+        return BOTH if self.model.current is not None else frozenset()
 
     @property
     def version(self) -> str:
-        return self.serving.version if self.serving is not None else ""
+        serving = self.model.current
+        return serving.version if serving is not None else ""
 
     async def fetch(self, ctx: RequestContext, k: int) -> SourceResult:
-        serving = self.serving  # one model version for the whole request
+        serving = self.model.current  # one model version for the whole request
         if serving is None:
             return SourceResult.empty(self.name)
         # torch (the towers) is imported only where two-tower retrieval is in use

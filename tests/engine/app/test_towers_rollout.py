@@ -17,8 +17,8 @@ from engine.app.model_watch import refresh_towers
 from engine.core.contracts import FeedRequest, RankedResponse, SearchRequest, Surface
 from engine.core.pipeline.context import RequestContext
 from engine.core.pipeline.executor import Executor
+from engine.serving.models import ModelHolder
 from engine.serving.service import Engine
-from engine.serving.sources.switch import Switched
 from engine.serving.sources.two_tower import TwoTowerSource
 from engine.serving.tower_drift import OutputReference
 from engine.serving.writes import index_doc
@@ -114,12 +114,11 @@ async def test_a_published_model_is_rolled_out_without_downtime(
         # the old model against the new generation: it finds none of its vectors, mixes in
         # none of the new ones, and the response says so
         ctx = RequestContext("r1", Surface.search, 0.0, query="phone")
-        res = await TwoTowerSource(engine.index, engine.catalog, old).fetch(ctx, 10)
+        res = await TwoTowerSource(engine.index, engine.catalog, ModelHolder("towers", old)).fetch(
+            ctx, 10
+        )
         assert len(res.rows) == 0 and f"0 of 10 vectors of model {old.version}" in res.note
-        for spec in engine.spec.sources:
-            src = spec.source.source if isinstance(spec.source, Switched) else spec.source
-            if isinstance(src, TwoTowerSource):
-                src.serving = old
+        engine.models.towers.swap(old)  # serving the old model again, without its vectors
         stale = await engine.rank(SearchRequest(query="phone", page_size=10))
         assert stale.degraded and len(stale.items) >= matches  # from the other sources
         assert any(f"vectors of model {old.version}" in why for why in stale.degraded_reasons)

@@ -15,6 +15,7 @@ from engine.offline.train import build_index
 from engine.serving import backends
 from engine.serving.assembly import cold_start_state, load_catalog, load_signals
 from engine.serving.feature_log import FeatureLog, read_log
+from engine.serving.models import ServedModels
 from engine.serving.pipelines import build_spec
 from engine.serving.tower_drift import (
     OUTPUT_REFERENCE_FILE,
@@ -67,7 +68,7 @@ async def _serve(settings: Settings, towers: TowerServing, logdir: Path, shift: 
         signals=signals,
         covis=covis,
         scorer=HeuristicScorer(),
-        towers=towers,
+        models=ServedModels.of(towers),
         towers_in_memory=True,
         cold_start=cold_start_state(settings, catalog, signals),
         deadline_ms=settings.offline_deadline_ms,

@@ -8,6 +8,7 @@ import pytest
 
 from engine.core.contracts import Event, EventType, FeedRequest, Surface
 from engine.core.pipeline.context import KIND_PURCHASE, History, RequestContext
+from engine.serving.models import ModelHolder
 from engine.serving.sources.graph import BoughtTogetherSource, GraphSource
 from tests.engine.fixtures import T0, item
 from tests.engine.world import BACKENDS, CASES, DECOR, PHONES, close_engine, make_engine
@@ -36,7 +37,7 @@ async def test_after_buying_a_phone_the_feed_offers_its_cases(tmp_path: Path, ba
         assert g is not None
         phone = engine.catalog.row_of[PHONES[1].id]
         cases = {engine.catalog.row_of[c.id] for c in CASES}
-        top = await BoughtTogetherSource(g).fetch(_bought([phone]), 20)
+        top = await BoughtTogetherSource(ModelHolder("graph", g)).fetch(_bought([phone]), 20)
         assert set(top.rows[: len(cases)].tolist()) == cases  # the cases first, then phones
         await engine.record_events([_event(EventType.purchase, PHONES[1].id, "s-buyer", 0)])
         resp = await engine.rank(FeedRequest(session_id="s-buyer", explain=True))
@@ -67,7 +68,7 @@ async def test_new_pairs_update_bought_together_without_a_retrain(
         assert rep.applied == ["i950"]
         row_new = engine.catalog.row_of["i950"]
         row_vase = engine.catalog.row_of[DECOR[2].id]
-        src = BoughtTogetherSource(g)
+        src = BoughtTogetherSource(ModelHolder("graph", g))
         before = await src.fetch(_bought([row_vase]), 20)
         assert row_new not in before.rows.tolist()
         # shoppers start buying the protector right after a vase (an odd pair: only new events
@@ -110,7 +111,7 @@ async def test_a_new_item_gets_a_graph_vector_from_its_content(tmp_path: Path) -
 
         assert cos(cases) > cos(vases) + 0.3
         # and the graph source ranks it for a shopper of cases, above every vase
-        src = GraphSource(g)
+        src = GraphSource(ModelHolder("graph", g))
         hist = History(np.asarray(cases[:3], np.int64), np.full(3, 1, np.int8), np.zeros(3))
         ctx = RequestContext("r", Surface.feed, LATER.timestamp(), session=hist)
         ranked = (await src.fetch(ctx, len(engine.catalog))).rows.tolist()
@@ -128,10 +129,10 @@ async def test_anonymous_sessions_reach_the_graph_through_their_items(tmp_path: 
         vases = [engine.catalog.row_of[d.id] for d in DECOR]
         hist = History(np.asarray(vases[:2], np.int64), np.ones(2, np.int8), np.zeros(2))
         ctx = RequestContext("r", Surface.feed, LATER.timestamp(), session=hist)
-        res = await GraphSource(g).fetch(ctx, 4)
+        res = await GraphSource(ModelHolder("graph", g)).fetch(ctx, 4)
         assert set(res.rows.tolist()) <= set(vases)
         empty = RequestContext("r", Surface.feed, LATER.timestamp())
-        assert len((await GraphSource(g).fetch(empty, 4)).rows) == 0
+        assert len((await GraphSource(ModelHolder("graph", g)).fetch(empty, 4)).rows) == 0
     finally:
         await close_engine(engine)
 

@@ -15,6 +15,7 @@ from engine.core.pipeline.context import RequestContext
 from engine.core.search import FloatArray, Hits, IndexDoc, SearchFilter, SearchIndex
 from engine.core.settings import Settings
 from engine.core.source_names import TRADITIONAL
+from engine.serving.models import ModelHolder, ServedModels
 from engine.serving.pipelines import build_spec
 from engine.serving.sources.two_tower import TwoTowerSource
 from engine.serving.writes import OWED_VECTORS_FILE
@@ -82,7 +83,7 @@ async def test_a_request_reads_only_vectors_of_its_model(tmp_path: Path, backend
             ]
         )
         await engine.index.refresh()
-        src = TwoTowerSource(engine.index, engine.catalog, a)
+        src = TwoTowerSource(engine.index, engine.catalog, ModelHolder("towers", a))
         res = await src.fetch(ctx, 50)
         assert len(res.rows) == len(engine.catalog)  # every item has a model-a vector
         hits = await engine.index.vector(q, 50, model=a.version)
@@ -103,16 +104,17 @@ async def test_a_rollout_during_a_request_does_not_mix_versions(tmp_path: Path) 
 
     engine = await make_engine(tmp_path, towers=towers)
     try:
-        src = TwoTowerSource(engine.index, engine.catalog, holder["a"])
+        held = ModelHolder("towers", holder["a"])
+        src = TwoTowerSource(engine.index, engine.catalog, held)
 
         def swap() -> None:  # the new model is published while this request is searching
-            src.serving = holder["b"]
+            held.swap(holder["b"])
 
         rec = _Recording(engine.index, swap)
         src.index = rec  # type: ignore[assignment]
         await src.fetch(_ctx(), 10)
         assert rec.models == [holder["a"].version]
-        assert src.serving is holder["b"]
+        assert held.current is holder["b"]
         await src.fetch(_ctx(), 10)
         assert rec.models == [holder["a"].version, holder["b"].version]
     finally:
@@ -239,7 +241,7 @@ async def test_sources_setting_switches_two_tower_off(tmp_path: Path) -> None:
             index=engine.index,
             signals=engine.signals,
             covis=None,
-            towers=engine.towers,
+            models=ServedModels.of(engine.towers),
         )
         on = {s.source.name for s in spec.sources if s.source.surfaces}
         assert on == set(TRADITIONAL)
@@ -267,17 +269,18 @@ async def test_in_memory_search_matches_the_index_for_an_unindexed_model(
         served = engine.towers
         assert served is not None
         ctx = _ctx("phone case")
-        indexed = await TwoTowerSource(engine.index, engine.catalog, served).fetch(ctx, 10)
-        exact = await TwoTowerSource(engine.index, engine.catalog, served, in_memory=True).fetch(
-            ctx, 10
-        )
+        indexed = await TwoTowerSource(
+            engine.index, engine.catalog, ModelHolder("towers", served)
+        ).fetch(ctx, 10)
+        exact = await TwoTowerSource(
+            engine.index, engine.catalog, ModelHolder("towers", served), in_memory=True
+        ).fetch(ctx, 10)
         assert exact.rows.tolist() == indexed.rows.tolist()
         np.testing.assert_allclose(exact.scores, indexed.scores, rtol=1e-4, atol=1e-5)
         # a model never indexed: the index returns nothing for it, memory does
-        other = tiny_towers(tmp_path / "other", engine.catalog, seed=7)
-        assert (
-            len((await TwoTowerSource(engine.index, engine.catalog, other).fetch(ctx, 5)).rows) == 0
-        )
+        other = ModelHolder("towers", tiny_towers(tmp_path / "other", engine.catalog, seed=7))
+        unindexed = await TwoTowerSource(engine.index, engine.catalog, other).fetch(ctx, 5)
+        assert len(unindexed.rows) == 0
         mem = await TwoTowerSource(engine.index, engine.catalog, other, in_memory=True).fetch(
             ctx, 5
         )
