@@ -50,6 +50,9 @@ def narrowed(flt: SearchFilter, filters: Sequence[tuple[AttributeMatch, str]]) -
         elif f.attribute == Attribute.category and flt.categories is None:
             cats = (*(cats or ()), f.value or "")
         elif f.attribute == Attribute.price and flt.price_min is None and flt.price_max is None:
-            lo = f.min if f.min is not None else lo
-            hi = f.max if f.max is not None else hi
+            # every rule's price filter holds after the ranker: retrieval asks for all of them
+            if f.min is not None:
+                lo = f.min if lo is None else max(lo, f.min)
+            if f.max is not None:
+                hi = f.max if hi is None else min(hi, f.max)
     return dataclasses.replace(flt, brands=brands, categories=cats, price_min=lo, price_max=hi)

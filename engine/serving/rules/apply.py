@@ -151,15 +151,17 @@ class RulesStage:
             s = ranked.scores[order].astype(np.float64)
             span = float(s.max() - s.min()) if len(s) else 0.0
             adj = (s - s.min()) / span if span > 0 else np.zeros(len(s))
+            moved = np.zeros(len(s))  # the boosts' sum: ties go to the more boosted item
             for b, rid in fx.boosts:
                 hit = attribute_mask(b, rows, self.catalog, aggs)
                 adj = adj + b.weight * hit
+                moved = moved + b.weight * hit
                 if say:
                     verb = "boost" if b.weight > 0 else "bury"
                     text = f"rule {rid}: {verb} {b.weight:+g} ({_describe(b)})"
                     for i in order[hit].tolist():
                         _note(notes, i, text)
-            new = np.argsort(-adj, kind="stable")
+            new = np.lexsort((np.arange(len(adj)), -moved, -adj))
             order, rows = order[new], rows[new]
         keep = np.ones(len(order), np.bool_)
         for f, rid in fx.filters:
