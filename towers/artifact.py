@@ -28,7 +28,8 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from engine.core.segment import Segment
-from towers.features import ItemFeatures, Vocab, check_compliance
+from engine.core.vocab import Vocab
+from towers.features import ItemFeatures, check_compliance
 from towers.model import TowerConfig, TwoTower
 from towers.text import TextEncoder, encoder_version
 
@@ -44,7 +45,8 @@ class ArtifactMeta(BaseModel):
     tower_config: TowerConfig
     train_config: dict[str, Any]
     text_encoder: str
-    vocabularies: dict[str, list[str]]  # name -> tokens; token k has id k + 1, 0 = unknown
+    # name -> Vocab.names(): token k has vocabulary index k (embedding row: towers.features)
+    vocabularies: dict[str, list[str]]
     metrics: dict[str, float]
     training_window: dict[str, str]  # e.g. {"start": iso, "end": iso} or {"data": "..."}
     restricted_min_support: int
@@ -78,7 +80,7 @@ def save_artifact(
         "tower_config": model.cfg.model_dump(mode="json"),
         "train_config": train_config,
         "text_encoder": text_encoder or encoder_version(),
-        "vocabularies": {k: v.tokens for k, v in vocabularies.items()},
+        "vocabularies": {k: v.names() for k, v in vocabularies.items()},
         "metrics": metrics,
         "training_window": training_window,
         "restricted_min_support": restricted_min_support,
@@ -117,7 +119,7 @@ class TowersArtifact:
         self.version = meta.version
         self.model = model.eval()
         self.dim = meta.tower_config.dim
-        self.vocabularies = {k: Vocab(v) for k, v in meta.vocabularies.items()}
+        self.vocabularies = {k: Vocab.restore(v) for k, v in meta.vocabularies.items()}
         cfg = meta.tower_config
         self._empty = torch.zeros(1, 1, cfg.dim)
         self._no_text = torch.zeros(1, cfg.text_dim)

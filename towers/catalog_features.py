@@ -16,8 +16,16 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.core.catalog import Catalog
+from engine.core.vocab import Vocab
 from ltr.aggregates import ItemAggregates
-from towers.features import ItemFeatures, Vocab, aggregate_columns, category_tokens, hash_ids
+from towers.features import (
+    ItemFeatures,
+    aggregate_columns,
+    category_tokens,
+    embedding_ids,
+    embedding_rows,
+    hash_ids,
+)
 from towers.model import TowerConfig
 from towers.text import TextEncoder, item_text
 
@@ -26,20 +34,24 @@ CATEGORY_WIDTH = 4  # levels kept of a category path
 
 
 def catalog_vocabularies(catalog: Catalog) -> dict[str, Vocab]:
-    """Category-prefix and brand vocabularies of the live catalog rows."""
+    """Category-prefix and brand vocabularies of the live catalog rows, most frequent first;
+    frozen, as they are saved with the artifact."""
     live = np.flatnonzero(~catalog.deleted.values[: len(catalog)])
     cats: list[str] = []
     for r in live.tolist():
         cats.extend(category_tokens(catalog.category_name(r).split("/")))
     brands = (catalog.brands.name(int(catalog.brand.values[r])) for r in live.tolist())
-    return {"category": Vocab.build(cats), "brand": Vocab.build(b for b in brands if b)}
+    return {
+        "category": Vocab.from_counts(cats),
+        "brand": Vocab.from_counts(b for b in brands if b),
+    }
 
 
 def tower_config_for(vocabularies: dict[str, Vocab], base: TowerConfig) -> TowerConfig:
     return base.model_copy(
         update={
-            "n_categories": vocabularies["category"].size,
-            "n_brands": vocabularies["brand"].size,
+            "n_categories": embedding_rows(vocabularies["category"]),
+            "n_brands": embedding_rows(vocabularies["brand"]),
         }
     )
 
@@ -83,8 +95,10 @@ class CatalogFeaturizer:
         cats = np.zeros((len(rs), CATEGORY_WIDTH), np.int64)
         for i, r in enumerate(rs):
             toks = category_tokens(catalog.category_name(r).split("/"))[:CATEGORY_WIDTH]
-            cats[i, : len(toks)] = self.category.ids(toks)
-        brand = self.brand.ids(catalog.brands.name(int(catalog.brand.values[r])) for r in rs)
+            cats[i, : len(toks)] = embedding_ids(self.category, toks)
+        brand = embedding_ids(
+            self.brand, (catalog.brands.name(int(catalog.brand.values[r])) for r in rs)
+        )
         aggs = aggregates or ItemAggregates.build(catalog, self.min_support)
         if len(aggs.price_percentile_in_category) < len(catalog):
             aggs = aggs.padded(len(catalog))

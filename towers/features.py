@@ -1,8 +1,10 @@
-"""Item-side inputs of the towers, as columns, and the vocabularies that map strings to ids.
+"""Item-side inputs of the towers, as columns, and the embedding ids of vocabulary tokens.
 
 Every categorical column reserves id 0 for "unknown / missing / padding", so an item with an
 unseen brand or category, or with a restricted aggregate below its minimum support, still gets
-a vector (the learned "unknown" embedding) instead of an error.
+a vector (the learned "unknown" embedding) instead of an error. String columns (categories,
+brands) go through :class:`engine.core.vocab.Vocab`, the one token -> index mapping;
+:func:`embedding_ids` shifts its indices by :data:`EMBEDDING_OFFSET` to make room for row 0.
 
 Restricted seller and pricing fields reach the item tower only through the declared
 aggregations of :mod:`ltr.compliance`, computed by :class:`ltr.aggregates.ItemAggregates`;
@@ -13,13 +15,13 @@ artifact loading.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.vocab import Vocab
 from ltr.aggregates import ItemAggregates
 from ltr.compliance import FieldUse, check_feature_set, declared_aggregations
 
@@ -48,31 +50,19 @@ def check_compliance(min_support: int) -> None:
     check_feature_set(FIELD_USES, declared_aggregations(min_support))
 
 
-class Vocab:
-    """Strings to ids ``1..len``; anything else maps to 0."""
+#: Embedding row of a vocabulary token = its :class:`Vocab` index + 1, so row 0 is left for
+#: unknown / padding (an unknown token's index, -1, lands on it). Stated here only.
+EMBEDDING_OFFSET = 1
 
-    def __init__(self, tokens: Sequence[str]) -> None:
-        self.tokens = list(tokens)
-        self._ids = {t: i + 1 for i, t in enumerate(self.tokens)}
-        if len(self._ids) != len(self.tokens):
-            raise ValueError("vocabulary tokens must be distinct")
 
-    @staticmethod
-    def build(values: Iterable[str], min_count: int = 1) -> Vocab:
-        """Tokens seen at least ``min_count`` times, most frequent first (ties by first sight)."""
-        counts = Counter(values)
-        return Vocab([t for t, c in counts.most_common() if c >= min_count])
+def embedding_rows(vocab: Vocab) -> int:
+    """Rows of the embedding table of ``vocab``: its tokens plus the unknown row 0."""
+    return len(vocab) + EMBEDDING_OFFSET
 
-    @property
-    def size(self) -> int:
-        """Embedding rows needed: the tokens plus the unknown id 0."""
-        return len(self.tokens) + 1
 
-    def id(self, token: str) -> int:
-        return self._ids.get(token, 0)
-
-    def ids(self, tokens: Iterable[str]) -> I64:
-        return np.fromiter((self._ids.get(t, 0) for t in tokens), dtype=np.int64)
+def embedding_ids(vocab: Vocab, tokens: Iterable[str]) -> I64:
+    """Embedding rows of ``tokens``: ``1..len(vocab)``, and 0 for a token not in ``vocab``."""
+    return vocab.lookup(tokens) + EMBEDDING_OFFSET
 
 
 def category_tokens(path: Sequence[str]) -> list[str]:

@@ -17,12 +17,13 @@ import numpy.typing as npt
 from tqdm.auto import tqdm
 
 from engine.core.catalog import Catalog
+from engine.core.vocab import Vocab
 from ltr.aggregates import ItemAggregates
 from ltr.logs import LoggedRequest, LogReplay
 from towers.artifact import save_artifact
 from towers.catalog_features import CatalogFeaturizer, catalog_vocabularies, tower_config_for
 from towers.data import Examples
-from towers.features import ItemFeatures, Vocab
+from towers.features import ItemFeatures
 from towers.model import TowerConfig
 from towers.requests import QueryInputs, examples_of, query_inputs
 from towers.text import TextEncoder

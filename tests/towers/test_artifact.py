@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from engine.core.segment import Segment
+from engine.core.vocab import Vocab
 from tests.towers.conftest import cluster_world, random_features
 from tests.towers.test_train import TOWER, _cfg
 from towers.artifact import (
@@ -16,7 +17,7 @@ from towers.artifact import (
     save_artifact,
     set_current,
 )
-from towers.features import Vocab
+from towers.features import embedding_ids
 from towers.text import TEXT_DIM
 from towers.train import train
 
@@ -33,7 +34,7 @@ def _save(model_dir: Path, trained: object, **kw: object) -> str:
         model_dir,
         res.model,
         train_config=_cfg().model_dump(mode="json"),
-        vocabularies={"category": Vocab(["a", "b"]), "brand": Vocab(["x"])},
+        vocabularies={"category": Vocab.restore(["a", "b"]), "brand": Vocab.restore(["x"])},
         metrics=res.valid_metrics,
         training_window={"data": "cluster world"},
         restricted_min_support=20,
@@ -54,7 +55,7 @@ def test_round_trip_serves_the_same_vectors(tmp_path: Path, trained: object) -> 
     q = art.query_vector(history=iv[[3, 7]], segment=Segment.weak)
     assert q.dtype == np.float32 and q.shape == (TOWER.dim,)
     assert np.linalg.norm(q) == pytest.approx(1.0, abs=1e-5)
-    assert art.vocabularies["category"].id("b") == 2
+    assert embedding_ids(art.vocabularies["category"], ["b", "zzz"]).tolist() == [2, 0]
     meta = json.loads((tmp_path / version / "meta.json").read_text())
     assert meta["text_encoder"].endswith("all-MiniLM-L6-v2")
     assert meta["training_window"] == {"data": "cluster world"}

@@ -3,12 +3,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.core.vocab import Vocab
 from ltr.compliance import ComplianceError, FieldUse, check_feature_set, declared_aggregations
 from towers.features import (
     FIELD_USES,
-    Vocab,
     category_tokens,
     check_compliance,
+    embedding_ids,
+    embedding_rows,
     hash_ids,
     margin_level_ids,
     pad_ids,
@@ -17,11 +19,13 @@ from towers.features import (
 )
 
 
-def test_vocab_reserves_zero_for_unknown() -> None:
-    v = Vocab.build(["b", "a", "b", "c", "c", "c"], min_count=2)
-    assert v.tokens == ["c", "b"]
-    assert v.ids(["c", "b", "a", "zzz"]).tolist() == [1, 2, 0, 0]
-    assert v.size == 3
+def test_embedding_ids_reserve_zero_for_unknown() -> None:
+    v = Vocab.from_counts(["b", "a", "b", "c", "c", "c"], min_count=2)
+    assert v.names() == ["c", "b"]
+    ids = embedding_ids(v, ["c", "b", "a", "zzz"])
+    assert ids.dtype == np.int64 and ids.tolist() == [1, 2, 0, 0]
+    assert embedding_rows(v) == 3
+    assert embedding_ids(v, []).tolist() == []
 
 
 def test_category_levels_are_prefixes() -> None:
