@@ -5,13 +5,12 @@ batches of ``batch_size``. Every propagation costs the same whatever the batch s
 the lever is the number of steps: large batches with a proportionally larger learning rate
 reach the reference quality in far less wall time (docs/graph.md has the measured schedule).
 Evaluation runs every ``eval_every`` epochs; the best evaluated state is kept, and training stops
-after ``patience`` evaluations without improvement or when ``time_budget_s`` runs out.
+after ``patience`` evaluations without improvement or when ``time_budget_s`` runs out (the loop
+is :mod:`engine.core.early_stopping`'s).
 """
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +18,8 @@ from pathlib import Path
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.core import early_stopping
+from engine.core.early_stopping import Checkpoint
 from graph.bipartite import Bipartite
 from graph.lightgcn import LightGCN
 from graph.sampling import BprSampler
@@ -51,14 +52,6 @@ class LightGCNConfig(BaseModel):
 
 
 @dataclass(slots=True)
-class Checkpoint:
-    epoch: int
-    seconds: float
-    loss: float
-    metrics: dict[str, float]
-
-
-@dataclass(slots=True)
 class TrainResult:
     model: LightGCN
     history: list[Checkpoint] = field(default_factory=list)
@@ -67,10 +60,7 @@ class TrainResult:
 
     @property
     def best(self) -> Checkpoint | None:
-        for c in self.history:
-            if c.epoch == self.best_epoch:
-                return c
-        return None
+        return early_stopping.best_checkpoint(self.history, self.best_epoch)
 
 
 def _save_state(
@@ -79,12 +69,7 @@ def _save_state(
     model: LightGCN,
     opt: torch.optim.Optimizer,
     sampler: BprSampler,
-    result: TrainResult,
-    epoch: int,
-    seconds: float,
-    best_value: float,
-    best_state: dict[str, torch.Tensor] | None,
-    stale: int,
+    run: early_stopping.RunState[dict[str, torch.Tensor]],
 ) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(
@@ -94,13 +79,13 @@ def _save_state(
             "optimizer": opt.state_dict(),
             "sampler": sampler.get_state(),
             "torch_rng": torch.get_rng_state(),
-            "history": [asdict(c) for c in result.history],
-            "best_value": best_value,
-            "best_state": best_state,
-            "stale": stale,
-            "best_epoch": result.best_epoch,
-            "epoch": epoch,
-            "seconds": seconds,
+            "history": [asdict(c) for c in run.history],
+            "best_value": run.best_value,
+            "best_state": run.best_state,
+            "stale": run.stale,
+            "best_epoch": run.best_epoch,
+            "epoch": run.epoch,
+            "seconds": run.seconds,
         },
         tmp,
     )
@@ -144,10 +129,7 @@ def train_lightgcn(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sampler = BprSampler(graph.interactions, seed=cfg.seed)
     per_epoch = cfg.samples_per_epoch or graph.n_edges
-    result = TrainResult(model)
-    best_value: float = -1.0
-    best_state: dict[str, torch.Tensor] | None = None
-    stale, first, done_s = 0, 1, 0.0
+    run: early_stopping.RunState[dict[str, torch.Tensor]] | None = None
     if state_file is not None and state_file.is_file():
         saved = torch.load(state_file, weights_only=False)
         _same_run(saved["config"], cfg)
@@ -155,13 +137,17 @@ def train_lightgcn(
         opt.load_state_dict(saved["optimizer"])
         sampler.set_state(saved["sampler"])
         torch.set_rng_state(saved["torch_rng"])
-        result.history = [Checkpoint(**c) for c in saved["history"]]
-        best_value, best_state = saved["best_value"], saved["best_state"]
-        stale, result.best_epoch = saved["stale"], saved["best_epoch"]
-        first, done_s = saved["epoch"] + 1, saved["seconds"]
-    start = time.perf_counter() - done_s
-    epoch = first - 1
-    for epoch in range(first, cfg.max_epochs + 1):
+        run = early_stopping.RunState(
+            epoch=saved["epoch"],
+            seconds=saved["seconds"],
+            history=[Checkpoint(**c) for c in saved["history"]],
+            best_epoch=saved["best_epoch"],
+            best_value=saved["best_value"],
+            best_state=saved["best_state"],
+            stale=saved["stale"],
+        )
+
+    def train_epoch(epoch: int) -> float:
         for group in opt.param_groups:
             group["lr"] = _lr_at(cfg, epoch - 1)
         users, pos, neg = sampler.sample(per_epoch, cfg.negatives)
@@ -180,49 +166,30 @@ def train_lightgcn(
             opt.step()
             total += float(loss.detach())
             steps += 1
-        elapsed = time.perf_counter() - start
-        out_of_time = cfg.time_budget_s is not None and elapsed >= cfg.time_budget_s
-        last = epoch == cfg.max_epochs or out_of_time
-        if evaluate is not None and (epoch % cfg.eval_every == 0 or last):
-            metrics = evaluate(model)
-            point = Checkpoint(epoch, time.perf_counter() - start, total / steps, metrics)
-            result.history.append(point)
-            if on_checkpoint is not None:
-                on_checkpoint(point)
-            if cfg.progress:
-                shown = " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
-                print(
-                    f"epoch {epoch} {point.seconds:.0f}s loss={point.loss:.4f} {shown}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            value = metrics.get(cfg.target, -1.0)
-            if value > best_value:
-                best_value, stale, result.best_epoch = value, 0, epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                stale += 1
-            if state_file is not None:
-                _save_state(
-                    state_file,
-                    cfg,
-                    model,
-                    opt,
-                    sampler,
-                    result,
-                    epoch,
-                    point.seconds,
-                    best_value,
-                    best_state,
-                    stale,
-                )
-            if cfg.patience is not None and stale >= cfg.patience:
-                break
-        if out_of_time:
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    else:
-        result.best_epoch = epoch
-    result.seconds = time.perf_counter() - start
-    return result
+        return total / steps
+
+    def evaluated(
+        point: Checkpoint, state: early_stopping.RunState[dict[str, torch.Tensor]]
+    ) -> None:
+        if on_checkpoint is not None:
+            on_checkpoint(point)
+        if state_file is not None:
+            _save_state(state_file, cfg, model, opt, sampler, state)
+
+    schedule = early_stopping.Schedule(
+        target=cfg.target,
+        max_epochs=cfg.max_epochs,
+        patience=cfg.patience,
+        eval_every=cfg.eval_every,
+        time_budget_s=cfg.time_budget_s,
+        progress=cfg.progress,
+    )
+    done = early_stopping.run(
+        schedule,
+        train_epoch,
+        (lambda: evaluate(model)) if evaluate is not None else None,
+        early_stopping.module_weights(model),
+        on_evaluation=evaluated,
+        resume=run,
+    )
+    return TrainResult(model, done.history, done.best_epoch, done.seconds)

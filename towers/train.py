@@ -2,7 +2,8 @@
 
 Objective: the logQ-corrected sampled softmax of :mod:`towers.loss` over in-batch negatives
 (plus optional uniform negatives), with sampling probabilities from :mod:`towers.frequency`.
-Early stopping keeps the epoch with the best validation recall@K (full-catalogue ranking).
+Early stopping (:mod:`engine.core.early_stopping`, evaluating every epoch) keeps the epoch with
+the best validation recall@K (full-catalogue ranking).
 Seeded: numpy's generator drives shuffling and negative draws, torch's seed the initial
 weights and dropout, the number of threads is fixed; the same seed on the same machine gives
 the same weights and metrics.
@@ -10,8 +11,6 @@ the same weights and metrics.
 
 from __future__ import annotations
 
-import sys
-import time
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,6 +20,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
+from engine.core import early_stopping
 from towers.data import Examples
 from towers.features import ItemFeatures
 from towers.frequency import CountFrequency, StreamingFrequency, uniform_log_q
@@ -74,6 +74,14 @@ def seed_everything(seed: int, num_threads: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def _row(c: early_stopping.Checkpoint) -> dict[str, float]:
+    row = {"epoch": float(c.epoch), "loss": c.loss, "seconds": c.seconds}
+    row.update(
+        {f"valid_{k}": v for k, v in c.metrics.items() if k.startswith(("hr", "ndcg", "recall"))}
+    )
+    return row
+
+
 def train(
     features: ItemFeatures,
     train_ex: Examples,
@@ -97,13 +105,10 @@ def train(
     log_q_uniform = uniform_log_q(cfg.mixed_negatives, n_items) if cfg.mixed_negatives else 0.0
     key = f"recall@{cfg.eval_k}"
     ks = tuple(sorted({5, 10, 20, cfg.eval_k}))
-    best: dict[str, torch.Tensor] = {k: v.clone() for k, v in model.state_dict().items()}
-    result = TrainResult(model, 0, {key: -1.0})
-    started = time.perf_counter()
     n_batches = len(train_ex) // cfg.batch_size  # drop the last partial batch
-    for epoch in range(1, cfg.max_epochs + 1):
+
+    def train_epoch(epoch: int) -> float:
         model.train()
-        t0 = time.perf_counter()
         order = rng.permutation(len(train_ex))
         total = 0.0
         bar = tqdm(range(n_batches), desc=f"epoch {epoch}", disable=not cfg.progress, leave=False)
@@ -136,25 +141,32 @@ def train(
             if b % 20 == 0:
                 bar.set_postfix(loss=f"{total / (b + 1):.3f}")
         bar.close()
-        result.train_seconds += time.perf_counter() - t0
-        m = evaluate_examples(model, features, valid_ex, ks)
-        elapsed = time.perf_counter() - started
-        row = {"epoch": float(epoch), "loss": total / max(n_batches, 1), "seconds": elapsed}
-        row.update(
-            {f"valid_{k}": v for k, v in m.items() if k.startswith(("hr", "ndcg", "recall"))}
-        )
-        result.history.append(row)
-        if cfg.progress:
-            tqdm.write(
-                f"epoch {epoch}: loss {row['loss']:.4f}  valid {key} {m[key]:.4f}", file=sys.stderr
-            )
-        if m[key] > result.valid_metrics[key]:
-            result.best_epoch, result.valid_metrics, result.seconds_to_best = epoch, m, elapsed
-            best = {k: v.clone() for k, v in model.state_dict().items()}
-        elif epoch - result.best_epoch >= cfg.patience:
-            break
-    model.load_state_dict(best)
+        return total / max(n_batches, 1)
+
+    schedule = early_stopping.Schedule(
+        target=key,
+        max_epochs=cfg.max_epochs,
+        patience=cfg.patience,
+        keep_initial=True,  # no improvement at all: the initial weights, best epoch 0
+        progress=cfg.progress,
+        show=(key,),
+    )
+    run = early_stopping.run(
+        schedule,
+        train_epoch,
+        lambda: evaluate_examples(model, features, valid_ex, ks),
+        early_stopping.module_weights(model),
+    )
     model.eval()
+    best = run.best
+    result = TrainResult(
+        model,
+        run.best_epoch,
+        best.metrics if best is not None else {key: early_stopping.NO_BEST},
+        history=[_row(c) for c in run.history],
+        train_seconds=run.train_seconds,
+        seconds_to_best=best.seconds if best is not None else 0.0,
+    )
     n_seen = n_batches * cfg.batch_size * len(result.history)
     result.examples_per_second = n_seen / max(result.train_seconds, 1e-9)
     return result
