@@ -8,6 +8,7 @@ import numpy.typing as npt
 import torch
 
 from engine.core import ranking_metrics as metrics
+from engine.core.retrieval.exact import top_k_rows
 from towers.data import Examples
 from towers.features import ItemFeatures
 from towers.model import TwoTower, batch_of
@@ -43,7 +44,8 @@ def all_item_vectors(model: TwoTower, features: ItemFeatures) -> torch.Tensor:
 def top_k(
     queries: F32, items: F32, ex: Examples, k: int, exclude_history: bool = True, chunk: int = 2048
 ) -> I64:
-    """``[n, k]`` item rows by descending inner product; ties broken by lower row."""
+    """``[n, k]`` item rows by descending inner product; ties broken by lower row; ``-1``
+    padded when ``k`` exceeds the catalogue."""
     out = np.full((len(queries), k), -1, np.int64)
     for s in range(0, len(queries), chunk):
         idx = np.arange(s, min(s + chunk, len(queries)))
@@ -56,11 +58,8 @@ def top_k(
                 np.repeat(start - np.r_[0, np.cumsum(lens)[:-1]], lens) + np.arange(lens.sum())
             ]
             scores[rows, cols] = -np.inf
-        kk = min(k, scores.shape[1])
-        part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-        ps = np.take_along_axis(scores, part, axis=1)
-        order = np.lexsort((part, -ps), axis=1)
-        out[idx, :kk] = np.take_along_axis(part, order, axis=1)
+        best = top_k_rows(scores, k)  # history items rank last, at -inf
+        out[idx, : best.shape[1]] = best
     return out
 
 

@@ -20,9 +20,9 @@ from collections.abc import Callable
 import faiss
 import numpy as np
 
+from engine.core.retrieval.exact import top_k_indices
 from engine.core.search import FloatArray
 from search_plugins.embedded.attributes import BoolArray, IntArray
-from search_plugins.embedded.vectors import top_k
 
 
 def inner_products(
@@ -197,10 +197,10 @@ class PartitionedVectors:
             else:
                 inner_products(block.vecs[: block.n], query, out=scores[lo:hi])
         if ok.all():  # every slot passes (no tombstones, no residual filter)
-            best = top_k(scores, k)
+            best = top_k_indices(scores, k)
         else:
             passing = np.flatnonzero(ok)
             if len(passing) == 0:
                 return empty
-            best = passing[top_k(scores[passing], k)]
+            best = passing[top_k_indices(scores[passing], k)]
         return rows[best].astype(np.int64), scores[best].astype(np.float32)

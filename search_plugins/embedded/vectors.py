@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import faiss
 import numpy as np
-import numpy.typing as npt
 
 from engine.core.search import FloatArray
 from search_plugins.embedded.attributes import BoolArray, IntArray
@@ -39,14 +38,6 @@ class HnswParams:
 def _omp_threads(n: int) -> None:
     """Set this thread's OpenMP team size (a per-thread setting in libgomp)."""
     faiss.omp_set_num_threads(n if n > 0 else os.cpu_count() or 1)
-
-
-def top_k(scores: FloatArray, k: int) -> npt.NDArray[np.intp]:
-    """Positions of the k largest scores, best first."""
-    if k >= len(scores):
-        return np.argsort(-scores, kind="stable")
-    part = np.argpartition(-scores, k - 1)[:k]
-    return part[np.argsort(-scores[part], kind="stable")]
 
 
 class VectorStore:

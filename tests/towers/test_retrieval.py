@@ -30,3 +30,14 @@ def test_top_k_excludes_the_history_and_sorts() -> None:
     ranked = top_k(queries, items, ex, 3)  # type: ignore[arg-type]
     assert ranked[0].tolist() == [2, 3, 0]  # 4 and 1 are in user 0's history
     assert ranked[1].tolist() == [3, 2, 1]  # 0 is in user 1's history
+
+
+def test_top_k_ties_by_lower_row_and_pads_past_the_catalogue() -> None:
+    ex = _examples()
+    items = np.eye(5, dtype=np.float32)
+    queries = np.array([[0.5, 0.5, 0.5, 0.5, 0.5], [0.0, 0.0, 0.0, 0.0, 0.0]], np.float32)
+    ranked = top_k(queries, items, ex, 7)  # type: ignore[arg-type]
+    # history items rank last (at -inf), in row order too; no items are left past the 5th
+    assert ranked[0].tolist() == [0, 2, 3, 1, 4, -1, -1]
+    assert ranked[1].tolist() == [1, 2, 3, 4, 0, -1, -1]
+    assert top_k(queries, items, ex, 2, exclude_history=False).tolist() == [[0, 1], [0, 1]]  # type: ignore[arg-type]

@@ -37,6 +37,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 import torch
 
+from engine.core.retrieval.exact import top_k_rows
 from engine.offline.evaluation.beauty_candidates import ExtraSource
 from engine.offline.evaluation.beauty_data import BeautyData, Sequences
 from engine.offline.evaluation.beauty_towers import beauty_features
@@ -181,11 +182,9 @@ def tower_source(
         r1 = min(r0 + chunk, n)
         s = q[r0:r1] @ vecs.T
         s[_history_mask(hist, r0, r1, n_items)] = -np.inf
-        part = np.argpartition(-s, k - 1, axis=1)[:, :k]
-        ps = np.take_along_axis(s, part, axis=1)
-        order = np.lexsort((part, -ps), axis=1)  # best first, ties by lower item row
-        top_items[r0:r1] = np.take_along_axis(part, order, axis=1)
-        top_scores[r0:r1] = np.take_along_axis(ps, order, axis=1)
+        cut = top_k_rows(s, k)  # best first, ties by lower item row
+        top_items[r0:r1] = cut
+        top_scores[r0:r1] = np.take_along_axis(s, cut, axis=1)
         best[r0:r1] = top_scores[r0:r1, 0]
         if targets is not None:
             t = s[np.arange(r1 - r0), targets[r0:r1]][:, None]

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from engine.core.retrieval.covisitation import CovisitationIndex, CovisParams, csr_topk
+from engine.core.retrieval.covisitation import (
+    CovisitationIndex,
+    CovisParams,
+    csr_topk,
+    weighted_neighbors,
+)
 
 # two sessions: 0 -> 1 -> 2 and 0 -> 1 ; items 0..3 (3 never seen)
 SESS = np.array([7, 7, 7, 9, 9])
@@ -82,6 +87,16 @@ def test_neighbors_query_exclude_and_batch() -> None:
     ex = sp.csr_matrix(np.array([[1, 0, 0, 0], [0, 0, 0, 0]]))
     out = idx.neighbors_batch(q, 1, ex)
     assert out.indices.tolist() == [1] and out.indptr.tolist() == [0, 1, 1]
+
+
+def test_weighted_neighbors_ties_go_to_the_lower_item_row() -> None:
+    # one query row over 300 columns, all tied but two: the cut keeps the lowest tied columns
+    vals = np.ones(300, np.float32)
+    vals[[250, 7]] = [3.0, 2.0]
+    m = sp.csr_matrix(vals[None, :])
+    rows, scores = weighted_neighbors(m, [0], [1.0], k=5, exclude=[0, 2])
+    assert rows.tolist() == [250, 7, 1, 3, 4] and scores.tolist() == [3.0, 2.0, 1.0, 1.0, 1.0]
+    assert weighted_neighbors(m, [0], [1.0], k=0)[0].tolist() == []
 
 
 def test_csr_topk_keeps_best_sorted() -> None:
