@@ -18,6 +18,10 @@ relevant items):
 - catalogue coverage@K = distinct items in all top-K lists / catalogue size
 
 These agree with ranx's ``recall@k``, ``hit_rate@k``, ``ndcg@k`` and ``mrr@k`` (tested).
+
+From a score matrix (users x items, e.g. a full-catalogue ranking): :func:`top_k_from_scores`
+turns it into ``ranked`` (excluding, say, each user's training items), and
+:func:`recall_ndcg_from_scores` applies the definitions above to it.
 """
 
 from __future__ import annotations
@@ -120,6 +124,87 @@ def catalogue_coverage(ranked: npt.ArrayLike, n_items: int, k: int) -> float:
 def ndcg_per_list(ranked: npt.ArrayLike, relevant: Relevant, k: int) -> FloatArray:
     """NDCG@k of each ranked list (for paired comparisons of two rankers)."""
     return ndcg_at_k(hit_matrix(ranked, relevant), _n_relevant(relevant), k)
+
+
+_BLOCK = 1 << 22  # score cells per block in top_k_from_scores (16 MB of float32)
+
+
+def top_k_from_scores(scores: npt.ArrayLike, k: int, exclude: Relevant | None = None) -> IntArray:
+    """The ``k`` highest-scoring columns of each row of ``scores`` (users x items), best first.
+
+    Ties go to the lower column index. ``exclude`` (``(indptr, items)``, one row per user) lists
+    items never ranked for that user, e.g. the user's training items; a row with fewer than
+    ``k`` eligible items is padded with ``-1``. NaN scores give an unspecified order.
+
+    Vectorised over blocks of rows: a partition of a reused buffer finds each row's ``k``-th
+    eligible score, then only the items at or above it are sorted. ``scores`` is not modified.
+    """
+    if k < 1:
+        raise ValueError("k must be >= 1")
+    s = np.asarray(scores)
+    if s.ndim != 2:
+        raise ValueError(f"scores must be a matrix, got shape {s.shape}")
+    if not np.issubdtype(s.dtype, np.floating):
+        s = s.astype(np.float64)
+    n_users, n_items = s.shape
+    out = np.full((n_users, k), -1, dtype=np.int64)
+    if n_users == 0 or n_items == 0:
+        return out
+    if exclude is None:
+        ex_ptr, ex_items = np.zeros(n_users + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    else:
+        ex_ptr = np.asarray(exclude[0], dtype=np.int64)
+        ex_items = np.asarray(exclude[1], dtype=np.int64)
+        if len(ex_ptr) != n_users + 1:
+            raise ValueError(f"exclude has {len(ex_ptr) - 1} users, scores has {n_users}")
+    kk = min(k, n_items)
+    rows = max(1, min(n_users, _BLOCK // n_items))
+    work = np.empty((rows, n_items), dtype=s.dtype)
+    above = np.empty((rows, n_items), dtype=np.bool_)
+    found = []
+    for lo in range(0, n_users, rows):
+        hi = min(lo + rows, n_users)
+        block, w, a = s[lo:hi], work[: hi - lo], above[: hi - lo]
+        ex_u = np.repeat(np.arange(hi - lo, dtype=np.int64), np.diff(ex_ptr[lo : hi + 1]))
+        ex_i = ex_items[ex_ptr[lo] : ex_ptr[hi]]
+        np.copyto(w, block)
+        w[ex_u, ex_i] = -np.inf
+        w.partition(n_items - kk, axis=1)
+        np.greater_equal(block, w[:, n_items - kk, None], out=a)
+        flat = np.flatnonzero(a)  # the top kk, plus ties at the k-th score and excluded items
+        if len(ex_i):
+            flat = flat[~np.isin(flat, ex_u * n_items + ex_i)]
+        found.append(flat + lo * n_items)
+    users, cols = np.divmod(np.concatenate(found), n_items)
+    order = np.lexsort((cols, -s[users, cols], users))
+    users, cols = users[order], cols[order]
+    starts = np.searchsorted(users, np.arange(n_users, dtype=np.int64))
+    rank = np.arange(len(users), dtype=np.int64) - starts[users]
+    keep = rank < kk
+    out[users[keep], rank[keep]] = cols[keep]
+    return out
+
+
+def recall_ndcg_from_scores(
+    scores: npt.ArrayLike,
+    relevant: Relevant,
+    k: int,
+    exclude: Relevant | None = None,
+    n_relevant: npt.ArrayLike | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """Per-user ``recall@k`` and ``NDCG@k`` of the ranking of every item by ``scores``.
+
+    ``scores`` is users x items; ``relevant`` and ``exclude`` have one row per user (see
+    :func:`top_k_from_scores` for ties and exclusion). ``n_relevant`` overrides the recall
+    denominator and the ideal-DCG count (default: the size of each relevant set), for relevant
+    items that cannot be hit. Evaluate a large catalogue in chunks of users.
+    """
+    ranked = top_k_from_scores(scores, k, exclude)
+    hits = hit_matrix(ranked, relevant)
+    n_rel = _n_relevant(relevant) if n_relevant is None else np.asarray(n_relevant, dtype=np.int64)
+    if len(n_rel) != len(ranked):
+        raise ValueError(f"n_relevant has {len(n_rel)} users, scores has {len(ranked)}")
+    return recall_at_k(hits, n_rel, k), ndcg_at_k(hits, n_rel, k)
 
 
 def evaluate(
