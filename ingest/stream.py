@@ -11,7 +11,6 @@ the log's ``Retry-After``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -20,6 +19,7 @@ import orjson
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from engine.core.loops import run_forever
 from ingest.deadletter import DeadLetters
 from ingest.log import LogFull, upsert_body
 
@@ -110,19 +110,30 @@ class StreamConsumer:
         entries as they come."""
         await self._ensure_group()
         own = True  # this consumer's unacknowledged entries first (after a crash or a refusal)
-        while True:
-            try:
-                n = await self.poll(pending=own)
-                own = own and n > 0
-            except asyncio.CancelledError:
-                raise
-            except LogFull as exc:
-                own = True
-                await asyncio.sleep(exc.retry_after_s)
-            except (RedisError, OSError) as exc:
-                own = True
+
+        async def step() -> int:
+            nonlocal own
+            pending, own = own, True  # should the poll fail, its entries are read again
+            n = await self.poll(pending=pending)
+            own = pending and n > 0
+            return n
+
+        def expected(exc: Exception) -> float | None:
+            if isinstance(exc, LogFull):  # nothing acknowledged: wait as the log asks
+                return float(exc.retry_after_s)
+            if isinstance(exc, (RedisError, OSError)):
                 log.warning("stream %s unreachable: %s", self.stream, exc)
-                await asyncio.sleep(1.0)
+                return 1.0
+            return None  # anything else: logged with its traceback, retried after a second
+
+        await run_forever(
+            step,
+            what=f"reading stream {self.stream}",
+            log=log,
+            idle=None,  # the poll itself blocks until entries come (block_ms)
+            expected=expected,
+            on_error_sleep=1.0,
+        )
 
     async def close(self) -> None:
         await self._r.aclose()

@@ -32,6 +32,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from engine.core.loops import run_forever
 from ingest.log import IngestLog, LogReader, Record
 
 log = logging.getLogger("shopnow.ingest")
@@ -380,20 +381,15 @@ class IngestWorker:
         return self.lag
 
     async def run(self, idle_s: float = 1.0) -> None:
-        """Apply changes as they arrive, forever (cancel to stop)."""
-        while True:
-            wait = max(0.0, self._backoff_until - time.monotonic())
-            if wait:
-                await asyncio.sleep(wait)
-            try:
-                moved = await self.step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a bad batch must not kill the loop; it is logged and retried
-                log.exception("ingest step failed")
-                moved = 0
-                await asyncio.sleep(1.0)
-            if moved == 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), idle_s)
+        """Apply changes as they arrive, forever (cancel to stop). The back-off a failed batch
+        set is waited out before each step; a step that raises (a bad batch must not kill the
+        loop) is logged and retried after a second."""
+        await run_forever(
+            self.step,
+            what="ingest step",
+            log=log,
+            idle=idle_s,
+            wake=self._wake,
+            hold=lambda: self._backoff_until - time.monotonic(),
+            on_error_sleep=1.0,
+        )

@@ -14,10 +14,13 @@ generation and swaps model and generation together (:mod:`engine.app.towers_roll
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 from engine.app.towers_rollout import Rollout, adopt_towers, index_holds, roll_out_towers
+from engine.core.loops import attempt, run_forever
 from engine.serving.assembly import load_graph, load_towers
 from engine.serving.service import Engine
 from engine.serving.tower_drift import published_version
@@ -67,12 +70,28 @@ async def refresh_towers(engine: Engine) -> Rollout | None:
     return await roll_out_towers(engine, towers)
 
 
+async def refresh_models(engine: Engine) -> None:
+    """Refresh the graph model, then the towers model; each failure is logged on its own (a
+    broken artifact must not stop serving the current one, nor refreshing the other)."""
+    refreshes: tuple[tuple[str, Callable[[Engine], Awaitable[object]]], ...] = (
+        ("graph", refresh_graph),
+        ("towers", refresh_towers),
+    )
+    for what, refresh in refreshes:
+        await attempt(
+            functools.partial(refresh, engine),
+            what=f"loading the published {what} model",
+            meanwhile="the served one stays",
+            log=log,
+        )
+
+
 async def watch_models(engine: Engine) -> None:
     """Forever (cancel to stop): refresh the models every ``model_poll_s`` seconds."""
-    while True:
-        await asyncio.sleep(engine.settings.model_poll_s)
-        for what, refresh in (("graph", refresh_graph), ("towers", refresh_towers)):
-            try:
-                await refresh(engine)
-            except Exception:  # a broken artifact must not stop serving the current one
-                log.exception("loading the published %s model failed; the served one stays", what)
+    await run_forever(
+        lambda: refresh_models(engine),
+        what="refreshing the models",
+        log=log,
+        idle=lambda: engine.settings.model_poll_s,
+        wait_first=True,
+    )

@@ -17,7 +17,6 @@ log checkpoint, so a burst of new texts cannot fill the log.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import os
@@ -31,6 +30,7 @@ import numpy as np
 import orjson
 
 from engine.core.catalog import Catalog
+from engine.core.loops import run_forever
 from engine.core.search import IndexDoc, IndexUnavailable, SearchIndex
 from engine.serving.models import ModelHolder
 from ltr.aggregates import ItemAggregates
@@ -179,22 +179,16 @@ class VectorLane:
         return len(take)
 
     async def run(self, idle_s: float = 1.0) -> None:
-        """Work the lane as rows arrive, forever (cancel to stop)."""
-        while True:
-            moved = 0
-            try:
-                moved = await self.step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # logged and retried; the rows stay owed
-                log.exception("vector lane step failed")
-            if moved == 0:
-                if self.owed:
-                    await asyncio.sleep(0.5)  # the index refused: back off
-                    continue
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), idle_s)
+        """Work the lane as rows arrive, forever (cancel to stop). A failed step is logged and
+        retried, the rows stay owed; rows owed but not moved (the index refused): back off."""
+        await run_forever(
+            self.step,
+            what="vector lane step",
+            log=log,
+            idle=idle_s,
+            wake=self._wake,
+            backoff=lambda: 0.5 if self.owed else 0.0,
+        )
 
     async def drain(self) -> int:
         """Work the lane until empty or refused; returns the rows still owed."""

@@ -39,6 +39,7 @@ from engine.core.contracts import (
     RankedResponse,
     SearchRequest,
 )
+from engine.core.loops import run_forever
 from engine.core.online_store import StoreUnavailable
 from engine.core.search import IndexUnavailable
 from engine.serving.service import Engine
@@ -262,13 +263,20 @@ def access_control(engine: Engine) -> Keys:
 
 
 async def watch_rules(engine: Engine) -> None:
-    """Forever (cancel to stop): reload the rules when another worker changed them."""
-    while True:
-        await asyncio.sleep(engine.settings.rules_poll_s)
-        try:
-            await asyncio.to_thread(engine.refresh_rules)
-        except Exception:  # a bad read must not stop serving the rules in memory
-            log.exception("reloading the rules failed; the loaded ones stay")
+    """Forever (cancel to stop): every ``rules_poll_s`` seconds, reload the rules when another
+    worker changed them. A bad read is logged; the rules in memory are served meanwhile."""
+
+    async def reload() -> None:  # None: a reload is not work to repeat at once, wait the period
+        await asyncio.to_thread(engine.refresh_rules)
+
+    await run_forever(
+        reload,
+        what="reloading the rules",
+        meanwhile="the loaded ones stay",
+        log=log,
+        idle=lambda: engine.settings.rules_poll_s,
+        wait_first=True,
+    )
 
 
 def _stream_consumer(engine: Engine) -> StreamConsumer | None:
