@@ -23,10 +23,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.core.early_stopping import Checkpoint
 from graph import gowalla
 from graph.evaluate import full_ranking
 from graph.lightgcn import LightGCN
-from graph.train import Checkpoint, LightGCNConfig, train_lightgcn
+from graph.train import LightGCNConfig, train_lightgcn
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 QUICK_USERS = 3000

@@ -13,12 +13,10 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
 import torch
 
-I64 = npt.NDArray[np.int64]
-F32 = npt.NDArray[np.float32]
+from engine.core.arrays import F32, I64
 
 
 def _torch_csr(m: sp.csr_matrix) -> torch.Tensor:

@@ -29,11 +29,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from engine.core.arrays import F32, F64, I64
 from engine.core.retrieval.covisitation import csr_topk, weighted_neighbors
-
-I64 = npt.NDArray[np.int64]
-F32 = npt.NDArray[np.float32]
-F64 = npt.NDArray[np.float64]
 
 #: Event kinds of the synthetic log: 0 impression, 1 click, 2 cart, 3 purchase.
 DEFAULT_KIND_WEIGHTS = (0.0, 0.2, 1.0, 3.0)

@@ -12,13 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
 import torch
 
 from engine.core import ranking_metrics
-
-I64 = npt.NDArray[np.int64]
+from engine.core.arrays import I64
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,6 @@ from graph.train import LightGCNConfig, train_lightgcn
 from synth.dataset import SynthDataset
 
 DAY = 86_400.0
-I64 = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-I64 = npt.NDArray[np.int64]
+from engine.core.arrays import I64
 
 
 class BprSampler:

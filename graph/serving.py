@@ -19,14 +19,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import F32, I64
 from engine.core.catalog import Catalog
 from engine.core.pipeline.context import RequestContext
 from engine.core.retrieval.exact import top_k
 from graph.cooccurrence import Events, ItemGraph, load_item_graph, save_item_graph
 from graph.inductive import ContentMap
-
-F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
 
 #: Live users' keys in the bought-together graph start here, far above training user ids.
 LIVE_USER_BASE = 1 << 40

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from engine.core.arrays import F32
 from engine.core.catalog import Catalog
-
-F32 = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)

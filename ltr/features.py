@@ -16,6 +16,7 @@ from functools import partial
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import F32
 from engine.core.catalog import Catalog
 from engine.core.contracts import Surface
 from engine.core.pipeline.candidates import CandidatePool
@@ -25,8 +26,6 @@ from engine.core.signals import DAY, Signals
 from ltr.aggregates import ItemAggregates
 from ltr.compliance import FieldUse
 from ltr.query_intent import QueryIntent
-
-F32 = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)

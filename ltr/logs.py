@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import I64
 from engine.core.contracts import Surface
 from engine.core.pipeline.context import QUERY_LIMIT, History, RequestContext
 from engine.core.search import SearchFilter
 
-Arr = npt.NDArray[np.int64]
 #: Graded labels: purchase > cart > click > skip.
 GRADE = np.array([0, 1, 2, 3, 0], np.int8)
 
@@ -30,7 +30,7 @@ class LoggedRequest:
     session: int
     surface: Surface
     query: str
-    rows: Arr  # impressed item rows
+    rows: I64  # impressed item rows
     grades: npt.NDArray[np.int8]  # best grade per impressed row
 
 
@@ -38,7 +38,7 @@ class _Timeline:
     """Interactions (click, cart, purchase) grouped by a key, in time order."""
 
     def __init__(
-        self, key: Arr, ts: npt.NDArray[np.float64], item: Arr, kind: npt.NDArray[np.int8]
+        self, key: I64, ts: npt.NDArray[np.float64], item: I64, kind: npt.NDArray[np.int8]
     ) -> None:
         order = np.lexsort((ts, key))
         self.key, self.ts, self.item, self.kind = key[order], ts[order], item[order], kind[order]
@@ -99,7 +99,7 @@ class LogReplay:
         return list(self._build(req_ids, imp, resp))
 
     def _build(
-        self, req_ids: Arr, imp: npt.NDArray[np.bool_], resp: npt.NDArray[np.bool_]
+        self, req_ids: I64, imp: npt.NDArray[np.bool_], resp: npt.NDArray[np.bool_]
     ) -> Iterator[LoggedRequest]:
         ev = self.events
         sel = imp & np.isin(ev["request"], req_ids)

@@ -26,14 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 
+from engine.core.arrays import F32, F64, I64
 from engine.core.catalog import Catalog
 from engine.core.text import token_ids
 
-F32 = npt.NDArray[np.float32]
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 ALPHA = 1.0  # pseudo-count of a token on each leaf, spread by the leaf's size
 MEMO = 256  # recent queries' intents kept
 

@@ -7,8 +7,8 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from engine.core.pipeline.candidates import Scores
-from engine.core.pipeline.stages import FeatureFrame, Matrix
+from engine.core.arrays import F32
+from engine.core.pipeline.stages import FeatureFrame
 from ltr.artifact import RankerArtifact
 from ltr.compiled import compile_model
 
@@ -24,14 +24,14 @@ class LambdaMartScorer:
         if compiled and artifact.path is not None:
             self._compiled = compile_model(artifact.path / "model.txt")
 
-    def _matrix(self, frame: FeatureFrame) -> Matrix:
+    def _matrix(self, frame: FeatureFrame) -> F32:
         if frame.names != self._names:
             raise ValueError(
                 f"feature mismatch: model {self.version} expects {self._names}, got {frame.names}"
             )
         return frame.values
 
-    def score(self, frame: FeatureFrame) -> Scores:
+    def score(self, frame: FeatureFrame) -> F32:
         if len(frame.values) == 0:
             return np.zeros(0, np.float32)
         x = self._matrix(frame)
@@ -39,7 +39,7 @@ class LambdaMartScorer:
             return self._compiled.predict(x)
         return np.asarray(self.artifact.booster.predict(x, num_threads=1), dtype=np.float32)
 
-    def contributions(self, frame: FeatureFrame, idx: npt.NDArray[np.int64]) -> Matrix:
+    def contributions(self, frame: FeatureFrame, idx: npt.NDArray[np.int64]) -> F32:
         if len(idx) == 0:
             return np.zeros((0, len(frame.names)), np.float32)
         out = self.artifact.booster.predict(
@@ -62,7 +62,7 @@ class HeuristicScorer:
         "category_affinity": 0.004,
     }
 
-    def _parts(self, frame: FeatureFrame) -> Matrix:
+    def _parts(self, frame: FeatureFrame) -> F32:
         names = frame.names
         cols = []
         for j, n in enumerate(names):
@@ -75,13 +75,13 @@ class HeuristicScorer:
                 cols.append(np.zeros(len(frame.values)))
         return np.stack(cols, axis=1).astype(np.float32) if cols else np.zeros((0, 0), np.float32)
 
-    def score(self, frame: FeatureFrame) -> Scores:
+    def score(self, frame: FeatureFrame) -> F32:
         if len(frame.values) == 0:
             return np.zeros(0, np.float32)
-        out: Scores = self._parts(frame).sum(axis=1).astype(np.float32)
+        out: F32 = self._parts(frame).sum(axis=1).astype(np.float32)
         return out
 
-    def contributions(self, frame: FeatureFrame, idx: npt.NDArray[np.int64]) -> Matrix:
+    def contributions(self, frame: FeatureFrame, idx: npt.NDArray[np.int64]) -> F32:
         if len(frame.values) == 0:
             return np.zeros((0, len(frame.names)), np.float32)
         return self._parts(frame)[idx]

@@ -21,7 +21,8 @@ from typing import Literal
 
 import numpy as np
 
-from engine.core.search import FloatArray, Hits, SearchFilter, SearchIndex
+from engine.core.arrays import F32
+from engine.core.search import Hits, SearchFilter, SearchIndex
 
 Method = Literal["rrf", "minmax"]
 
@@ -34,7 +35,7 @@ class FusionParams:
     outlier_iqr: float = 3.0
 
 
-def _fuse(lists: Sequence[Hits], values: Sequence[FloatArray], k: int) -> Hits:
+def _fuse(lists: Sequence[Hits], values: Sequence[F32], k: int) -> Hits:
     total: dict[str, float] = {}
     for hits, vals in zip(lists, values, strict=True):
         for doc_id, v in zip(hits.ids, vals.tolist(), strict=True):
@@ -52,7 +53,7 @@ def rrf(lists: Sequence[Hits], k: int, *, rrf_k: int = 60, weights: Sequence[flo
     return _fuse(lists, values, k)
 
 
-def guarded_minmax(scores: FloatArray, outlier_iqr: float = 3.0) -> FloatArray:
+def guarded_minmax(scores: F32, outlier_iqr: float = 3.0) -> F32:
     """Scores mapped to [0, 1]; an outlying top score does not set the scale."""
     s = np.asarray(scores, dtype=np.float64)
     if len(s) == 0:
@@ -91,7 +92,7 @@ def fuse(lexical: Hits, vector: Hits, k: int, params: FusionParams | None = None
 async def hybrid(
     index: SearchIndex,
     query: str,
-    vector: FloatArray,
+    vector: F32,
     k: int,
     flt: SearchFilter | None = None,
     model: str = "",

@@ -16,8 +16,6 @@ import numpy.typing as npt
 from synth.followups import Intent
 from synth.simulate import Batch, Served
 
-I64 = npt.NDArray[np.int64]
-
 IMPRESSION, CLICK, CART, PURCHASE, SEARCH = 0, 1, 2, 3, 4
 FEED, SEARCH_SURFACE = 0, 1
 #: tie order for events at the same instant: the search, then its page top to bottom

@@ -13,12 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import F32, F64, I32
 from synth.taxonomy import Taxonomy
 from synth.vocab import BRAND_HEADS, BRAND_TAILS
-
-I32 = npt.NDArray[np.int32]
-F32 = npt.NDArray[np.float32]
-F64 = npt.NDArray[np.float64]
 
 DIM = 16
 DAY = 86_400.0

@@ -13,12 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import F64, I64
 from synth.queries import QueryBook
 from synth.simulate import Batch, Served, World
 from synth.users import ANONYMOUS
-
-I64 = npt.NDArray[np.int64]
-F64 = npt.NDArray[np.float64]
 
 P_FOLLOW, P_FOLLOW_REVERSE = 0.7, 0.15
 P_FOLLOW_SEARCH = 0.35

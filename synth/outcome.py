@@ -20,13 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import F64, I64
 from synth.dataset import SynthDataset
 from synth.simulate import CLICK_BIAS, EXAM_DECAY, P_BUY, P_CART
 from synth.taxonomy import taxonomy
 from synth.users import FAV_BONUS
-
-I64 = npt.NDArray[np.int64]
-F64 = npt.NDArray[np.float64]
 
 
 def _sigmoid(x: F64) -> F64:

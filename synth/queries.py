@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import I32, I64
 from synth.catalog import Catalog
 from synth.taxonomy import Taxonomy
 from synth.vocab import SYNONYMS
-
-I32 = npt.NDArray[np.int32]
-I64 = npt.NDArray[np.int64]
 
 TEMPLATE_P = np.array([0.30, 0.20, 0.18, 0.14, 0.05, 0.06, 0.07])
 T_NOUN, T_BRAND_NOUN, T_COLOR, T_ADJ, T_BRAND, T_SIZE, T_MATERIAL = range(7)

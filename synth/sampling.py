@@ -9,11 +9,8 @@ draws that would show an item before it exists.
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
-I32 = npt.NDArray[np.int32]
-I64 = npt.NDArray[np.int64]
-F64 = npt.NDArray[np.float64]
+from engine.core.arrays import F64, I32, I64
 
 
 class ItemSampler:

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import F64, I64
 from synth.users import ANONYMOUS, HEAVY, WEAK, Users
-
-I64 = npt.NDArray[np.int64]
-F64 = npt.NDArray[np.float64]
 
 DAY = 86_400.0
 P_SEARCH = 0.38

@@ -22,16 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import F32, F64, I32, I64, Bool
 from synth.catalog import Catalog
 from synth.sampling import ItemSampler
 from synth.taxonomy import Taxonomy
 from synth.users import HEAVY, WEAK, Users, base_utility
-
-I64 = npt.NDArray[np.int64]
-I32 = npt.NDArray[np.int32]
-F32 = npt.NDArray[np.float32]
-F64 = npt.NDArray[np.float64]
-B = npt.NDArray[np.bool_]
 
 EXAM_DECAY = 0.8
 CLICK_BIAS = 3.8
@@ -62,11 +57,11 @@ class Batch:
 
     ts: F64
     user: I64
-    search: B
+    search: Bool
     qleaf: I64
     qbrand: I32
     qcolor: I32
-    knows: B  # the policy's text match found the query's leaf
+    knows: Bool  # the policy's text match found the query's leaf
     boost: I64  # complementary leaf of a follow-up request, or -1
 
 
@@ -91,9 +86,9 @@ class World:
     end: float
 
     @property
-    def logged_in(self) -> B:
+    def logged_in(self) -> Bool:
         seg = self.users.segment
-        out: B = (seg == WEAK) | (seg == HEAVY)
+        out: Bool = (seg == WEAK) | (seg == HEAVY)
         return out
 
 

@@ -12,9 +12,8 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import I32
 from synth import vocab
-
-I32 = npt.NDArray[np.int32]
 
 
 def singular(leaf: str) -> str:

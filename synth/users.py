@@ -16,13 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import F32, F64, I32, I64
 from synth.catalog import DIM, Catalog
 from synth.taxonomy import Taxonomy
-
-I32 = npt.NDArray[np.int32]
-I64 = npt.NDArray[np.int64]
-F32 = npt.NDArray[np.float32]
-F64 = npt.NDArray[np.float64]
 
 ANONYMOUS, WEAK, HEAVY = 0, 1, 2
 SHARE_ANONYMOUS, SHARE_WEAK = 0.20, 0.15

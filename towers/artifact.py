@@ -23,17 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 from pydantic import BaseModel, ConfigDict
 
+from engine.core.arrays import F32
 from engine.core.segment import Segment
 from engine.core.vocab import Vocab
 from towers.features import ItemFeatures, check_compliance
 from towers.model import TowerConfig, TwoTower
 from towers.text import TextEncoder, encoder_version
 
-F32 = npt.NDArray[np.float32]
 CURRENT = "CURRENT"
 
 

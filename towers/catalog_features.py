@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 
+from engine.core.arrays import I64
 from engine.core.catalog import Catalog
 from engine.core.vocab import Vocab
 from ltr.aggregates import ItemAggregates
@@ -29,7 +29,6 @@ from towers.features import (
 from towers.model import TowerConfig
 from towers.text import TextEncoder, item_text
 
-I64 = npt.NDArray[np.int64]
 CATEGORY_WIDTH = 4  # levels kept of a category path
 
 

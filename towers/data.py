@@ -13,13 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from engine.core.arrays import F32, I64, Bool
 from engine.core.segment import segments_of
-
-F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
-B8 = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +29,7 @@ class Examples:
     session_indptr: I64 | None = None
     session_items: I64 | None = None
     query_text: F32 | None = None  # [n, text_dim], zero rows where there is no query
-    has_query: B8 | None = None
+    has_query: Bool | None = None
     segment: I64 | None = None  # Segment ids of the requests; else from the history lengths
 
     def __len__(self) -> int:
@@ -55,7 +51,7 @@ class QueryBatch:
     history: I64  # [B, H]
     session: I64  # [B, S]
     query_text: F32  # [B, text_dim]
-    has_query: B8  # [B]
+    has_query: Bool  # [B]
     segment: I64  # [B]
     context: I64  # [B, C]
 

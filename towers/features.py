@@ -21,12 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import F32, I64
 from engine.core.vocab import Vocab
 from ltr.aggregates import ItemAggregates
 from ltr.compliance import FieldUse, check_feature_set, declared_aggregations
-
-F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
 
 #: Distinct non-missing values of each restricted aggregate (ids 1..N, 0 = missing).
 N_SELLER_RATING = 11  # seller rating rounded to 0.5: 0.0, 0.5, ..., 5.0

@@ -23,8 +23,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
+from engine.core.arrays import F64, I64
 
 
 class CountFrequency:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 from tqdm.auto import tqdm
 
 from engine.core.catalog import Catalog
@@ -28,8 +27,6 @@ from towers.model import TowerConfig
 from towers.requests import QueryInputs, examples_of, query_inputs
 from towers.text import TextEncoder
 from towers.train import TrainConfig, TrainResult, train
-
-I64 = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)

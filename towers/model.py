@@ -9,14 +9,12 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
+from engine.core.arrays import I64
 from towers.data import Examples, QueryBatch, query_batch
 from towers.features import N_MARGIN_LEVEL, N_SELLER_RATING, ItemFeatures
 from towers.item_tower import ItemTower, item_tensors
 from towers.query_tower import QueryTower
 from towers.text import TEXT_DIM
-
-F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
 
 
 class TowerConfig(BaseModel):

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from engine.core.arrays import I64
 from engine.core.contracts import Surface
 from engine.core.pipeline.context import RequestContext
 from engine.core.segment import Segment
@@ -21,7 +21,6 @@ from towers.data import Examples
 from towers.model import TowerConfig
 from towers.text import TextEncoder
 
-I64 = npt.NDArray[np.int64]
 SURFACE_ID = {Surface.feed: 0, Surface.search: 1}
 
 

@@ -4,17 +4,14 @@ excluded (the S3-Rec protocol), and the resulting HR / NDCG / recall."""
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 import torch
 
 from engine.core import ranking_metrics as metrics
+from engine.core.arrays import F32, I64
 from engine.core.retrieval.exact import top_k_rows
 from towers.data import Examples
 from towers.features import ItemFeatures
 from towers.model import TwoTower, batch_of
-
-F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
 
 
 @torch.no_grad()

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from engine.core.arrays import F32, I64
 from engine.core.catalog import Catalog
 from engine.core.segment import Segment
 from ltr.aggregates import ItemAggregates
@@ -34,8 +35,6 @@ from towers.catalog_features import CatalogFeaturizer
 from towers.requests import QueryInputs
 from towers.text import TextEncoder
 
-F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
 VECTORS_FILE = "item_vectors.npz"
 
 

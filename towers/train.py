@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
@@ -27,8 +26,6 @@ from towers.frequency import CountFrequency, StreamingFrequency, uniform_log_q
 from towers.loss import sampled_softmax_loss
 from towers.model import TowerConfig, TwoTower, batch_of
 from towers.retrieval import all_item_vectors, evaluate_examples
-
-I64 = npt.NDArray[np.int64]
 
 
 class TrainConfig(BaseModel):

@@ -31,10 +31,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-Relevant = tuple[IntArray, IntArray]
+from engine.core.arrays import F64, I64, Bool
+
+Relevant = tuple[I64, I64]
 
 
 def relevant_from_lists(lists: Sequence[npt.ArrayLike]) -> Relevant:
@@ -53,7 +52,7 @@ def relevant_single(targets: npt.ArrayLike) -> Relevant:
     return np.arange(len(t) + 1, dtype=np.int64), t
 
 
-def hit_matrix(ranked: npt.ArrayLike, relevant: Relevant) -> BoolArray:
+def hit_matrix(ranked: npt.ArrayLike, relevant: Relevant) -> Bool:
     """``hit[u, i]``: whether ``ranked[u, i]`` is in user ``u``'s relevant set."""
     r = np.asarray(ranked, dtype=np.int64)
     indptr, items = relevant
@@ -69,43 +68,43 @@ def hit_matrix(ranked: npt.ArrayLike, relevant: Relevant) -> BoolArray:
     return np.isin(keys, rel_keys) & (r >= 0)
 
 
-def _n_relevant(relevant: Relevant) -> IntArray:
+def _n_relevant(relevant: Relevant) -> I64:
     return np.diff(relevant[0]).astype(np.int64)
 
 
-def _check_k(hits: BoolArray, k: int) -> BoolArray:
+def _check_k(hits: Bool, k: int) -> Bool:
     if k < 1:
         raise ValueError("k must be >= 1")
     return hits[:, :k]
 
 
-def recall_at_k(hits: BoolArray, n_relevant: IntArray, k: int) -> FloatArray:
+def recall_at_k(hits: Bool, n_relevant: I64, k: int) -> F64:
     h = _check_k(hits, k).sum(axis=1).astype(np.float64)
     n = np.asarray(n_relevant, dtype=np.float64)
-    out: FloatArray = np.divide(h, n, out=np.zeros_like(h), where=n > 0)
+    out: F64 = np.divide(h, n, out=np.zeros_like(h), where=n > 0)
     return out
 
 
-def hit_rate_at_k(hits: BoolArray, k: int) -> FloatArray:
+def hit_rate_at_k(hits: Bool, k: int) -> F64:
     return np.asarray(_check_k(hits, k).any(axis=1), dtype=np.float64)
 
 
-def _discounts(k: int) -> FloatArray:
-    out: FloatArray = 1.0 / np.log2(np.arange(k, dtype=np.float64) + 2.0)
+def _discounts(k: int) -> F64:
+    out: F64 = 1.0 / np.log2(np.arange(k, dtype=np.float64) + 2.0)
     return out
 
 
-def ndcg_at_k(hits: BoolArray, n_relevant: IntArray, k: int) -> FloatArray:
+def ndcg_at_k(hits: Bool, n_relevant: I64, k: int) -> F64:
     h = _check_k(hits, k)
     disc = _discounts(k)
     dcg = h.astype(np.float64) @ disc[: h.shape[1]]
     ideal_cum = np.concatenate([[0.0], np.cumsum(disc)])
     idcg = ideal_cum[np.minimum(np.asarray(n_relevant, dtype=np.int64), k)]
-    out: FloatArray = np.divide(dcg, idcg, out=np.zeros_like(dcg), where=idcg > 0)
+    out: F64 = np.divide(dcg, idcg, out=np.zeros_like(dcg), where=idcg > 0)
     return out
 
 
-def mrr_at_k(hits: BoolArray, k: int) -> FloatArray:
+def mrr_at_k(hits: Bool, k: int) -> F64:
     h = _check_k(hits, k)
     any_hit = h.any(axis=1)
     first = np.argmax(h, axis=1).astype(np.float64)
@@ -121,7 +120,7 @@ def catalogue_coverage(ranked: npt.ArrayLike, n_items: int, k: int) -> float:
     return float(len(np.unique(r)) / n_items)
 
 
-def ndcg_per_list(ranked: npt.ArrayLike, relevant: Relevant, k: int) -> FloatArray:
+def ndcg_per_list(ranked: npt.ArrayLike, relevant: Relevant, k: int) -> F64:
     """NDCG@k of each ranked list (for paired comparisons of two rankers)."""
     return ndcg_at_k(hit_matrix(ranked, relevant), _n_relevant(relevant), k)
 
@@ -129,7 +128,7 @@ def ndcg_per_list(ranked: npt.ArrayLike, relevant: Relevant, k: int) -> FloatArr
 _BLOCK = 1 << 22  # score cells per block in top_k_from_scores (16 MB of float32)
 
 
-def top_k_from_scores(scores: npt.ArrayLike, k: int, exclude: Relevant | None = None) -> IntArray:
+def top_k_from_scores(scores: npt.ArrayLike, k: int, exclude: Relevant | None = None) -> I64:
     """The ``k`` highest-scoring columns of each row of ``scores`` (users x items), best first.
 
     Ties go to the lower column index. ``exclude`` (``(indptr, items)``, one row per user) lists
@@ -191,7 +190,7 @@ def recall_ndcg_from_scores(
     k: int,
     exclude: Relevant | None = None,
     n_relevant: npt.ArrayLike | None = None,
-) -> tuple[FloatArray, FloatArray]:
+) -> tuple[F64, F64]:
     """Per-user ``recall@k`` and ``NDCG@k`` of the ranking of every item by ``scores``.
 
     ``scores`` is users x items; ``relevant`` and ``exclude`` have one row per user (see

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float32]
+from engine.core.arrays import F32
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +28,7 @@ class IndexDoc:
     price: float
     in_stock: bool
     created_at: float  # unix seconds
-    vector: FloatArray | None = None
+    vector: F32 | None = None
     vector_model: str = ""  # model version that produced ``vector``
     provisional: bool = False  # ``vector`` saw the attributes only, not the text (yet)
 
@@ -103,7 +102,7 @@ class Hits:
     """Top-k result as columns, best first."""
 
     ids: list[str]
-    scores: FloatArray
+    scores: F32
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -154,7 +153,7 @@ class SearchIndex(Protocol):
         ...
 
     async def vector(
-        self, query: FloatArray, k: int, flt: SearchFilter | None = None, model: str = ""
+        self, query: F32, k: int, flt: SearchFilter | None = None, model: str = ""
     ) -> Hits:
         """Inner-product top-k; only vectors of ``model`` when given; filtered like Lucene."""
         ...
@@ -162,7 +161,7 @@ class SearchIndex(Protocol):
     async def lexical_and_vector(
         self,
         query: str,
-        vector: FloatArray,
+        vector: F32,
         k: int,
         flt: SearchFilter | None = None,
         model: str = "",

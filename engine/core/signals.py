@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import F32
 from engine.core.retrieval.popularity import PopularityIndex, PopularityParams
 
-F32 = npt.NDArray[np.float32]
 DAY = 86400.0
 #: Weights of click, add-to-cart and purchase in popularity (indexed by event kind code).
 KIND_WEIGHT = np.array([0.0, 1.0, 3.0, 6.0, 0.0], np.float64)

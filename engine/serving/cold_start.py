@@ -24,8 +24,8 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 
+from engine.core.arrays import F32, I64
 from engine.core.catalog import Catalog
 from engine.core.online_store import (
     Bump,
@@ -37,8 +37,6 @@ from engine.core.online_store import (
 from engine.core.signals import DAY, KIND_WEIGHT, Signals
 
 log = logging.getLogger("shopnow.cold_start")
-F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
 ALL_NEW = "new"
 PRIOR_CTR = 0.05  # smoothed_ctr's prior: the multiplier is 1 for an item never impressed
 FLOOR = 0.1  # a category with no behaviour gets a tenth of the catalog mean

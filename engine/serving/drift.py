@@ -26,8 +26,8 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-F32 = npt.NDArray[np.float32]
-F64 = npt.NDArray[np.float64]
+from engine.core.arrays import F32, F64
+
 REFERENCE_FILE = "drift-reference.json"  # in the ranker artifact's directory
 FLOOR = 1e-4
 SAMPLE = 2000  # reference values kept per feature for KS

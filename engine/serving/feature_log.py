@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import orjson
 
+from engine.core.arrays import F32, I64
 from engine.core.catalog import Catalog
 from engine.core.pipeline.context import History, RequestContext
 from engine.core.pipeline.executor import PipelineResult
@@ -36,8 +36,6 @@ from engine.core.search import SearchFilter
 from engine.serving.tower_drift import SOURCE as TOWER_SOURCE
 
 log = logging.getLogger("shopnow.feature_log")
-F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
 FLUSH_EVERY = 64  # records
 FLUSH_AFTER_S = 1.0
 

@@ -19,17 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 import orjson
 
+from engine.core.arrays import F32, F64
 from engine.core.pipeline.context import RequestContext
 from engine.serving.drift import Dist, psi
 
 if TYPE_CHECKING:
     from towers.serving import TowerServing
 
-F32 = npt.NDArray[np.float32]
-F64 = npt.NDArray[np.float64]
 OUTPUT_REFERENCE_FILE = "output-reference.json"  # in the towers version's directory
 SOURCE = "two_tower"  # the source whose query vectors are compared
 

@@ -7,7 +7,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
-from engine.core.search import FloatArray, Hits, IndexDoc, SearchFilter, UpsertReport
+from engine.core.arrays import F32
+from engine.core.search import Hits, IndexDoc, SearchFilter, UpsertReport
 
 
 class _SyncIndex(Protocol):
@@ -16,7 +17,7 @@ class _SyncIndex(Protocol):
     def refresh_sync(self) -> None: ...
     def lexical_sync(self, query: str, k: int, flt: SearchFilter | None = None) -> Hits: ...
     def vector_sync(
-        self, query: FloatArray, k: int, flt: SearchFilter | None = None, model: str = ""
+        self, query: F32, k: int, flt: SearchFilter | None = None, model: str = ""
     ) -> Hits: ...
     def versions_sync(self, ids: Sequence[str]) -> dict[str, int]: ...
     def count_sync(self) -> int: ...
@@ -44,7 +45,7 @@ class AsyncIndexMixin:
 
     async def vector(
         self: _SyncIndex,
-        query: FloatArray,
+        query: F32,
         k: int,
         flt: SearchFilter | None = None,
         model: str = "",
@@ -54,7 +55,7 @@ class AsyncIndexMixin:
     async def lexical_and_vector(
         self: _SyncIndex,
         query: str,
-        vector: FloatArray,
+        vector: F32,
         k: int,
         flt: SearchFilter | None = None,
         model: str = "",

@@ -8,10 +8,8 @@ from collections import OrderedDict
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import I64, Bool
 from engine.core.search import SearchFilter
-
-BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.int64]
 
 _MASK_CACHE = 32
 
@@ -36,7 +34,7 @@ class Codes:
             self.values.append(value)
         return got
 
-    def lut(self, wanted: list[str]) -> BoolArray:
+    def lut(self, wanted: list[str]) -> Bool:
         out = np.zeros(max(len(self.values), 1), dtype=np.bool_)
         codes = [self.index[w] for w in wanted if w in self.index]
         out[codes] = True
@@ -65,8 +63,8 @@ class AttributeColumns:
         self._root_of_category: list[int] = []
         self._prefix_to_paths: dict[str, list[str]] = {}
         self._cache_lock = threading.Lock()  # concurrent searches share the cache
-        self._cache: OrderedDict[tuple[object, ...], tuple[BoolArray, int]] = OrderedDict()
-        self._rows_cache: OrderedDict[tuple[object, ...], IntArray] = OrderedDict()
+        self._cache: OrderedDict[tuple[object, ...], tuple[Bool, int]] = OrderedDict()
+        self._rows_cache: OrderedDict[tuple[object, ...], I64] = OrderedDict()
 
     # -- dictionaries -------------------------------------------------------------------
     def category_code(self, path: str) -> int:
@@ -77,7 +75,7 @@ class AttributeColumns:
             self._root_of_category.append(self.roots.code(prefixes[0] if prefixes else ""))
         return self.categories.code(path)
 
-    def root_codes(self, category: IntArray) -> IntArray:
+    def root_codes(self, category: I64) -> I64:
         """The top-level category code of each category code."""
         return np.asarray(self._root_of_category, dtype=np.int64)[category]
 
@@ -112,12 +110,12 @@ class AttributeColumns:
 
     def write(
         self,
-        rows: IntArray,
-        category: IntArray,
-        brand: IntArray,
-        in_stock: BoolArray,
+        rows: I64,
+        category: I64,
+        brand: I64,
+        in_stock: Bool,
         price: npt.NDArray[np.float64],
-        model: IntArray,
+        model: I64,
     ) -> None:
         if len(rows) == 0:
             return
@@ -131,7 +129,7 @@ class AttributeColumns:
         self.model[rows] = model
         self._clear_caches()
 
-    def kill(self, rows: IntArray) -> None:
+    def kill(self, rows: I64) -> None:
         rows = rows[rows < self.n]
         if len(rows):
             self.alive[rows] = False
@@ -148,7 +146,7 @@ class AttributeColumns:
         f = flt or SearchFilter()
         return (f.categories, f.brands, f.in_stock, f.price_min, f.price_max, model)
 
-    def rows(self, flt: SearchFilter | None, model: str) -> IntArray:
+    def rows(self, flt: SearchFilter | None, model: str) -> I64:
         """The rows set in :meth:`mask`, ascending; cached like the masks (do not mutate).
 
         Meant for selective filters (the exact path): the cache keeps at most
@@ -167,7 +165,7 @@ class AttributeColumns:
                 self._rows_cache.popitem(last=False)
         return rows
 
-    def mask(self, flt: SearchFilter | None, model: str) -> tuple[BoolArray, int]:
+    def mask(self, flt: SearchFilter | None, model: str) -> tuple[Bool, int]:
         """Rows that are alive, carry a vector of ``model`` (any when "") and pass ``flt``.
 
         ``exclude_ids`` is not applied here (the caller maps ids to rows). Masks are cached
@@ -182,7 +180,7 @@ class AttributeColumns:
                 return hit
         n = self.n
         code = self.models.index.get(model, -2) if model else None
-        m: BoolArray = (self.model[:n] >= 0) if code is None else (self.model[:n] == code)
+        m: Bool = (self.model[:n] >= 0) if code is None else (self.model[:n] == code)
         m &= self.alive[:n]
         self._narrow(m, f, slice(0, n))
         out = (m, int(np.count_nonzero(m)))
@@ -192,13 +190,13 @@ class AttributeColumns:
                 self._cache.popitem(last=False)
         return out
 
-    def filter_at(self, flt: SearchFilter, rows: IntArray) -> BoolArray:
+    def filter_at(self, flt: SearchFilter, rows: I64) -> Bool:
         """``flt`` (but not ``exclude_ids``) at ``rows``, ignoring liveness and vector model."""
         m = np.ones(len(rows), dtype=np.bool_)
         self._narrow(m, flt, rows)
         return m
 
-    def _narrow(self, m: BoolArray, f: SearchFilter, at: slice | IntArray) -> None:
+    def _narrow(self, m: Bool, f: SearchFilter, at: slice | I64) -> None:
         """``m &=`` the attribute constraints of ``f`` over the rows ``at``."""
         if f.categories is not None:
             paths = sorted({p for c in f.categories for p in self._prefix_to_paths.get(c, [])})

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import F32
 from engine.core.search import (
     WRITE_ORDER_SCHEME,
-    FloatArray,
     Hits,
     IndexDoc,
     SearchFilter,
@@ -58,7 +58,7 @@ class RowHits:
 
     rows: npt.NDArray[np.int64]
     stamps: npt.NDArray[np.int64]
-    scores: FloatArray
+    scores: F32
 
 
 @dataclass(slots=True)
@@ -68,7 +68,7 @@ class _Staged:
     in_stock: bool
     price: float
     model: int
-    vector: FloatArray | None  # a vector to add to the graph at refresh
+    vector: F32 | None  # a vector to add to the graph at refresh
 
 
 class EmbeddedIndex(AsyncIndexMixin):
@@ -364,7 +364,7 @@ class EmbeddedIndex(AsyncIndexMixin):
         self._last_save = time.monotonic()
 
     # -- reads ----------------------------------------------------------------------------
-    def _hits(self, rows: np.ndarray, scores: FloatArray) -> Hits:
+    def _hits(self, rows: np.ndarray, scores: F32) -> Hits:
         return Hits(self.ids_of(rows), scores)
 
     def lexical_sync(self, query: str, k: int, flt: SearchFilter | None = None) -> Hits:
@@ -372,9 +372,7 @@ class EmbeddedIndex(AsyncIndexMixin):
             rows, scores = self._lexical_rows(query, k, flt)
             return self._hits(rows, scores)
 
-    def _lexical_rows(
-        self, query: str, k: int, flt: SearchFilter | None
-    ) -> tuple[np.ndarray, FloatArray]:
+    def _lexical_rows(self, query: str, k: int, flt: SearchFilter | None) -> tuple[np.ndarray, F32]:
         rows, scores = self.lexical_index.search(query, k, flt)
         if len(rows):
             # guards a tantivy index ahead of the columns (reopened after a crash)
@@ -403,7 +401,7 @@ class EmbeddedIndex(AsyncIndexMixin):
         return list(map(self.registry.row_id.__getitem__, rows.tolist()))
 
     def vector_sync(
-        self, query: FloatArray, k: int, flt: SearchFilter | None = None, model: str = ""
+        self, query: F32, k: int, flt: SearchFilter | None = None, model: str = ""
     ) -> Hits:
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
         if q.shape != (self.dim,):

@@ -13,9 +13,10 @@ import os
 import numpy as np
 import tantivy
 
-from engine.core.search import FloatArray, SearchFilter
+from engine.core.arrays import F32, I64
+from engine.core.search import SearchFilter
 from engine.core.text import analyzer
-from search_plugins.embedded.attributes import IntArray, category_prefixes
+from search_plugins.embedded.attributes import category_prefixes
 
 ANALYZER = "shop_en"
 _MAX_TERMS = 32
@@ -122,7 +123,7 @@ class LexicalIndex:
             clauses.append((tantivy.Occur.MustNot, q.term_set_query(s, "id", ids)))
         return clauses
 
-    def search(self, text: str, k: int, flt: SearchFilter | None) -> tuple[IntArray, FloatArray]:
+    def search(self, text: str, k: int, flt: SearchFilter | None) -> tuple[I64, F32]:
         terms = self.terms(text)
         if not terms or k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)

@@ -20,14 +20,11 @@ from collections.abc import Callable
 import faiss
 import numpy as np
 
+from engine.core.arrays import F32, I64, Bool
 from engine.core.retrieval.exact import top_k_indices
-from engine.core.search import FloatArray
-from search_plugins.embedded.attributes import BoolArray, IntArray
 
 
-def inner_products(
-    vecs: FloatArray, query: FloatArray, out: FloatArray | None = None
-) -> FloatArray:
+def inner_products(vecs: F32, query: F32, out: F32 | None = None) -> F32:
     """``vecs @ query`` on the calling thread (faiss' SIMD kernel), into ``out`` if given.
 
     OpenBLAS splits a 50K-row gemv over its thread pool; on a busy machine the main thread
@@ -55,7 +52,7 @@ class _Block:
         self.n = 0
         self.n_live = 0
 
-    def append(self, rows: IntArray, vecs: FloatArray) -> IntArray:
+    def append(self, rows: I64, vecs: F32) -> I64:
         """Append rows; returns their slots."""
         lo, hi = self.n, self.n + len(rows)
         if hi > len(self.rows):
@@ -72,7 +69,7 @@ class _Block:
         self.n, self.n_live = hi, self.n_live + len(rows)
         return np.arange(lo, hi, dtype=np.int64)
 
-    def compact(self) -> tuple[IntArray, IntArray]:
+    def compact(self) -> tuple[I64, I64]:
         """Drop tombstones; returns (rows, new slots) of the live slots that moved."""
         keep = np.flatnonzero(self.live[: self.n])
         rows = self.rows[keep]
@@ -104,7 +101,7 @@ class PartitionedVectors:
         slot[:cap] = self.slot_of_row
         self.block_of_row, self.slot_of_row = block, slot
 
-    def block_of(self, rows: IntArray) -> IntArray:
+    def block_of(self, rows: I64) -> I64:
         """The key of the block holding each row, -1 for none."""
         out = np.full(len(rows), -1, dtype=np.int64)
         inside = rows < len(self.block_of_row)
@@ -116,7 +113,7 @@ class PartitionedVectors:
         return sum(self.blocks[k].n for k in keys if k in self.blocks)
 
     # -- maintenance (under the index's exclusive lock) -------------------------------------
-    def remove(self, rows: IntArray) -> None:
+    def remove(self, rows: I64) -> None:
         """Tombstone the slots of ``rows`` (unique; rows without a slot are ignored)."""
         rows = rows[rows < len(self.block_of_row)]
         blocks = self.block_of_row[rows]
@@ -131,7 +128,7 @@ class PartitionedVectors:
         for b in np.unique(blocks).tolist():
             self._maybe_compact(b)
 
-    def put(self, rows: IntArray, keys: IntArray, vecs: FloatArray) -> None:
+    def put(self, rows: I64, keys: I64, vecs: F32) -> None:
         """(Re)place ``rows`` (unique) with these vectors in the blocks ``keys`` (>= 0)."""
         if len(rows) == 0:
             return
@@ -157,12 +154,12 @@ class PartitionedVectors:
     # -- search -----------------------------------------------------------------------------
     def search(
         self,
-        query: FloatArray,
+        query: F32,
         k: int,
         keys: list[int],
-        keep: Callable[[IntArray], BoolArray] | None,
+        keep: Callable[[I64], Bool] | None,
         exclude: list[int],
-    ) -> tuple[IntArray, FloatArray]:
+    ) -> tuple[I64, F32]:
         """Exact top-k over the blocks ``keys``, among rows for which ``keep`` is true.
 
         ``keep`` gets the blocks' row numbers (tombstoned slots included) and returns the

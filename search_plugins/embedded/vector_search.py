@@ -20,13 +20,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from engine.core.search import FloatArray, SearchFilter
-from search_plugins.embedded.attributes import (
-    AttributeColumns,
-    BoolArray,
-    IntArray,
-    category_prefixes,
-)
+from engine.core.arrays import F32, I64, Bool
+from engine.core.search import SearchFilter
+from search_plugins.embedded.attributes import AttributeColumns, category_prefixes
 from search_plugins.embedded.partitions import PartitionedVectors
 from search_plugins.embedded.vectors import VectorStore
 
@@ -38,7 +34,7 @@ class _Partitioning:
     """One way of grouping the live vectors into blocks: by root category or by brand."""
 
     name: str
-    codes: Callable[[IntArray], IntArray]  # the grouping code of each row
+    codes: Callable[[I64], I64]  # the grouping code of each row
     wanted: Callable[[SearchFilter | None], list[int] | None]  # codes a filter allows
     residual: Callable[[SearchFilter], SearchFilter]  # the filter minus what a block implies
     blocks: PartitionedVectors
@@ -84,10 +80,10 @@ class VectorSearch:
         """The category blocks."""
         return self.partitionings[0].blocks
 
-    def _keys(self, part: _Partitioning, rows: IntArray) -> IntArray:
+    def _keys(self, part: _Partitioning, rows: I64) -> I64:
         return self.attributes.model[rows].astype(np.int64) * _STRIDE + part.codes(rows)
 
-    def refresh(self, rows: IntArray, fresh: BoolArray, dead: IntArray) -> None:
+    def refresh(self, rows: I64, fresh: Bool, dead: I64) -> None:
         """Mirror a refresh (columns and graph already written) in the blocks.
 
         ``rows`` were written, those flagged ``fresh`` with a new vector; ``dead`` were killed.
@@ -132,8 +128,8 @@ class VectorSearch:
         return None if got is None else got[1]
 
     def search(
-        self, query: FloatArray, k: int, flt: SearchFilter | None, model: str, exclude: list[int]
-    ) -> tuple[IntArray, FloatArray]:
+        self, query: F32, k: int, flt: SearchFilter | None, model: str, exclude: list[int]
+    ) -> tuple[I64, F32]:
         """Top-k rows of ``model`` (any when "") passing ``flt`` and not in ``exclude``."""
         got = self.route(flt, model)
         if got is not None and flt is not None:

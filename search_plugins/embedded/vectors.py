@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from engine.core.search import FloatArray
-from search_plugins.embedded.attributes import BoolArray, IntArray
+from engine.core.arrays import F32, I64, Bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +70,11 @@ class VectorStore:
     def in_graph_row(self, row: int) -> bool:
         return row < len(self.in_graph) and bool(self.in_graph[row])
 
-    def same_as_graph(self, row: int, vec: FloatArray) -> bool:
+    def same_as_graph(self, row: int, vec: F32) -> bool:
         """True when ``row`` is already in the graph with exactly this vector."""
         return self.in_graph_row(row) and bool(np.array_equal(self.vecs[row], vec))
 
-    def add(self, rows: IntArray, vecs: FloatArray, batch: int = 65_536) -> None:
+    def add(self, rows: I64, vecs: F32, batch: int = 65_536) -> None:
         """Add rows that are not in the graph yet."""
         if len(rows) == 0:
             return
@@ -89,7 +88,7 @@ class VectorStore:
             )
         self.n_graph += len(rows)
 
-    def build_without(self, keep: BoolArray) -> tuple[faiss.IndexIDMap, IntArray]:
+    def build_without(self, keep: Bool) -> tuple[faiss.IndexIDMap, I64]:
         """A fresh graph over the rows in ``keep`` (slow: run outside the exclusive lock)."""
         n = min(len(keep), len(self.in_graph))
         rows = np.flatnonzero(keep[:n] & self.in_graph[:n]).astype(np.int64)
@@ -100,7 +99,7 @@ class VectorStore:
             graph.add_with_ids(np.ascontiguousarray(self.vecs[part]), part)
         return graph, rows
 
-    def swap_graph(self, graph: faiss.IndexIDMap, rows: IntArray) -> IntArray:
+    def swap_graph(self, graph: faiss.IndexIDMap, rows: I64) -> I64:
         """Install a rebuilt graph; returns the rows that left it (now free)."""
         old = np.flatnonzero(self.in_graph).astype(np.int64)
         self.in_graph[:] = False
@@ -111,11 +110,11 @@ class VectorStore:
         return freed
 
     # -- search ---------------------------------------------------------------------------
-    def exact(self, query: FloatArray, k: int, mask: BoolArray) -> tuple[IntArray, FloatArray]:
+    def exact(self, query: F32, k: int, mask: Bool) -> tuple[I64, F32]:
         """Exact top-k among the rows set in ``mask``."""
         return self.exact_rows(query, k, np.flatnonzero(mask).astype(np.int64))
 
-    def exact_rows(self, query: FloatArray, k: int, rows: IntArray) -> tuple[IntArray, FloatArray]:
+    def exact_rows(self, query: F32, k: int, rows: I64) -> tuple[I64, F32]:
         """Exact top-k among ``rows`` (unique), best first.
 
         faiss reads each row in place and keeps a k-heap (no gathered copy of the rows): at
@@ -153,12 +152,12 @@ class VectorStore:
 
     def search(
         self,
-        query: FloatArray,
+        query: F32,
         k: int,
-        mask: BoolArray,
+        mask: Bool,
         count: int,
-        rows: IntArray | None = None,
-    ) -> tuple[IntArray, FloatArray]:
+        rows: I64 | None = None,
+    ) -> tuple[I64, F32]:
         """Top-k rows among ``mask`` (``count`` of them pass) by inner product.
 
         ``rows``, when given, are the rows set in ``mask`` (saves a scan of the mask).
@@ -171,9 +170,7 @@ class VectorStore:
             return self.exact_rows(query, k, rows)
         return self.graph_search(query, k, mask, count)
 
-    def graph_search(
-        self, query: FloatArray, k: int, mask: BoolArray, count: int
-    ) -> tuple[IntArray, FloatArray]:
+    def graph_search(self, query: F32, k: int, mask: Bool, count: int) -> tuple[I64, F32]:
         """HNSW top-k among ``mask`` (``count`` > 0 of them pass); exact if it finds too few."""
         p = self.params
         base = max(p.ef_search, k)

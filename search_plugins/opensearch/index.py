@@ -18,9 +18,9 @@ from typing import Any
 
 from opensearchpy import AsyncOpenSearch, ConnectionError, NotFoundError, TransportError
 
+from engine.core.arrays import F32
 from engine.core.search import (
     WRITE_ORDER_SCHEME,
-    FloatArray,
     Hits,
     IndexDoc,
     IndexUnavailable,
@@ -329,7 +329,7 @@ class OpenSearchIndex:
         return queries.lexical_hits(resp)
 
     async def vector(
-        self, query: FloatArray, k: int, flt: SearchFilter | None = None, model: str = ""
+        self, query: F32, k: int, flt: SearchFilter | None = None, model: str = ""
     ) -> Hits:
         if k <= 0:
             return Hits.empty()
@@ -344,7 +344,7 @@ class OpenSearchIndex:
     async def lexical_and_vector(
         self,
         query: str,
-        vector: FloatArray,
+        vector: F32,
         k: int,
         flt: SearchFilter | None = None,
         model: str = "",

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.core.search import FloatArray, Hits, SearchFilter
+from engine.core.arrays import F32
+from engine.core.search import Hits, SearchFilter
 
 # Hits carry only the ``id`` doc value: no stored fields, no _source, no total count.
 _FETCH: dict[str, Any] = {
@@ -60,7 +61,7 @@ def lexical_body(query: str, k: int, flt: SearchFilter | None) -> dict[str, Any]
 
 
 def knn_body(
-    vector: FloatArray, k: int, flt: SearchFilter | None, model: str, ef_search: int
+    vector: F32, k: int, flt: SearchFilter | None, model: str, ef_search: int
 ) -> dict[str, Any]:
     knn: dict[str, Any] = {
         "vector": np.asarray(vector, dtype=np.float32),
@@ -73,7 +74,7 @@ def knn_body(
     return {"size": k, "query": {"knn": {"vector": knn}}, **_FETCH}
 
 
-def read_hits(response: dict[str, Any]) -> tuple[list[str], FloatArray]:
+def read_hits(response: dict[str, Any]) -> tuple[list[str], F32]:
     hits = response["hits"]["hits"]
     ids = [h["fields"]["id"][0] for h in hits]
     scores = np.fromiter((h["_score"] for h in hits), dtype=np.float64, count=len(hits))

@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 import pytest
 
-from engine.core.search import FloatArray, IndexDoc, SearchFilter, SearchIndex
+from engine.core.arrays import F32
+from engine.core.search import IndexDoc, SearchFilter, SearchIndex
 from search_plugins.fusion import hybrid
 
 DIM = 16
@@ -69,7 +70,7 @@ def passes(doc: IndexDoc, flt: SearchFilter | None) -> bool:
 
 
 def brute_vector(
-    docs: list[IndexDoc], q: FloatArray, k: int, flt: SearchFilter | None, model: str
+    docs: list[IndexDoc], q: F32, k: int, flt: SearchFilter | None, model: str
 ) -> list[str]:
     ok = [d for d in docs if d.vector is not None and d.vector_model == model and passes(d, flt)]
     scored = sorted(ok, key=lambda d: -float(np.dot(d.vector, q)))  # type: ignore[arg-type]

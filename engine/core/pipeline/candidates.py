@@ -8,16 +8,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import F32
 from engine.core.pipeline.context import Rows
-
-Scores = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)
 class SourceResult:
     source: str
     rows: Rows
-    scores: Scores
+    scores: F32
     note: str = ""  # a degradation the source served through (the response is flagged)
     model: tuple[str, str] | None = None  # (kind, version) of the model the source read
     query: npt.NDArray[np.float32] | None = None  # the query-side vector it searched with
@@ -34,8 +33,8 @@ class CandidatePool:
 
     rows: Rows
     source_names: tuple[str, ...]
-    source_scores: Scores
-    source_ranks: Scores
+    source_scores: F32
+    source_ranks: F32
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -8,12 +8,10 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import F32, Bool
 from engine.core.contracts import Surface
-from engine.core.pipeline.candidates import CandidatePool, Scores, SourceResult
+from engine.core.pipeline.candidates import CandidatePool, SourceResult
 from engine.core.pipeline.context import RequestContext
-
-Mask = npt.NDArray[np.bool_]
-Matrix = npt.NDArray[np.float32]
 
 
 class CandidateSource(Protocol):
@@ -31,7 +29,7 @@ class CandidateSource(Protocol):
 class FilterResult:
     """``kept[i]`` says whether candidate i stays; removed ones are explained by ``reason``."""
 
-    kept: Mask
+    kept: Bool
     reason: str
 
     @property
@@ -48,7 +46,7 @@ class CandidateFilter(Protocol):
 @dataclass(frozen=True, slots=True)
 class FeatureFrame:
     names: tuple[str, ...]
-    values: Matrix  # candidates x features, float32; NaN means missing
+    values: F32  # candidates x features, float32; NaN means missing
 
 
 class Hydrator(Protocol):
@@ -61,9 +59,9 @@ class Scorer(Protocol):
     name: str
     version: str
 
-    def score(self, frame: FeatureFrame) -> Scores: ...
+    def score(self, frame: FeatureFrame) -> F32: ...
 
-    def contributions(self, frame: FeatureFrame, idx: npt.NDArray[np.int64]) -> Matrix:
+    def contributions(self, frame: FeatureFrame, idx: npt.NDArray[np.int64]) -> F32:
         """Per-feature contributions to the score of candidates ``idx`` (len(idx) x features)."""
         ...
 
@@ -73,7 +71,7 @@ class Ranked:
     """Candidates in final order: ``order`` indexes into the pool; notes say who moved what."""
 
     order: npt.NDArray[np.int64]
-    scores: Scores
+    scores: F32
     notes: dict[int, list[str]]
 
 

@@ -31,10 +31,9 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from engine.core.arrays import F32, I64
 from engine.core.retrieval.exact import top_k_indices
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float32]
 Normalize = Literal["none", "cosine", "row"]
 
 
@@ -61,7 +60,7 @@ def csr_topk(mat: sp.csr_matrix, k: int) -> sp.csr_matrix:
     mat.sum_duplicates()  # also sorts the column indices of each row
     n_rows = mat.shape[0]
     indptr, indices, data = mat.indptr, mat.indices, mat.data
-    parts: list[IntArray] = []
+    parts: list[I64] = []
     new_counts = np.zeros(n_rows, dtype=np.int64)
     for r in np.flatnonzero(np.diff(indptr)):
         a, b = int(indptr[r]), int(indptr[r + 1])
@@ -79,7 +78,7 @@ def csr_topk(mat: sp.csr_matrix, k: int) -> sp.csr_matrix:
 
 
 def _pairs_matrix(
-    sessions: IntArray, items: IntArray, weight: FloatArray, n_items: int, p: CovisParams
+    sessions: I64, items: I64, weight: F32, n_items: int, p: CovisParams
 ) -> sp.csr_matrix:
     total = sp.csr_matrix((n_items, n_items), dtype=np.float32)
     n = len(items)
@@ -155,7 +154,7 @@ class CovisitationIndex:
         item_weights: npt.ArrayLike,
         k: int,
         exclude: npt.ArrayLike | None = None,
-    ) -> tuple[IntArray, FloatArray]:
+    ) -> tuple[I64, F32]:
         """Top ``k`` items by ``sum_i item_weights[i] * C[item_rows[i], :]``, best first.
 
         ``exclude`` is an array of item rows never returned (e.g. the history).
@@ -224,7 +223,7 @@ def weighted_neighbors(
     item_weights: npt.ArrayLike,
     k: int,
     exclude: npt.ArrayLike | None = None,
-) -> tuple[IntArray, FloatArray]:
+) -> tuple[I64, F32]:
     """Top ``k`` columns by ``sum_i item_weights[i] * matrix[item_rows[i], :]``, best first;
     columns in ``exclude`` are never returned."""
     rows = np.asarray(item_rows, dtype=np.int64)

@@ -19,8 +19,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float32]
+from engine.core.arrays import F32, I64
+
 Kind = Literal["popular", "trending"]
 
 
@@ -34,7 +34,7 @@ class PopularityParams:
 
 
 def _decayed(
-    items: IntArray,
+    items: I64,
     w: npt.NDArray[np.float64],
     age: npt.NDArray[np.float64],
     half_life: float | None,
@@ -47,18 +47,16 @@ def _decayed(
 class PopularityIndex:
     """Item scores (``popular``, ``trending``) with sorted global and per-category lists."""
 
-    def __init__(
-        self, popular: FloatArray, trending: FloatArray, categories: IntArray | None = None
-    ) -> None:
+    def __init__(self, popular: F32, trending: F32, categories: I64 | None = None) -> None:
         if len(popular) != len(trending):
             raise ValueError("popular and trending must have one score per item")
-        self.scores: dict[Kind, FloatArray] = {
+        self.scores: dict[Kind, F32] = {
             "popular": np.asarray(popular, dtype=np.float32),
             "trending": np.asarray(trending, dtype=np.float32),
         }
         self.categories = None if categories is None else np.asarray(categories, dtype=np.int64)
         self._order = {k: np.lexsort((np.arange(len(v)), -v)) for k, v in self.scores.items()}
-        self._cat_order: dict[Kind, tuple[IntArray, IntArray]] = {}
+        self._cat_order: dict[Kind, tuple[I64, I64]] = {}
         if self.categories is not None:
             cats = self.categories
             n_cats = int(cats.max()) + 1 if len(cats) else 0
@@ -97,7 +95,7 @@ class PopularityIndex:
 
     def top(
         self, k: int, *, kind: Kind = "popular", exclude: npt.NDArray[np.bool_] | None = None
-    ) -> tuple[IntArray, FloatArray]:
+    ) -> tuple[I64, F32]:
         """Best ``k`` items overall; ``exclude`` is a boolean mask over items."""
         return self._take(self._order[kind], kind, k, exclude)
 
@@ -108,7 +106,7 @@ class PopularityIndex:
         *,
         kind: Kind = "popular",
         exclude: npt.NDArray[np.bool_] | None = None,
-    ) -> tuple[IntArray, FloatArray]:
+    ) -> tuple[I64, F32]:
         if kind not in self._cat_order:
             raise ValueError("index was built without categories")
         indptr, order = self._cat_order[kind]
@@ -117,8 +115,8 @@ class PopularityIndex:
         return self._take(order[indptr[category] : indptr[category + 1]], kind, k, exclude)
 
     def _take(
-        self, order: IntArray, kind: Kind, k: int, exclude: npt.NDArray[np.bool_] | None
-    ) -> tuple[IntArray, FloatArray]:
+        self, order: I64, kind: Kind, k: int, exclude: npt.NDArray[np.bool_] | None
+    ) -> tuple[I64, F32]:
         if exclude is not None:
             # The first k + |excluded| entries always hold k survivors (if there are k).
             n = k + int(exclude.sum())

@@ -29,12 +29,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import F64, I64
 from engine.offline.compare.observe import Collector, Served
 from synth.dataset import SynthDataset
 from synth.outcome import ResponseModel
 
-I64 = npt.NDArray[np.int64]
-F64 = npt.NDArray[np.float64]
 Z95, Z80 = 1.959964, 0.841621
 METRICS = ("clicks", "purchases", "revenue")
 

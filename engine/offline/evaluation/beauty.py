@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.core import ranking_metrics as metrics
+from engine.core.arrays import I64
 from engine.offline.evaluation.beauty_candidates import (
     SOURCES,
     Candidates,
@@ -58,7 +59,6 @@ from engine.offline.evaluation.beauty_data import (
 if TYPE_CHECKING:
     from engine.offline.evaluation.beauty_two_tower import FittedTowers, TwoTowerOptions
 
-IntArray = npt.NDArray[np.int64]
 KS = (5, 10, 20)
 RECALL_KS = (50, 200, 500)
 QUICK_TEST_USERS = 5000
@@ -94,17 +94,17 @@ class BeautyReport:
         return asdict(self)
 
 
-def _labels(c: Candidates, targets: IntArray) -> npt.NDArray[np.int32]:
+def _labels(c: Candidates, targets: I64) -> npt.NDArray[np.int32]:
     out: npt.NDArray[np.int32] = (c.items == targets[c.users]).astype(np.int32)
     return out
 
 
-def _groups(users: IntArray) -> IntArray:
+def _groups(users: I64) -> I64:
     _, counts = np.unique(users, return_counts=True)
     return counts.astype(np.int64)
 
 
-def _rows_of(c: Candidates, users: IntArray) -> IntArray:
+def _rows_of(c: Candidates, users: I64) -> I64:
     return np.flatnonzero(np.isin(c.users, users))
 
 
@@ -164,9 +164,7 @@ def train_ranker(
     )
 
 
-def rank_top(
-    users: IntArray, items: IntArray, scores: npt.NDArray[np.float64], n_users: int, k: int
-) -> IntArray:
+def rank_top(users: I64, items: I64, scores: npt.NDArray[np.float64], n_users: int, k: int) -> I64:
     """(n_users x k) item rows by descending score per user, -1 padded."""
     order = np.lexsort((-scores, users))
     u, it = users[order], items[order]
@@ -224,7 +222,7 @@ def evaluate_beauty(
 def _fit_towers(
     data: BeautyData,
     titles: list[str] | None,
-    users: IntArray,
+    users: I64,
     opts: TwoTowerOptions,
     refit_epochs: int | None = None,
 ) -> FittedTowers:
@@ -244,7 +242,7 @@ def _fit_towers(
 def _tower_source(
     towers: FittedTowers | None,
     split: Split,
-    users: IntArray | None,
+    users: I64 | None,
     opts: TwoTowerOptions | None,
     with_targets: bool,
 ) -> list[ExtraSource]:
@@ -412,9 +410,7 @@ HISTORY_GROUPS = (
 )
 
 
-def by_history(
-    ranked: IntArray, targets: IntArray, lengths: IntArray, k: int = 10
-) -> dict[str, dict[str, float]]:
+def by_history(ranked: I64, targets: I64, lengths: I64, k: int = 10) -> dict[str, dict[str, float]]:
     out = {}
     for name, lo, hi in HISTORY_GROUPS:
         m = (lengths >= lo) & (lengths <= hi)

@@ -27,12 +27,10 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from engine.core.arrays import F32, I64
 from engine.core.retrieval.covisitation import CovisitationIndex, CovisParams, csr_topk
 from engine.core.retrieval.popularity import PopularityIndex
 from engine.offline.evaluation.beauty_data import BeautyData, Sequences
-
-IntArray = npt.NDArray[np.int64]
-F32 = npt.NDArray[np.float32]
 
 SOURCES = ("seq", "covis", "content", "popular")
 SEQ = CovisParams(window=3, backward_weight=0.3, gap_decay=0.5, normalize="none", top_n=1000)
@@ -51,8 +49,8 @@ class SourceSizes:
 
 @dataclass(frozen=True, slots=True)
 class Candidates:
-    users: IntArray
-    items: IntArray
+    users: I64
+    items: I64
     features: F32
     feature_names: tuple[str, ...]
     #: per source, 0-based rank of the target in the source's full list (if targets given)
@@ -68,7 +66,7 @@ class ExtraSource:
     name: str
     top: sp.csr_matrix
     target_ranks: npt.NDArray[np.float64] | None
-    pair_features: Callable[[IntArray, IntArray], dict[str, F32]]
+    pair_features: Callable[[I64, I64], dict[str, F32]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +136,7 @@ def build_indices(
     return StageIndices(seq, nxt, covis, sim.content, pop, recent, sim.title)
 
 
-def _attr_slots(attrs: sp.csr_matrix) -> IntArray:
+def _attr_slots(attrs: sp.csr_matrix) -> I64:
     """items x max-attributes matrix of attribute ids, padded with -1."""
     counts = np.diff(attrs.indptr)
     out = np.full((attrs.shape[0], int(counts.max())), -1, dtype=np.int64)
@@ -165,10 +163,10 @@ class _PairLookup:
         m.sum_duplicates()  # canonical: sorted columns, no duplicates -> keys sorted, unique
         rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
         self.n_cols = int(m.shape[1])
-        self.keys: IntArray = rows * self.n_cols + m.indices.astype(np.int64)
+        self.keys: I64 = rows * self.n_cols + m.indices.astype(np.int64)
         self.data: F32 = np.append(m.data.astype(np.float32), np.float32(0))  # [-1]: absent
 
-    def __call__(self, rows: IntArray, cols: IntArray) -> F32:
+    def __call__(self, rows: I64, cols: I64) -> F32:
         """NaN where ``rows[i] < 0`` (no such history item), 0 where the pair is absent."""
         ok = rows >= 0
         out = np.full(len(rows), np.nan, dtype=np.float32)
@@ -180,7 +178,7 @@ class _PairLookup:
         return out
 
 
-def target_ranks(scores: sp.csr_matrix, targets: IntArray) -> npt.NDArray[np.float64]:
+def target_ranks(scores: sp.csr_matrix, targets: I64) -> npt.NDArray[np.float64]:
     """Expected 0-based rank of each row's target among the row's scores under random
     tie-breaking (#higher + #tied others / 2); ``inf`` where the target has no score."""
     rows = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
@@ -198,8 +196,8 @@ def generate(
     hist: Sequences,
     sizes: SourceSizes | None = None,
     *,
-    users: IntArray | None = None,
-    targets: IntArray | None = None,
+    users: I64 | None = None,
+    targets: I64 | None = None,
     sim: ItemSimilarity | None = None,
     extra: Sequence[ExtraSource] = (),
     sources: Sequence[str] = SOURCES,

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
 
-IntArray = npt.NDArray[np.int64]
+from engine.core.arrays import I64
+
 Stage = Literal["valid", "test"]
 _TOKEN = re.compile(r"[a-z0-9]+")
 
@@ -32,33 +32,33 @@ PUBLISHED: dict[str, tuple[float, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class Sequences:
-    indptr: IntArray
-    items: IntArray
+    indptr: I64
+    items: I64
 
     @property
     def n_users(self) -> int:
         return len(self.indptr) - 1
 
     @property
-    def lengths(self) -> IntArray:
+    def lengths(self) -> I64:
         return np.diff(self.indptr)
 
-    def users(self) -> IntArray:
+    def users(self) -> I64:
         """User index of every entry of ``items``."""
         return np.repeat(np.arange(self.n_users, dtype=np.int64), self.lengths)
 
-    def positions(self) -> IntArray:
+    def positions(self) -> I64:
         """0-based position of every entry within its user's sequence."""
         return np.arange(len(self.items), dtype=np.int64) - self.indptr[self.users()]
 
-    def last(self, j: int) -> IntArray:
+    def last(self, j: int) -> I64:
         """``j``-th item from the end (1 = last) per user; -1 where the sequence is shorter."""
         ok = self.lengths >= j
         out = np.full(self.n_users, -1, dtype=np.int64)
         out[ok] = self.items[self.indptr[1:][ok] - j]
         return out
 
-    def subset(self, users: IntArray) -> Sequences:
+    def subset(self, users: I64) -> Sequences:
         lengths = self.lengths[users]
         indptr = np.zeros(len(users) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
@@ -72,7 +72,7 @@ class Split:
     """History (all items before the target) and the target, per user."""
 
     history: Sequences
-    targets: IntArray
+    targets: I64
 
 
 def leave_one_out(seqs: Sequences, stage: Stage) -> Split:
@@ -98,7 +98,7 @@ class BeautyData:
 
 def read_sequences(path: Path) -> Sequences:
     lengths: list[int] = []
-    chunks: list[IntArray] = []
+    chunks: list[I64] = []
     with path.open() as f:
         for line in f:
             ids = np.asarray(line.split()[1:], dtype=np.int64)

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
 
+from engine.core.arrays import I64
 from engine.offline.evaluation.beauty_data import PUBLISHED, BeautyData, Sequences, load_beauty
 from towers.data import Examples, sequence_examples
 from towers.features import ItemFeatures, csr_to_padded, hash_ids
@@ -34,7 +34,6 @@ from towers.retrieval import evaluate_examples
 from towers.text import TextEncoder, item_text
 from towers.train import TrainConfig, TrainResult, train
 
-I64 = npt.NDArray[np.int64]
 KS = (5, 10, 20)
 DATA_HINT = (
     "Amazon Beauty is expected in <shared_data>/amazon-beauty (sequences.txt, items.tsv, "

@@ -37,6 +37,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 import torch
 
+from engine.core.arrays import F32, I64
 from engine.core.retrieval.exact import top_k_rows
 from engine.offline.evaluation.beauty_candidates import ExtraSource
 from engine.offline.evaluation.beauty_data import BeautyData, Sequences
@@ -47,8 +48,6 @@ from towers.retrieval import all_item_vectors, query_vectors
 from towers.text import TextEncoder
 from towers.train import TrainConfig, train
 
-F32 = npt.NDArray[np.float32]
-IntArray = npt.NDArray[np.int64]
 NAME = "two_tower"
 DEFAULT_TEXT_CACHE = Path.home() / ".cache" / "shopnow" / "text-embeddings"
 
@@ -100,7 +99,7 @@ def fit_towers(
     data: BeautyData,
     titles: list[str],
     encoder: TextEncoder,
-    early_stop_users: IntArray,
+    early_stop_users: I64,
     opts: TwoTowerOptions,
     *,
     drop_last: int = 2,
@@ -164,7 +163,7 @@ def tower_source(
     towers: FittedTowers,
     hist: Sequences,
     top_k: int,
-    targets: IntArray | None = None,
+    targets: I64 | None = None,
     chunk: int = 2048,
     pair_features: bool = True,
 ) -> ExtraSource:
@@ -198,7 +197,7 @@ def tower_source(
     top.has_sorted_indices = False  # rows are best first
     last1 = hist.last(1)
 
-    def features(cu: IntArray, ci: IntArray) -> dict[str, F32]:
+    def features(cu: I64, ci: I64) -> dict[str, F32]:
         if not pair_features:
             return {}
         score = np.einsum("ij,ij->i", q[cu], vecs[ci]).astype(np.float32)
@@ -210,7 +209,7 @@ def tower_source(
     return ExtraSource(NAME, top, None if targets is None else ranks, features)
 
 
-def alone_ranked(src: ExtraSource, k: int) -> IntArray:
+def alone_ranked(src: ExtraSource, k: int) -> I64:
     """``(n_users x k)`` item rows of the source alone, best first, -1 padded."""
     top = src.top
     n = top.shape[0]

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
+from engine.core.arrays import F32
 from engine.core.settings import Settings
 from engine.core.source_names import SOURCE_NAMES
 from engine.offline.monitoring.skew import skew_report
@@ -24,8 +24,6 @@ from engine.serving.tower_drift import (
 )
 from ltr.artifact import RankerArtifact
 from ltr.features import FeatureHydrator, resolve
-
-F32 = npt.NDArray[np.float32]
 
 
 def live_rows(

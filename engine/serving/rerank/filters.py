@@ -6,11 +6,12 @@ from functools import lru_cache
 
 import numpy as np
 
+from engine.core.arrays import Bool
 from engine.core.catalog import Catalog
 from engine.core.contracts import Surface
 from engine.core.pipeline.candidates import CandidatePool
 from engine.core.pipeline.context import RequestContext
-from engine.core.pipeline.stages import FilterResult, Mask
+from engine.core.pipeline.stages import FilterResult
 
 
 def _matches_prefix(path: str, prefixes: tuple[str, ...]) -> bool:
@@ -27,7 +28,7 @@ class RequestFilter:
 
     def apply(self, ctx: RequestContext, pool: CandidatePool) -> FilterResult:
         f, c, rows = ctx.filters, self.catalog, pool.rows
-        kept: Mask = np.ones(len(rows), np.bool_)
+        kept: Bool = np.ones(len(rows), np.bool_)
         if f.categories is not None:
             kept &= np.isin(
                 c.category.values[rows], self._categories(f.categories, len(c.categories))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from engine.core.arrays import Bool
 from engine.core.catalog import Catalog
 from engine.core.pipeline.stages import Ranked
 from engine.core.rules.effects import PinAt, RuleEffects
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     from engine.core.pipeline.context import RequestContext
     from engine.core.pipeline.stages import Ranked
     from ltr.aggregates import ItemAggregates
-
-Mask = npt.NDArray[np.bool_]
 
 
 def effects_for(rules: Sequence[Rule], catalog: Catalog, query: str) -> RuleEffects | None:
@@ -92,17 +91,17 @@ def effects_for(rules: Sequence[Rule], catalog: Catalog, query: str) -> RuleEffe
 
 def attribute_mask(
     m: AttributeMatch, rows: npt.NDArray[np.int64], catalog: Catalog, aggs: ItemAggregates
-) -> Mask:
+) -> Bool:
     """Which ``rows`` have the attribute ``m`` asks for."""
     if m.attribute == Attribute.brand:
         code = catalog.brands.get(m.value or "")
-        hit: Mask = catalog.brand.values[rows] == code
+        hit: Bool = catalog.brand.values[rows] == code
         return hit if code >= 0 else np.zeros(len(rows), np.bool_)
     if m.attribute == Attribute.category:
         want = (m.value or "").strip("/")
         names = catalog.categories.names()
         codes = [i for i, n in enumerate(names) if n == want or n.startswith(want + "/")]
-        inside: Mask = np.isin(catalog.category.values[rows], codes)
+        inside: Bool = np.isin(catalog.category.values[rows], codes)
         return inside
     if m.attribute == Attribute.price:
         vals = catalog.price.values[rows].astype(np.float64)

@@ -16,24 +16,22 @@ from itertools import repeat
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
 
+from engine.core.arrays import F32, I64
 from engine.core.catalog import Catalog
 from engine.core.contracts import Surface
 from engine.core.pipeline.candidates import SourceResult
 from engine.core.pipeline.context import RequestContext
-from engine.core.search import FloatArray, SearchFilter, SearchIndex
-
-IntArray = npt.NDArray[np.int64]
+from engine.core.search import SearchFilter, SearchIndex
 
 
 class RowHitsLike(Protocol):
     @property
-    def rows(self) -> IntArray: ...
+    def rows(self) -> I64: ...
     @property
-    def stamps(self) -> IntArray: ...
+    def stamps(self) -> I64: ...
     @property
-    def scores(self) -> FloatArray: ...
+    def scores(self) -> F32: ...
 
 
 @runtime_checkable
@@ -44,7 +42,7 @@ class RowKeyedLexical(Protocol):
         self, query: str, k: int, flt: SearchFilter | None = None
     ) -> RowHitsLike: ...
 
-    def ids_of(self, rows: IntArray) -> list[str]: ...
+    def ids_of(self, rows: I64) -> list[str]: ...
 
 
 class RowMap:
@@ -56,11 +54,11 @@ class RowMap:
 
     def lookup(
         self,
-        rows: IntArray,
-        stamps: IntArray,
-        ids_of: Callable[[IntArray], list[str]],
+        rows: I64,
+        stamps: I64,
+        ids_of: Callable[[I64], list[str]],
         row_of: dict[str, int],
-    ) -> IntArray:
+    ) -> I64:
         if len(rows) == 0:
             return np.zeros(0, np.int64)
         need = int(rows.max()) + 1

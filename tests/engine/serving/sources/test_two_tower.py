@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.core.arrays import F32
 from engine.core.catalog import Catalog
 from engine.core.contracts import FeedRequest, SearchRequest, Surface
 from engine.core.pipeline.context import RequestContext
-from engine.core.search import FloatArray, Hits, IndexDoc, SearchFilter, SearchIndex
+from engine.core.search import Hits, IndexDoc, SearchFilter, SearchIndex
 from engine.core.settings import Settings
 from engine.core.source_names import TRADITIONAL
 from engine.serving.models import ModelHolder, ServedModels
@@ -39,7 +40,7 @@ class _Recording:
         self.during = during
 
     async def vector(
-        self, query: FloatArray, k: int, flt: SearchFilter | None = None, model: str = ""
+        self, query: F32, k: int, flt: SearchFilter | None = None, model: str = ""
     ) -> Hits:
         self.models.append(model)
         self.during()
