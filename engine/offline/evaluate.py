@@ -12,7 +12,7 @@ from engine.core.pipeline.spec import PipelineSpec
 from engine.core.settings import Settings
 from engine.offline.cold_start_replay import ColdStartReplay
 from engine.offline.evaluation.synthetic import evaluate_requests
-from engine.offline.replay import log_replay
+from engine.offline.replay import complement_pairs, held_out
 from engine.serving import backends
 from engine.serving.assembly import (
     cold_start_state,
@@ -98,11 +98,8 @@ async def evaluate(
         served = served_ranker(settings)  # without an artifact: the heuristic only
         if served.artifact is not None:
             specs["lambdamart"] = spec(served.scorer, served.feature_names)
-    replay = log_replay(ds)
-    reqs = replay.requests(split, end + 1, max_requests=max_requests, seed=seed)
-    leaf = ds.columns.get("category")
-    partner = ds.truth.get("complement_of")
-    complements = (leaf, partner) if leaf is not None and partner is not None else None
+    replay, reqs = held_out(ds, max_requests=max_requests, seed=seed)
+    complements = complement_pairs(ds)
     report = await evaluate_requests(
         specs,
         replay,

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.core.arrays import I64
 from engine.core.catalog import Catalog
 from engine.core.retrieval.covisitation import CovisitationIndex, CovisParams
 from engine.core.signals import DAY, KIND_WEIGHT, Signals
-from ltr.logs import LogReplay
+from ltr.logs import LoggedRequest, LogReplay
 from synth.dataset import SynthDataset
 
 
@@ -42,3 +43,18 @@ def build_signals(
 
 def log_replay(ds: SynthDataset) -> LogReplay:
     return LogReplay(ds.events, ds.users["segment"], ds.users["user_ids"], ds.queries)
+
+
+def held_out(
+    ds: SynthDataset, *, max_requests: int, seed: int
+) -> tuple[LogReplay, list[LoggedRequest]]:
+    """The replay and the logged requests after the split, as every evaluation reads them."""
+    replay = log_replay(ds)
+    split, end = float(ds.meta["split_ts"]), float(ds.meta["end"])
+    return replay, replay.requests(split, end + 1, max_requests=max_requests, seed=seed)
+
+
+def complement_pairs(ds: SynthDataset) -> tuple[I64, I64] | None:
+    """(leaf category, its complement's leaf) by catalog row, when the data has them."""
+    leaf, partner = ds.columns.get("category"), ds.truth.get("complement_of")
+    return (leaf, partner) if leaf is not None and partner is not None else None

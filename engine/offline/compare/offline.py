@@ -17,7 +17,7 @@ from engine.offline.compare.observe import Collector
 from engine.offline.compare.online import simulate
 from engine.offline.compare.variants import VARIANTS, maintainability
 from engine.offline.evaluation.synthetic import evaluate_requests
-from engine.offline.replay import log_replay
+from engine.offline.replay import complement_pairs, held_out
 from engine.serving import backends
 from engine.serving.assembly import (
     cold_start_state,
@@ -82,11 +82,8 @@ async def run_offline(
             )
             for name, srcs in variants.items()
         }
-        split, end = float(ds.meta["split_ts"]), float(ds.meta["end"])
-        replay = log_replay(ds)
-        reqs = replay.requests(split, end + 1, max_requests=max_requests, seed=seed)
-        leaf, partner = ds.columns.get("category"), ds.truth.get("complement_of")
-        complements = (leaf, partner) if leaf is not None and partner is not None else None
+        replay, reqs = held_out(ds, max_requests=max_requests, seed=seed)
+        complements = complement_pairs(ds)
         collector = Collector(ResponseModel(ds))
         report = await evaluate_requests(
             specs,
