@@ -88,7 +88,7 @@ async def _run_backend(settings: Settings, rate: int, seconds: float) -> dict[st
     engine = await open_engine(settings, warm=False)
     fresh: dict[str, list[float]] = defaultdict(list)
     stages: dict[str, list[float]] = defaultdict(list)
-    hook_s = engine.writer.on_stage
+    hook_s = engine.writes.writer.on_stage
 
     def on_fresh(source: str, s: float) -> None:
         fresh[source].append(s)
@@ -98,11 +98,11 @@ async def _run_backend(settings: Settings, rate: int, seconds: float) -> dict[st
         stages[stage].append(s)
         hook_s(stage, s)
 
-    engine.worker.on_freshness = engine.writer.on_freshness = on_fresh
-    engine.writer.on_stage = on_stage
+    engine.writes.worker.on_freshness = engine.writes.writer.on_freshness = on_fresh
+    engine.writes.writer.on_stage = on_stage
     tpl = templates(settings, 2000)
-    worker = asyncio.create_task(engine.worker.run(idle_s=0.05))
-    vector_lane = engine.writer.lane
+    worker = asyncio.create_task(engine.writes.worker.run(idle_s=0.05))
+    vector_lane = engine.writes.writer.lane
     assert vector_lane is not None, "the benchmark world has a towers model"
     lane = asyncio.create_task(vector_lane.run(idle_s=0.05))
     newest: list[tuple[int, float]] = []
@@ -120,7 +120,7 @@ async def _run_backend(settings: Settings, rate: int, seconds: float) -> dict[st
             batch = [new_item(tpl[(k + j) % len(tpl)], k + j, tag) for j in range(per_tick)]
             t = time.perf_counter()
             try:
-                rep = await engine.upsert_items(batch, wait_s=0)
+                rep = await engine.writes.upsert(batch, wait_s=0)
             except LogFull:
                 refused += len(batch)  # backpressure: a client would retry after Retry-After
             else:
@@ -128,15 +128,15 @@ async def _run_backend(settings: Settings, rate: int, seconds: float) -> dict[st
                 assert not rep.failed, rep.failed
                 newest.append((k + per_tick - 1, time.monotonic()))
             k += per_tick
-            lag_max = max(lag_max, engine.worker.lag)
-            owed_max = max(owed_max, engine.writer.owed)
+            lag_max = max(lag_max, engine.writes.worker.lag)
+            owed_max = max(owed_max, engine.writes.writer.owed)
             next_tick += 0.1
             await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
         offered_s = time.monotonic() - t_start
-        while engine.worker.lag:
+        while engine.writes.worker.lag:
             await asyncio.sleep(0.05)
         drained_s = time.monotonic() - t_start
-        owed_end = engine.writer.owed
+        owed_end = engine.writes.writer.owed
     finally:
         for task in (probe, worker, lane):
             task.cancel()

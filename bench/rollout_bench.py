@@ -108,7 +108,7 @@ async def _writer(engine: Engine, stop: asyncio.Event, accepted: dict[str, float
         items = [new_item(tpl[(k + j) % len(tpl)], k + j, tag) for j in range(5)]
         k += 5
         now = time.monotonic()
-        await engine.upsert_items(items, wait_s=0.0)
+        await engine.writes.upsert(items, wait_s=0.0)
         accepted.update({it.id: now for it in items})
         await asyncio.sleep(0.1)
 
@@ -128,10 +128,10 @@ async def _run_backend(
         if source == "catalog":
             fresh.append(s)
 
-    engine.worker.on_freshness = on_fresh
-    workers = [asyncio.create_task(engine.worker.run(0.05))]
-    if engine.writer.lane is not None:
-        workers.append(asyncio.create_task(engine.writer.lane.run(0.2)))
+    engine.writes.worker.on_freshness = on_fresh
+    workers = [asyncio.create_task(engine.writes.worker.run(0.05))]
+    if engine.writes.writer.lane is not None:
+        workers.append(asyncio.create_task(engine.writes.writer.lane.run(0.2)))
     stop = asyncio.Event()
     answered: list[dict[str, Any]] = []
     accepted: dict[str, float] = {}
@@ -148,7 +148,7 @@ async def _run_backend(
         await asyncio.sleep(after_s)
         stop.set()
         await asyncio.gather(*load)
-        await engine.drain_backlog()
+        await engine.writes.drain()
         assert rollout is not None and rollout.version == version
         during = [a for a in answered[before:] if began <= a["at"] <= ended]
         after = [a for a in answered if a["at"] > ended]
@@ -176,7 +176,7 @@ async def _run_backend(
             "towers_read_during": dict(Counter(a.get("towers") for a in served)),
             "writes_during_hold": sum(began <= t <= ended for t in accepted.values()),
             "catalog_freshness": _pct(fresh),  # its max: a write accepted as the hold began
-            "backlog_after": engine.backlog,
+            "backlog_after": engine.writes.backlog,
             "served_version_after": engine.versions.get("towers"),
             "index_vectors_of_new_model": len(
                 await engine.index.vector(

@@ -104,7 +104,7 @@ async def _serve(
         query = req.query if isinstance(req, SearchRequest) else ""
         cats = req.filters.categories or ()
         t = time.perf_counter()
-        found = engine.rules.match(surface, query, 2, cats, time.time())
+        found = engine.rules.current.match(surface, query, 2, cats, time.time())
         effects_for(found, engine.catalog, query)
         rules_cost.append(time.perf_counter() - t + sum(stage_s))
         matched.append(len(found))
@@ -146,7 +146,7 @@ async def _run(settings: Any, n_requests: int, counts: Sequence[int]) -> dict[st
         await _serve(engine, reqs[:20], stage_s)  # warm caches
         out = {}
         for n in counts:
-            engine.rules = RuleSet(make_rules(engine, n), n)
+            engine.rules.current = RuleSet(make_rules(engine, n), n)
             out[str(n)] = await _serve(engine, reqs, stage_s)
             print(f"{n} rules: {json.dumps(out[str(n)])}", file=sys.stderr)
         return out

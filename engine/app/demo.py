@@ -11,6 +11,7 @@ from engine.core.logs import configure_json_logging
 from engine.core.settings import Settings
 from engine.offline.train import build_index, train, train_graph, train_towers
 from engine.serving.assembly import open_engine
+from engine.serving.sources.registry import enabled_sources, reading
 from synth.generate import generate
 
 
@@ -19,8 +20,9 @@ def demo(
 ) -> int:
     """Synthesise (unless data exists), index, train, then serve on localhost."""
 
-    two_tower = "two_tower" in settings.sources
-    graph = bool({"graph", "bought_together"} & set(settings.sources))
+    enabled = enabled_sources(settings)
+    two_tower = bool(reading("towers", enabled))
+    graph = bool(reading("graph", enabled))
     steps = 3 + int(serve) + int(two_tower) + int(graph)
     step = iter(range(1, steps + 1))
     if not (settings.data_dir / "events.npz").exists():

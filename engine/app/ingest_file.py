@@ -26,8 +26,8 @@ async def ingest_file(settings: Settings, path: Path, progress: bool = True) -> 
         cursor = FileCursor(directory, path)
         dead = DeadLetters(directory)
         start = cursor.get()
-        replayed = engine.worker.lag  # changes a crash left after the checkpoint
-        await engine.worker.drain()
+        replayed = engine.writes.worker.lag  # changes a crash left after the checkpoint
+        await engine.writes.worker.drain()
         accepted = 0
         bodies: list[dict[str, Any]] = []
         last = start
@@ -42,8 +42,8 @@ async def ingest_file(settings: Settings, path: Path, progress: bool = True) -> 
                     accepted += await _flush(engine, bodies, cursor, last, bar)
                     bodies = []
             accepted += await _flush(engine, bodies, cursor, last, bar)
-        waiting = await engine.worker.drain()
-        stats = engine.worker.stats
+        waiting = await engine.writes.worker.drain()
+        stats = engine.writes.worker.stats
         return {
             "file": str(path),
             "resumed_at_line": start,
@@ -63,10 +63,12 @@ async def _flush(
     engine: Engine, bodies: list[dict[str, Any]], cursor: FileCursor, line: int, bar: tqdm[Any]
 ) -> int:
     if bodies:
-        await engine.worker.accept(bodies)
+        await engine.writes.worker.accept(bodies)
     cursor.set(line)
-    while engine.worker.lag >= engine.settings.ingest_batch:  # keep the log's backlog bounded
-        if await engine.worker.step() == 0:
+    while (
+        engine.writes.worker.lag >= engine.settings.ingest_batch
+    ):  # keep the log's backlog bounded
+        if await engine.writes.worker.step() == 0:
             break
     bar.update(len(bodies))
     return len(bodies)

@@ -97,8 +97,8 @@ async def adopt_towers(engine: Engine, towers: TowerServing) -> Rollout:
 
 @contextlib.asynccontextmanager
 async def _ingest_held(engine: Engine) -> AsyncIterator[None]:
-    lane = engine.writer.lane
-    async with engine.worker.paused():
+    lane = engine.writes.writer.lane
+    async with engine.writes.worker.paused():
         if lane is None:
             yield
         else:

@@ -8,8 +8,6 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from engine.core.source_names import SOURCE_NAMES
-
 BodyClass = Literal["query", "rules", "events", "items"]
 BODY_LIMITS: dict[BodyClass, int] = {
     "query": 64 * 1024,  # a search or feed request: a query, filters, <= 200 session items
@@ -44,24 +42,16 @@ class Settings(BaseSettings):
         "can index a provisional vector before the text encoder reaches a new item",
     )
     source_k: dict[str, int] = Field(
-        default_factory=lambda: {
-            "bm25": 2000,
-            "covis": 800,
-            "popular": 1000,
-            "trending": 400,
-            "popular_in_context": 1000,
-            "two_tower": 1000,
-            "graph": 800,
-            "bought_together": 300,
-            "new_arrivals": 100,
-        },
-        description="candidates asked of each source",
+        default_factory=dict,
+        description="candidates asked of a source, by source name (default: the size its "
+        "registration gives, engine/serving/sources/registry.py)",
     )
-    sources: tuple[str, ...] = Field(
-        SOURCE_NAMES,
-        description="enabled candidate sources; two_tower needs a towers model "
-        "(`shopnow train-towers`), graph and bought_together a graph model (`shopnow "
-        "train-graph`). Traditional only: bm25,covis,popular,trending,popular_in_context",
+    sources: tuple[str, ...] | None = Field(
+        None,
+        description="enabled candidate sources (default: every registered one); two_tower "
+        "needs a towers model (`shopnow train-towers`), graph and bought_together a graph "
+        "model (`shopnow train-graph`). Traditional only: "
+        "bm25,covis,popular,trending,popular_in_context,new_arrivals",
     )
     text_cache: Path | None = Field(
         Path.home() / ".cache" / "shopnow" / "text-embeddings",

@@ -15,7 +15,6 @@ from tqdm import tqdm
 from engine.core.pipeline.executor import Executor
 from engine.core.pipeline.spec import PipelineSpec
 from engine.core.settings import Settings
-from engine.core.source_names import SOURCE_NAMES
 from engine.offline.cold_start_replay import ColdStartReplay
 from engine.offline.monitoring.gate import GateRule, gate, gate_towers
 from engine.offline.monitoring.reference import build_reference
@@ -34,6 +33,7 @@ from engine.serving.cold_start import ColdStart
 from engine.serving.drift import REFERENCE_FILE
 from engine.serving.models import ServedModels
 from engine.serving.pipelines import build_spec
+from engine.serving.sources.registry import SOURCE_NAMES
 from engine.serving.tower_drift import OUTPUT_REFERENCE_FILE, build_output_reference
 from ltr.artifact import RankerArtifact
 from ltr.compiled import compile_model

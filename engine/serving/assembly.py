@@ -27,6 +27,7 @@ from engine.serving.drift import load_reference
 from engine.serving.models import ServedModels
 from engine.serving.pipelines import build_spec
 from engine.serving.service import Engine
+from engine.serving.sources.registry import enabled_sources, reading
 from engine.serving.state.embedded import EmbeddedStore
 from engine.serving.state.redis_store import RedisStore
 from engine.serving.writes import index_doc, replay_catalog
@@ -82,7 +83,7 @@ def load_towers(
     lane to complete, instead of holding the start up behind the text model. ``complete=False``:
     only the vectors saved with the model (see :func:`complete_vectors`)."""
     directory = settings.towers_dir if window == SERVE_WINDOW else settings.towers_ranker_dir
-    if "two_tower" not in settings.sources or not (directory / "CURRENT").is_file():
+    if not reading("towers", enabled_sources(settings)) or not (directory / "CURRENT").is_file():
         return None
     # torch (the towers) is imported only where two-tower retrieval is in use
     from towers.serving import TowerServing
@@ -126,7 +127,7 @@ def load_graph(
     """The graph model of ``window`` aligned to the catalog, or None when none was trained or
     neither graph source is enabled."""
     directory = settings.graph_dir / window
-    wanted = {"graph", "bought_together"} & set(settings.sources)
+    wanted = reading("graph", enabled_sources(settings))
     if not wanted or not (directory / "meta.json").is_file():
         return None
     # torch-geometric (the graph model) is imported only where a graph source is in use

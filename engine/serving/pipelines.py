@@ -15,8 +15,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine.core.catalog import Catalog
 from engine.core.pipeline.spec import PipelineSpec, SourceSpec
 from engine.core.pipeline.stages import CandidateSource, Scorer
@@ -24,7 +22,6 @@ from engine.core.retrieval.covisitation import CovisitationIndex
 from engine.core.search import SearchIndex
 from engine.core.settings import Settings
 from engine.core.signals import DAY, Signals
-from engine.core.source_names import SOURCE_NAMES
 from engine.serving.cold_start import ColdStart
 from engine.serving.models import ServedModels
 from engine.serving.rerank.diversity import BrandSellerCaps, CategoryMMR, DedupeVariants
@@ -37,25 +34,20 @@ from engine.serving.rerank.filters import (
     RequestFilter,
 )
 from engine.serving.rules.apply import RulesStage
-from engine.serving.sources.covisitation import CoVisitationSource
-from engine.serving.sources.graph import BoughtTogetherSource, GraphSource
-from engine.serving.sources.lexical import LexicalSource
 from engine.serving.sources.new_arrivals import NewArrivalsSource
-from engine.serving.sources.popularity import ContextCategorySource, PopularSource
+from engine.serving.sources.registry import (
+    REGISTRY,
+    SOURCE_NAMES,
+    Parts,
+    Registration,
+    check_sources,
+    enabled_sources,
+    k_of,
+)
 from engine.serving.sources.switch import Switched
-from engine.serving.sources.two_tower import TwoTowerSource
 from engine.serving.state.embedded import EmbeddedStore
 from ltr.features import FeatureHydrator, default_feature_names, resolve
 from ltr.scorers import HeuristicScorer
-
-if TYPE_CHECKING:
-    pass
-
-
-def check_sources(enabled: tuple[str, ...]) -> None:
-    unknown = sorted(set(enabled) - set(SOURCE_NAMES))
-    if unknown:
-        raise ValueError(f"unknown candidate sources {unknown}; known: {list(SOURCE_NAMES)}")
 
 
 def build_spec(
@@ -75,36 +67,31 @@ def build_spec(
 ) -> PipelineSpec:
     """``models`` holds the served towers and graph (default: none) that the two-tower and
     graph sources read at each request. ``sources`` names the enabled candidate sources
-    (default ``settings.sources``); the others stay in the spec, switched off, so feature
-    columns keep their meaning.
+    (default: :func:`~engine.serving.sources.registry.enabled_sources`); the others stay in
+    the spec, switched off, so feature columns keep their meaning.
     ``towers_in_memory``: the towers' item vectors are not in the index (ranker training on an
     earlier model), search them exactly in memory. ``deadline_ms`` overrides the sources'
     deadline (offline replays use ``settings.offline_deadline_ms``). ``cold_start`` holds the
     online store new_arrivals reads (default: an empty embedded one, for offline replays to
     advance: :func:`cold_start_of`)."""
-    models = models or ServedModels.of()
-    enabled = settings.sources if sources is None else sources
-    check_sources(enabled)
-    deadline = settings.source_deadline_ms if deadline_ms is None else deadline_ms
-    stages: tuple[CandidateSource, ...] = tuple(
-        s if s.name in enabled else Switched(s)
-        for s in (
-            LexicalSource(index, catalog),
-            CoVisitationSource(covis),
-            PopularSource(signals, "popular"),
-            PopularSource(signals, "trending"),
-            ContextCategorySource(signals, catalog),
-            TwoTowerSource(index, catalog, models.towers, in_memory=towers_in_memory),
-            GraphSource(models.graph),
-            BoughtTogetherSource(models.graph),
-            NewArrivalsSource(
-                cold_start
-                or ColdStart(catalog, signals, EmbeddedStore(), settings.new_arrivals_days * DAY)
-            ),
-        )
+    parts = Parts(
+        settings=settings,
+        catalog=catalog,
+        index=index,
+        signals=signals,
+        covis=covis,
+        models=models or ServedModels.of(),
+        cold_start=cold_start
+        or ColdStart(catalog, signals, EmbeddedStore(), settings.new_arrivals_days * DAY),
+        towers_in_memory=towers_in_memory,
     )
-    specs = tuple(SourceSpec(s, settings.source_k.get(s.name, 500), deadline) for s in stages)
-    assert tuple(s.source.name for s in specs) == SOURCE_NAMES
+    enabled = enabled_sources(settings) if sources is None else sources
+    check_sources(enabled)
+    check_sources(tuple(settings.source_k))
+    deadline = settings.source_deadline_ms if deadline_ms is None else deadline_ms
+    specs = tuple(
+        SourceSpec(_built(r, parts, enabled), k_of(settings, r.name), deadline) for r in REGISTRY
+    )
     names = feature_names or default_feature_names(SOURCE_NAMES)
     hydrator = FeatureHydrator(
         resolve(names, SOURCE_NAMES), catalog, signals, settings.restricted_min_support
@@ -136,6 +123,13 @@ def build_spec(
         rules=(RulesStage(catalog, hydrator.current_aggregates),),
         max_candidates=settings.max_candidates,
     )
+
+
+def _built(reg: Registration, parts: Parts, enabled: tuple[str, ...]) -> CandidateSource:
+    source = reg.build(parts)
+    if source.name != reg.name:
+        raise ValueError(f"the source registered as {reg.name} calls itself {source.name}")
+    return source if reg.name in enabled else Switched(source)
 
 
 def cold_start_of(spec: PipelineSpec) -> ColdStart:

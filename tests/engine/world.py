@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import shutil
+import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -120,7 +124,10 @@ def events(catalog: Catalog) -> dict[str, np.ndarray]:
 # nothing and flags the response degraded. Their engines give every source the offline
 # deadline, as offline replays do; tests of the deadlines themselves ask for the serving ones.
 OFFLINE_MS = Settings().offline_deadline_ms
-OFFLINE_DEADLINES = {"source_deadline_ms": OFFLINE_MS, "request_deadline_ms": OFFLINE_MS}
+OFFLINE_DEADLINES: dict[str, Any] = {
+    "source_deadline_ms": OFFLINE_MS,
+    "request_deadline_ms": OFFLINE_MS,
+}
 
 # The embedded defaults, and the production pair: OpenSearch for search, Redis for state.
 BACKENDS = [
@@ -231,23 +238,60 @@ NOW_PLUS = timedelta(days=1)
 SEARCH_BACKENDS = ["embedded", pytest.param("opensearch", marks=needs_opensearch)]
 
 
+class WorldCache:
+    """Synthetic data directories generated once per process, keyed by their parameters.
+
+    The directory is created on first use (under the system's temporary directory, or
+    ``root``) and removed when the process exits. Each pytest process (an xdist worker too)
+    has its own, so no two processes ever write the same cache."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._root = root
+        self._made: dict[tuple[int, int, int], Path] = {}
+        self._lock = threading.Lock()
+
+    def root(self) -> Path:
+        if self._root is None:
+            self._root = Path(tempfile.mkdtemp(prefix="shopnow-test-worlds-"))
+            atexit.register(shutil.rmtree, self._root, ignore_errors=True)
+        return self._root
+
+    def data_dir(self, *, items: int, events: int, seed: int) -> Path:
+        """The generated data directory for these parameters: to copy from, never to write."""
+        key = (items, events, seed)
+        with self._lock:
+            if key not in self._made:
+                final = self.root() / f"items{items}-events{events}-seed{seed}"
+                partial = final.with_name(final.name + ".partial")
+                shutil.rmtree(partial, ignore_errors=True)
+                generate(partial, n_items=items, n_events=events, seed=seed, progress=False)
+                partial.rename(final)  # a failed generation leaves nothing cached
+                self._made[key] = final
+            return self._made[key]
+
+
+WORLDS = WorldCache()
+
+
 @contextlib.contextmanager
 def synthetic_world(
     root: Path, backend: str, *, items: int, events: int, seed: int
 ) -> Iterator[Settings]:
     """A synthetic marketplace under ``root`` and settings for ``backend``; on OpenSearch a
-    unique alias, dropped afterwards."""
+    unique alias, dropped afterwards. The data is generated once per process for each
+    (items, events, seed) (``WORLDS``) and copied here, so a test may write to its own."""
     settings = Settings(
         data_dir=root / "data",
         index_dir=root / "index",
         model_dir=root / "models",
         feature_log_dir=root / "feature-log",
-        search_backend=backend,  # type: ignore[arg-type]
+        search_backend=backend,
         opensearch_url=OPENSEARCH_URL or "http://127.0.0.1:9200",
         opensearch_alias=f"{root.name.lower()[:20]}-{uuid.uuid4().hex[:10]}",
         **OFFLINE_DEADLINES,  # engines opened on it serve with the offline deadline
     )
-    generate(settings.data_dir, n_items=items, n_events=events, seed=seed, progress=False)
+    source = WORLDS.data_dir(items=items, events=events, seed=seed)
+    shutil.copytree(source, settings.data_dir, dirs_exist_ok=True)
     try:
         yield settings
     finally:

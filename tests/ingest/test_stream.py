@@ -40,7 +40,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     engine = await make_engine(tmp_path)
     stream = f"t-{uuid.uuid4().hex}"
     dead = DeadLetters(engine.settings.ingest_path)
-    consumer = StreamConsumer(REDIS_URL, stream, engine.worker.accept, dead, block_ms=100)
+    consumer = StreamConsumer(REDIS_URL, stream, engine.writes.worker.accept, dead, block_ms=100)
     await consumer._ensure_group()
     r = aioredis.from_url(REDIS_URL)
     try:
@@ -59,7 +59,7 @@ async def test_entries_reach_the_index_and_bad_ones_are_dead_letters(world: Worl
     await r.xadd(stream, {"change": orjson.dumps({"op": "delete", "id": "i3", "version": 9})})
     assert await consumer.poll() == 3
     assert (await r.xpending(stream, consumer.group))["pending"] == 0
-    assert await engine.drain_backlog() == 0
+    assert await engine.writes.drain() == 0
     assert (await engine.index.lexical("basalt mortar", 3)).ids == ["i970"]
     assert "i3" not in (await engine.index.versions(["i3"]))
     letters = DeadLetters(engine.settings.ingest_path).read()
@@ -78,22 +78,22 @@ async def test_a_crash_before_the_log_redelivers(world: World) -> None:
     with pytest.raises(RuntimeError):
         await consumer.poll()
     assert (await r.xpending(stream, consumer.group))["pending"] == 1  # not acknowledged
-    consumer.accept = engine.worker.accept  # the restarted process
+    consumer.accept = engine.writes.worker.accept  # the restarted process
     assert await consumer.poll() == 0  # nothing new ...
     assert await consumer.poll(pending=True) == 1  # ... its own unacknowledged entry again
-    await engine.drain_backlog()
+    await engine.writes.drain()
     assert await engine.index.versions(["i971"]) == {"i971": 1}
 
 
 async def test_a_full_log_acknowledges_nothing(world: World) -> None:
     engine, consumer, r, stream = world.engine, world.consumer, world.redis, world.stream
-    engine.ingest_log.capacity = engine.ingest_log.pending + 1
+    engine.writes.ingest_log.capacity = engine.writes.ingest_log.pending + 1
     await r.xadd(stream, _entry(972))
     await r.xadd(stream, _entry(973))
     with pytest.raises(LogFull):
         await consumer.poll()
     assert (await r.xpending(stream, consumer.group))["pending"] == 2
-    engine.ingest_log.capacity = 1000
+    engine.writes.ingest_log.capacity = 1000
     assert await consumer.poll(pending=True) == 2
-    await engine.drain_backlog()
+    await engine.writes.drain()
     assert set(await engine.index.versions(["i972", "i973"])) == {"i972", "i973"}

@@ -75,7 +75,7 @@ async def feed(request: Request) -> Reply:
 async def events(request: Request) -> Reply:
     batch = body(request, EventBatch)
     try:
-        n, warnings = await _engine(request).record_events(batch.events)
+        n, warnings = await _engine(request).events.record(batch.events)
     except StoreUnavailable as exc:
         raise ApiError(503, f"{exc}; retry later", headers={"Retry-After": "2"}) from None
     return Reply(EventsAccepted(accepted=n, warnings=warnings), 202)
@@ -99,7 +99,7 @@ async def put_items(request: Request) -> Reply:
     items = body(request, ItemsBody).items
     before = _versions(_engine(request), [it.id for it in items])
     try:
-        rep = await _engine(request).upsert_items(items, wait_s=wait)
+        rep = await _engine(request).writes.upsert(items, wait_s=wait)
     except LogFull as exc:
         raise _full(exc) from None
     out = ItemsWritten(applied=rep.applied, stale=rep.stale, failed=rep.failed, pending=rep.pending)
@@ -121,7 +121,7 @@ async def _audit_items(
     ids = sorted(set(before) | set(after.get("versions", {})))
     target = ids[0] if len(ids) == 1 else f"{len(ids)} items"
     await asyncio.to_thread(
-        engine.control.record,
+        engine.rules.control.record,
         actor(request),
         action,
         "items",
@@ -149,7 +149,7 @@ async def delete_item(request: Request) -> Reply:
         raise ApiError(404, f"item {item_id!r} not found")
     before = _versions(engine, [item_id])
     try:
-        deleted = await engine.delete_item(item_id, version)
+        deleted = await engine.writes.delete(item_id, version)
     except LogFull as exc:
         raise _full(exc) from None
     if not deleted:
@@ -169,7 +169,7 @@ async def readyz(request: Request) -> Reply:
         items, index_ok = await engine.index.count(), True
     except IndexUnavailable:
         items, index_ok = 0, False
-    stalled = engine.worker.stalled_s()  # changes waiting, none applied for this long
+    stalled = engine.writes.worker.stalled_s()  # changes waiting, none applied for this long
     ingest_ok = stalled <= engine.settings.ingest_stall_s
     ready = store_ok and index_ok and items > 0 and ingest_ok
     body = Readiness(
@@ -179,11 +179,11 @@ async def readyz(request: Request) -> Reply:
         store=engine.store.name,
         store_ok=store_ok,
         index_ok=index_ok,
-        backlog=engine.backlog,
+        backlog=engine.writes.backlog,
         ingest_stalled_s=round(stalled, 3),
         ranker=engine.spec.scorer.version,
         access_control=engine.settings.admin_key is not None,
-        rules=engine.rules.size,
+        rules=engine.rules.current.size,
     )
     return Reply(body, 200 if ready else 503)
 
@@ -191,10 +191,10 @@ async def readyz(request: Request) -> Reply:
 async def metrics(request: Request) -> Response:
     engine = _engine(request)
     m = engine.metrics
-    m.ingest_lag.set(engine.worker.lag)
-    m.ingest_lag_seconds.set(await asyncio.to_thread(engine.worker.oldest_unapplied_age))
-    m.ingest_unpersisted.set(engine.worker.applied - engine.ingest_log.checkpoint)
-    lane = engine.writer.lane
+    m.ingest_lag.set(engine.writes.worker.lag)
+    m.ingest_lag_seconds.set(await asyncio.to_thread(engine.writes.worker.oldest_unapplied_age))
+    m.ingest_unpersisted.set(engine.writes.worker.applied - engine.writes.ingest_log.checkpoint)
+    lane = engine.writes.writer.lane
     m.vectors_owed.set(0 if lane is None else len(lane))
     m.vectors_owed_seconds.set(0.0 if lane is None else lane.oldest_age())
     m.priors_waiting.set(engine.cold_start.waiting)
@@ -205,7 +205,7 @@ async def metrics(request: Request) -> Response:
             m.item_vectors.labels(key).set(state[key])
         for label, key in (("0.5", "p50"), ("0.99", "p99"), ("1", "max")):
             m.item_vector_age.labels(label).set(state["age_s"][key])
-    drift = engine.recent_drift()
+    drift = engine.drift.ranker()
     alerts = 0
     if drift is not None:
         for name, f in drift["features"].items():
@@ -213,7 +213,7 @@ async def metrics(request: Request) -> Response:
         m.score_psi.set(drift["score"]["psi"])
         m.source_mix_psi.set(drift["source_mix"]["psi"])
         alerts += len(drift["alerts"])
-    towers = engine.recent_output_drift()
+    towers = engine.drift.towers()
     if towers is not None:
         m.towers_output_psi.labels(towers["model"]).set(towers["psi_mean"])
         alerts += int(towers["alert"])
@@ -259,7 +259,7 @@ def access_control(engine: Engine) -> Keys:
     admin = engine.settings.admin_key
     if admin is None:
         log.warning("no SHOPNOW_ADMIN_KEY: the API is open, every caller acts as admin")
-    return Keys(engine.control, admin)
+    return Keys(engine.rules.control, admin)
 
 
 async def watch_rules(engine: Engine) -> None:
@@ -267,7 +267,7 @@ async def watch_rules(engine: Engine) -> None:
     worker changed them. A bad read is logged; the rules in memory are served meanwhile."""
 
     async def reload() -> None:  # None: a reload is not work to repeat at once, wait the period
-        await asyncio.to_thread(engine.refresh_rules)
+        await asyncio.to_thread(engine.rules.refresh)
 
     await run_forever(
         reload,
@@ -284,7 +284,7 @@ def _stream_consumer(engine: Engine) -> StreamConsumer | None:
     if s.ingest_stream is None:
         return None
     return StreamConsumer(
-        s.redis_url, s.ingest_stream, engine.worker.accept, engine.writer.dead_letters
+        s.redis_url, s.ingest_stream, engine.writes.worker.accept, engine.writes.writer.dead_letters
     )
 
 
@@ -308,12 +308,12 @@ def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
             engine = await engine()
             _attach(app, engine)
         tasks = [
-            asyncio.create_task(engine.worker.run()),  # applies accepted catalog changes
+            asyncio.create_task(engine.writes.worker.run()),  # applies accepted catalog changes
             asyncio.create_task(watch_models(engine)),  # newly published graph/towers models
             asyncio.create_task(watch_rules(engine)),  # rules changed by any worker
         ]
-        if engine.writer.lane is not None:  # item vectors of new texts
-            tasks.append(asyncio.create_task(engine.writer.lane.run()))
+        if engine.writes.writer.lane is not None:  # item vectors of new texts
+            tasks.append(asyncio.create_task(engine.writes.writer.lane.run()))
         stream = _stream_consumer(engine)
         if stream is not None:
             tasks.append(asyncio.create_task(stream.run()))  # catalog changes from a stream

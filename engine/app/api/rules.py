@@ -93,16 +93,16 @@ def check_items(engine: Engine, body: RuleBody) -> None:
 
 
 async def _reload(engine: Engine) -> None:
-    await asyncio.to_thread(engine.refresh_rules)
+    await asyncio.to_thread(engine.rules.refresh)
 
 
 async def list_rules(request: Request) -> Reply:
-    return Reply(RuleList(rules=await asyncio.to_thread(_engine(request).control.rules)))
+    return Reply(RuleList(rules=await asyncio.to_thread(_engine(request).rules.control.rules)))
 
 
 async def get_rule(request: Request) -> Reply:
     rule_id = RULE_ID.need(request)
-    rule = await asyncio.to_thread(_engine(request).control.rule, rule_id)
+    rule = await asyncio.to_thread(_engine(request).rules.control.rule, rule_id)
     if rule is None:
         raise ApiError(404, f"rule {rule_id!r} not found")
     return Reply(rule)
@@ -114,10 +114,14 @@ async def put_rule(request: Request) -> Reply:
     expect = IF_MATCH.read(request)
     rule_body = body(request, RuleBody)
     check_items(engine, rule_body)
-    existed = await asyncio.to_thread(engine.control.rule, rule_id) is not None
+    existed = await asyncio.to_thread(engine.rules.control.rule, rule_id) is not None
     try:
         rule = await asyncio.to_thread(
-            engine.control.put_rule, rule_id, rule_body, actor(request), expect_revision=expect
+            engine.rules.control.put_rule,
+            rule_id,
+            rule_body,
+            actor(request),
+            expect_revision=expect,
         )
     except Conflict as exc:
         raise ApiError(409, str(exc)) from None
@@ -129,7 +133,7 @@ async def delete_rule(request: Request) -> Reply:
     engine = _engine(request)
     try:
         rule = await asyncio.to_thread(
-            engine.control.delete_rule, RULE_ID.need(request), actor(request)
+            engine.rules.control.delete_rule, RULE_ID.need(request), actor(request)
         )
     except Conflict as exc:
         raise ApiError(404, str(exc)) from None
@@ -139,7 +143,7 @@ async def delete_rule(request: Request) -> Reply:
 
 async def audit(request: Request) -> Reply:
     changes = await asyncio.to_thread(
-        _engine(request).control.history, TARGET.read(request), LIMIT.need(request)
+        _engine(request).rules.control.history, TARGET.read(request), LIMIT.need(request)
     )
     return Reply(AuditPage(changes=[AuditChange.model_validate(c.to_json()) for c in changes]))
 
@@ -148,7 +152,7 @@ async def rollback(request: Request) -> Reply:
     engine = _engine(request)
     seq = SEQ.need(request)
     try:
-        rule = await asyncio.to_thread(engine.control.rollback, seq, actor(request))
+        rule = await asyncio.to_thread(engine.rules.control.rollback, seq, actor(request))
     except Conflict as exc:
         status = 404 if str(exc).startswith("no change") else 409
         raise ApiError(status, str(exc)) from None
@@ -169,7 +173,9 @@ async def preview(request: Request) -> Reply:
         msg, detail = describe(exc)
         detail = [{**d, "field": f"request.{d['field']}"} for d in detail]
         raise ApiError(422, f"invalid preview request: {msg}", detail) from None
-    live = [r for r in await asyncio.to_thread(engine.control.rules) if r.id != draft_of.rule_id]
+    live = [
+        r for r in await asyncio.to_thread(engine.rules.control.rules) if r.id != draft_of.rule_id
+    ]
     draft = Rule(**draft_of.rule.model_dump(), id=draft_of.rule_id, revision=10**12)
     without = await engine.rank(req)
     with_draft = await engine.rank(req, rules=RuleSet([*live, draft], -1))
@@ -181,13 +187,13 @@ async def create_key(request: Request) -> Reply:
     role: Role = new.role
     assert role in ROLES
     key, secret = await asyncio.to_thread(
-        _engine(request).control.create_key, new.name, role, actor(request)
+        _engine(request).rules.control.create_key, new.name, role, actor(request)
     )
     return Reply(KeyCreated(id=key.id, name=key.name, role=key.role, key=secret), 201)
 
 
 async def list_keys(request: Request) -> Reply:
-    stored = await asyncio.to_thread(_engine(request).control.keys)
+    stored = await asyncio.to_thread(_engine(request).rules.control.keys)
     keys = [KeyInfo.model_validate(k) for k in stored]
     if request.app.state.keys.enforce:
         b = BOOTSTRAP
@@ -211,7 +217,7 @@ async def revoke_key(request: Request) -> Reply:
     if key_id == caller(request).id:
         raise ApiError(409, f"key {key_id} is the key of this request: revoke it with another")
     try:
-        await asyncio.to_thread(_engine(request).control.revoke_key, key_id, actor(request))
+        await asyncio.to_thread(_engine(request).rules.control.revoke_key, key_id, actor(request))
     except Conflict as exc:
         raise ApiError(404, str(exc)) from None
     return Reply(KeyRevoked(revoked=key_id))

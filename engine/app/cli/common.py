@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.core.settings import Settings
-from engine.core.source_names import SOURCE_NAMES, TRADITIONAL
 from engine.core.validation import describe
+from engine.serving.sources.registry import SOURCE_NAMES, TRADITIONAL
 
 
 class CliError(Exception):

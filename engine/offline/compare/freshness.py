@@ -100,8 +100,8 @@ async def measure(
         def on_fresh(source: str, seconds: float) -> None:
             seen[source].append(seconds)
 
-        engine.worker.on_freshness = engine.writer.on_freshness = on_fresh
-        worker = asyncio.create_task(engine.worker.run(idle_s=0.02))
+        engine.writes.worker.on_freshness = engine.writes.writer.on_freshness = on_fresh
+        worker = asyncio.create_task(engine.writes.worker.run(idle_s=0.02))
         try:
             base = templates(s, batch)
             tag = f"c{secrets.token_hex(3)}"  # texts no run embedded before: the slow path
@@ -109,12 +109,12 @@ async def measure(
             for k in range(0, items, batch):
                 size = min(batch, items - k)
                 chunk = [new_item(base[j % len(base)], k + j, tag) for j in range(size)]
-                await engine.upsert_items(chunk, wait_s=0)
+                await engine.writes.upsert(chunk, wait_s=0)
                 await asyncio.sleep(max(0.0, t0 + (k + size) / rate - time.monotonic()))
-            while engine.worker.lag:
+            while engine.writes.worker.lag:
                 await asyncio.sleep(0.02)
-            if engine.writer.lane is not None:
-                await engine.writer.lane.drain()
+            if engine.writes.writer.lane is not None:
+                await engine.writes.writer.lane.drain()
         finally:
             worker.cancel()
             await asyncio.gather(worker, return_exceptions=True)

@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 from engine.core.settings import Settings
-from engine.core.source_names import TRADITIONAL
 from engine.offline.cold_start_replay import ColdStartReplay
 from engine.offline.compare.observe import Collector
 from engine.offline.compare.online import simulate
@@ -29,6 +28,7 @@ from engine.serving.assembly import (
 )
 from engine.serving.models import ServedModels
 from engine.serving.pipelines import build_spec
+from engine.serving.sources.registry import Model, available
 from synth.dataset import load_dataset
 from synth.outcome import ResponseModel
 
@@ -120,9 +120,9 @@ async def run_offline(
 
 
 def _available(towers: object, graph: object) -> set[str]:
-    out = set(TRADITIONAL)
+    trained: set[Model] = set()
     if towers is not None:
-        out.add("two_tower")
+        trained.add("towers")
     if graph is not None:
-        out |= {"graph", "bought_together"}
-    return out
+        trained.add("graph")
+    return set(available(trained))

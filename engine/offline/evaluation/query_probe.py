@@ -92,7 +92,7 @@ async def probe_search(engine: Engine, n: int = 40, seed: int = 0) -> dict[str, 
         _copy(cat, row, f"probe{k:04d}", b, now)
         for k, ((_, row), b) in enumerate(zip(leaves, brands, strict=True))
     ]
-    await engine.upsert_items(items, wait_s=30.0)
+    await engine.writes.upsert(items, wait_s=30.0)
     ranks: list[int] = []  # on a first page of 10
     deep: list[int] = []  # in the first 50
     for (path, _), it in zip(leaves, items, strict=True):

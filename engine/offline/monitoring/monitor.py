@@ -11,11 +11,11 @@ import numpy as np
 
 from engine.core.arrays import F32
 from engine.core.settings import Settings
-from engine.core.source_names import SOURCE_NAMES
 from engine.offline.monitoring.skew import skew_report
 from engine.serving.assembly import load_catalog, load_signals
 from engine.serving.drift import Reference, drift_report, load_reference
 from engine.serving.feature_log import read_log
+from engine.serving.sources.registry import SOURCE_NAMES
 from engine.serving.tower_drift import (
     load_output_reference,
     logged_vectors,

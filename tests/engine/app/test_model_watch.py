@@ -15,7 +15,7 @@ async def test_published_graph_model_is_swapped_in(tmp_path: Path) -> None:
         serve = engine.settings.graph_dir / "serve"
         world_graph_model(engine.catalog, version="graph-v2").save(serve)
         assert await refresh_graph(engine)
-        assert engine.versions["graph"] == "graph-v2" and engine.writer.graph is engine.graph
+        assert engine.versions["graph"] == "graph-v2" and engine.writes.writer.graph is engine.graph
         assert not await refresh_graph(engine)  # already served
         resp = await engine.rank(
             FeedRequest(session_items=[PHONES[1].id], explain=True, page_size=40)

@@ -28,7 +28,7 @@ async def test_a_new_item_gets_onto_the_first_feed_page(tmp_path: Path, backend:
     try:
         created = datetime.now(UTC) - timedelta(hours=1)
         new = item(990, title="Hand-thrown stoneware vase", created=created)  # Home/Decor
-        assert (await engine.upsert_items([new])).applied == ["i990"]
+        assert (await engine.writes.upsert([new])).applied == ["i990"]
         resp = await engine.rank(
             FeedRequest(session_items=[DECOR[0].id], explain=True, page_size=10)
         )
@@ -40,7 +40,7 @@ async def test_a_new_item_gets_onto_the_first_feed_page(tmp_path: Path, backend:
         now = datetime.now(UTC)
         before = dict(await engine.store.top("new:Home", 50, now.timestamp()))["i990"]
         cart = Event(type=EventType.add_to_cart, item_id="i990", session_id="s9", ts=now)
-        await engine.record_events([cart])
+        await engine.events.record([cart])
         after = dict(await engine.store.top("new:Home", 50, now.timestamp()))["i990"]
         assert after == pytest.approx(before + 3.0, rel=1e-4)
     finally:

@@ -31,7 +31,7 @@ async def _titles(engine: Engine, query: str) -> list[str]:
 
 
 async def test_versions_decide_whatever_the_arrival_order(engine: Engine) -> None:
-    worker = engine.worker
+    worker = engine.writes.worker
     offsets = await worker.accept(
         [
             _up(950, 2, "walnut tray second"),
@@ -52,12 +52,12 @@ async def test_versions_decide_whatever_the_arrival_order(engine: Engine) -> Non
 
 async def test_invalid_records_become_dead_letters(engine: Engine) -> None:
     bad_item = item(953).model_dump(mode="json") | {"price": -3}
-    offsets = await engine.worker.accept(
+    offsets = await engine.writes.worker.accept(
         [upsert_body(bad_item), {"op": "rename", "id": "i1"}, {"op": "delete", "id": "i2"}]
     )
-    rep = await engine.upsert_items([item(954, title="cedar box")])
+    rep = await engine.writes.upsert([item(954, title="cedar box")])
     assert rep.applied == ["i954"]
-    outcomes = engine.worker.outcomes(offsets)
+    outcomes = engine.writes.worker.outcomes(offsets)
     assert {o.status for o in outcomes.values()} == {"dead_letter"}
     letters = DeadLetters(engine.settings.ingest_path).read()
     assert [ln["source"] for ln in letters] == [f"log offset {o}" for o in offsets]
@@ -70,13 +70,15 @@ async def test_invalid_records_become_dead_letters(engine: Engine) -> None:
 async def test_restart_reindexes_after_the_checkpoint(engine: Engine, tmp_path: Path) -> None:
     """Changes accepted but not behind the checkpoint (a crash before the index persisted
     them) are in the catalog at start, by log replay, and written to the index again."""
-    offsets = await engine.worker.accept([_up(960, 1, "linen apron"), _up(961, 3, "linen cap")])
-    assert engine.ingest_log.checkpoint <= offsets[0]  # none of it behind the checkpoint
+    offsets = await engine.writes.worker.accept(
+        [_up(960, 1, "linen apron"), _up(961, 3, "linen cap")]
+    )
+    assert engine.writes.ingest_log.checkpoint <= offsets[0]  # none of it behind the checkpoint
     # a second engine on the same data directory and index, as a restarted process opens it
     fresh = await make_engine(tmp_path, index=engine.index)
-    assert fresh.worker.lag >= 2
-    assert replay_catalog(fresh.catalog, fresh.ingest_log) == 2
-    assert await fresh.worker.drain() == 0  # the index is not closed here: the fixture does
+    assert fresh.writes.worker.lag >= 2
+    assert replay_catalog(fresh.catalog, fresh.writes.ingest_log) == 2
+    assert await fresh.writes.worker.drain() == 0  # the index is not closed here: the fixture does
     assert await fresh.index.versions(["i960", "i961"]) == {"i960": 1, "i961": 3}
-    assert fresh.ingest_log.checkpoint == fresh.ingest_log.next_offset
+    assert fresh.writes.ingest_log.checkpoint == fresh.writes.ingest_log.next_offset
     assert "linen cap" in await _titles(fresh, "linen")

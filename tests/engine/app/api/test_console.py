@@ -13,6 +13,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ needs_chromium = pytest.mark.skipif(
     "--servers installs Debian's chromium and chromium-driver) or apt-get install them",
 )
 ADMIN = "admin-secret-for-console-tests-0123"
+pytestmark = [needs_chromium, pytest.mark.browser]
 
 
 class Server:
@@ -54,7 +56,7 @@ class Server:
         engine: Engine = await make_engine(self.root)
         engine.settings = engine.settings.model_copy(update={"admin_key": ADMIN})
         app = create_app(engine)
-        _, self.merchandiser = engine.control.create_key(
+        _, self.merchandiser = engine.rules.control.create_key(
             "Maria (merchandising)", "merchandiser", "test"
         )
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
@@ -77,8 +79,9 @@ class Server:
         self._thread.join(30)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One headless Chromium for the module's tests (each opens its own server's page)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -97,6 +100,14 @@ def browser() -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    default = tmp_path_factory.mktemp("console") / "screenshots"
+    out = Path(os.environ.get("SHOPNOW_SCREENSHOTS", default))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def _wait(cond: Any, timeout: float = 10.0) -> Any:
@@ -122,100 +133,181 @@ def _rows(driver: Any, table: str) -> list[list[str]]:
     return out
 
 
-@needs_chromium
-@pytest.mark.browser
-def test_a_merchandiser_previews_publishes_and_rolls_back(browser: Any, tmp_path: Path) -> None:
+# The merchandiser's session, step by step: each test starts from a server of its own (rules
+# and audit history empty) and the fixtures below replay the steps before the one it checks.
+RULE_ID = "phones-clear-case"
+RULE = {
+    "name": "phone searches: the clear case first",
+    "priority": 5,
+    "match": {"query": {"kind": "contains", "value": "phone"}, "surfaces": ["search"]},
+    "actions": {"pins": [{"item_id": CASES[2].id, "position": 1}]},
+}
+
+
+@pytest.fixture
+def console(browser: Any, tmp_path: Path) -> Iterator[Server]:
+    """The console of a fresh server, open in the browser, no key given."""
+    with Server(tmp_path) as server:
+        browser.get(server.url + "/console")
+        browser.execute_script("sessionStorage.clear()")  # no key remembered from elsewhere
+        browser.get(server.url + "/console")
+        yield server
+
+
+@pytest.fixture
+def searched(browser: Any, console: Server) -> Server:
+    """The merchandiser's key given and "phone" searched."""
     from selenium.webdriver.common.by import By
 
-    shots = Path(os.environ.get("SHOPNOW_SCREENSHOTS", tmp_path / "screenshots"))
-    shots.mkdir(parents=True, exist_ok=True)
     d = browser
-    with Server(tmp_path) as server:
-        d.get(server.url + "/console")
-        assert d.title == "ShopNow merchandising console"
-        # without a key the API refuses, and the page says why
-        d.find_element(By.ID, "query").send_keys("phone")
-        d.find_element(By.ID, "run").click()
-        assert "401" in _wait(lambda: d.find_element(By.ID, "status").text)
-        d.find_element(By.ID, "key").send_keys(server.merchandiser)
-        d.find_element(By.ID, "run").click()
-        results = _wait(lambda: _rows(d, "results"))
-        assert any("phone" in r[1].lower() for r in results)
-        stages = {r[0]: r[2] for r in _rows(d, "stages")}
-        assert stages.get("bm25") == "ok" and "rules" in stages
-        assert d.find_element(By.ID, "preview-rules").text == "no rule matched"
-        d.save_screenshot(str(shots / "1-search-preview.png"))
+    d.find_element(By.ID, "query").send_keys("phone")
+    d.find_element(By.ID, "key").send_keys(console.merchandiser)
+    d.find_element(By.ID, "run").click()
+    _wait(lambda: _rows(d, "results"))
+    return console
 
-        # a draft pinning the clear case first, previewed side by side
-        d.find_element(By.ID, "tab-rules").click()
-        d.find_element(By.ID, "rule-id").send_keys("phones-clear-case")
-        rule = {
-            "name": "phone searches: the clear case first",
-            "priority": 5,
-            "match": {"query": {"kind": "contains", "value": "phone"}, "surfaces": ["search"]},
-            "actions": {"pins": [{"item_id": CASES[2].id, "position": 1}]},
-        }
-        body = d.find_element(By.ID, "rule-body")
-        body.clear()
-        body.send_keys(json.dumps(rule))
-        d.find_element(By.ID, "preview-rule").click()
-        with_rows = _wait(lambda: _rows(d, "with"))
-        assert CASES[2].id in with_rows[0][1] and "pinned at 1" in with_rows[0][2]
-        without = _rows(d, "without")
-        assert CASES[2].id not in without[0][1]
-        changed = d.find_elements(By.CSS_SELECTOR, "#with tbody tr.changed")
-        assert changed, "the preview highlights the places that change"
-        d.save_screenshot(str(shots / "2-rule-preview.png"))
-        assert _rows(d, "rule-list") == []  # a preview stores nothing
 
-        d.find_element(By.ID, "publish").click()
-        listed = _wait(lambda: _rows(d, "rule-list"))
-        assert listed[0][0] == "phones-clear-case"
-        first_revision = int(listed[0][4])
-        # edited from the list: the update carries the revision it was read at
-        d.find_element(By.CSS_SELECTOR, "#rule-list tr[data-id='phones-clear-case'] button").click()
-        edited = json.loads(body.get_attribute("value"))
-        assert edited["actions"]["pins"][0]["item_id"] == CASES[2].id
-        body.clear()
-        body.send_keys(json.dumps(dict(edited, priority=7)))
-        d.find_element(By.ID, "publish").click()
-        _wait(lambda: int(_rows(d, "rule-list")[0][4]) > first_revision)
-        assert _rows(d, "rule-list")[0][2] == "7"
-        d.save_screenshot(str(shots / "3-published.png"))
+@pytest.fixture
+def drafted(browser: Any, searched: Server) -> Server:
+    """A draft pinning the clear case first, previewed side by side."""
+    from selenium.webdriver.common.by import By
 
-        # a bad rule: the field the server names is on the page, nothing is stored
-        bad = dict(rule, match={"query": {"kind": "regex", "value": "phone("}})
-        d.find_element(By.ID, "rule-id").clear()
-        d.find_element(By.ID, "rule-id").send_keys("broken")
-        body.clear()
-        body.send_keys(json.dumps(bad))
-        d.find_element(By.ID, "publish").click()
-        msg = _wait(lambda: "422" in (t := d.find_element(By.ID, "rule-msg").text) and t)
-        assert "422" in msg and "match.query" in msg and "RE2" in msg
-        d.save_screenshot(str(shots / "4-bad-rule.png"))
-        assert [r[0] for r in _rows(d, "rule-list")] == ["phones-clear-case"]
+    d = browser
+    d.find_element(By.ID, "tab-rules").click()
+    d.find_element(By.ID, "rule-id").send_keys(RULE_ID)
+    body = d.find_element(By.ID, "rule-body")
+    body.clear()
+    body.send_keys(json.dumps(RULE))
+    d.find_element(By.ID, "preview-rule").click()
+    _wait(lambda: _rows(d, "with"))
+    return searched
 
-        # the rule acts on the live search
-        d.find_element(By.ID, "tab-preview").click()
-        d.find_element(By.ID, "run").click()
-        first = _wait(
-            lambda: _rows(d, "results")[0] if CASES[2].id in _rows(d, "results")[0][1] else None
-        )
-        assert "rule phones-clear-case: pinned at 1" in first[6]
-        assert "rule phones-clear-case: matched" in d.find_element(By.ID, "preview-rules").text
 
-        # audit history names who did it; a rollback removes the rule again
-        d.find_element(By.ID, "tab-audit").click()
-        changes = _wait(lambda: [r for r in _rows(d, "changes") if r[4].startswith("rule")])
-        assert [r[3] for r in changes] == ["update", "create"]
-        assert all(r[2].startswith("Maria (merchandising)") for r in changes)
-        assert "phones-clear-case" in changes[0][4]
-        d.save_screenshot(str(shots / "5-audit.png"))
-        seq = changes[1][0]  # undo the creation: the rule goes
-        d.find_element(By.CSS_SELECTOR, f"#changes tr[data-seq='{seq}'] button").click()
-        _wait(lambda: any(r[3] == f"rollback of #{seq}" for r in _rows(d, "changes")))
-        d.find_element(By.ID, "tab-rules").click()
-        assert _wait(
-            lambda: d.find_element(By.ID, "rule-list").text.count("phones-clear-case") == 0
-        )
-        d.save_screenshot(str(shots / "6-rolled-back.png"))
+@dataclass(frozen=True)
+class Published:
+    """The draft published, then edited from the list to priority 7 and published again."""
+
+    server: Server
+    listed: list[list[str]]  # the rule list after the first publication
+    edited: dict[str, Any]  # the rule as the editor loaded it from the list
+
+
+@pytest.fixture
+def published(browser: Any, drafted: Server) -> Published:
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    body = d.find_element(By.ID, "rule-body")
+    d.find_element(By.ID, "publish").click()
+    listed = _wait(lambda: _rows(d, "rule-list"))
+    first_revision = int(listed[0][4])
+    # edited from the list: the update carries the revision it was read at
+    d.find_element(By.CSS_SELECTOR, f"#rule-list tr[data-id='{RULE_ID}'] button").click()
+    edited = json.loads(body.get_attribute("value"))
+    body.clear()
+    body.send_keys(json.dumps(dict(edited, priority=7)))
+    d.find_element(By.ID, "publish").click()
+    _wait(lambda: int(_rows(d, "rule-list")[0][4]) > first_revision)
+    return Published(drafted, listed, edited)
+
+
+def test_without_a_key_the_api_refuses_and_the_page_says_why(browser: Any, console: Server) -> None:
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    assert d.title == "ShopNow merchandising console"
+    d.find_element(By.ID, "query").send_keys("phone")
+    d.find_element(By.ID, "run").click()
+    assert "401" in _wait(lambda: d.find_element(By.ID, "status").text)
+
+
+def test_a_search_is_previewed_with_its_stages(browser: Any, searched: Server, shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    results = _wait(lambda: _rows(d, "results"))
+    assert any("phone" in r[1].lower() for r in results)
+    stages = {r[0]: r[2] for r in _rows(d, "stages")}
+    assert stages.get("bm25") == "ok" and "rules" in stages
+    assert d.find_element(By.ID, "preview-rules").text == "no rule matched"
+    d.save_screenshot(str(shots / "1-search-preview.png"))
+
+
+def test_a_draft_rule_is_previewed_beside_the_live_list(
+    browser: Any, drafted: Server, shots: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    with_rows = _wait(lambda: _rows(d, "with"))
+    assert CASES[2].id in with_rows[0][1] and "pinned at 1" in with_rows[0][2]
+    without = _rows(d, "without")
+    assert CASES[2].id not in without[0][1]
+    changed = d.find_elements(By.CSS_SELECTOR, "#with tbody tr.changed")
+    assert changed, "the preview highlights the places that change"
+    d.save_screenshot(str(shots / "2-rule-preview.png"))
+    assert _rows(d, "rule-list") == []  # a preview stores nothing
+
+
+def test_a_rule_is_published_and_edited_at_its_revision(
+    browser: Any, published: Published, shots: Path
+) -> None:
+    d = browser
+    assert published.listed[0][0] == RULE_ID
+    assert published.edited["actions"]["pins"][0]["item_id"] == CASES[2].id
+    assert _rows(d, "rule-list")[0][2] == "7"
+    d.save_screenshot(str(shots / "3-published.png"))
+
+
+def test_a_bad_rule_shows_the_field_the_server_names(
+    browser: Any, published: Published, shots: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    # a bad rule: the field the server names is on the page, nothing is stored
+    d = browser
+    bad = dict(RULE, match={"query": {"kind": "regex", "value": "phone("}})
+    d.find_element(By.ID, "rule-id").clear()
+    d.find_element(By.ID, "rule-id").send_keys("broken")
+    body = d.find_element(By.ID, "rule-body")
+    body.clear()
+    body.send_keys(json.dumps(bad))
+    d.find_element(By.ID, "publish").click()
+    msg = _wait(lambda: "422" in (t := d.find_element(By.ID, "rule-msg").text) and t)
+    assert "422" in msg and "match.query" in msg and "RE2" in msg
+    d.save_screenshot(str(shots / "4-bad-rule.png"))
+    assert [r[0] for r in _rows(d, "rule-list")] == [RULE_ID]
+
+
+def test_the_published_rule_acts_on_the_live_search(browser: Any, published: Published) -> None:
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    d.find_element(By.ID, "tab-preview").click()
+    d.find_element(By.ID, "run").click()
+    first = _wait(
+        lambda: _rows(d, "results")[0] if CASES[2].id in _rows(d, "results")[0][1] else None
+    )
+    assert f"rule {RULE_ID}: pinned at 1" in first[6]
+    assert f"rule {RULE_ID}: matched" in d.find_element(By.ID, "preview-rules").text
+
+
+def test_the_audit_history_names_who_and_a_rollback_undoes_it(
+    browser: Any, published: Published, shots: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    # audit history names who did it; a rollback removes the rule again
+    d = browser
+    d.find_element(By.ID, "tab-audit").click()
+    changes = _wait(lambda: [r for r in _rows(d, "changes") if r[4].startswith("rule")])
+    assert [r[3] for r in changes] == ["update", "create"]
+    assert all(r[2].startswith("Maria (merchandising)") for r in changes)
+    assert RULE_ID in changes[0][4]
+    d.save_screenshot(str(shots / "5-audit.png"))
+    seq = changes[1][0]  # undo the creation: the rule goes
+    d.find_element(By.CSS_SELECTOR, f"#changes tr[data-seq='{seq}'] button").click()
+    _wait(lambda: any(r[3] == f"rollback of #{seq}" for r in _rows(d, "changes")))
+    d.find_element(By.ID, "tab-rules").click()
+    assert _wait(lambda: d.find_element(By.ID, "rule-list").text.count(RULE_ID) == 0)
+    d.save_screenshot(str(shots / "6-rolled-back.png"))

@@ -47,7 +47,7 @@ async def test_search_backend_down_answers_from_other_sources(tmp_path: Path) ->
         assert r.status_code == 202  # durable in the catalog, the index write is pending
         assert r.json()["pending"] == ["i0"] and r.json()["applied"] == []
         assert (await c.get("/readyz")).json()["backlog"] == 1
-    assert await engine.drain_backlog() == 1  # still down: still pending, nothing lost
+    assert await engine.writes.drain() == 1  # still down: still pending, nothing lost
     await engine.close()
 
 
@@ -70,7 +70,7 @@ async def test_index_writes_wait_until_opensearch_accepts_them(tmp_path: Path) -
             await index.client.indices.put_settings(
                 index=gen, body={"index.blocks.read_only_allow_delete": None}
             )
-            assert await engine.drain_backlog() == 0
+            assert await engine.writes.drain() == 0
             body = (await c.post("/v1/search", json={"query": "zephyr"})).json()
             assert not body["degraded"], body["degraded_reasons"]  # offline deadlines
             assert body["items"][0]["id"] == "i1"

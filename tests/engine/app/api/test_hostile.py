@@ -181,12 +181,12 @@ async def test_unknown_routes_answer_json(client: httpx.AsyncClient) -> None:
 @pytest.fixture
 async def store_down(engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
     live = engine.store
-    engine.store = RedisStore("redis://127.0.0.1:1/0", timeout_s=0.05)
+    engine.store = engine.events.store = RedisStore("redis://127.0.0.1:1/0", timeout_s=0.05)
     transport = httpx.ASGITransport(app=create_app(engine))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
     await engine.store.close()
-    engine.store = live
+    engine.store = engine.events.store = live
 
 
 async def test_every_503_says_when_to_retry(store_down: httpx.AsyncClient) -> None:

@@ -17,21 +17,21 @@ async def test_no_wait_accepts_then_the_worker_applies(
     new = _item(910, title="Obsidian pestle", category=("Home", "Kitchen"))
     r = await client.put("/v1/items", params={"wait": 0}, json={"items": [new]})
     assert r.status_code == 202 and r.json()["pending"] == ["i910"]
-    assert engine.backlog == 1 and (await client.get("/readyz")).json()["backlog"] == 1
+    assert engine.writes.backlog == 1 and (await client.get("/readyz")).json()["backlog"] == 1
     body = (await client.post("/v1/search", json={"query": "obsidian pestle"})).json()
     assert "i910" not in [it["id"] for it in body["items"]]  # accepted, not yet applied
-    assert await engine.drain_backlog() == 0
+    assert await engine.writes.drain() == 0
     body = (await client.post("/v1/search", json={"query": "obsidian pestle"})).json()
     assert body["items"][0]["id"] == "i910"
 
 
 async def test_full_log_is_429_with_retry_after(client: httpx.AsyncClient, engine: Engine) -> None:
-    engine.ingest_log.capacity = engine.ingest_log.pending + 1
+    engine.writes.ingest_log.capacity = engine.writes.ingest_log.pending + 1
     two = [_item(911), _item(912)]
     r = await client.put("/v1/items", params={"wait": 0}, json={"items": two})
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
     assert "ingest log full" in r.json()["error"]
-    assert "i911" not in engine.catalog.row_of and engine.backlog == 0  # nothing half-taken
+    assert "i911" not in engine.catalog.row_of and engine.writes.backlog == 0  # nothing half-taken
     r = await client.put("/v1/items", json={"items": two[:1]})
     assert r.status_code == 200 and r.json()["applied"] == ["i911"]
 

@@ -12,7 +12,7 @@ async def test_metrics_carry_feature_log_and_drift_gauges(
     client: httpx.AsyncClient, engine: Engine
 ) -> None:
     engine.feature_log.rate = 1.0
-    assert engine.recent_drift() is None  # no reference yet
+    assert engine.drift.ranker() is None  # no reference yet
     for i, it in enumerate([*PHONES, *DECOR, *CASES]):
         await client.post(
             "/v1/feed", json={"session_items": [it.id]}, headers={"x-request-id": f"r{i}"}
@@ -23,7 +23,7 @@ async def test_metrics_carry_feature_log_and_drift_gauges(
     assert "shopnow_feature_psi{" not in text
     # a reference made of the same rows: nothing drifts
     rows = list(engine.feature_log.recent)
-    engine.reference = Reference.build(
+    engine.drift.reference = Reference.build(
         rows[0][1],
         np.concatenate([r[2] for r in rows]),
         np.concatenate([r[3] for r in rows]),

@@ -127,7 +127,7 @@ async def test_a_huge_version_in_the_log_is_dead_lettered_and_ingest_goes_on(
     PUT and a later DELETE are applied; a restart over the same directory passes them."""
     engine = await _engine(tmp_path, faulty)
     async with _client(engine) as c:
-        offsets = await engine.worker.accept(
+        offsets = await engine.writes.worker.accept(
             [
                 upsert_body(_item(932, title="Basalt coaster")),
                 upsert_body(_item(933, title="Basalt poison") | {"version": 2**62}),
@@ -149,18 +149,18 @@ async def test_a_huge_version_in_the_log_is_dead_lettered_and_ingest_goes_on(
         assert (await c.get("/readyz")).json()["ingest_stalled_s"] == 0.0
 
     # a restart over the same directory and index, before any checkpoint passed them
-    assert engine.ingest_log.checkpoint <= offsets[0]
+    assert engine.writes.ingest_log.checkpoint <= offsets[0]
     fresh = await _engine(tmp_path, faulty)
     try:
-        replay_catalog(fresh.catalog, fresh.ingest_log)
+        replay_catalog(fresh.catalog, fresh.writes.ingest_log)
         assert "i933" not in fresh.catalog.row_of
         assert not fresh.catalog.deleted.values[fresh.catalog.row_of["i3"]]
-        assert await fresh.worker.drain() == 0
+        assert await fresh.writes.worker.drain() == 0
         assert len(_letters(fresh)) == 2  # not dead-lettered twice
         async with _client(fresh) as c:
             assert sorted(await _ids(c, "basalt")) == ["i934", "i935"]
     finally:
-        fresh.control.close()
+        fresh.rules.control.close()
         await engine.close()
 
 
@@ -175,7 +175,7 @@ async def test_a_record_the_backend_keeps_refusing_is_dead_lettered(
     engine = await _engine(tmp_path, faulty)
     async with _client(engine) as c:
         poisoned = ITEMS[2].model_copy(update={"version": 5, "title": "Slate poison"})
-        offsets = await engine.worker.accept(
+        offsets = await engine.writes.worker.accept(
             [
                 upsert_body(_item(937, title="Slate clock")),
                 upsert_body(poisoned.model_dump(mode="json")),  # an update of a known item
@@ -187,7 +187,7 @@ async def test_a_record_the_backend_keeps_refusing_is_dead_lettered(
         r = await c.put("/v1/items", json={"items": [_item(940, title="Slate shelf")]})
         assert r.status_code == 200 and r.json()["applied"] == ["i940"], r.json()
         assert sorted(await _ids(c, "slate")) == ["i937", "i938", "i939", "i940"]
-        outcomes = engine.worker.outcomes(offsets)
+        outcomes = engine.writes.worker.outcomes(offsets)
         assert outcomes[offsets[1]].status == "dead_letter"
         assert "refuses" in outcomes[offsets[1]].detail
         letters = _letters(engine)
@@ -202,16 +202,16 @@ async def test_a_record_the_backend_keeps_refusing_is_dead_lettered(
         assert "shopnow_ingest_poison_records_total 2.0" in metrics
         assert (await c.get("/readyz")).status_code == 200
 
-    assert engine.ingest_log.checkpoint <= offsets[0]  # the restart re-applies all of it
+    assert engine.writes.ingest_log.checkpoint <= offsets[0]  # the restart re-applies all of it
     fresh = await _engine(tmp_path, faulty)  # the backend still refuses them
     try:
-        replay_catalog(fresh.catalog, fresh.ingest_log)
+        replay_catalog(fresh.catalog, fresh.writes.ingest_log)
         assert fresh.catalog.titles[fresh.catalog.row_of["i2"]] == ITEMS[2].title
         assert "i936" not in fresh.catalog.row_of
-        assert await fresh.worker.drain() == 0
-        assert fresh.worker.stats.poison == 0 and len(_letters(fresh)) == 2
+        assert await fresh.writes.worker.drain() == 0
+        assert fresh.writes.worker.stats.poison == 0 and len(_letters(fresh)) == 2
     finally:
-        fresh.control.close()
+        fresh.rules.control.close()
         await engine.close()
 
 
@@ -227,15 +227,15 @@ async def test_a_transient_failure_is_retried_never_dead_lettered_and_stalls_rea
         r = await c.put("/v1/items", json={"items": [_item(941, title="Cobalt kettle")]})
         assert r.status_code == 202 and r.json()["pending"] == ["i941"], r.json()
         for _ in range(6):
-            assert await engine.worker.drain() == 1
+            assert await engine.writes.worker.drain() == 1
         await asyncio.sleep(0.4)
         ready = await c.get("/readyz")
         assert ready.status_code == 503, ready.json()
         body = ready.json()
         assert body["ingest_stalled_s"] >= 0.3 and body["index_ok"] and body["store_ok"]
-        assert _letters(engine) == [] and engine.worker.stats.poison == 0
+        assert _letters(engine) == [] and engine.writes.worker.stats.poison == 0
         faulty.down = False
-        assert await engine.drain_backlog() == 0
+        assert await engine.writes.drain() == 0
         ready = await c.get("/readyz")
         assert ready.status_code == 200 and ready.json()["ingest_stalled_s"] == 0.0
         assert await _ids(c, "cobalt kettle") == ["i941"]
@@ -264,15 +264,15 @@ async def test_a_write_blocked_opensearch_stalls_readiness_without_dead_letters(
             r = await c.put("/v1/items", json={"items": [_item(942, title="Garnet mug")]})
             assert r.status_code == 202 and r.json()["pending"] == ["i942"], r.json()
             for _ in range(6):
-                assert await engine.worker.drain() == 1
+                assert await engine.writes.worker.drain() == 1
             await asyncio.sleep(0.4)
             ready = await c.get("/readyz")
             assert ready.status_code == 503 and ready.json()["ingest_stalled_s"] >= 0.3
-            assert _letters(engine) == [] and engine.worker.stats.poison == 0
+            assert _letters(engine) == [] and engine.writes.worker.stats.poison == 0
             await index.client.indices.put_settings(
                 index=gen, body={"index.blocks.read_only_allow_delete": None}
             )
-            assert await engine.drain_backlog() == 0
+            assert await engine.writes.drain() == 0
             assert (await c.get("/readyz")).status_code == 200
             assert await _ids(c, "garnet mug") == ["i942"]
     finally:

@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 
 from engine.app.api.app import watch_rules
+from engine.serving.rules.live import LiveRules
+from engine.serving.rules.store import ControlStore
 from engine.serving.service import Engine
 from tests.engine.world import CASES, PHONES, make_engine
 
@@ -193,20 +195,18 @@ async def test_another_worker_sees_the_change_within_its_poll(
     client: httpx.AsyncClient, engine: Engine, tmp_path: Path
 ) -> None:
     other = await make_engine(tmp_path / "second")
-    other.control.close()
-    from engine.serving.rules.store import ControlStore
-
-    other.control = ControlStore(engine.settings.control_file)  # the same control file
+    other.rules.close()
+    other.rules = LiveRules(ControlStore(engine.settings.control_file))  # the same control file
     other.settings = other.settings.model_copy(update={"rules_poll_s": 0.05})
     watch = asyncio.create_task(watch_rules(other))  # as its API server runs it
     try:
-        assert other.rules.size == 0
+        assert other.rules.current.size == 0
         await client.put("/v1/rules/cases", json=_rule())
         for _ in range(100):
-            if other.rules.size == 1:
+            if other.rules.current.size == 1:
                 break
             await asyncio.sleep(0.02)
-        assert other.rules.size == 1  # within its poll, no restart
+        assert other.rules.current.size == 1  # within its poll, no restart
         from engine.core.contracts import SearchRequest
 
         resp = await other.rank(SearchRequest(query="phone"))

@@ -3,22 +3,19 @@ control shows the logged items in a random order, treatment sorts them by true u
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from engine.offline.compare.observe import Collector, Served
 from engine.offline.compare.online import simulate, team_draft
-from synth import SynthDataset, generate, load_dataset
+from synth import SynthDataset, load_dataset
 from synth.outcome import ResponseModel
+from tests.engine.world import WORLDS
 
 
 @pytest.fixture(scope="module")
-def ds(tmp_path_factory: pytest.TempPathFactory) -> SynthDataset:
-    out: Path = tmp_path_factory.mktemp("online")
-    generate(out, n_items=2000, n_events=40_000, seed=11, progress=False)
-    return load_dataset(out)
+def ds() -> SynthDataset:  # read only: the session's shared world, not a copy
+    return load_dataset(WORLDS.data_dir(items=2000, events=40_000, seed=11))
 
 
 def _collector(ds: SynthDataset, n_requests: int = 600) -> Collector:

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from engine.core.contracts import FeedRequest, SearchRequest
-from engine.core.source_names import SOURCE_NAMES
 from engine.offline.monitoring.skew import skew_report
 from engine.serving.feature_log import read_log
 from engine.serving.service import Engine
+from engine.serving.sources.registry import SOURCE_NAMES
 from ltr.features import FeatureHydrator, resolve
 from tests.engine.world import BACKENDS, CASES, DECOR, PHONES, close_engine, make_engine
 

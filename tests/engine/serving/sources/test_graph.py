@@ -39,7 +39,7 @@ async def test_after_buying_a_phone_the_feed_offers_its_cases(tmp_path: Path, ba
         cases = {engine.catalog.row_of[c.id] for c in CASES}
         top = await BoughtTogetherSource(ModelHolder("graph", g)).fetch(_bought([phone]), 20)
         assert set(top.rows[: len(cases)].tolist()) == cases  # the cases first, then phones
-        await engine.record_events([_event(EventType.purchase, PHONES[1].id, "s-buyer", 0)])
+        await engine.events.record([_event(EventType.purchase, PHONES[1].id, "s-buyer", 0)])
         resp = await engine.rank(FeedRequest(session_id="s-buyer", explain=True))
         by_source = {
             r.id: set(r.explanation.sources) for r in resp.items if r.explanation is not None
@@ -64,7 +64,7 @@ async def test_new_pairs_update_bought_together_without_a_retrain(
             title="Nova phone screen protector glass",
             category=("Electronics", "Phones", "Screen"),
         )
-        rep = await engine.upsert_items([new])
+        rep = await engine.writes.upsert([new])
         assert rep.applied == ["i950"]
         row_new = engine.catalog.row_of["i950"]
         row_vase = engine.catalog.row_of[DECOR[2].id]
@@ -79,7 +79,7 @@ async def test_new_pairs_update_bought_together_without_a_retrain(
                 _event(EventType.purchase, DECOR[2].id, f"s-new{s}", s * 10),
                 _event(EventType.purchase, "i950", f"s-new{s}", s * 10 + 1),
             ]
-        await engine.record_events(events)
+        await engine.events.record(events)
         after = await src.fetch(_bought([row_vase]), 20)
         assert after.rows[0] == row_new
     finally:
@@ -98,7 +98,7 @@ async def test_a_new_item_gets_a_graph_vector_from_its_content(tmp_path: Path) -
             brand="shield",
             price=17,
         )
-        await engine.upsert_items([new])
+        await engine.writes.upsert([new])
         row = engine.catalog.row_of["i960"]
         assert not g.trained[row] and np.linalg.norm(g.vectors[row]) > 0
         cases = [engine.catalog.row_of[c.id] for c in CASES]

@@ -15,9 +15,9 @@ from engine.core.contracts import FeedRequest, SearchRequest, Surface
 from engine.core.pipeline.context import RequestContext
 from engine.core.search import Hits, IndexDoc, SearchFilter, SearchIndex
 from engine.core.settings import Settings
-from engine.core.source_names import TRADITIONAL
 from engine.serving.models import ModelHolder, ServedModels
 from engine.serving.pipelines import build_spec
+from engine.serving.sources.registry import TRADITIONAL
 from engine.serving.sources.two_tower import TwoTowerSource
 from engine.serving.writes import OWED_VECTORS_FILE
 from tests.engine.fixtures import item
@@ -139,7 +139,7 @@ async def test_a_new_item_is_served_provisional_then_full(tmp_path: Path, backen
             category=("Outdoor", "Camping"),
             brand="brand-never-seen",
         )
-        rep = await engine.upsert_items([new])
+        rep = await engine.writes.upsert([new])
         assert rep.applied == ["i900"] and not rep.pending
         row = engine.catalog.row_of["i900"]
         assert (await engine.index.lexical("camping chair", 3)).ids[0] == "i900"
@@ -147,19 +147,19 @@ async def test_a_new_item_is_served_provisional_then_full(tmp_path: Path, backen
         assert first is not None and towers.is_provisional(row)
         hits = await engine.index.vector(first, 1, model=towers.version)
         assert hits.ids == ["i900"]  # eligible for two-tower retrieval in its batch
-        assert engine.backlog == 1  # the lane owes its full vector
+        assert engine.writes.backlog == 1  # the lane owes its full vector
         state = towers.vector_state(engine.catalog)
         assert (state["provisional"], state["missing"]) == (1, 0)
-        await engine.worker.drain()
+        await engine.writes.worker.drain()
         # the checkpoint passes it: what the lane owes is saved beside the log instead
-        assert engine.ingest_log.checkpoint == engine.ingest_log.next_offset
+        assert engine.writes.ingest_log.checkpoint == engine.writes.ingest_log.next_offset
         owed_file = engine.settings.ingest_path / OWED_VECTORS_FILE
         assert [r[0] for r in json.loads(owed_file.read_text())["owed"]] == ["i900"]
         text = engine.metrics.render().decode()
         assert 'shopnow_freshness_seconds_count{source="two_tower"} 1.0' in text  # the batch's
         assert 'shopnow_freshness_seconds_count{source="two_tower_full"}' not in text
 
-        assert await engine.drain_backlog() == 0
+        assert await engine.writes.drain() == 0
         assert towers.vector_state(engine.catalog)["provisional"] == 0
         full = towers.vector(row)
         assert full is not None and not towers.is_provisional(row)
@@ -173,8 +173,8 @@ async def test_a_new_item_is_served_provisional_then_full(tmp_path: Path, backen
         assert 'shopnow_freshness_seconds_count{source="two_tower_full"} 1.0' in text  # lane
 
         cheaper = new.model_copy(update={"version": 2, "price": 5.0})  # same text
-        rep = await engine.upsert_items([cheaper])
-        assert rep.applied == ["i900"] and engine.backlog == 0  # full vector in the batch
+        rep = await engine.writes.upsert([cheaper])
+        assert rep.applied == ["i900"] and engine.writes.backlog == 0  # full vector in the batch
         assert not towers.is_provisional(row)
         assert (await engine.index.vector(full, 1, model=towers.version)).ids == ["i900"]
         assert await engine.index.versions(["i900"]) == {"i900": 2}
@@ -196,22 +196,22 @@ async def test_owed_full_vectors_are_owed_again_after_a_restart(tmp_path: Path) 
     and so is every row whose vector is provisional."""
     engine = await make_engine(tmp_path, towers=lambda c: tiny_towers(tmp_path / "towers", c))
     try:
-        towers, lane = engine.towers, engine.writer.lane
+        towers, lane = engine.towers, engine.writes.writer.lane
         assert towers is not None and lane is not None
         new = [
             item(900 + i, title=f"Trail lantern {uuid.uuid4().hex}", category=("Outdoor",))
             for i in range(2)
         ]
-        await engine.upsert_items(new)
-        await engine.worker.drain()  # checkpoint, and the owed list saved with it
+        await engine.writes.upsert(new)
+        await engine.writes.worker.drain()  # checkpoint, and the owed list saved with it
         rows = [engine.catalog.row_of[it.id] for it in new]
         assert all(towers.is_provisional(r) for r in rows)
         # the first one's text embedded just before the crash: full in memory only
         towers.ensure(engine.catalog, np.array(rows[:1], np.int64))
         lane.owed.clear()  # the crash: nothing owed in memory
-        assert engine.writer.restore_owed() == 2
+        assert engine.writes.writer.restore_owed() == 2
         assert sorted(lane.owed) == sorted(rows)
-        assert await engine.drain_backlog() == 0
+        assert await engine.writes.drain() == 0
         for r in rows:
             vec = towers.vector(r)
             assert vec is not None and not towers.is_provisional(r)
