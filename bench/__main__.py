@@ -31,6 +31,7 @@ def parser() -> argparse.ArgumentParser:
             "online",
             "rollout",
             "rules",
+            "import",
             "all",
         ],
     )

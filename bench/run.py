@@ -122,6 +122,10 @@ def run_bench(
         out["rollout"] = rollout_bench.run_named(
             quick=quick, opensearch_url=opensearch_url, smoke=smoke
         )
+    if which in ("import", "all"):
+        from bench import import_bench
+
+        out["import"] = import_bench.run(quick=quick, smoke=smoke)
     if which in ("rules", "all"):
         import tempfile
         from pathlib import Path

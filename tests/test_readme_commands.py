@@ -51,6 +51,7 @@ COVERAGE: dict[str, list[str]] = {
         "tests/test_setup.py::test_each_clone_runs_its_own_code",
     ],
     "make test": [f"{HERE}::test_make_demo_and_make_test_run_the_scripts", ".ci/run"],
+    "shopnow import": ["tests/ingest/imports/test_run.py::test_the_cli_reports_each_source"],
     "shopnow synth": [PIPELINE],
     "shopnow train-towers": [PIPELINE, "tests/engine/app/test_jobs.py"],
     "shopnow train-graph": [PIPELINE, "tests/engine/app/test_jobs.py"],
@@ -504,6 +505,7 @@ def test_bench_all_runs_every_benchmark(tmp_path: Path, monkeypatch: pytest.Monk
         e2e_bench,
         gowalla_bench,
         graph_bench,
+        import_bench,
         index_bench,
         ingest_bench,
         online_bench,
@@ -539,6 +541,7 @@ def test_bench_all_runs_every_benchmark(tmp_path: Path, monkeypatch: pytest.Monk
         (ingest_bench, "run_named"),
         (rollout_bench, "run_named"),
         (rules_bench, "run"),
+        (import_bench, "run"),
     ]:
         monkeypatch.setattr(module, fn, record(module.__name__.split(".")[-1][: -len("_bench")]))
     report = run_bench("all", quick=True, settings=Settings(shared_data=tmp_path))

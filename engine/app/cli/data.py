@@ -1,4 +1,4 @@
-"""`shopnow synth`, `index`, `ingest`: the data the engine serves."""
+"""`shopnow import`, `synth`, `index`, `ingest`: the data the engine serves."""
 
 from __future__ import annotations
 
@@ -11,6 +11,21 @@ from engine.app.cli.common import add_paths, positive, settings_from
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "import",
+        help="import a marketplace's catalog and logs (JSONL, CSV or Parquet in the schema of "
+        "docs/data.md, or a known public dataset through --adapter) into a dataset directory; "
+        "bad rows go to its quarantine with the reason, a file imported before is skipped",
+    )
+    p.add_argument("--into", type=Path, required=True, help="the dataset directory")
+    p.add_argument("--items", type=Path, nargs="+", default=[], help="catalog item files")
+    p.add_argument("--events", type=Path, nargs="+", default=[], help="interaction event files")
+    p.add_argument("--impressions", type=Path, nargs="+", default=[], help="impression log files")
+    p.add_argument("--adapter", help="a known public dataset: online-retail, amazon-beauty, icecat")
+    p.add_argument("--source", type=Path, help="the adapter's dataset directory")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=cmd_import)
+
     p = sub.add_parser("synth", help="generate a synthetic marketplace")
     p.add_argument("--out", type=Path, default=Path("var/data"))
     p.add_argument("--items", type=positive, default=50_000)
@@ -31,6 +46,19 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("file", type=Path)
     add_paths(p)
     p.set_defaults(fn=cmd_ingest)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    # imported when the command runs: `shopnow --help` loads none of it
+    from engine.app.importing import run_import
+
+    return run_import(
+        args.into,
+        {"items": args.items, "events": args.events, "impressions": args.impressions},
+        adapter=args.adapter,
+        source=args.source,
+        progress=not args.quiet,
+    )
 
 
 def cmd_synth(args: argparse.Namespace) -> int:

@@ -1,0 +1,52 @@
+"""`shopnow import`: files or an adapter's dataset into a dataset directory, with a report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ingest.imports.readers import file_source
+from ingest.imports.run import import_all
+from ingest.imports.schema import Kind
+from ingest.imports.source import Source
+
+
+def run_import(
+    into: Path,
+    files: dict[Kind, Sequence[Path]],
+    *,
+    adapter: str | None = None,
+    source: Path | None = None,
+    progress: bool = True,
+) -> int:
+    sources: list[Source] = []
+    if adapter is not None:
+        from ingest.imports.adapters import ADAPTERS
+
+        if adapter not in ADAPTERS:
+            raise ValueError(f"--adapter: unknown {adapter!r}; known: {', '.join(ADAPTERS)}")
+        if source is None or not source.is_dir():
+            raise ValueError(f"--adapter {adapter} needs --source, the dataset's directory")
+        sources += ADAPTERS[adapter](source)
+    elif source is not None:
+        raise ValueError("--source is the directory of an --adapter's dataset")
+    sources += [file_source(path, kind) for kind, paths in files.items() for path in paths]
+    if not sources:
+        raise ValueError("nothing to import: give --items, --events, --impressions or --adapter")
+    report = []
+    for out in import_all(sources, into, progress=progress):
+        e = out.entry
+        if out.skipped:
+            line = f"{e.label}: already imported ({e.imported:,} {e.kind} rows), skipped"
+        else:
+            line = f"{e.label}: {e.imported:,} of {e.rows:,} {e.kind} rows imported"
+            if e.quarantined:
+                line += f", {e.quarantined:,} quarantined in {out.quarantine}"
+        print(line, file=sys.stderr)
+        for err in out.errors:
+            print(f"  {err}", file=sys.stderr)
+        report.append({**e.__dict__, "skipped": out.skipped})
+    print(json.dumps({"dataset": str(into), "sources": report}, indent=2))
+    return 0
