@@ -21,16 +21,10 @@ REQUEST_COLUMNS = ("request", "ts", "user", "session", "surface", "query")
 USER_COLUMNS = ("segment", "user_ids")
 ITEM_COLUMNS = ("category", "brand", "seller", "price", "in_stock", "created_at", "variant_group")
 TRUTH_COLUMNS = ("user_pref", "item_vec", "item_quality", "complement_of")
-FILES = (
-    "items.jsonl",
-    "items_columns.npz",
-    "events.npz",
-    "requests.npz",
-    "users.npz",
-    "queries.txt",
-    "truth.npz",
-    "meta.json",
-)
+FILES = ("items.jsonl", "events.npz", "users.npz", "queries.txt", "meta.json")
+#: written by the generator only: an imported dataset has none of them (no job needs them;
+#: the hidden truth is read only by the simulation experiments)
+GENERATOR_FILES = ("items_columns.npz", "requests.npz", "truth.npz")
 
 
 @dataclass(frozen=True)
@@ -74,27 +68,30 @@ def load_dataset(data_dir: Path) -> SynthDataset:
     """Load everything but the item JSON (stream that with :func:`iter_items`)."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise FileNotFoundError(f"synthetic data directory not found: {data_dir}")
+        raise FileNotFoundError(f"data directory not found: {data_dir}")
     missing = [f for f in FILES if not (data_dir / f).is_file()]
     if missing:
-        raise FileNotFoundError(f"{data_dir}: missing {', '.join(missing)} (run the generator)")
+        raise FileNotFoundError(
+            f"{data_dir}: missing {', '.join(missing)} (run `shopnow import` or `shopnow synth`)"
+        )
     try:
         meta = json.loads((data_dir / "meta.json").read_text("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{data_dir / 'meta.json'}: invalid JSON ({exc})") from None
     if not isinstance(meta, dict) or "split_ts" not in meta or "counts" not in meta:
         raise ValueError(f"{data_dir / 'meta.json'}: missing 'split_ts' or 'counts'")
-    columns = _npz(data_dir / "items_columns.npz", ITEM_COLUMNS, True)
+    generated = (data_dir / "truth.npz").is_file()
+    columns = _npz(data_dir / "items_columns.npz", ITEM_COLUMNS, True) if generated else {}
     events = _npz(data_dir / "events.npz", EVENT_COLUMNS, True)
-    requests = _npz(data_dir / "requests.npz", REQUEST_COLUMNS, True)
+    requests = _npz(data_dir / "requests.npz", REQUEST_COLUMNS, True) if generated else {}
     users = _npz(data_dir / "users.npz", USER_COLUMNS, True)
-    truth = _npz(data_dir / "truth.npz", TRUTH_COLUMNS, False)
+    truth = _npz(data_dir / "truth.npz", TRUTH_COLUMNS, False) if generated else {}
     queries = (data_dir / "queries.txt").read_text("utf-8").splitlines()
-    n_items, n_users = len(columns["category"]), len(users["segment"])
+    n_items, n_users = int(meta["counts"].get("items", 0)), len(users["segment"])
     checks = {
-        "items": (n_items, meta["counts"].get("items")),
-        "item_vec rows": (len(truth["item_vec"]), n_items),
-        "user_pref rows": (len(truth["user_pref"]), n_users),
+        "items": (len(columns["category"]) if columns else n_items, n_items),
+        "item_vec rows": (len(truth["item_vec"]) if truth else n_items, n_items),
+        "user_pref rows": (len(truth["user_pref"]) if truth else n_users, n_users),
         "events": (len(events["ts"]), meta["counts"].get("events")),
         "queries": (len(queries), meta["counts"].get("queries")),
     }

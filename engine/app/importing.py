@@ -1,12 +1,15 @@
-"""`shopnow import`: files or an adapter's dataset into a dataset directory, with a report."""
+"""`shopnow import`: files or an adapter's dataset into a dataset directory, with a report,
+then laid out for the jobs (:mod:`ingest.imports.layout`): `--data DIR` reads it."""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.imports.layout import lay_out
 from ingest.imports.readers import file_source
 from ingest.imports.run import import_all
 from ingest.imports.schema import Kind
@@ -19,6 +22,7 @@ def run_import(
     *,
     adapter: str | None = None,
     source: Path | None = None,
+    cut: float | None = None,
     progress: bool = True,
 ) -> int:
     sources: list[Source] = []
@@ -48,5 +52,14 @@ def run_import(
         for err in out.errors:
             print(f"  {err}", file=sys.stderr)
         report.append({**e.__dict__, "skipped": out.skipped})
-    print(json.dumps({"dataset": str(into), "sources": report}, indent=2))
+    meta = lay_out(into, cut=cut)
+    c = meta["counts"]
+    print(
+        f"{into}: {c['items']:,} items, {c['events']:,} events ({c['users']:,} users, "
+        f"{c['anonymous_sessions']:,} anonymous sessions); cut at "
+        f"{datetime.fromtimestamp(meta['split_ts'], UTC).isoformat()} ({meta['cut']}); "
+        f"{c['events_on_unknown_items']:,} events on items not in the catalog left out",
+        file=sys.stderr,
+    )
+    print(json.dumps({"dataset": str(into), "sources": report, "layout": meta}, indent=2))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.app.cli.common import add_paths, positive, settings_from
@@ -23,6 +24,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--impressions", type=Path, nargs="+", default=[], help="impression log files")
     p.add_argument("--adapter", help="a known public dataset: online-retail, amazon-beauty, icecat")
     p.add_argument("--source", type=Path, help="the adapter's dataset directory")
+    p.add_argument(
+        "--cut",
+        type=_iso_time,
+        help="the temporal split, an ISO 8601 time: jobs train before it and evaluate after "
+        "it (default: when 90%% of the events had happened)",
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=cmd_import)
 
@@ -48,6 +55,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(fn=cmd_ingest)
 
 
+def _iso_time(text: str) -> float:
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     # imported when the command runs: `shopnow --help` loads none of it
     from engine.app.importing import run_import
@@ -57,6 +72,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         {"items": args.items, "events": args.events, "impressions": args.impressions},
         adapter=args.adapter,
         source=args.source,
+        cut=args.cut,
         progress=not args.quiet,
     )
 
