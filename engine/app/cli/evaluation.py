@@ -19,6 +19,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.add_argument("--plot", type=Path, help="write a PNG of NDCG@10 per segment and surface")
+    p.add_argument(
+        "--judgments",
+        type=Path,
+        help="CSV query,docid,rating: search quality on graded judgments of the catalog under "
+        "--data, through the served search pipeline",
+    )
     p.set_defaults(fn=cmd_eval)
 
     p = sub.add_parser(
@@ -49,6 +55,17 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.judgments is not None:
+        from engine.offline.evaluation.judged import rank_judged, read_judgments, score
+
+        judgments = read_judgments(args.judgments)
+        ranked = asyncio.run(rank_judged(settings_from(args), sorted(judgments)))
+        report = score(judgments, ranked)
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            print(f"{report['queries']} judged queries: {json.dumps(report['overall'])}")
+        return 0
     if args.dataset == "beauty":
         from engine.offline.evaluation.beauty import evaluate_beauty, format_report
 
