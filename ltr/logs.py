@@ -98,6 +98,56 @@ class LogReplay:
             req_ids = np.sort(rng.choice(req_ids, max_requests, replace=False))
         return list(self._build(req_ids, imp, resp))
 
+    @property
+    def has_impressions(self) -> bool:
+        """Whether the log holds served pages (impressions with a request id)."""
+        ev = self.events
+        return bool(np.any((ev["kind"] == 0) & (ev["request"] >= 0)))
+
+    def interaction_requests(
+        self, t0: float, t1: float, *, max_requests: int | None = None, seed: int = 0
+    ) -> list[LoggedRequest]:
+        """Requests replayed from interactions, for logs without served pages: one feed
+        request per session that acts on at least two distinct items within ``[t0, t1)``, at
+        the time of its second distinct item. The context is what the engine would know then:
+        the session so far (its first item) and, for a known user, the history before; the
+        positives are the distinct items the session acts on from then on, graded by their
+        best kind. The ``rows`` are these positives only: candidates come from the pipeline."""
+        ev = self.events
+        act = np.flatnonzero(
+            (ev["kind"] >= 1) & (ev["kind"] <= 3) & (ev["ts"] >= t0) & (ev["ts"] < t1)
+        )
+        order = act[np.lexsort((ev["ts"][act], ev["session"][act]))]
+        sessions = ev["session"][order]
+        bounds = np.flatnonzero(np.diff(sessions)) + 1
+        out: list[LoggedRequest] = []
+        for part in np.split(order, bounds):
+            items = ev["item"][part].astype(np.int64)
+            _, first = np.unique(items, return_index=True)
+            if len(first) < 2:
+                continue
+            at = int(np.sort(first)[1])  # the first event on the second distinct item
+            later, grades = items[at:], GRADE[ev["kind"][part][at:]]
+            rows = np.unique(later[later != items[0]])
+            best = np.array([grades[later == r].max() for r in rows], np.int8)
+            j = int(part[at])
+            out.append(
+                LoggedRequest(
+                    request=len(out),
+                    ts=float(ev["ts"][j]),
+                    user=int(ev["user"][j]),
+                    session=int(ev["session"][j]),
+                    surface=Surface.feed,
+                    query="",
+                    rows=rows,
+                    grades=best,
+                )
+            )
+        if max_requests is not None and len(out) > max_requests:
+            keep = np.sort(np.random.default_rng(seed).choice(len(out), max_requests, False))
+            out = [out[i] for i in keep]
+        return sorted(out, key=lambda r: r.ts)
+
     def _build(
         self, req_ids: I64, imp: npt.NDArray[np.bool_], resp: npt.NDArray[np.bool_]
     ) -> Iterator[LoggedRequest]:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from towers.serving import TowerServing
 
 log = logging.getLogger("shopnow.evaluate")
+BASELINES = ("popular", "covis")  # one source each, ranked by the heuristic
 
 
 async def evaluate(
@@ -64,7 +65,10 @@ async def evaluate(
     cold = cold_start_state(settings, catalog, signals)
 
     def spec(
-        scorer: Any, names: tuple[str, ...] | None = None, model: TowerServing | None = None
+        scorer: Any,
+        names: tuple[str, ...] | None = None,
+        model: TowerServing | None = None,
+        sources: tuple[str, ...] | None = None,
     ) -> PipelineSpec:
         return build_spec(
             settings=settings,
@@ -78,6 +82,7 @@ async def evaluate(
             deadline_ms=settings.offline_deadline_ms,
             cold_start=cold,
             towers_in_memory=model is not None,
+            sources=sources,
         )
 
     if towers is not None:
@@ -99,6 +104,10 @@ async def evaluate(
         if served.artifact is not None:
             specs["lambdamart"] = spec(served.scorer, served.feature_names)
     replay, reqs = held_out(ds, max_requests=max_requests, seed=seed)
+    if rankers is None and towers is None and not replay.has_impressions:
+        # interaction logs: the baselines, the same requests in the same run
+        for name in BASELINES:
+            specs[f"baseline:{name}"] = spec(HeuristicScorer(), sources=(name,))
     complements = complement_pairs(ds)
     report = await evaluate_requests(
         specs,

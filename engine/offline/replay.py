@@ -45,13 +45,23 @@ def log_replay(ds: SynthDataset) -> LogReplay:
     return LogReplay(ds.events, ds.users["segment"], ds.users["user_ids"], ds.queries)
 
 
+def logged_requests(
+    replay: LogReplay, t0: float, t1: float, *, max_requests: int | None, seed: int
+) -> list[LoggedRequest]:
+    """The requests of ``[t0, t1)`` with a positive: the served pages when the log has them,
+    else requests replayed from interactions (:meth:`LogReplay.interaction_requests`)."""
+    if replay.has_impressions:
+        return replay.requests(t0, t1, max_requests=max_requests, seed=seed)
+    return replay.interaction_requests(t0, t1, max_requests=max_requests, seed=seed)
+
+
 def held_out(
     ds: SynthDataset, *, max_requests: int, seed: int
 ) -> tuple[LogReplay, list[LoggedRequest]]:
     """The replay and the logged requests after the split, as every evaluation reads them."""
     replay = log_replay(ds)
     split, end = float(ds.meta["split_ts"]), float(ds.meta["end"])
-    return replay, replay.requests(split, end + 1, max_requests=max_requests, seed=seed)
+    return replay, logged_requests(replay, split, end + 1, max_requests=max_requests, seed=seed)
 
 
 def complement_pairs(ds: SynthDataset) -> tuple[I64, I64] | None:

@@ -18,7 +18,7 @@ from engine.core.settings import Settings
 from engine.offline.cold_start_replay import ColdStartReplay
 from engine.offline.monitoring.gate import GateRule, gate, gate_towers
 from engine.offline.monitoring.reference import build_reference
-from engine.offline.replay import build_signals, log_replay, ranker_feature_time
+from engine.offline.replay import build_signals, log_replay, logged_requests, ranker_feature_time
 from engine.serving import backends
 from engine.serving.assembly import (
     RANKER_WINDOW,
@@ -125,7 +125,7 @@ async def train(
     spec = ranker_spec(cold)
     replay = log_replay(ds)
     advance = ColdStartReplay(cold, ds.events).advance
-    reqs = replay.requests(t_feat, split, max_requests=max_requests, seed=seed)
+    reqs = logged_requests(replay, t_feat, split, max_requests=max_requests, seed=seed)
     if len(reqs) < 50:
         raise ValueError(f"only {len(reqs)} logged requests with clicks to train on")
     cut = int(len(reqs) * 0.85)

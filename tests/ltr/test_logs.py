@@ -31,3 +31,37 @@ def test_feed_contexts_carry_the_sessions_earlier_searches() -> None:
     search = replay.context(reqs[8])
     assert search.surface == Surface.search and search.query == "lamp"
     assert search.session_queries == ()  # search requests carry their own query
+
+
+# interaction logs (no served pages): a known user's earlier basket (session 0), then a
+# basket of three items (session 1: item 5 first, then 6 and 7, 7 also carted later), an
+# anonymous basket of one item (session 2: no request), and an anonymous basket of two
+# (session 3).
+BASKETS = {
+    "ts": np.array([1.0, 1.001, 50.0, 50.001, 50.002, 50.5, 60.0, 70.0, 70.001]),
+    "user": np.array([0, 0, 0, 0, 0, 0, 1, 2, 2]),
+    "session": np.array([0, 0, 1, 1, 1, 1, 2, 3, 3]),
+    "request": np.full(9, -1),
+    "kind": np.array([3, 3, 3, 3, 3, 2, 3, 3, 3], np.int8),
+    "item": np.array([1, 2, 5, 6, 7, 7, 9, 4, 8]),
+    "position": np.full(9, -1),
+    "query": np.full(9, -1),
+    "surface": np.zeros(9, np.int8),
+}
+
+
+def test_interaction_logs_replay_one_request_per_basket_after_its_first_item() -> None:
+    replay = LogReplay(BASKETS, np.array([1, 0, 0], np.int8), np.array(["u0", "~s2", "~s3"]), [])
+    assert not replay.has_impressions and replay.has_impressions is not None
+    reqs = replay.interaction_requests(40.0, 100.0)
+    assert [(r.session, r.ts) for r in reqs] == [(1, 50.001), (3, 70.001)]
+    first = reqs[0]
+    assert first.rows.tolist() == [6, 7] and first.grades.tolist() == [3, 3]
+    ctx = replay.context(first)
+    assert ctx.session.rows.tolist() == [5]  # the basket so far
+    assert sorted(ctx.user_history.rows.tolist()) == [1, 2, 5]  # and the earlier basket
+    anon = replay.context(reqs[1])
+    assert anon.user_id is None and anon.session.rows.tolist() == [4]
+    assert anon.user_history.rows.tolist() == []
+    assert replay.interaction_requests(0.0, 100.0, max_requests=1, seed=0)[0].session in (0, 1, 3)
+    assert LogReplay(EVENTS, np.array([2, 0], np.int8), np.array(["u0", "u1"]), []).has_impressions

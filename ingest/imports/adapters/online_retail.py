@@ -12,7 +12,10 @@ Codes are kept as written (``85049a`` and ``85049A`` are two items); one code wi
 (``BANK CHARGES``) fails the schema's id pattern and is quarantined with its lines.
 
 Events: every line with ``Quantity > 0`` whose ``InvoiceNo`` does not start with ``C`` is a
-``purchase``: ``ts`` = ``InvoiceDate`` (the file's UK times, read as UTC), ``user_id`` =
+``purchase``: ``ts`` = ``InvoiceDate`` (the file's UK times, read as UTC) plus 1 ms per line
+before it in its invoice (the lines of an invoice share one time: this keeps the basket's
+order, so that a replay can show the first items of a basket as the session so far and ask
+for the rest), ``user_id`` =
 ``CustomerID`` as an integer string (missing on 25% of them: anonymous buyers),
 ``session_id`` = ``InvoiceNo`` (so one basket is one session), ``item_id`` = ``StockCode``,
 ``quantity`` = ``Quantity``. Lines at price 0 with a positive quantity (1,181) are kept.
@@ -23,7 +26,7 @@ events: :func:`summary` counts them. A row's location is its 0-based row in the 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +86,17 @@ def _items(path: Path) -> Iterator[Located]:
 
 
 def _events(path: Path) -> Iterator[Located]:
+    invoice, k = None, 0
     for n, line in _lines(path):
         if line["Quantity"] <= 0 or line["InvoiceNo"].startswith("C"):
             continue
+        k = k + 1 if line["InvoiceNo"] == invoice else 0
+        invoice = line["InvoiceNo"]
         customer = line["CustomerID"]
         yield (
             f"{FILE} row {n}",
             {
-                "ts": line["InvoiceDate"],
+                "ts": line["InvoiceDate"] + timedelta(milliseconds=k),
                 "user_id": None if customer is None else str(int(customer)),
                 "session_id": line["InvoiceNo"],
                 "kind": "purchase",
@@ -126,7 +132,7 @@ def sources(directory: Path) -> list[Source]:
             "events",
             label,
             lambda: _events(path),
-            file_digest([path], salt=f"{NAME} v1 events"),
+            file_digest([path], salt=f"{NAME} v2 events"),
             total=summary(directory)["events"],
         ),
     ]

@@ -15,6 +15,7 @@ import pytest
 
 from engine.core.contracts import FeedRequest, SearchRequest
 from engine.core.settings import Settings
+from engine.offline.evaluate import evaluate
 from engine.offline.train import build_index
 from engine.serving.assembly import open_engine
 from ingest.imports.adapters import ADAPTERS
@@ -114,3 +115,11 @@ def test_online_retail_imports_indexes_and_serves(
     found, feed = asyncio.run(serve())
     assert found[0] == "20725"  # LUNCH BAG RED RETROSPOT
     assert len(feed) >= 10
+    # held-out baskets after the cut, replayed from interactions, with the baselines
+    rep = asyncio.run(evaluate(s, max_requests=300, progress=False))
+    assert {"heuristic", "baseline:popular", "baseline:covis"} <= set(rep)
+    for name in ("heuristic", "baseline:popular"):
+        cells = rep[name]["feed"]
+        assert {"anonymous", "weak", "heavy"} <= set(cells)
+        assert all(cells[g]["ndcg@10"] > 0 for g in ("anonymous", "weak", "heavy"))
+    assert rep["requests"] == 300
