@@ -38,6 +38,7 @@ from engine.offline.evaluate import evaluate
 from engine.offline.train import build_index, train, train_towers
 from engine.serving import backends
 from engine.serving.assembly import load_catalog, open_engine
+from engine.serving.sources.registry import k_of
 from ltr.logs import LogReplay
 from synth.dataset import load_dataset
 
@@ -92,12 +93,13 @@ async def serving_figures(settings: Settings, n: int) -> dict[str, Any]:
     timed(search)  # every text now cached
     out["query_tower_search_cached_text"] = _pct(timed(search))
     src = next(s.source for s in engine.spec.sources if s.source.name == "two_tower")
+    k = k_of(settings, "two_tower")
     ts = []
     for c in ctxs:
         t = time.perf_counter()
-        await src.fetch(c, settings.source_k["two_tower"])
+        await src.fetch(c, k)
         ts.append((time.perf_counter() - t) * 1e3)
-    out[f"two_tower_source_top{settings.source_k['two_tower']}"] = _pct(ts)
+    out[f"two_tower_source_top{k}"] = _pct(ts)
     await engine.close()
     out["item_embedding"] = _ingest_rate(settings, towers)
     return out

@@ -8,14 +8,14 @@ from pydantic import TypeAdapter
 
 from engine.core.contracts import Item
 from synth import SynthDataset, SynthSummary, generate, iter_items
-from synth.dataset import FILES
+from synth.dataset import FILES, GENERATOR_FILES
 from tests.synth.conftest import N_EVENTS, N_ITEMS
 
 IMPRESSION, CLICK, CART, PURCHASE, SEARCH = range(5)
 
 
 def _bytes(d: Path) -> dict[str, bytes]:
-    return {f: (d / f).read_bytes() for f in FILES}
+    return {f: (d / f).read_bytes() for f in FILES + GENERATOR_FILES}
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
