@@ -68,6 +68,22 @@ def server_warnings(log: str) -> list[str]:
     return list(seen)
 
 
+def server_errors(log: str) -> list[str]:
+    """The last line of each traceback the server logged as an unhandled error (a 500): a
+    fuzz run may miss one that only a race produced, the log does not."""
+    out = []
+    for line in log.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("level") == "ERROR" and "exc" in rec:
+            out.append(str(rec["exc"]).strip().splitlines()[-1])
+    return list(dict.fromkeys(out))
+
+
 def build_world(work: Path, items: int, events: int) -> dict[str, str]:
     """A synthetic marketplace indexed under ``work``; returns the path flags of the CLI."""
     paths = {"--data": str(work / "data"), "--index": str(work / "index")}
@@ -179,11 +195,13 @@ def run(*, cases: int, quick: bool, workdir: Path | None = None, seed: int = 7) 
             finally:
                 server.terminate()
                 server.wait(timeout=30)
-        warned = server_warnings(log.read_text(errors="replace"))
+        text = log.read_text(errors="replace")
+        warned, errors = server_warnings(text), server_errors(text)
     return {
         "cases": sum(r.cases for r in runs),
         "failing_cases": sum(r.failing_cases for r in runs),
         "server_warnings": warned,
+        "server_errors": errors,
         "server_exit": server.returncode,
         "examples_per_operation": per_op,
         "checks": CHECKS.split(","),

@@ -160,6 +160,9 @@ class LogReader:
         self.log = log
         self.offset = start
         self._pos = 0
+        # the worker reads while monitoring threads peek: the offset and file position move
+        # together, under this lock
+        self._lock = threading.Lock()
         self._skip_to(start)
 
     def _skip_to(self, start: int) -> None:
@@ -171,26 +174,28 @@ class LogReader:
 
     def peek(self) -> Record | None:
         """The record at the current offset, without moving past it (None at the end)."""
-        if self.offset >= self.log.next_offset:
-            return None
-        with self.log.path.open("rb") as fh:
-            fh.seek(self._pos)
-            rec = orjson.loads(fh.readline())
+        with self._lock:
+            if self.offset >= self.log.next_offset:
+                return None
+            with self.log.path.open("rb") as fh:
+                fh.seek(self._pos)
+                rec = orjson.loads(fh.readline())
         return Record(rec.pop("offset"), rec.pop("at"), rec)
 
     def read(self, limit: int) -> list[Record]:
         """Up to ``limit`` records from the current offset (fewer at the end)."""
-        end = min(self.log.next_offset, self.offset + limit)
-        out: list[Record] = []
-        if end <= self.offset:
-            return out
-        with self.log.path.open("rb") as fh:
-            fh.seek(self._pos)
-            while self.offset + len(out) < end:
-                line = fh.readline()
-                rec = orjson.loads(line)
-                off = rec.pop("offset")
-                out.append(Record(off, rec.pop("at"), rec))
-            self._pos = fh.tell()
-        self.offset += len(out)
+        with self._lock:
+            end = min(self.log.next_offset, self.offset + limit)
+            out: list[Record] = []
+            if end <= self.offset:
+                return out
+            with self.log.path.open("rb") as fh:
+                fh.seek(self._pos)
+                while self.offset + len(out) < end:
+                    line = fh.readline()
+                    rec = orjson.loads(line)
+                    off = rec.pop("offset")
+                    out.append(Record(off, rec.pop("at"), rec))
+                self._pos = fh.tell()
+            self.offset += len(out)
         return out

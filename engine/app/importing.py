@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.imports.adapters import ADAPTERS
 from ingest.imports.layout import lay_out
 from ingest.imports.readers import file_source
 from ingest.imports.run import import_all
@@ -27,8 +28,6 @@ def run_import(
 ) -> int:
     sources: list[Source] = []
     if adapter is not None:
-        from ingest.imports.adapters import ADAPTERS
-
         if adapter not in ADAPTERS:
             raise ValueError(f"--adapter: unknown {adapter!r}; known: {', '.join(ADAPTERS)}")
         if source is None or not source.is_dir():

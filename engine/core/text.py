@@ -4,6 +4,9 @@ hashed."""
 
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 import tantivy
@@ -30,6 +33,14 @@ def tokens(text: str) -> list[str]:
     return [t for t in _ANALYZER.analyze(text) if len(t) > 1]
 
 
+@lru_cache(maxsize=1 << 18)
+def token_id(token: str) -> int:
+    """A token's 64-bit id, the same in every process (Python's ``hash`` of a string is salted
+    per process, which made anything built from these ids differ from run to run)."""
+    digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
 def token_ids(text: str) -> npt.NDArray[np.int64]:
-    """Sorted unique token hashes (process-local; never persisted)."""
-    return np.unique(np.fromiter((hash(t) for t in tokens(text)), np.int64))
+    """Sorted unique token ids, stable across processes."""
+    return np.unique(np.fromiter((token_id(t) for t in tokens(text)), np.int64))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.api_fuzz import run, server_warnings
+from bench.api_fuzz import run, server_errors, server_warnings
 
 pytestmark = pytest.mark.slow  # builds a world and trains or serves end to end
 
@@ -25,7 +25,18 @@ def test_fuzzing_the_live_api_finds_nothing(tmp_path: Path) -> None:
         assert r["cases"] > 300, r
         assert r["failing_cases"] == 0 and r["exit_code"] == 0, r["tail"]
     assert out["server_warnings"] == []
+    assert out["server_errors"] == []
     assert out["server_exit"] is not None
+
+
+def test_server_errors_are_read_from_the_log() -> None:
+    log = (
+        "2026-12-06 INFO faiss.loader Loading faiss.\n"
+        '{"level":"WARNING","msg":"Invalid HTTP request received."}\n'
+        '{"level":"ERROR","msg":"unhandled error","exc":"Traceback:\\n  x\\nValueError: bad"}\n'
+        '{"level":"ERROR","msg":"unhandled error","exc":"Traceback:\\n  y\\nValueError: bad"}\n'
+    )
+    assert server_errors(log) == ["ValueError: bad"]
 
 
 def test_server_warnings_are_read_from_the_log() -> None:

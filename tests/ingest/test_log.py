@@ -1,3 +1,5 @@
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,40 @@ def test_reader_follows_appends(tmp_path: Path) -> None:
     assert reader.read(10) == [] and reader.peek() is None
     with pytest.raises(ValueError, match="past the end"):
         LogReader(log, 99)
+
+
+def test_peeking_while_the_worker_reads_never_sees_a_torn_position(tmp_path: Path) -> None:
+    # monitoring peeks from another thread while the worker reads: the offset and the file
+    # position must move together (a peek between them once read past the last line)
+    log = IngestLog(tmp_path / "log")
+    log.append([upsert_body({"item_id": f"i{n}"}) for n in range(4000)])
+    reader = LogReader(log, 0)
+    errors: list[BaseException] = []
+    peeked: list[int] = []
+    done = threading.Event()
+
+    def peek() -> None:
+        try:
+            while not done.is_set():
+                rec = reader.peek()
+                if rec is not None:
+                    peeked.append(rec.offset)
+        except BaseException as exc:  # the failure this test is for
+            errors.append(exc)
+
+    t = threading.Thread(target=peek)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so the window is hit
+    try:
+        t.start()
+        got = 0
+        while got < 4000:
+            got += len(reader.read(1))
+    finally:
+        done.set()
+        t.join()
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert reader.peek() is None
+    assert peeked and all(0 <= o < 4000 for o in peeked)
+    assert peeked == sorted(peeked)

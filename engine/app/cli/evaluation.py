@@ -56,6 +56,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.judgments is not None:
+        # imported when the command runs (ranx and the engine): `shopnow --help` loads none of it
         from engine.offline.evaluation.judged import rank_judged, read_judgments, score
 
         judgments = read_judgments(args.judgments)
@@ -67,6 +68,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"{report['queries']} judged queries: {json.dumps(report['overall'])}")
         return 0
     if args.dataset == "beauty":
+        # LightGBM and the Beauty recipe load only for this dataset
         from engine.offline.evaluation.beauty import evaluate_beauty, format_report
 
         s = settings_from(args)
@@ -110,6 +112,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     quick = args.quick
     settings = settings_from(args)
     if args.dataset == "beauty":
+        # the Beauty comparison (torch, LightGBM) loads only for this dataset
         from engine.offline.compare import beauty
 
         data = settings.shared_data / "amazon-beauty"
