@@ -22,6 +22,7 @@ from engine.core.contracts import Surface
 from engine.core.pipeline.candidates import CandidatePool
 from engine.core.pipeline.context import RequestContext
 from engine.core.pipeline.stages import FeatureFrame
+from engine.core.retrieval.covisitation import CovisitationIndex, CoVisits
 from engine.core.signals import DAY, Signals
 from ltr.aggregates import ItemAggregates
 from ltr.compliance import FieldUse
@@ -36,6 +37,7 @@ class FeatureInputs:
     signals: Signals
     aggregates: ItemAggregates
     intent: QueryIntent
+    covis: CoVisits | None = None  # the co-visitation tables, for the pair features
 
     @property
     def rows(self) -> npt.NDArray[np.int64]:
@@ -244,6 +246,35 @@ def _intent_shares(x: FeatureInputs) -> tuple[F32, F32]:
     return x.intent.shares(x.ctx.query, cats, roots)
 
 
+# --- the candidate against the items just acted on (the co-visitation tables) ---------------
+PAIR_DEPTH = 3  # the last items acted on that each candidate is compared with
+
+
+def _pair(table: str, k: int, x: FeatureInputs) -> F32:
+    """The ``table`` co-visitation score from the ``k``-th most recent item to the candidate
+    (NaN without a ``k``-th item or the table)."""
+    index: CovisitationIndex | None = None if x.covis is None else getattr(x.covis, table)
+    recent, _ = x.ctx.recent_rows(PAIR_DEPTH)
+    if index is None or len(recent) <= k:
+        return x.full(np.nan)
+    return index.pair_scores(int(recent[k]), x.rows)
+
+
+def _leads_to_last(x: FeatureInputs) -> F32:
+    """How much the candidate usually comes before the last item (sequential table)."""
+    index = None if x.covis is None else x.covis.sequential
+    recent, _ = x.ctx.recent_rows(1)
+    if index is None or len(recent) == 0:
+        return x.full(np.nan)
+    return index.into(x.rows, int(recent[0]))
+
+
+for _k in range(PAIR_DEPTH):
+    for _table, _prefix in (("symmetric", "covis"), ("sequential", "seq")):
+        feature(f"{_prefix}_last{_k + 1}", "user_item")(partial(_pair, _table, _k))
+feature("seq_leads_to_last", "user_item")(_leads_to_last)
+
+
 # --- source scores (one pair per source, named after it) --------------------------------------
 def _source_score(j: int, x: FeatureInputs) -> F32:
     return x.pool.source_scores[:, j].copy()
@@ -308,10 +339,12 @@ class FeatureHydrator:
         signals: Signals,
         min_support: int,
         rebuild_every_s: float = 10.0,
+        covis: CoVisits | None = None,
     ) -> None:
         self.features = features
         self.catalog = catalog
         self.signals = signals
+        self.covis = covis
         self.min_support = min_support
         self.rebuild_every_s = rebuild_every_s
         self.aggregates = ItemAggregates.build(catalog, min_support)
@@ -358,5 +391,7 @@ class FeatureHydrator:
 
     def hydrate(self, ctx: RequestContext, pool: CandidatePool) -> FeatureFrame:
         aggregates = self.current_aggregates()
-        inputs = FeatureInputs(ctx, pool, self.catalog, self.signals, aggregates, self.intent)
+        inputs = FeatureInputs(
+            ctx, pool, self.catalog, self.signals, aggregates, self.intent, self.covis
+        )
         return compute_frame(self.features, inputs)

@@ -148,6 +148,39 @@ class LogReplay:
             out = [out[i] for i in keep]
         return sorted(out, key=lambda r: r.ts)
 
+    def next_item_requests(
+        self, t0: float, t1: float, *, max_requests: int | None = None, seed: int = 0
+    ) -> list[LoggedRequest]:
+        """Next-interaction requests, for logs of sequences rather than baskets: one feed
+        request per visitor (a known user, else an anonymous session) at their first
+        interaction within ``[t0, t1)``; the context is everything before it, the positive is
+        the item of that interaction, graded by its kind."""
+        ev = self.events
+        act = np.flatnonzero(
+            (ev["kind"] >= 1) & (ev["kind"] <= 3) & (ev["ts"] >= t0) & (ev["ts"] < t1)
+        )
+        anonymous = self.segments[ev["user"][act]] == 0
+        visitor = np.where(anonymous, -1 - ev["session"][act].astype(np.int64), ev["user"][act])
+        order = np.lexsort((act, ev["ts"][act], visitor))  # time order within a visitor
+        _, first = np.unique(visitor[order], return_index=True)
+        out = [
+            LoggedRequest(
+                request=n,
+                ts=float(ev["ts"][j]),
+                user=int(ev["user"][j]),
+                session=int(ev["session"][j]),
+                surface=Surface.feed,
+                query="",
+                rows=np.array([ev["item"][j]], np.int64),
+                grades=np.array([GRADE[ev["kind"][j]]], np.int8),
+            )
+            for n, j in enumerate(act[order[first]])
+        ]
+        if max_requests is not None and len(out) > max_requests:
+            keep = np.sort(np.random.default_rng(seed).choice(len(out), max_requests, False))
+            out = [out[i] for i in keep]
+        return sorted(out, key=lambda r: r.ts)
+
     def _build(
         self, req_ids: I64, imp: npt.NDArray[np.bool_], resp: npt.NDArray[np.bool_]
     ) -> Iterator[LoggedRequest]:

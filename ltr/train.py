@@ -48,13 +48,17 @@ async def build_training_set(
     requests: list[LoggedRequest],
     *,
     negatives: int = 20,
+    retrieved_only: bool = False,
     seed: int = 0,
     progress: bool = True,
     desc: str = "features",
     advance: Callable[[float], Awaitable[None]] | None = None,
 ) -> TrainingSet:
     """Features of each logged request's impressed items plus ``negatives`` sampled
-    unimpressed candidates; ``advance`` brings the online state to each request's time."""
+    unimpressed candidates; ``advance`` brings the online state to each request's time.
+    ``retrieved_only``: positives the pipeline's sources did not propose are left out (for
+    requests replayed from interactions: a positive no source found has no source scores at
+    all, which nothing in serving ever has, and would teach the ranker that emptiness)."""
     rng = np.random.default_rng(seed)
     xs: list[npt.NDArray[np.float32]] = []
     ys: list[npt.NDArray[np.int8]] = []
@@ -73,7 +77,8 @@ async def build_training_set(
             extra = rng.choice(extra, min(negatives, len(extra)), replace=False)
         else:
             extra = extra[:0]
-        pool = pool.with_rows(lr.rows)
+        if not retrieved_only:
+            pool = pool.with_rows(lr.rows)
         keep = np.isin(pool.rows, np.concatenate([lr.rows, extra]))
         sub = pool.take(keep)
         frame = hydrator.hydrate(ctx, sub)

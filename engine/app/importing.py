@@ -27,12 +27,14 @@ def run_import(
     progress: bool = True,
 ) -> int:
     sources: list[Source] = []
+    protocol = None  # the one recorded by an earlier import, if any
     if adapter is not None:
         if adapter not in ADAPTERS:
             raise ValueError(f"--adapter: unknown {adapter!r}; known: {', '.join(ADAPTERS)}")
         if source is None or not source.is_dir():
             raise ValueError(f"--adapter {adapter} needs --source, the dataset's directory")
-        sources += ADAPTERS[adapter](source)
+        sources += ADAPTERS[adapter].sources(source)
+        protocol = ADAPTERS[adapter].protocol
     elif source is not None:
         raise ValueError("--source is the directory of an --adapter's dataset")
     sources += [file_source(path, kind) for kind, paths in files.items() for path in paths]
@@ -51,7 +53,7 @@ def run_import(
         for err in out.errors:
             print(f"  {err}", file=sys.stderr)
         report.append({**e.__dict__, "skipped": out.skipped})
-    meta = lay_out(into, cut=cut)
+    meta = lay_out(into, cut=cut, protocol=protocol)
     c = meta["counts"]
     print(
         f"{into}: {c['items']:,} items, {c['events']:,} events ({c['users']:,} users, "

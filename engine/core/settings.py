@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         description="enabled candidate sources (default: every registered one); two_tower "
         "needs a towers model (`shopnow train-towers`), graph and bought_together a graph "
         "model (`shopnow train-graph`). Traditional only: "
-        "bm25,covis,popular,trending,popular_in_context,new_arrivals",
+        "bm25,covis,popular,trending,popular_in_context,new_arrivals,sequence",
     )
     text_cache: Path | None = Field(
         Path.home() / ".cache" / "shopnow" / "text-embeddings",

@@ -18,7 +18,13 @@ from engine.core.settings import Settings
 from engine.offline.cold_start_replay import ColdStartReplay
 from engine.offline.monitoring.gate import GateRule, gate, gate_towers
 from engine.offline.monitoring.reference import build_reference
-from engine.offline.replay import build_signals, log_replay, logged_requests, ranker_feature_time
+from engine.offline.replay import (
+    build_signals,
+    log_replay,
+    logged_requests,
+    ranker_feature_time,
+    request_kind,
+)
 from engine.serving import backends
 from engine.serving.assembly import (
     RANKER_WINDOW,
@@ -42,6 +48,10 @@ from ltr.scorers import LambdaMartScorer
 from ltr.train import build_training_set, train_ranker
 from synth.dataset import load_dataset
 
+#: negatives per request replayed from interactions, sampled from the candidates it served
+#: (logs with impressions: 20 of the candidates not shown)
+NEGATIVES = 100
+
 log = logging.getLogger("shopnow.train")
 
 OUTPUT_REFERENCE_REQUESTS = 500  # requests of the towers' tower-output drift reference
@@ -60,7 +70,7 @@ async def build_index(settings: Settings, progress: bool = True) -> dict[str, An
     split = float(ds.meta["split_ts"])
     signals, covis = build_signals(ds, catalog, split)
     signals.save(settings.model_dir / "signals")
-    covis.save(settings.model_dir / "covis.npz")
+    covis.save(settings.model_dir)
     return {
         "items": len(catalog),
         "indexed": n,
@@ -88,8 +98,8 @@ async def train(
     ds = load_dataset(settings.data_dir)
     catalog = load_catalog(settings)
     index = await backends.open_index(settings, offline=True)
-    start, split = float(ds.meta["start"]), float(ds.meta["split_ts"])
-    t_feat = ranker_feature_time(start, split)
+    split = float(ds.meta["split_ts"])
+    t_feat = ranker_feature_time(ds.meta)
     signals, covis = build_signals(ds, catalog, t_feat)
     # Two-tower features from the model that ended at the feature time; its item vectors are not
     # in the index (that holds the served model's), so its source searches them in memory.
@@ -125,7 +135,8 @@ async def train(
     spec = ranker_spec(cold)
     replay = log_replay(ds)
     advance = ColdStartReplay(cold, ds.events).advance
-    reqs = logged_requests(replay, t_feat, split, max_requests=max_requests, seed=seed)
+    kind = request_kind(ds.meta)
+    reqs = logged_requests(replay, t_feat, split, max_requests=max_requests, seed=seed, kind=kind)
     if len(reqs) < 50:
         raise ValueError(f"only {len(reqs)} logged requests with clicks to train on")
     cut = int(len(reqs) * 0.85)
@@ -139,6 +150,8 @@ async def train(
         progress=progress,
         desc="train features",
         advance=advance,
+        retrieved_only=not replay.has_impressions,
+        negatives=20 if replay.has_impressions else NEGATIVES,
     )
     va = await build_training_set(
         executor,
@@ -149,6 +162,8 @@ async def train(
         progress=progress,
         desc="valid features",
         advance=advance,
+        retrieved_only=not replay.has_impressions,
+        negatives=20 if replay.has_impressions else NEGATIVES,
     )
     features = resolve(tr.feature_names, SOURCE_NAMES)
     artifact = train_ranker(
@@ -229,7 +244,7 @@ def train_towers(
     gated = served is not None and not force and indexed
     out: dict[str, Any] = {}
     for window, end, directory in (
-        (RANKER_WINDOW, ranker_feature_time(start, split), settings.towers_ranker_dir),
+        (RANKER_WINDOW, ranker_feature_time(ds.meta), settings.towers_ranker_dir),
         (SERVE_WINDOW, split, settings.towers_dir),
     ):
         data = marketplace_data(
@@ -321,7 +336,7 @@ def train_graph(
 
     ds = load_dataset(settings.data_dir)
     catalog = load_catalog(settings)
-    start, split = float(ds.meta["start"]), float(ds.meta["split_ts"])
+    split = float(ds.meta["split_ts"])
     cfg = LightGCNConfig(
         batch_size=8192,
         lr=0.01,
@@ -333,7 +348,7 @@ def train_graph(
     )
     out: dict[str, Any] = {}
     for window, until in (
-        (RANKER_WINDOW, ranker_feature_time(start, split)),
+        (RANKER_WINDOW, ranker_feature_time(ds.meta)),
         (SERVE_WINDOW, split),
     ):
         model, report = train_marketplace_graph(ds, catalog, until, cfg)

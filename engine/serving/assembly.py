@@ -17,7 +17,7 @@ from tqdm import tqdm
 from engine.core.catalog import Catalog, load_jsonl
 from engine.core.online_store import Interaction, OnlineStore, Recorded, StoreUnavailable
 from engine.core.pipeline.stages import Scorer
-from engine.core.retrieval.covisitation import CovisitationIndex
+from engine.core.retrieval.covisitation import CoVisits
 from engine.core.search import IndexDoc
 from engine.core.settings import Settings
 from engine.core.signals import DAY, Signals
@@ -54,16 +54,14 @@ def load_catalog(settings: Settings, progress: bool = False) -> Catalog:
     return catalog
 
 
-def load_signals(settings: Settings, catalog: Catalog) -> tuple[Signals, CovisitationIndex | None]:
+def load_signals(settings: Settings, catalog: Catalog) -> tuple[Signals, CoVisits | None]:
     """The behavioural signals `shopnow index` stored, grown to the current catalog."""
     sig_dir = settings.model_dir / "signals"
     if not sig_dir.exists():
         raise FileNotFoundError(f"no signals under {settings.model_dir}; run `shopnow index`")
     signals = Signals.load(sig_dir)
     signals.resize(catalog.category.values)
-    covis_path = settings.model_dir / "covis.npz"
-    covis = CovisitationIndex.load(covis_path) if covis_path.is_file() else None
-    return signals, covis
+    return signals, CoVisits.load(settings.model_dir)
 
 
 def load_towers(

@@ -18,7 +18,7 @@ from __future__ import annotations
 from engine.core.catalog import Catalog
 from engine.core.pipeline.spec import PipelineSpec, SourceSpec
 from engine.core.pipeline.stages import CandidateSource, Scorer
-from engine.core.retrieval.covisitation import CovisitationIndex
+from engine.core.retrieval.covisitation import CoVisits
 from engine.core.search import SearchIndex
 from engine.core.settings import Settings
 from engine.core.signals import DAY, Signals
@@ -56,7 +56,7 @@ def build_spec(
     catalog: Catalog,
     index: SearchIndex,
     signals: Signals,
-    covis: CovisitationIndex | None = None,
+    covis: CoVisits | None = None,
     scorer: Scorer | None = None,
     feature_names: tuple[str, ...] | None = None,
     models: ServedModels | None = None,
@@ -94,7 +94,11 @@ def build_spec(
     )
     names = feature_names or default_feature_names(SOURCE_NAMES)
     hydrator = FeatureHydrator(
-        resolve(names, SOURCE_NAMES), catalog, signals, settings.restricted_min_support
+        resolve(names, SOURCE_NAMES),
+        catalog,
+        signals,
+        settings.restricted_min_support,
+        covis=covis,
     )
     fallback = HeuristicScorer()
     return PipelineSpec(

@@ -13,12 +13,16 @@ generator also writes, without its hidden truth):
 - ``queries.txt``; ``meta.json``: the time span, the cut of the temporal split and counts.
 
 The cut (``split_ts``): jobs train and warm the online store on what happened before it and
-evaluate after it. By default the time by which 90% of the events had happened.
+evaluate after it. By default the time by which 90% of the events had happened. A
+:class:`Protocol` (an adapter's) may set the cut, the ranker's feature time (``feature_ts``)
+and how requests are replayed (``requests``); ``meta.json`` records them, and a later import
+into the same directory keeps them.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +40,36 @@ ANONYMOUS_PREFIX = "~"  # anonymous pseudo-users: "~<session>" (never a valid us
 DEFAULT_CUT_QUANTILE = 0.9
 
 
-def lay_out(root: Path, *, cut: float | None = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Protocol:
+    """How the jobs split a dataset: ``cut`` (None: the default quantile), ``feature_ts``
+    (None: 60% of the way to the cut), ``requests`` (``basket`` or ``next_item``, see
+    :mod:`engine.offline.replay`) and a sentence saying why."""
+
+    cut: float | None = None
+    feature_ts: float | None = None
+    requests: str = "basket"
+    note: str = "global temporal split"
+
+
+TEMPORAL = Protocol()
+
+
+def recorded_protocol(root: Path) -> Protocol:
+    """The protocol of an earlier layout of ``root`` (the default when there is none)."""
+    meta = root / "meta.json"
+    if not meta.is_file():
+        return TEMPORAL
+    saved = json.loads(meta.read_text("utf-8")).get("protocol")
+    return TEMPORAL if not isinstance(saved, dict) else Protocol(**saved)
+
+
+def lay_out(
+    root: Path, *, cut: float | None = None, protocol: Protocol | None = None
+) -> dict[str, Any]:
+    """Writes the job files of the dataset imported under ``root``; ``cut`` overrides the
+    protocol's (default: the one recorded by an earlier layout)."""
+    protocol = recorded_protocol(root) if protocol is None else protocol
     ds = DatasetDir(root)
     ids = _write_items(ds, root / "items.jsonl")
     events = _events(ds)
@@ -80,7 +113,16 @@ def lay_out(root: Path, *, cut: float | None = None) -> dict[str, Any]:
         {"segment": segment.astype(np.int8), "user_ids": user_ids.astype(str)},
     )
     (root / "queries.txt").write_text("".join(f"{q}\n" for q in queries.tolist()), "utf-8")
-    meta = _meta(ts, kind, cut, len(ids), len(queries), unknown, segment, len(sessions))
+    given = cut if cut is not None else protocol.cut
+    meta = _meta(ts, kind, given, len(ids), len(queries), unknown, segment, len(sessions))
+    meta.update(
+        protocol=asdict(protocol), requests=protocol.requests, feature_ts=protocol.feature_ts
+    )
+    if (
+        meta["feature_ts"] is not None
+        and not meta["start"] <= meta["feature_ts"] < meta["split_ts"]
+    ):
+        meta["feature_ts"] = None  # a cut given by hand moved the split before it
     (root / "meta.json").write_text(json.dumps(meta, indent=2), "utf-8")
     return meta
 

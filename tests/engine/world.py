@@ -20,7 +20,7 @@ import pytest
 from engine.core.catalog import Catalog
 from engine.core.online_store import OnlineStore
 from engine.core.pipeline.context import KIND_CART, KIND_CLICK, KIND_PURCHASE
-from engine.core.retrieval.covisitation import CovisitationIndex, CovisParams
+from engine.core.retrieval.covisitation import CovisitationIndex, CoVisits, CovisParams
 from engine.core.search import IndexDoc, SearchIndex
 from engine.core.settings import Settings
 from engine.core.signals import KIND_WEIGHT, Signals
@@ -197,13 +197,15 @@ async def make_engine(
     ev = events(catalog)
     now = float(ev["ts"].max()) + 60
     signals = Signals.build(ev["ts"], ev["item"], ev["kind"], catalog.category.values, now)
-    covis = CovisitationIndex.build(
-        ev["session"],
-        ev["item"],
-        ev["ts"],
-        KIND_WEIGHT[ev["kind"]].astype(np.float32),
-        len(catalog),
-        CovisParams(window=3),
+    covis = CoVisits(
+        CovisitationIndex.build(
+            ev["session"],
+            ev["item"],
+            ev["ts"],
+            KIND_WEIGHT[ev["kind"]].astype(np.float32),
+            len(catalog),
+            CovisParams(window=3),
+        )
     )
     graph_serving = graph(catalog) if graph is not None else None
     store = store or EmbeddedStore()

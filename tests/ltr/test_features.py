@@ -6,6 +6,7 @@ import pytest
 from engine.core.contracts import Surface
 from engine.core.pipeline.candidates import CandidatePool, SourceResult
 from engine.core.pipeline.context import KIND_CLICK, History, RequestContext
+from engine.core.retrieval.covisitation import CovisitationIndex, CoVisits, CovisParams
 from engine.core.signals import Signals
 from ltr.features import FEATURES, FeatureHydrator, default_feature_names, resolve
 from tests.engine.fixtures import catalog, item
@@ -158,3 +159,24 @@ def test_new_items_read_aggregates_as_missing_until_the_rebuild() -> None:
     h.wait_rebuilt()
     frame = h.hydrate(ctx, pool)
     assert frame.values[:, j].tolist() == [1.0, 0.0]  # the vase (30) now above the new item (10)
+
+
+def test_pair_features_compare_each_candidate_with_the_last_items() -> None:
+    cat, sig = _world()
+    # sessions 0 -> 1 -> 2 and 2 -> 0: the sequential table only forwards
+    sess, items, ts = np.array([0, 0, 0, 1, 1]), np.array([0, 1, 2, 2, 0]), np.arange(5.0)
+    p = CovisParams(window=1, backward_weight=0.0, normalize="none")
+    sym = CovisitationIndex.build(sess, items, ts, np.ones(5), 3, CovisParams(window=1))
+    seq = CovisitationIndex.build(sess, items, ts, np.ones(5), 3, p)
+    names = ("covis_last1", "seq_last1", "seq_last2", "seq_leads_to_last")
+    h = FeatureHydrator(resolve(names, SOURCES), cat, sig, 1, covis=CoVisits(sym, seq))
+    col = _frame(history=[2, 1], hydrator=h)  # 1 is the last item, 2 the one before
+    # the pool's rows are items 0, 1, 2
+    assert col["seq_last1"].tolist() == [0.0, 0.0, 1.0]  # 1 -> 2, nothing from 1 to 0
+    assert col["seq_last2"].tolist() == [1.0, 0.0, 0.0]  # 2 -> 0
+    assert col["seq_leads_to_last"].tolist() == [1.0, 0.0, 0.0]  # 0 -> 1
+    assert col["covis_last1"][0] > 0 and col["covis_last1"][2] > 0
+    # no table, or no such item in the context: unknown
+    bare = FeatureHydrator(resolve(names, SOURCES), cat, sig, 1)
+    assert all(np.isnan(v).all() for v in _frame(history=[2, 1], hydrator=bare).values())
+    assert np.isnan(_frame(history=[1], hydrator=h)["seq_last2"]).all()

@@ -65,3 +65,20 @@ def test_interaction_logs_replay_one_request_per_basket_after_its_first_item() -
     assert anon.user_history.rows.tolist() == []
     assert replay.interaction_requests(0.0, 100.0, max_requests=1, seed=0)[0].session in (0, 1, 3)
     assert LogReplay(EVENTS, np.array([2, 0], np.int8), np.array(["u0", "u1"]), []).has_impressions
+
+
+def test_sequence_logs_replay_each_visitors_next_interaction() -> None:
+    replay = LogReplay(BASKETS, np.array([1, 0, 0], np.int8), np.array(["u0", "~s2", "~s3"]), [])
+    reqs = replay.next_item_requests(50.0015, 100.0)
+    # user 0 next acts on item 7 (its purchase at 50.002, not the later cart); the anonymous
+    # sessions 2 and 3 each on their first item in the window
+    assert [(r.user, r.ts, r.rows.tolist(), r.grades.tolist()) for r in reqs] == [
+        (0, 50.002, [7], [3]),
+        (1, 60.0, [9], [3]),
+        (2, 70.0, [4], [3]),
+    ]
+    ctx = replay.context(reqs[0])
+    assert ctx.user_history.rows.tolist() == [1, 2, 5, 6]  # everything before, in order
+    assert replay.context(reqs[2]).user_history.rows.tolist() == []
+    assert len(replay.next_item_requests(0.0, 100.0, max_requests=2, seed=0)) == 2
+    assert replay.next_item_requests(100.0, 200.0) == []

@@ -107,6 +107,27 @@ class CovisitationIndex:
     def __init__(self, matrix: sp.csr_matrix, params: CovisParams) -> None:
         self.matrix = matrix.tocsr().astype(np.float32)
         self.params = params
+        self._by_column: sp.csc_matrix | None = None  # built on first use of :meth:`into`
+
+    def pair_scores(self, row: int, cols: I64) -> F32:
+        """``C[row, c]`` for each ``c`` of ``cols`` (0 where ``c`` is not among the neighbours
+        kept for ``row``, or ``row`` is outside the table)."""
+        out = np.zeros(len(cols), np.float32)
+        if not 0 <= row < self.n_items:
+            return out
+        a, b = self.matrix.indptr[row], self.matrix.indptr[row + 1]
+        return _lookup(self.matrix.indices[a:b], self.matrix.data[a:b], cols, out)
+
+    def into(self, cols: I64, row: int) -> F32:
+        """``C[c, row]`` for each ``c`` of ``cols``: how much each leads to ``row``."""
+        out = np.zeros(len(cols), np.float32)
+        if not 0 <= row < self.n_items:
+            return out
+        if self._by_column is None:
+            self._by_column = sp.csc_matrix(self.matrix)
+        m = self._by_column
+        a, b = m.indptr[row], m.indptr[row + 1]
+        return _lookup(m.indices[a:b], m.data[a:b], cols, out)
 
     @property
     def n_items(self) -> int:
@@ -243,3 +264,45 @@ def weighted_neighbors(
         uniq, scores = uniq[keep], scores[keep]
     best = top_k_indices(scores, k)  # uniq is sorted: ties go to the lower item row
     return uniq[best], scores[best]
+
+
+def _lookup(keys: npt.NDArray[np.int32], values: F32, cols: I64, out: F32) -> F32:
+    """``out[i] = values[j]`` where ``keys[j] == cols[i]`` (keys unique, any order)."""
+    if len(keys) == 0:
+        return out
+    order = np.argsort(keys)
+    keys, values = keys[order], values[order]
+    pos = np.minimum(np.searchsorted(keys, cols), len(keys) - 1)
+    hit = keys[pos] == cols
+    out[hit] = values[pos[hit]]
+    return out
+
+
+SYMMETRIC_FILE = "covis.npz"
+SEQUENTIAL_FILE = "sequence.npz"
+
+
+@dataclass(frozen=True, slots=True)
+class CoVisits:
+    """The item-to-item tables built from sessions: ``symmetric`` (items acted on together)
+    and ``sequential`` (what comes next: pairs in their order weigh more than against it;
+    None in model directories written before it existed)."""
+
+    symmetric: CovisitationIndex
+    sequential: CovisitationIndex | None = None
+
+    def save(self, directory: Path) -> None:
+        self.symmetric.save(directory / SYMMETRIC_FILE)
+        if self.sequential is not None:
+            self.sequential.save(directory / SEQUENTIAL_FILE)
+
+    @classmethod
+    def load(cls, directory: Path) -> CoVisits | None:
+        """The tables under ``directory`` (None when there is no symmetric one)."""
+        if not (directory / SYMMETRIC_FILE).is_file():
+            return None
+        seq = directory / SEQUENTIAL_FILE
+        return cls(
+            CovisitationIndex.load(directory / SYMMETRIC_FILE),
+            CovisitationIndex.load(seq) if seq.is_file() else None,
+        )

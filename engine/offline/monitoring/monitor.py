@@ -94,10 +94,14 @@ def monitor(settings: Settings, *, hours: float = 24.0, skew: bool = True) -> di
             out["alerts"].append(f"drift: towers output of {towers['model']}")
     if skew and current:
         catalog = load_catalog(settings)
-        signals, _ = load_signals(settings, catalog)
+        signals, covis = load_signals(settings, catalog)
         names = tuple(artifact.meta.feature_names)
         hydrator = FeatureHydrator(
-            resolve(names, SOURCE_NAMES), catalog, signals, settings.restricted_min_support
+            resolve(names, SOURCE_NAMES),
+            catalog,
+            signals,
+            settings.restricted_min_support,
+            covis=covis,
         )
         out["skew"] = skew_report(
             current, hydrator, catalog, max_mismatch=settings.skew_max_mismatch

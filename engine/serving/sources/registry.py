@@ -16,7 +16,7 @@ from typing import Literal
 
 from engine.core.catalog import Catalog
 from engine.core.pipeline.stages import CandidateSource
-from engine.core.retrieval.covisitation import CovisitationIndex
+from engine.core.retrieval.covisitation import CoVisits
 from engine.core.search import SearchIndex
 from engine.core.settings import Settings
 from engine.core.signals import Signals
@@ -27,6 +27,7 @@ from engine.serving.sources.graph import BoughtTogetherSource, GraphSource
 from engine.serving.sources.lexical import LexicalSource
 from engine.serving.sources.new_arrivals import NewArrivalsSource
 from engine.serving.sources.popularity import ContextCategorySource, PopularSource
+from engine.serving.sources.sequence import SequenceSource
 from engine.serving.sources.two_tower import TwoTowerSource
 
 Model = Literal["towers", "graph"]
@@ -50,7 +51,7 @@ class Parts:
     catalog: Catalog
     index: SearchIndex
     signals: Signals
-    covis: CovisitationIndex | None
+    covis: CoVisits | None
     models: ServedModels
     cold_start: ColdStart
     towers_in_memory: bool = False
@@ -85,7 +86,7 @@ REGISTRY: tuple[Registration, ...] = (
     ),
     Registration(
         "covis",
-        lambda p: CoVisitationSource(p.covis),
+        lambda p: CoVisitationSource(None if p.covis is None else p.covis.symmetric),
         800,
         Needs(
             models=("co-visitation table",),
@@ -144,6 +145,16 @@ REGISTRY: tuple[Registration, ...] = (
         lambda p: NewArrivalsSource(p.cold_start),
         100,
         Needs(refresh_paths=("catalog creation time at ingest",)),
+    ),
+    Registration(
+        "sequence",
+        lambda p: SequenceSource(None if p.covis is None else p.covis.sequential),
+        300,
+        Needs(
+            models=("sequential co-visitation table",),
+            jobs=("co-visitation build from sessions",),
+            refresh_paths=("batch rebuild from events",),
+        ),
     ),
 )
 

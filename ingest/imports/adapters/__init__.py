@@ -9,13 +9,22 @@ and in docs/data.md.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.imports.adapters import amazon_beauty, icecat, online_retail
+from ingest.imports.layout import TEMPORAL, Protocol
 from ingest.imports.source import Source
 
-ADAPTERS: dict[str, Callable[[Path], list[Source]]] = {
-    online_retail.NAME: online_retail.sources,
-    amazon_beauty.NAME: amazon_beauty.sources,
-    icecat.NAME: icecat.sources,
+
+@dataclass(frozen=True, slots=True)
+class Adapter:
+    sources: Callable[[Path], list[Source]]
+    protocol: Protocol = TEMPORAL  # how the jobs split the dataset
+
+
+ADAPTERS: dict[str, Adapter] = {
+    online_retail.NAME: Adapter(online_retail.sources),
+    amazon_beauty.NAME: Adapter(amazon_beauty.sources, amazon_beauty.PROTOCOL),
+    icecat.NAME: Adapter(icecat.sources),
 }

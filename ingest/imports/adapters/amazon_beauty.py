@@ -5,13 +5,18 @@ Items (``items.tsv``, ``item_attributes.json``): ``id`` = ``item_id`` (``"1"``..
 longer than the schema's 500 characters are cut to 500, so that no item is lost. Attributes:
 ``asin``, and ``attribute_ids`` = the item's anonymised brand/category ids, space-separated
 (``"1 2 3"``). The data has no prices and no dates: every item gets ``price`` 1.0 (USD, a
-placeholder: price features say nothing here) and ``created_at`` 2014-01-01 (fixed).
+placeholder: price features say nothing here) and ``created_at`` 2013-01-01 (fixed, a year
+before any event, so that no item is "new" and none is unavailable when a request is replayed).
 
 Events (``sequences.txt``): every item of a user's sequence is a ``purchase`` (a review),
-``user_id`` = ``session_id`` = the user's id, ``ts`` = 2014-01-01 plus the item's position in
-the sequence in seconds. The order is kept and the timestamps carry nothing more: the protocol
-for Beauty is leave-one-out by order (per user, last item test, second-to-last validation),
-not a global temporal split. A row's location is the line and the 0-based position on it.
+``user_id`` = ``session_id`` = the user's id. The data has order but no times, so the
+sequences are aligned at their end: a user's last item at 2014-01-01 00:00:00, the one before
+a second earlier, and so on (``ts`` = EPOCH - (n - 1 - position) s). The protocol for Beauty is
+the published leave-one-out by order (per user, last item test, second-to-last validation),
+and with this alignment it is a global temporal split (:data:`PROTOCOL`): the cut half a second
+before EPOCH leaves out exactly each user's last item, and the ranker's feature time half a
+second before the second-to-last; the requests ask each user for their next item. A row's
+location is the line and the 0-based position on it.
 """
 
 from __future__ import annotations
@@ -22,11 +27,20 @@ from pathlib import Path
 
 import orjson
 
+from ingest.imports.layout import Protocol
 from ingest.imports.source import Located, Source, file_digest
 
 NAME = "amazon-beauty"
 EPOCH = datetime(2014, 1, 1, tzinfo=UTC)
+CREATED = datetime(2013, 1, 1, tzinfo=UTC)
 MAX_TITLE = 500  # ImportItem.title's max_length
+PROTOCOL = Protocol(
+    cut=EPOCH.timestamp() - 0.5,
+    feature_ts=EPOCH.timestamp() - 1.5,
+    requests="next_item",
+    note="leave-one-out (S3-Rec): each user's last item held out, the second-to-last "
+    "trains the ranker; sequences aligned at their end",
+)
 
 
 def _items(directory: Path) -> Iterator[Located]:
@@ -45,7 +59,7 @@ def _items(directory: Path) -> Iterator[Located]:
                     "title": (title.strip() or asin)[:MAX_TITLE],
                     "price": 1.0,
                     "currency": "USD",
-                    "created_at": EPOCH,
+                    "created_at": CREATED,
                     "attributes": attributes,
                 },
             )
@@ -59,7 +73,7 @@ def _events(directory: Path) -> Iterator[Located]:
                 yield (
                     f"sequences.txt:{n}[{i}]",
                     {
-                        "ts": EPOCH + timedelta(seconds=i),
+                        "ts": EPOCH - timedelta(seconds=len(items) - 1 - i),
                         "user_id": user,
                         "session_id": user,
                         "kind": "purchase",
@@ -80,14 +94,14 @@ def sources(directory: Path) -> list[Source]:
             "items",
             f"{NAME}:items.tsv",
             lambda: _items(d),
-            file_digest(item_files, salt=f"{NAME} v1 items"),
+            file_digest(item_files, salt=f"{NAME} v2 items"),
             total=len(_lines(item_files[0])) - 1,  # less the header
         ),
         Source(
             "events",
             f"{NAME}:sequences.txt",
             lambda: _events(d),
-            file_digest([d / "sequences.txt"], salt=f"{NAME} v1 events"),
+            file_digest([d / "sequences.txt"], salt=f"{NAME} v2 events"),
             total=sum(len(x.split()) - 1 for x in _lines(d / "sequences.txt")),
         ),
     ]

@@ -56,8 +56,8 @@ def test_adapter_names() -> None:
 @pytest.fixture(scope="module")
 def retail(needs_data: Callable[[str], Path]) -> tuple[Path, dict[Kind, Rows]]:
     d = needs_data("online-retail")
-    sources = ADAPTERS["online-retail"](d)
-    _check_sources(sources, ["items", "events"], ADAPTERS["online-retail"](d))
+    sources = ADAPTERS["online-retail"].sources(d)
+    _check_sources(sources, ["items", "events"], ADAPTERS["online-retail"].sources(d))
     return d, _read(sources)
 
 
@@ -100,8 +100,8 @@ def test_online_retail_events(retail: tuple[Path, dict[Kind, Rows]]) -> None:
 @pytest.fixture(scope="module")
 def beauty(needs_data: Callable[[str], Path]) -> dict[Kind, Rows]:
     d = needs_data("amazon-beauty")
-    sources = ADAPTERS["amazon-beauty"](d)
-    _check_sources(sources, ["items", "events"], ADAPTERS["amazon-beauty"](d))
+    sources = ADAPTERS["amazon-beauty"].sources(d)
+    _check_sources(sources, ["items", "events"], ADAPTERS["amazon-beauty"].sources(d))
     return _read(sources)
 
 
@@ -123,13 +123,22 @@ def test_amazon_beauty(beauty: dict[Kind, Rows]) -> None:
     # within a user, time follows the sequence's order
     assert all(a.ts < b.ts for a, b in pairwise(parsed) if a.user_id == b.user_id)
     assert beauty["events"][1][0] == "sequences.txt:1[1]"
+    # aligned at the end: the protocol's cut leaves out exactly each user's last item, its
+    # feature time the last two
+    protocol = ADAPTERS["amazon-beauty"].protocol
+    assert protocol.cut is not None and protocol.feature_ts is not None
+    after = Counter(e.user_id for e in parsed if e.ts.timestamp() >= protocol.cut)
+    assert len(after) == 22_363 and set(after.values()) == {1}
+    last_two = Counter(e.user_id for e in parsed if e.ts.timestamp() >= protocol.feature_ts)
+    assert set(last_two.values()) == {2}
+    assert protocol.requests == "next_item"
 
 
 @pytest.fixture(scope="module")
 def icecat(needs_data: Callable[[str], Path]) -> tuple[Path, Rows]:
     d = needs_data("icecat-search")
-    sources = ADAPTERS["icecat"](d)
-    _check_sources(sources, ["items"], ADAPTERS["icecat"](d))
+    sources = ADAPTERS["icecat"].sources(d)
+    _check_sources(sources, ["items"], ADAPTERS["icecat"].sources(d))
     return d, _read(sources)["items"]
 
 

@@ -19,7 +19,7 @@ from engine.offline.evaluate import evaluate
 from engine.offline.train import build_index
 from engine.serving.assembly import open_engine
 from ingest.imports.adapters import ADAPTERS
-from ingest.imports.layout import lay_out
+from ingest.imports.layout import Protocol, lay_out
 from ingest.imports.readers import file_source
 from ingest.imports.run import import_all
 from synth.dataset import load_dataset
@@ -89,7 +89,7 @@ def test_online_retail_imports_indexes_and_serves(
 ) -> None:
     """The tutorial's first steps on the real data: import, index, serve a search and a feed."""
     root = tmp_path / "retail"
-    import_all(ADAPTERS["online-retail"](needs_data("online-retail")), root, progress=False)
+    import_all(ADAPTERS["online-retail"].sources(needs_data("online-retail")), root, progress=False)
     meta = lay_out(root)
     c = meta["counts"]
     assert c["items"] == 3937 and c["events"] == 531_254
@@ -123,3 +123,23 @@ def test_online_retail_imports_indexes_and_serves(
         assert {"anonymous", "weak", "heavy"} <= set(cells)
         assert all(cells[g]["ndcg@10"] > 0 for g in ("anonymous", "weak", "heavy"))
     assert rep["requests"] == 300
+
+
+def test_a_protocol_is_recorded_and_kept_by_a_later_layout(tmp_path: Path) -> None:
+    root = _import(tmp_path)
+    day = 86_400.0
+    t0 = float(np.datetime64("2024-02-01T00:00:00", "s").astype(np.int64))
+    loo = Protocol(cut=t0 + 2.5 * day, feature_ts=t0 + 1.5 * day, requests="next_item", note="x")
+    meta = lay_out(root, protocol=loo)
+    assert (meta["split_ts"], meta["feature_ts"], meta["requests"]) == (
+        t0 + 2.5 * day,
+        t0 + 1.5 * day,
+        "next_item",
+    )
+    again = lay_out(root)  # a later import into the same directory, without the adapter
+    assert again["protocol"] == meta["protocol"] and again["split_ts"] == meta["split_ts"]
+    # a cut given by hand wins; a feature time no longer before it is dropped
+    moved = lay_out(root, cut=t0 + 1.0 * day)
+    assert moved["split_ts"] == t0 + 1.0 * day and moved["feature_ts"] is None
+    (root / "meta.json").unlink()
+    assert lay_out(root)["requests"] == "basket"  # nothing recorded: the temporal default

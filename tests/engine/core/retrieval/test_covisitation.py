@@ -10,6 +10,7 @@ import scipy.sparse as sp
 
 from engine.core.retrieval.covisitation import (
     CovisitationIndex,
+    CoVisits,
     CovisParams,
     csr_topk,
     weighted_neighbors,
@@ -114,3 +115,31 @@ def test_save_load_roundtrip(tmp_path: Path) -> None:
     back = CovisitationIndex.load(tmp_path / "c.npz")
     assert back.params == p
     np.testing.assert_allclose(_dense(back), _dense(idx))
+
+
+def test_pair_scores_and_into_read_single_cells() -> None:
+    p = CovisParams(window=2, backward_weight=0.5, normalize="none", top_n=3)
+    idx = CovisitationIndex.build(SESS, ITEMS, TS, ONES, 4, p)
+    dense = _dense(idx)
+    cols = np.array([3, 2, 0, 1, 2])
+    np.testing.assert_allclose(idx.pair_scores(0, cols), dense[0, cols])
+    np.testing.assert_allclose(idx.into(cols, 1), dense[cols, 1])
+    assert idx.pair_scores(0, cols)[1] > 0 and idx.pair_scores(2, cols)[1] == 0  # no self pair
+    assert idx.pair_scores(99, cols).tolist() == [0.0] * 5  # a row added after the build
+    assert idx.into(cols, -1).tolist() == [0.0] * 5
+
+
+def test_the_tables_save_and_load_together(tmp_path: Path) -> None:
+    sym = CovisitationIndex.build(SESS, ITEMS, TS, ONES, 4, CovisParams(window=2))
+    seq = CovisitationIndex.build(
+        SESS, ITEMS, TS, ONES, 4, CovisParams(window=2, backward_weight=0.0, normalize="none")
+    )
+    assert CoVisits.load(tmp_path) is None
+    CoVisits(sym, seq).save(tmp_path)
+    back = CoVisits.load(tmp_path)
+    assert back is not None and back.sequential is not None
+    np.testing.assert_allclose(_dense(back.sequential), _dense(seq))
+    (tmp_path / "sequence.npz").unlink()  # a model directory from before the sequential table
+    old = CoVisits.load(tmp_path)
+    assert old is not None and old.sequential is None
+    np.testing.assert_allclose(_dense(old.symmetric), _dense(sym))

@@ -47,7 +47,7 @@ def test_the_icecat_cold_catalog_serves_search_from_text(
 ) -> None:
     data = needs_data("icecat-search")
     root = tmp_path / "icecat"
-    import_all(ADAPTERS["icecat"](data), root, progress=False)
+    import_all(ADAPTERS["icecat"].sources(data), root, progress=False)
     lay_out(root)
     s = Settings(
         data_dir=root,

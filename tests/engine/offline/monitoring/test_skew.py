@@ -23,8 +23,12 @@ async def _traffic(engine: Engine, tag: str) -> None:
 
 
 def _offline(engine: Engine, names: tuple[str, ...]) -> FeatureHydrator:
-    """The feature code path training uses, over the same catalog and signals."""
-    return FeatureHydrator(resolve(names, SOURCE_NAMES), engine.catalog, engine.signals, 20)
+    """The feature code path training uses, over the same catalog, signals and tables."""
+    served = engine.spec.hydrator
+    assert isinstance(served, FeatureHydrator)
+    return FeatureHydrator(
+        resolve(names, SOURCE_NAMES), engine.catalog, engine.signals, 20, covis=served.covis
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
