@@ -117,6 +117,17 @@ def _pop(x: FeatureInputs) -> F32:
     return _snapshot(x, np.log1p(x.signals.popular[x.rows]).astype(np.float32))
 
 
+@feature("log_popularity_audience", "item", reads=("created_at",))
+def _pop_audience(x: FeatureInputs) -> F32:
+    """Popularity among the shoppers of the request's audience (anonymous or signed in): the
+    two buy differently (e.g. walk-in versus account customers); unknown without the split."""
+    by_audience = x.signals.audience
+    if by_audience is None:
+        return x.full(np.nan)
+    values = by_audience[int(x.ctx.user_id is not None)]
+    return _snapshot(x, np.log1p(values[x.rows]).astype(np.float32))
+
+
 @feature("trend", "item", reads=("created_at",))
 def _trend(x: FeatureInputs) -> F32:
     return _snapshot(x, x.signals.trending[x.rows])

@@ -30,8 +30,11 @@ class LoggedRequest:
     session: int
     surface: Surface
     query: str
-    rows: I64  # impressed item rows
+    rows: I64  # impressed item rows (replayed from interactions: the positives only)
     grades: npt.NDArray[np.int8]  # best grade per impressed row
+    #: ``rows`` were a served page's items (candidates at the time); False for requests
+    #: replayed from interactions, whose candidates are only what the pipeline retrieves
+    impressed: bool = True
 
 
 class _Timeline:
@@ -141,6 +144,7 @@ class LogReplay:
                     query="",
                     rows=rows,
                     grades=best,
+                    impressed=False,
                 )
             )
         if max_requests is not None and len(out) > max_requests:
@@ -173,6 +177,7 @@ class LogReplay:
                 query="",
                 rows=np.array([ev["item"][j]], np.int64),
                 grades=np.array([GRADE[ev["kind"][j]]], np.int8),
+                impressed=False,
             )
             for n, j in enumerate(act[order[first]])
         ]

@@ -141,6 +141,13 @@ class Settings(BaseSettings):
         description="/readyz answers not ready once the ingest worker has had changes waiting "
         "this long (seconds) without applying any (a backend refusing writes, a stuck batch)",
     )
+    signals_refresh_days: float = Field(
+        7.0,
+        gt=0,
+        description="how often serving's behavioural signals (popularity, co-visitation) are "
+        "rebuilt (`shopnow index`); ranker training rebuilds them as often over its window, so "
+        "its features are as fresh as served ones, and never read events after a request",
+    )
     new_arrivals_days: float = Field(
         3.0, gt=0, description="items younger than this are new: new_arrivals and exploration"
     )

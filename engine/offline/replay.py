@@ -50,12 +50,19 @@ def build_signals(
     catalog: Catalog,
     until: float,
 ) -> tuple[Signals, CoVisits]:
-    """Popularity, CTR and the co-visitation tables from the events before ``until`` (events
-    weighted by kind, halved every 14 days before ``until``)."""
+    """Popularity (also by audience: anonymous or signed-in shoppers), CTR and the
+    co-visitation tables from the events before ``until`` (events weighted by kind, halved
+    every 14 days before ``until``)."""
     ev = ds.events
     before = ev["ts"] < until
+    anonymous = ds.users["segment"][ev["user"][before]] == 0  # no user id
     signals = Signals.build(
-        ev["ts"][before], ev["item"][before], ev["kind"][before], catalog.category.values, until
+        ev["ts"][before],
+        ev["item"][before],
+        ev["kind"][before],
+        catalog.category.values,
+        until,
+        anonymous=anonymous,
     )
     act = before & (ev["kind"] >= 1) & (ev["kind"] <= 3)
     columns = (

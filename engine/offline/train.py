@@ -15,6 +15,7 @@ from tqdm import tqdm
 from engine.core.pipeline.executor import Executor
 from engine.core.pipeline.spec import PipelineSpec
 from engine.core.settings import Settings
+from engine.core.signals import DAY
 from engine.offline.cold_start_replay import ColdStartReplay
 from engine.offline.monitoring.gate import GateRule, gate, gate_towers
 from engine.offline.monitoring.reference import build_reference
@@ -44,8 +45,9 @@ from engine.serving.tower_drift import OUTPUT_REFERENCE_FILE, build_output_refer
 from ltr.artifact import RankerArtifact
 from ltr.compiled import compile_model
 from ltr.features import resolve
+from ltr.logs import LoggedRequest
 from ltr.scorers import LambdaMartScorer
-from ltr.train import build_training_set, train_ranker
+from ltr.train import TrainingSet, build_training_set, train_ranker
 from synth.dataset import load_dataset
 
 #: negatives per request replayed from interactions, sampled from the candidates it served
@@ -90,9 +92,12 @@ async def train(
     reference_requests: int = 300,
     force: bool = False,
 ) -> dict[str, Any]:
-    """Signals from the first 60% of the training period; the ranker learns on the rest. The
-    artifact also gets its drift reference (``engine/offline/monitoring/reference.py``) from up to
-    ``reference_requests`` of the last training-window requests. It is published (becomes
+    """The ranker learns on the last 40% of the training period, each request's features
+    computed from the behavioural signals of a snapshot before it, rebuilt every
+    ``settings.signals_refresh_days`` as serving rebuilds them (the first at the feature time,
+    60% in: the two-tower and graph features come from models that ended there). The
+    artifact also gets its drift reference (``engine/offline/monitoring/reference.py``) from up
+    to ``reference_requests`` of the last training-window requests. It is published (becomes
     ``CURRENT``) when there is no served ranker, when it passes the promotion gate
     (``engine/offline/monitoring/gate.py``) against the served one, or with ``force``."""
     ds = load_dataset(settings.data_dir)
@@ -100,7 +105,6 @@ async def train(
     index = await backends.open_index(settings, offline=True)
     split = float(ds.meta["split_ts"])
     t_feat = ranker_feature_time(ds.meta)
-    signals, covis = build_signals(ds, catalog, t_feat)
     # Two-tower features from the model that ended at the feature time; its item vectors are not
     # in the index (that holds the served model's), so its source searches them in memory.
     towers = load_towers(settings, catalog, progress, RANKER_WINDOW)
@@ -115,9 +119,12 @@ async def train(
     graph = load_graph(settings, catalog, RANKER_WINDOW)
 
     def ranker_spec(
-        cold: ColdStart, scorer: Any = None, names: tuple[str, ...] | None = None
-    ) -> PipelineSpec:
-        return build_spec(
+        at: float, scorer: Any = None, names: tuple[str, ...] | None = None
+    ) -> tuple[PipelineSpec, ColdStart]:
+        """The pipeline on the signals snapshot at ``at``, and its cold-start state."""
+        signals, covis = build_signals(ds, catalog, at)
+        cold = cold_start_state(settings, catalog, signals)
+        spec = build_spec(
             settings=settings,
             catalog=catalog,
             index=index,
@@ -130,41 +137,38 @@ async def train(
             deadline_ms=settings.offline_deadline_ms,
             cold_start=cold,
         )
+        return spec, cold
 
-    cold = cold_start_state(settings, catalog, signals)
-    spec = ranker_spec(cold)
     replay = log_replay(ds)
-    advance = ColdStartReplay(cold, ds.events).advance
     kind = request_kind(ds.meta)
     reqs = logged_requests(replay, t_feat, split, max_requests=max_requests, seed=seed, kind=kind)
     if len(reqs) < 50:
         raise ValueError(f"only {len(reqs)} logged requests with clicks to train on")
     cut = int(len(reqs) * 0.85)
-    executor = Executor(spec)
-    tr = await build_training_set(
-        executor,
-        spec.hydrator,
-        replay,
-        reqs[:cut],
-        seed=seed,
-        progress=progress,
-        desc="train features",
-        advance=advance,
-        retrieved_only=not replay.has_impressions,
-        negatives=20 if replay.has_impressions else NEGATIVES,
-    )
-    va = await build_training_set(
-        executor,
-        spec.hydrator,
-        replay,
-        reqs[cut:],
-        seed=seed + 1,
-        progress=progress,
-        desc="valid features",
-        advance=advance,
-        retrieved_only=not replay.has_impressions,
-        negatives=20 if replay.has_impressions else NEGATIVES,
-    )
+    refresh = settings.signals_refresh_days * DAY
+
+    async def featurize(part: list[LoggedRequest], desc: str, part_seed: int) -> TrainingSet:
+        sets = []
+        for i, (at, group) in enumerate(by_snapshot(part, t_feat, refresh)):
+            spec, cold = ranker_spec(at)
+            sets.append(
+                await build_training_set(
+                    Executor(spec),
+                    spec.hydrator,
+                    replay,
+                    group,
+                    negatives=20 if replay.has_impressions else NEGATIVES,
+                    seed=part_seed + 7919 * i,
+                    progress=progress,
+                    desc=desc,
+                    advance=ColdStartReplay(cold, ds.events).advance,
+                    require_positive=False,
+                )
+            )
+        return TrainingSet.concat(sets)
+
+    tr = await featurize(reqs[:cut], "train features", seed)
+    va = await featurize(reqs[cut:], "valid features", seed + 1)
     features = resolve(tr.feature_names, SOURCE_NAMES)
     artifact = train_ranker(
         tr,
@@ -182,9 +186,12 @@ async def train(
     path = artifact.save(settings.model_dir, publish=False)
     compile_model(path / "model.txt")  # so the first serving start need not compile
     # the drift reference: the end of the training window, served by the new model
-    cold = cold_start_state(settings, catalog, signals)
-    new_spec = ranker_spec(cold, LambdaMartScorer(artifact), tuple(artifact.meta.feature_names))
     ref_reqs = reqs[cut:][:reference_requests]
+    new_spec, cold = ranker_spec(
+        snapshot_time(ref_reqs[0].ts, t_feat, refresh),
+        LambdaMartScorer(artifact),
+        tuple(artifact.meta.feature_names),
+    )
     reference = await build_reference(
         new_spec, replay, ref_reqs, advance=ColdStartReplay(cold, ds.events).advance
     )
@@ -206,6 +213,22 @@ async def train(
             served.version if served else None,
         )
     return {**out, "promoted": promoted, "gate": verdict}
+
+
+def snapshot_time(ts: float, first: float, refresh: float) -> float:
+    """The last signals snapshot before ``ts``: they are built at ``first`` and every
+    ``refresh`` seconds after it."""
+    return first + max(0, (ts - first) // refresh) * refresh
+
+
+def by_snapshot(
+    reqs: list[LoggedRequest], first: float, refresh: float
+) -> list[tuple[float, list[LoggedRequest]]]:
+    """``reqs`` (in time order) grouped by the signals snapshot each is served from."""
+    groups: dict[float, list[LoggedRequest]] = {}
+    for lr in reqs:
+        groups.setdefault(snapshot_time(lr.ts, first, refresh), []).append(lr)
+    return sorted(groups.items())
 
 
 def train_towers(

@@ -90,11 +90,7 @@ class Executor:
         t = time.perf_counter()
         candidates = len(pool)
         removed: list[Removal] = []
-        for flt in self.spec.pre_filters:
-            fr = flt.apply(ctx, pool)
-            if fr.removed:
-                removed.extend(Removal(int(r), flt.name, fr.reason) for r in pool.rows[~fr.kept])
-                pool = pool.take(fr.kept)
+        pool = self.prefilter(ctx, pool, removed)
         timings.append(_since("filters", t))
 
         t = time.perf_counter()
@@ -126,6 +122,21 @@ class Executor:
         return PipelineResult(
             pool, ranked, frame, scorer, timings, removed, degraded, candidates, reads
         )
+
+    def prefilter(
+        self, ctx: RequestContext, pool: CandidatePool, removed: list[Removal] | None = None
+    ) -> CandidatePool:
+        """The pool without what the pre-filters remove (``removed`` gets each removal): the
+        candidates the scorer sees, which ranker training also learns on."""
+        for flt in self.spec.pre_filters:
+            fr = flt.apply(ctx, pool)
+            if fr.removed:
+                if removed is not None:
+                    removed.extend(
+                        Removal(int(r), flt.name, fr.reason) for r in pool.rows[~fr.kept]
+                    )
+                pool = pool.take(fr.kept)
+        return pool
 
     async def _fetch(
         self, spec: SourceSpec, ctx: RequestContext, timings: list[Timing], degraded: list[str]

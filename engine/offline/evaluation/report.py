@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 SEGMENTS = ("anonymous", "weak", "heavy")
+OVERALL = "all"  # every request pooled (table only)
 AGE_GROUPS = ("fresh", "new_week")  # relevant items < 1 day / < 7 days old (table only)
 #: Relevant items complementing an earlier purchase, overall and per segment (table only).
 COMPLEMENT_GROUPS = ("complement", *(f"complement:{s}" for s in SEGMENTS))
@@ -21,7 +22,8 @@ def format_synthetic(report: dict[str, Any], k_recall: int = 500) -> str:
         shown = report["new_item_exposure"]
         lines.append(f"new items shown within an hour, by requesting segment: {shown}")
     lines.append("")
-    head = f"{'scorer':<12}{'surface':<8}{'segment':<21}{'n':>5}{'NDCG@10':>9}{'R@10':>7}"
+    w = max(12, *(len(sc) + 2 for sc in scorers))  # "baseline:popular" is 16 long
+    head = f"{'scorer':<{w}}{'surface':<8}{'segment':<21}{'n':>5}{'NDCG@10':>9}{'R@10':>7}"
     sources = sorted(
         {
             s.rsplit("@", 1)[0]
@@ -37,13 +39,13 @@ def format_synthetic(report: dict[str, Any], k_recall: int = 500) -> str:
     )
     for sc in scorers:
         for sf in SURFACES:
-            for seg in (*SEGMENTS, *AGE_GROUPS, *COMPLEMENT_GROUPS):
+            for seg in (*SEGMENTS, OVERALL, *AGE_GROUPS, *COMPLEMENT_GROUPS):
                 row = report[sc].get(sf, {}).get(seg)
                 if row is None:
                     continue
                 rec = row["source_recall"]
                 lines.append(
-                    f"{sc:<12}{sf:<8}{seg:<21}{row['requests']:>5}{row['ndcg@10']:>9.4f}"
+                    f"{sc:<{w}}{sf:<8}{seg:<21}{row['requests']:>5}{row['ndcg@10']:>9.4f}"
                     f"{row['recall@10']:>7.3f}"
                     + "".join(f"{rec.get(f'{s}@{k_recall}', 0.0):>16.3f}" for s in sources)
                     + f"{rec['all_sources']:>7.3f}"

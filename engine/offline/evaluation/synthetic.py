@@ -31,6 +31,7 @@ from engine.core.ranking_metrics import evaluate, ndcg_per_list, relevant_from_l
 from ltr.logs import LoggedRequest, LogReplay
 
 SEGMENTS = ("anonymous", "weak", "heavy")  # plus "fresh" (see the module docstring)
+OVERALL = "all"  # every request, whatever its segment
 K_FINAL = 10
 K_RECALL = (100, 500)
 EXPOSURE_S = 3600.0  # a new item counts as exposed when a page shows it within this
@@ -95,7 +96,7 @@ async def evaluate_requests(
             await advance(lr.ts)
         ctx = replay.context(lr)
         seg = SEGMENTS[int(ctx.segment)]
-        groups = [(seg, relevant)]
+        groups = [(seg, relevant), (OVERALL, relevant)]
         if created_at is not None:
             age = lr.ts - created_at[relevant]
             for group_name, limit in AGE_GROUPS:

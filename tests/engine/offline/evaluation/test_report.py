@@ -40,3 +40,16 @@ def test_age_groups_follow_the_segments() -> None:
     }
     rows = [ln.split()[:3] for ln in format_synthetic(report).splitlines()[3:]]
     assert rows == [["lambdamart", "feed", "heavy"], ["lambdamart", "feed", "fresh"]]
+
+
+def test_long_scorer_names_keep_their_own_column_and_all_follows_the_segments() -> None:
+    report = {
+        "requests": 5,
+        "window": [0, 1],
+        "baseline:popular": {"feed": {"all": ROW, "anonymous": ROW}},
+    }
+    rows = [ln.split()[:4] for ln in format_synthetic(report).splitlines()[3:]]
+    assert rows == [
+        ["baseline:popular", "feed", "anonymous", "10"],
+        ["baseline:popular", "feed", "all", "10"],
+    ]
