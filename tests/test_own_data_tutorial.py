@@ -158,3 +158,15 @@ def test_the_served_api_answers_the_tutorial_curls(shop: Path) -> None:
     for reply in replies:
         assert reply["model_versions"]["ranker"].startswith("ranker-"), reply
         assert not reply["degraded"], reply
+
+
+def test_the_learned_sources_train_on_the_imported_logs(shop: Path) -> None:
+    """The page's closing remark: `shopnow train-towers` and `train-graph` run on the same
+    import (interaction logs, no served pages), and the index then carries the towers."""
+    if not (shop / "var" / "models" / "ranker" / "CURRENT").is_file():
+        pytest.fail("needs the world test_the_tutorial_from_files_to_a_served_api builds")
+    towers = json.loads(_run("shopnow train-towers --epochs 1 --quiet", shop))
+    assert towers["promoted"], towers
+    graph = json.loads(_run("shopnow train-graph --epochs 2 --quiet", shop))
+    assert graph["serve"]["version"], graph
+    assert json.loads(_run("shopnow index --quiet", shop))["towers"] == towers["version"]

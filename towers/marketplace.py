@@ -58,23 +58,22 @@ def request_examples(
 def marketplace_data(
     catalog: Catalog,
     replay: LogReplay,
-    t0: float,
-    t1: float,
+    requests: list[LoggedRequest],
     encoder: TextEncoder,
     base_cfg: TowerConfig,
     *,
     min_support: int,
-    max_requests: int,
     valid_share: float = 0.1,
-    seed: int = 0,
     progress: bool = False,
 ) -> MarketplaceData:
+    """Examples from the logged ``requests`` with positives (served pages, or requests
+    replayed from interactions), the last ``valid_share`` of them in time for validation."""
     vocabs = catalog_vocabularies(catalog)
     cfg = tower_config_for(vocabs, base_cfg)
     featurizer = CatalogFeaturizer(vocabs, cfg, encoder, min_support)
     rows = np.arange(len(catalog), dtype=np.int64)
     features = featurizer.features(catalog, rows, ItemAggregates.build(catalog, min_support))
-    reqs = sorted(replay.requests(t0, t1, max_requests=max_requests, seed=seed), key=lambda r: r.ts)
+    reqs = sorted(requests, key=lambda r: r.ts)
     if len(reqs) < 20:
         raise ValueError(f"only {len(reqs)} logged requests with positives to train towers on")
     cut = int(len(reqs) * (1 - valid_share))

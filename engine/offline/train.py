@@ -270,11 +270,14 @@ def train_towers(
         (RANKER_WINDOW, ranker_feature_time(ds.meta), settings.towers_ranker_dir),
         (SERVE_WINDOW, split, settings.towers_dir),
     ):
+        replay = log_replay(ds)
+        reqs = logged_requests(
+            replay, start, end, max_requests=max_requests, seed=seed, kind=request_kind(ds.meta)
+        )
         data = marketplace_data(
             catalog,
-            log_replay(ds),
-            start,
-            end,
+            replay,
+            reqs,
             encoder,
             TowerConfig(
                 dim=settings.vector_dim,
@@ -282,8 +285,6 @@ def train_towers(
                 text_dropout=settings.tower_text_dropout,
             ),
             min_support=settings.restricted_min_support,
-            max_requests=max_requests,
-            seed=seed,
             progress=progress,
         )
         version, res = train_marketplace(
@@ -313,12 +314,14 @@ def train_towers(
     serving.save_vectors(catalog)
     # the tower-output drift reference: the end of the training window, all logged requests
     replay = log_replay(ds)
-    tail = replay.requests(
-        split - 0.2 * (split - start),
-        split,
-        max_requests=OUTPUT_REFERENCE_REQUESTS,
-        positives_only=False,
-        seed=seed,
+    t_tail = split - 0.2 * (split - start)
+    n_tail = OUTPUT_REFERENCE_REQUESTS
+    tail = (
+        replay.requests(t_tail, split, max_requests=n_tail, positives_only=False, seed=seed)
+        if replay.has_impressions  # every served request, clicked or not
+        else logged_requests(
+            replay, t_tail, split, max_requests=n_tail, seed=seed, kind=request_kind(ds.meta)
+        )
     )
     reference = build_output_reference(serving, (replay.context(lr) for lr in tail))
     reference.save(serving.artifact_dir / OUTPUT_REFERENCE_FILE)
