@@ -56,6 +56,16 @@ class _Timeline:
         )
 
 
+def _sample_in_time_order(
+    reqs: list[LoggedRequest], max_requests: int | None, seed: int
+) -> list[LoggedRequest]:
+    """At most ``max_requests`` of ``reqs`` drawn uniformly with ``seed``, in time order."""
+    if max_requests is not None and len(reqs) > max_requests:
+        keep = np.sort(np.random.default_rng(seed).choice(len(reqs), max_requests, False))
+        reqs = [reqs[i] for i in keep]
+    return sorted(reqs, key=lambda r: r.ts)
+
+
 class LogReplay:
     """Rebuilds, for any logged request, what serving would have known at that moment."""
 
@@ -147,10 +157,7 @@ class LogReplay:
                     impressed=False,
                 )
             )
-        if max_requests is not None and len(out) > max_requests:
-            keep = np.sort(np.random.default_rng(seed).choice(len(out), max_requests, False))
-            out = [out[i] for i in keep]
-        return sorted(out, key=lambda r: r.ts)
+        return _sample_in_time_order(out, max_requests, seed)
 
     def next_item_requests(
         self, t0: float, t1: float, *, max_requests: int | None = None, seed: int = 0
@@ -181,10 +188,7 @@ class LogReplay:
             )
             for n, j in enumerate(act[order[first]])
         ]
-        if max_requests is not None and len(out) > max_requests:
-            keep = np.sort(np.random.default_rng(seed).choice(len(out), max_requests, False))
-            out = [out[i] for i in keep]
-        return sorted(out, key=lambda r: r.ts)
+        return _sample_in_time_order(out, max_requests, seed)
 
     def _build(
         self, req_ids: I64, imp: npt.NDArray[np.bool_], resp: npt.NDArray[np.bool_]
