@@ -40,6 +40,7 @@ from graph.cooccurrence import Events
 from graph.marketplace import inductive_recall
 from graph.train import LightGCNConfig
 from synth.dataset import load_dataset
+from synth.truth import load_truth
 
 FEED_SOURCES = ("covis", "popular_in_context", "two_tower", "graph", "bought_together")
 
@@ -138,7 +139,11 @@ def run(
     samples = 30 if smoke else 300 if quick else 1000
     out["serving"] = asyncio.run(_source_latency(settings, samples))
     out["incremental"] = incremental(settings)
-    rep = asyncio.run(evaluate(settings, max_requests=requests, progress=True))
+    # a simulation experiment: the generator's complement pairs say which items complement
+    complements = load_truth(settings.data_dir).complements
+    rep = asyncio.run(
+        evaluate(settings, max_requests=requests, progress=True, complements=complements)
+    )
     out["recall"] = recall_table(rep, sources=FEED_SOURCES)
     return out
 

@@ -1,5 +1,9 @@
 """Entry point: synthesise a marketplace (catalog, users, logged traffic, ground truth) on disk.
 
+The data is written in the layout ``shopnow import`` makes (:mod:`ingest.imports.layout`), so
+every job reads a synthetic world exactly as it reads a marketplace's own; the hidden truth
+goes to ``simulation/`` (:mod:`synth.truth`), which only the simulation experiments read.
+
 Deterministic: every stage draws from its own child of ``SeedSequence(seed)``, and every file
 is written byte-reproducibly, so the same arguments give byte-identical files.
 """
@@ -27,6 +31,7 @@ from synth.sampling import ItemSampler
 from synth.sessions import plan_requests
 from synth.simulate import World, serve
 from synth.taxonomy import Taxonomy, taxonomy
+from synth.truth import simulation_dir
 from synth.users import WEAK, Users, make_users, rel_log_price
 
 GENERATOR_VERSION = "1.0"
@@ -81,7 +86,9 @@ def generate(
     cat = make_catalog(rngs[0], tax, centers, n_items, start, end)
     with tqdm(total=n_items, desc="items", unit="item", disable=not progress) as bar:
         write_items(out_dir / "items.jsonl", tax, cat, lambda k: _advance(bar, k))
-    _write_columns(out_dir, tax, cat)
+    sim_dir = simulation_dir(out_dir)
+    sim_dir.mkdir(exist_ok=True)
+    _write_columns(sim_dir, tax, cat)
 
     users = make_users(rngs[1], tax, cat, centers, n_users or default_users(n_events))
     world = World(
@@ -104,13 +111,11 @@ def generate(
         served2 = serve(rngs[6], world, second.batch, lambda k: _advance(bar, k))
     logs = assemble(rngs[7], [first, second], [served1, served2], n_events, users.segment == WEAK)
     save_npz(out_dir / "events.npz", logs.events)
-    save_npz(out_dir / "requests.npz", logs.requests)
-    save_npz(
-        out_dir / "users.npz",
-        {"segment": users.segment, "user_ids": np.array(users.ids(), dtype=str)},
-    )
+    save_npz(sim_dir / "requests.npz", logs.requests)
+    known = (users.segment > 0).astype(users.segment.dtype)  # the layout's: anonymous or not
+    save_npz(out_dir / "users.npz", {"segment": known, "user_ids": np.array(users.ids(), str)})
     (out_dir / "queries.txt").write_text("".join(q + "\n" for q in book.strings), "utf-8")
-    _write_truth(out_dir, tax, cat, users, book, logs)
+    _write_truth(sim_dir, tax, cat, users, book, logs)
     kinds = np.bincount(logs.events["kind"], minlength=5)
     names = ("impression", "click", "add_to_cart", "purchase", "search")
     summary = SynthSummary(
@@ -156,6 +161,7 @@ def _write_truth(
         out_dir / "truth.npz",
         {
             "user_pref": users.pref,
+            "user_segment": users.segment,
             "item_vec": cat.item_vec,
             "item_quality": cat.quality,
             "complement_of": tax.complement_of[cat.leaf],
@@ -175,6 +181,7 @@ def _write_truth(
 
 TRUTH_DOC = {
     "user_pref": "float32 (users, dim): latent preference p",
+    "user_segment": "int8 (users,): the generator's user type, 0 anonymous, 1 weak, 2 heavy",
     "item_vec": "float32 (items, dim): latent item vector v",
     "item_quality": "float32 (items,): quality q",
     "complement_of": "int32 (items,): partner leaf of the item's leaf in a complement pair, -1",
@@ -199,48 +206,55 @@ def _iso(ts: float) -> str:
 def _write_meta(
     out_dir: Path, seed: int, tax: Taxonomy, cat: Catalog, users: Users, s: SynthSummary
 ) -> None:
-    names = tax.leaf_names()
+    """``meta.json`` as an import writes it (what the jobs read), and the generator's own
+    description of the world in ``simulation/meta.json``."""
+    kinds = {"0": "impression", "1": "click", "2": "add_to_cart", "3": "purchase", "4": "search"}
     meta = {
-        "generator": "shopnow-synth",
+        "source": "synth",
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
-        "counts": {
-            "items": s.n_items,
-            "events": s.n_events,
-            "users": s.n_users,
-            "requests": s.n_requests,
-            "sessions": s.n_sessions,
-            "queries": s.n_queries,
-            "new_items": int((cat.created_at > s.start).sum()),
-            "variant_items": int((cat.variant_group >= 0).sum()),
-            "out_of_stock": int((~cat.in_stock).sum()),
-            "segments": {
-                k: int((users.segment == i).sum())
-                for i, k in enumerate(("anonymous", "weak", "heavy"))
-            },
-            "events_by_kind": s.kind_counts,
-        },
         "start": s.start,
         "end": s.end,
         "split_ts": s.split_ts,
+        "cut": f"{SPLIT:g} of the simulated time span",
         "start_iso": _iso(s.start),
         "end_iso": _iso(s.end),
         "split_iso": _iso(s.split_ts),
-        "dim": DIM,
-        "event_kinds": {
-            "0": "impression",
-            "1": "click",
-            "2": "add_to_cart",
-            "3": "purchase",
-            "4": "search",
+        "counts": {
+            "items": s.n_items,
+            "events": s.n_events,
+            "events_by_kind": s.kind_counts,
+            "queries": s.n_queries,
+            "users": int((users.segment > 0).sum()),
+            "anonymous_users": int((users.segment == 0).sum()),
+            "sessions": s.n_sessions,
+            "new_items": int((cat.created_at > s.start).sum()),
+            "variant_items": int((cat.variant_group >= 0).sum()),
+            "out_of_stock": int((~cat.in_stock).sum()),
         },
+        "event_kinds": kinds,
+        "segments": {"0": "anonymous", "1": "known"},
         "surfaces": {"0": "feed", "1": "search"},
-        "segments": {"0": "anonymous", "1": "weak", "2": "heavy"},
         "category_tree": tax.tree(),
+    }
+    names = tax.leaf_names()
+    hidden = {
+        "generator": "shopnow-synth",
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "dim": DIM,
+        "requests": s.n_requests,
+        "user_segments": {
+            k: int((users.segment == i).sum()) for i, k in enumerate(("anonymous", "weak", "heavy"))
+        },
         "complements": [[names[a], names[b]] for a, b in tax.complement_pairs.tolist()],
         "truth": TRUTH_DOC,
     }
-    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", "utf-8")
+    for path, doc in (
+        (out_dir / "meta.json", meta),
+        (simulation_dir(out_dir) / "meta.json", hidden),
+    ):
+        path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", "utf-8")
 
 
 def _advance(bar: tqdm[Any], k: int) -> None:

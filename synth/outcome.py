@@ -1,8 +1,8 @@
 """What a page would earn: the synthetic users' expected response to any ranked list.
 
 The generator's response model (:mod:`synth.simulate`) read back from the hidden ground
-truth (``truth.npz``), so a page that some engine produced, not the logging policy, can be
-scored: the item at 0-based position ``k`` is examined with probability
+truth (``simulation/``, :mod:`synth.truth`), so a page that some engine produced, not the
+logging policy, can be scored: the item at 0-based position ``k`` is examined with probability
 ``(1 + k) ** -EXAM_DECAY`` and clicked with ``sigmoid(u_ctx - CLICK_BIAS)`` (times 0.6 when out
 of stock), a click becomes a cart with ``P_CART sigmoid(u_ctx - 1.5)`` (in stock only) and a
 cart a purchase with ``P_BUY sigmoid(u_ctx - 1)``. ``u_ctx`` is the user's utility of the item
@@ -21,9 +21,9 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.core.arrays import F64, I64
-from synth.dataset import SynthDataset
 from synth.simulate import CLICK_BIAS, EXAM_DECAY, P_BUY, P_CART
 from synth.taxonomy import taxonomy
+from synth.truth import HiddenTruth
 from synth.users import FAV_BONUS
 
 
@@ -42,8 +42,8 @@ class PageOutcome:
 
 
 class ResponseModel:
-    def __init__(self, ds: SynthDataset) -> None:
-        t, cols = ds.truth, ds.columns
+    def __init__(self, hidden: HiddenTruth) -> None:
+        t, cols = hidden.truth, hidden.columns
         self.pref, self.item_vec = t["user_pref"], t["item_vec"]
         self.quality = t["item_quality"].astype(np.float64)
         self.fav, self.aff, self.sens = (
@@ -62,7 +62,7 @@ class ResponseModel:
         counts = np.maximum(np.bincount(self.leaf, minlength=n_leaves), 1)
         mean = np.bincount(self.leaf, weights=lp, minlength=n_leaves) / counts
         self.rel_price = lp - mean[self.leaf]
-        self.request_query = ds.requests["query"]
+        self.request_query = hidden.requests["query"]
         self.query_leaf = t["query_leaf"]
         self.boost_leaf = t["request_boost_leaf"]
 

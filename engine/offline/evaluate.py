@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.core.arrays import I64
 from engine.core.pipeline.spec import PipelineSpec
 from engine.core.settings import Settings
 from engine.offline.cold_start_replay import ColdStartReplay
 from engine.offline.evaluation.synthetic import evaluate_requests
-from engine.offline.replay import complement_pairs, held_out
+from engine.offline.replay import held_out
 from engine.serving import backends
 from engine.serving.assembly import (
     cold_start_state,
@@ -45,13 +46,16 @@ async def evaluate(
     rankers: dict[str, RankerArtifact] | None = None,
     towers: dict[str, str] | None = None,
     per_request: bool = False,
+    complements: tuple[I64, I64] | None = None,
 ) -> dict[str, Any]:
     """The ranker and the heuristic on held-out requests after the split (or the ``rankers``
     given, by label, in the same pipeline; or the served ranker with each of the ``towers``
     versions given by label, their item vectors searched exactly in memory). ``towers_vectors=
     "provisional"`` gives every item its provisional vector (attributes only, as ingest does
     before the text encoder reaches it): the quality of the two-tower source for items still
-    waiting on the vector lane. The index under ``settings`` must hold the same vectors."""
+    waiting on the vector lane. The index under ``settings`` must hold the same vectors.
+    ``complements`` (leaf, partner leaf or -1, by catalog row), when a simulation experiment
+    knows them, adds the ``complement`` groups; no job passes them (data holds no such truth)."""
 
     ds = load_dataset(settings.data_dir)
     catalog = load_catalog(settings)
@@ -108,7 +112,6 @@ async def evaluate(
         # interaction logs: the baselines, the same requests in the same run
         for name in BASELINES:
             specs[f"baseline:{name}"] = spec(HeuristicScorer(), sources=(name,))
-    complements = complement_pairs(ds)
     report = await evaluate_requests(
         specs,
         replay,

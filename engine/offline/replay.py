@@ -8,7 +8,6 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from engine.core.arrays import I64
 from engine.core.catalog import Catalog
 from engine.core.retrieval.covisitation import CovisitationIndex, CoVisits, CovisParams
 from engine.core.signals import DAY, KIND_WEIGHT, Signals
@@ -112,9 +111,3 @@ def held_out(
         replay, split, end + 1, max_requests=max_requests, seed=seed, kind=request_kind(ds.meta)
     )
     return replay, reqs
-
-
-def complement_pairs(ds: SynthDataset) -> tuple[I64, I64] | None:
-    """(leaf category, its complement's leaf) by catalog row, when the data has them."""
-    leaf, partner = ds.columns.get("category"), ds.truth.get("complement_of")
-    return (leaf, partner) if leaf is not None and partner is not None else None

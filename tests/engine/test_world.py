@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from synth.generate import generate
+from synth.truth import SIMULATION_DIR
 from tests.engine import world
 from tests.engine.world import WorldCache, synthetic_world
 
@@ -45,9 +46,10 @@ def test_same_parameters_generate_once_and_give_independent_copies(
         assert calls == [(50, 500, 1)]
         source = world.WORLDS.data_dir(**SMALL)
         assert calls == [(50, 500, 1)]  # still cached
-        names = sorted(p.name for p in source.iterdir())
+        names = sorted(p.name for p in source.iterdir() if p.is_file())
         assert "items.jsonl" in names and "events.npz" in names
-        for copy in (a.data_dir, b.data_dir):
+        assert (source / SIMULATION_DIR).is_dir()  # the cache keeps the hidden truth,
+        for copy in (a.data_dir, b.data_dir):  # the copies leave it behind
             assert sorted(p.name for p in copy.iterdir()) == names
             for name in names:
                 mine, cached = copy / name, source / name
@@ -60,6 +62,8 @@ def test_same_parameters_generate_once_and_give_independent_copies(
         assert (b.data_dir / "items.jsonl").read_bytes() == original
         assert (source / "items.jsonl").read_bytes() == original
         assert not (b.data_dir / "extra.txt").exists() and not (source / "extra.txt").exists()
+    with synthetic_world(tmp_path / "c", "embedded", **SMALL, truth=True) as c:
+        assert (c.data_dir / SIMULATION_DIR / "truth.npz").is_file()  # for the simulations
 
 
 def test_other_parameters_generate_their_own_world(

@@ -33,6 +33,7 @@ from engine.serving.state.redis_store import RedisStore
 from search_plugins.embedded.index import EmbeddedIndex
 from search_plugins.opensearch import OpenSearchIndex, OpenSearchParams
 from synth.generate import generate
+from synth.truth import SIMULATION_DIR
 from tests.engine.fixtures import T0, item
 
 if TYPE_CHECKING:
@@ -277,11 +278,13 @@ WORLDS = WorldCache()
 
 @contextlib.contextmanager
 def synthetic_world(
-    root: Path, backend: str, *, items: int, events: int, seed: int
+    root: Path, backend: str, *, items: int, events: int, seed: int, truth: bool = False
 ) -> Iterator[Settings]:
     """A synthetic marketplace under ``root`` and settings for ``backend``; on OpenSearch a
     unique alias, dropped afterwards. The data is generated once per process for each
-    (items, events, seed) (``WORLDS``) and copied here, so a test may write to its own."""
+    (items, events, seed) (``WORLDS``) and copied here, so a test may write to its own.
+    Without ``truth`` the generator's hidden truth (``simulation/``) is left behind, as for
+    imported data: only the simulation experiments may need it."""
     settings = Settings(
         data_dir=root / "data",
         index_dir=root / "index",
@@ -293,7 +296,8 @@ def synthetic_world(
         **OFFLINE_DEADLINES,  # engines opened on it serve with the offline deadline
     )
     source = WORLDS.data_dir(items=items, events=events, seed=seed)
-    shutil.copytree(source, settings.data_dir, dirs_exist_ok=True)
+    hidden = shutil.ignore_patterns() if truth else shutil.ignore_patterns(SIMULATION_DIR)
+    shutil.copytree(source, settings.data_dir, dirs_exist_ok=True, ignore=hidden)
     try:
         yield settings
     finally:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from synth import SynthDataset, SynthSummary, generate, load_dataset
+from synth.truth import HiddenTruth, load_truth
 
 N_ITEMS, N_EVENTS = 2_000, 30_000
 
@@ -20,3 +21,8 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SynthSumm
 @pytest.fixture(scope="session")
 def ds(synth_dir: tuple[Path, SynthSummary]) -> SynthDataset:
     return load_dataset(synth_dir[0])
+
+
+@pytest.fixture(scope="session")
+def hidden(synth_dir: tuple[Path, SynthSummary]) -> HiddenTruth:
+    return load_truth(synth_dir[0])

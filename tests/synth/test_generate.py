@@ -8,14 +8,17 @@ from pydantic import TypeAdapter
 
 from engine.core.contracts import Item
 from synth import SynthDataset, SynthSummary, generate, iter_items
-from synth.dataset import FILES, GENERATOR_FILES
+from synth.dataset import FILES
+from synth.truth import FILES as TRUTH_FILES
+from synth.truth import SIMULATION_DIR, HiddenTruth
 from tests.synth.conftest import N_EVENTS, N_ITEMS
 
 IMPRESSION, CLICK, CART, PURCHASE, SEARCH = range(5)
 
 
 def _bytes(d: Path) -> dict[str, bytes]:
-    return {f: (d / f).read_bytes() for f in FILES + GENERATOR_FILES}
+    files = (*FILES, *(f"{SIMULATION_DIR}/{f}" for f in TRUTH_FILES))
+    return {f: (d / f).read_bytes() for f in files}
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
@@ -23,7 +26,7 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
         generate(tmp_path / name, n_items=600, n_events=6_000, seed=seed, progress=False)
     a, b, c = _bytes(tmp_path / "a"), _bytes(tmp_path / "b"), _bytes(tmp_path / "c")
     assert a == b
-    for f in ("items.jsonl", "events.npz", "truth.npz", "queries.txt"):
+    for f in ("items.jsonl", "events.npz", f"{SIMULATION_DIR}/truth.npz", "queries.txt"):
         assert a[f] != c[f], f
 
 
@@ -38,9 +41,9 @@ def test_every_item_validates(synth_dir: tuple[Path, SynthSummary]) -> None:
     assert all(it.title.split()[0] in it.brand for it in items)
 
 
-def test_columns_match_items(ds: SynthDataset) -> None:
+def test_columns_match_items(ds: SynthDataset, hidden: HiddenTruth) -> None:
     rows = list(iter_items(ds.items_path))
-    col = ds.columns
+    col = hidden.columns
     for name in ("category", "brand", "seller", "price", "in_stock", "created_at", "variant_group"):
         assert col[name].shape == (N_ITEMS,), name
     cats = col["category_names"][col["category"]]
@@ -52,13 +55,13 @@ def test_columns_match_items(ds: SynthDataset) -> None:
     grouped = [("variant_group" in r["attributes"]) for r in rows]
     assert grouped == (col["variant_group"] >= 0).tolist()
     assert 200 <= len(col["category_names"]) <= 400
-    assert ds.truth["item_vec"].shape[0] == N_ITEMS
-    assert ds.truth["complement_of"].shape == (N_ITEMS,)
-    assert ds.truth["user_pref"].shape[0] == len(ds.users["segment"])
+    assert hidden.truth["item_vec"].shape[0] == N_ITEMS
+    assert hidden.truth["complement_of"].shape == (N_ITEMS,)
+    assert hidden.truth["user_pref"].shape[0] == len(ds.users["segment"])
 
 
-def test_catalog_shares(ds: SynthDataset) -> None:
-    col = ds.columns
+def test_catalog_shares(ds: SynthDataset, hidden: HiddenTruth) -> None:
+    col = hidden.columns
     assert 0.05 <= (~col["in_stock"]).mean() <= 0.08
     assert 0.07 <= (col["variant_group"] >= 0).mean() <= 0.13
     sizes = np.bincount(col["variant_group"][col["variant_group"] >= 0])
@@ -68,8 +71,9 @@ def test_catalog_shares(ds: SynthDataset) -> None:
     assert all(len(set(same[g == k])) == 1 for k in np.unique(g)[:100])
 
 
-def test_segment_shares(ds: SynthDataset) -> None:
-    seg, ids = ds.users["segment"], ds.users["user_ids"]
+def test_segment_shares(ds: SynthDataset, hidden: HiddenTruth) -> None:
+    seg, ids = hidden.truth["user_segment"], ds.users["user_ids"]
+    assert (ds.users["segment"] == (seg > 0)).all()  # the data says only: anonymous or not
     assert abs((seg == 0).mean() - 0.20) < 0.02
     assert abs((seg == 1).mean() - 0.15) < 0.02
     assert (ids[seg == 0] == "").all()
@@ -85,7 +89,7 @@ def test_segment_shares(ds: SynthDataset) -> None:
     assert max(sessions_per_anon) <= 1
 
 
-def test_events_sorted_and_reference_existing_items(ds: SynthDataset) -> None:
+def test_events_sorted_and_reference_existing_items(ds: SynthDataset, hidden: HiddenTruth) -> None:
     ev = ds.events
     n = len(ev["ts"])
     assert 0.85 * N_EVENTS <= n <= N_EVENTS
@@ -95,15 +99,15 @@ def test_events_sorted_and_reference_existing_items(ds: SynthDataset) -> None:
     assert (ev["item"][~has_item] == -1).all()
     items = ev["item"][has_item]
     assert items.min() >= 0 and items.max() < N_ITEMS
-    assert (ds.columns["created_at"][items] <= ev["ts"][has_item]).all()
+    assert (hidden.columns["created_at"][items] <= ev["ts"][has_item]).all()
     assert ds.meta["start"] <= ev["ts"].min() and ev["ts"].max() <= ds.meta["end"]
     split = (ds.split_ts - ds.meta["start"]) / (ds.meta["end"] - ds.meta["start"])
     assert split == pytest.approx(0.85)
     assert ((ev["ts"] > ds.split_ts).mean()) > 0.05
 
 
-def test_impressions_have_requests_and_positions(ds: SynthDataset) -> None:
-    ev, rq = ds.events, ds.requests
+def test_impressions_have_requests_and_positions(ds: SynthDataset, hidden: HiddenTruth) -> None:
+    ev, rq = ds.events, hidden.requests
     imp = ev["kind"] == IMPRESSION
     assert (ev["request"][imp] >= 0).all() and (ev["position"][imp] >= 0).all()
     assert (ev["position"][~imp] == -1).all()
@@ -143,16 +147,16 @@ def test_ctr_decreases_with_position(ds: SynthDataset) -> None:
     assert 0.03 < clicked.mean() < 0.15
 
 
-def test_funnel(ds: SynthDataset) -> None:
+def test_funnel(ds: SynthDataset, hidden: HiddenTruth) -> None:
     counts = np.bincount(ds.events["kind"], minlength=5)
     assert counts[IMPRESSION] > counts[CLICK] > counts[CART] > counts[PURCHASE] > 0
     ev = ds.events
     buy = ev["kind"] == PURCHASE
-    assert ds.columns["in_stock"][ev["item"][buy]].all()
+    assert hidden.columns["in_stock"][ev["item"][buy]].all()
 
 
-def test_higher_true_utility_gets_more_clicks(ds: SynthDataset) -> None:
-    ev, tr = ds.events, ds.truth
+def test_higher_true_utility_gets_more_clicks(ds: SynthDataset, hidden: HiddenTruth) -> None:
+    ev, tr = ds.events, hidden.truth
     feed = (ev["kind"] == IMPRESSION) & (ev["surface"] == 0)
     clicked = _clicked(ev)[ev["surface"][ev["kind"] == IMPRESSION] == 0]
     dot = np.einsum("ij,ij->i", tr["user_pref"][ev["user"][feed]], tr["item_vec"][ev["item"][feed]])
@@ -160,8 +164,8 @@ def test_higher_true_utility_gets_more_clicks(ds: SynthDataset) -> None:
     assert clicked[hi].mean() > 1.3 * clicked[~hi].mean()
 
 
-def test_complements_follow_purchases(ds: SynthDataset) -> None:
-    ev, comp, cat = ds.events, ds.truth["complement_of"], ds.columns["category"]
+def test_complements_follow_purchases(ds: SynthDataset, hidden: HiddenTruth) -> None:
+    ev, comp, cat = ds.events, hidden.truth["complement_of"], hidden.columns["category"]
     shown = ev["kind"] <= PURCHASE
     buy = np.flatnonzero((ev["kind"] == PURCHASE) & (comp[np.maximum(ev["item"], 0)] >= 0))
     assert len(buy) >= 20
@@ -178,8 +182,8 @@ def test_complements_follow_purchases(ds: SynthDataset) -> None:
     assert np.mean(hit) > 0.3
 
 
-def test_new_items_arrive_during_the_window(ds: SynthDataset) -> None:
-    created = ds.columns["created_at"]
+def test_new_items_arrive_during_the_window(ds: SynthDataset, hidden: HiddenTruth) -> None:
+    created = hidden.columns["created_at"]
     new = created > ds.meta["start"]
     assert 0.03 <= new.mean() <= 0.05
     assert created[new].max() < ds.meta["end"]
@@ -187,14 +191,14 @@ def test_new_items_arrive_during_the_window(ds: SynthDataset) -> None:
     assert np.isin(np.flatnonzero(new), shown).mean() > 0.5
 
 
-def test_queries_have_typos_and_synonyms(ds: SynthDataset) -> None:
-    q, tr = ds.queries, ds.truth
+def test_queries_have_typos_and_synonyms(ds: SynthDataset, hidden: HiddenTruth) -> None:
+    q, tr = ds.queries, hidden.truth
     assert len(q) == len(set(q)) == len(tr["query_typo"])
     assert 0.03 < tr["query_typo"].mean() < 0.3
     assert 0.02 < tr["query_synonym"].mean() < 0.3
     words = {w for s in q for w in s.split()}
     assert {"couch", "tv", "bike", "sneaker", "sofa", "television"} & words
-    names = ds.columns["category_names"]
+    names = hidden.columns["category_names"]
     typo = [s for s, t in zip(q, tr["query_typo"], strict=True) if t]
     leaf_words = {w.lower() for n in names for w in n.replace("/", " ").split()}
     assert all(any(w not in leaf_words for w in s.split()) for s in typo)
@@ -202,13 +206,15 @@ def test_queries_have_typos_and_synonyms(ds: SynthDataset) -> None:
         assert 0 <= leaf < len(names), s
 
 
-def test_summary_matches_meta(synth_dir: tuple[Path, SynthSummary], ds: SynthDataset) -> None:
+def test_summary_matches_meta(
+    synth_dir: tuple[Path, SynthSummary], ds: SynthDataset, hidden: HiddenTruth
+) -> None:
     s = synth_dir[1]
     assert s.n_events == len(ds.events["ts"]) == ds.meta["counts"]["events"]
-    assert s.n_requests == len(ds.requests["ts"])
+    assert s.n_requests == len(hidden.requests["ts"])
     assert s.kind_counts["search"] == int((ds.events["kind"] == SEARCH).sum())
     assert ds.meta["seed"] == 7 and ds.meta["generator_version"]
-    assert len(ds.meta["complements"]) >= 20
+    assert len(hidden.meta["complements"]) >= 20
     assert len(ds.meta["category_tree"]) >= 10
 
 

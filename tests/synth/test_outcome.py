@@ -6,6 +6,7 @@ import numpy as np
 
 from synth import SynthDataset
 from synth.outcome import ResponseModel
+from synth.truth import HiddenTruth
 
 IMPRESSION, CLICK, PURCHASE = 0, 1, 3
 
@@ -22,13 +23,13 @@ def _logged_pages(ds: SynthDataset) -> list[tuple[int, np.ndarray]]:
     ]
 
 
-def test_expected_responses_match_the_logged_ones(ds: SynthDataset) -> None:
+def test_expected_responses_match_the_logged_ones(ds: SynthDataset, hidden: HiddenTruth) -> None:
     """Summed over the logged pages, expected clicks and purchases are within 15% of the
     clicks and purchases the simulated users made (the model leaves out two small terms)."""
-    model = ResponseModel(ds)
+    model = ResponseModel(hidden)
     clicks = purchases = 0.0
     for request, items in _logged_pages(ds):
-        out = model.page(request, int(ds.requests["user"][request]), items)
+        out = model.page(request, int(hidden.requests["user"][request]), items)
         clicks += out.clicks
         purchases += out.purchases
     actual_clicks = int((ds.events["kind"] == CLICK).sum())
@@ -37,11 +38,11 @@ def test_expected_responses_match_the_logged_ones(ds: SynthDataset) -> None:
     assert abs(purchases / actual_purchases - 1) < 0.15, (purchases, actual_purchases)
 
 
-def test_a_better_order_earns_more(ds: SynthDataset) -> None:
+def test_a_better_order_earns_more(ds: SynthDataset, hidden: HiddenTruth) -> None:
     """The same items sorted by true utility earn more than in reverse, and position matters."""
-    model = ResponseModel(ds)
+    model = ResponseModel(hidden)
     request, items = _logged_pages(ds)[0]
-    user = int(ds.requests["user"][request])
+    user = int(hidden.requests["user"][request])
     best = items[np.argsort(-model.utility(request, user, items))]
     good, bad = model.page(request, user, best), model.page(request, user, best[::-1])
     assert good.clicks > bad.clicks and good.purchases >= bad.purchases
@@ -50,14 +51,16 @@ def test_a_better_order_earns_more(ds: SynthDataset) -> None:
     assert np.all((p > 0) & (p < 1)) and p[0] >= p[-1]
 
 
-def test_sampled_responses_average_to_the_logged_rates(ds: SynthDataset) -> None:
+def test_sampled_responses_average_to_the_logged_rates(
+    ds: SynthDataset, hidden: HiddenTruth
+) -> None:
     """Simulated responses to the logged pages (with the generator's noise) click about as
     often as the logged users did."""
-    model = ResponseModel(ds)
+    model = ResponseModel(hidden)
     rng = np.random.default_rng(0)
     clicks = 0
     for request, items in _logged_pages(ds):
-        click, buy = model.sample(request, int(ds.requests["user"][request]), items, rng)
+        click, buy = model.sample(request, int(hidden.requests["user"][request]), items, rng)
         assert not (buy & ~click).any()  # no purchase without a click
         clicks += int(click.sum())
     actual = int((ds.events["kind"] == CLICK).sum())

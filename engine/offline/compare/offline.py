@@ -16,7 +16,7 @@ from engine.offline.compare.observe import Collector
 from engine.offline.compare.online import simulate
 from engine.offline.compare.variants import VARIANTS, maintainability
 from engine.offline.evaluation.synthetic import evaluate_requests
-from engine.offline.replay import complement_pairs, held_out
+from engine.offline.replay import held_out
 from engine.serving import backends
 from engine.serving.assembly import (
     cold_start_state,
@@ -31,6 +31,7 @@ from engine.serving.pipelines import build_spec
 from engine.serving.sources.registry import Model, available
 from synth.dataset import load_dataset
 from synth.outcome import ResponseModel
+from synth.truth import load_truth
 
 log = logging.getLogger("shopnow.compare")
 
@@ -51,6 +52,7 @@ async def run_offline(
     draws)."""
     variants = variants or VARIANTS
     ds = load_dataset(settings.data_dir)
+    hidden = load_truth(settings.data_dir)  # a simulation experiment: it scores pages
     catalog = load_catalog(settings)
     index = await backends.open_index(settings, offline=True)
     try:
@@ -83,15 +85,14 @@ async def run_offline(
             for name, srcs in variants.items()
         }
         replay, reqs = held_out(ds, max_requests=max_requests, seed=seed)
-        complements = complement_pairs(ds)
-        collector = Collector(ResponseModel(ds))
+        collector = Collector(ResponseModel(hidden))
         report = await evaluate_requests(
             specs,
             replay,
             reqs,
             progress,
             catalog.created_at.values,
-            complements,
+            hidden.complements,
             observe=collector,
             advance=ColdStartReplay(cold, ds.events).advance,
         )

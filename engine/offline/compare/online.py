@@ -303,7 +303,7 @@ def simulate(
     seed: int = 0,
 ) -> dict[str, Any]:
     """A/B, interleaving and sensitivity of every treatment against ``control``."""
-    model = ResponseModel(ds)
+    model = collector.model
     pre = pre_period(ds)
     served = sorted(collector.served.values(), key=lambda s: s.request)
     out: dict[str, Any] = {"control": control, "replicates": replicates, "mde": mde}

@@ -19,8 +19,9 @@ from engine.offline.train import build_index, train, train_graph, train_towers
 from engine.serving.assembly import open_engine
 from engine.serving.item_writes import ItemWriteReport
 from engine.serving.service import Engine
+from synth.truth import has_truth, load_truth
 from tests.engine.fixtures import item
-from tests.engine.world import SEARCH_BACKENDS, synthetic_world
+from tests.engine.world import SEARCH_BACKENDS, WORLDS, synthetic_world
 
 pytestmark = pytest.mark.slow  # builds a world and trains or serves end to end
 
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.slow  # builds a world and trains or serves end to end
 # backend: a test checks one step's outcome, whichever tests run and in whatever order.
 Report = dict[str, Any]
 in_module_loop = pytest.mark.asyncio(loop_scope="module")  # where the engine was opened
+WORLD = {"items": 5000, "events": 100_000, "seed": 3}
 
 
 @pytest.fixture(scope="module", params=SEARCH_BACKENDS)
@@ -36,7 +38,9 @@ def world(
 ) -> Iterator[Settings]:
     """The same offline path and thresholds on each search backend."""
     root = tmp_path_factory.mktemp("jobs")
-    with synthetic_world(root, request.param, items=5000, events=100_000, seed=3) as settings:
+    # without the generator's hidden truth, as every job runs on imported data
+    with synthetic_world(root, request.param, **WORLD) as settings:
+        assert not has_truth(settings.data_dir)
         yield settings
 
 
@@ -73,7 +77,9 @@ async def trained(world: Settings, built: Report) -> Report:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def evaluated(world: Settings, trained: Report) -> Report:
-    return await evaluate(world, max_requests=500, progress=False)
+    # the complement groups need the generator's pairs: the test knows them, the job does not
+    complements = load_truth(WORLDS.data_dir(**WORLD)).complements
+    return await evaluate(world, max_requests=500, progress=False, complements=complements)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

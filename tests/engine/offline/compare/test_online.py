@@ -10,16 +10,20 @@ from engine.offline.compare.observe import Collector, Served
 from engine.offline.compare.online import simulate, team_draft
 from synth import SynthDataset, load_dataset
 from synth.outcome import ResponseModel
+from synth.truth import load_truth
 from tests.engine.world import WORLDS
+
+WORLD = {"items": 2000, "events": 40_000, "seed": 11}
 
 
 @pytest.fixture(scope="module")
 def ds() -> SynthDataset:  # read only: the session's shared world, not a copy
-    return load_dataset(WORLDS.data_dir(items=2000, events=40_000, seed=11))
+    return load_dataset(WORLDS.data_dir(**WORLD))
 
 
 def _collector(ds: SynthDataset, n_requests: int = 600) -> Collector:
-    model = ResponseModel(ds)
+    hidden = load_truth(WORLDS.data_dir(**WORLD))
+    model = ResponseModel(hidden)
     col = Collector(model)
     e = ds.events
     imp = e["kind"] == 0
@@ -27,7 +31,7 @@ def _collector(ds: SynthDataset, n_requests: int = 600) -> Collector:
     reqs = np.unique(e["request"][imp])[:n_requests]
     for r in reqs.tolist():
         items = np.unique(e["item"][imp & (e["request"] == r)])
-        user = int(ds.requests["user"][r])
+        user = int(hidden.requests["user"][r])
         col.served[r] = Served(r, user, "heavy", "feed")
         util = model.utility(r, user, items)
         for name, page in (

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.slow  # builds a world and trains or serves end to end
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Path]]:
     root = tmp_path_factory.mktemp("compare")
-    with synthetic_world(root, "embedded", items=3000, events=60_000, seed=5) as settings:
+    with synthetic_world(
+        root, "embedded", items=3000, events=60_000, seed=5, truth=True
+    ) as settings:
         out = root / "report"
         rep = compare(settings, out, requests=300, fresh_items=60, quick=True, progress=False)
         yield rep, out
