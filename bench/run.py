@@ -57,10 +57,15 @@ def run_bench(
         else:
             out["synth"] = synth_bench.run(quick=quick)
     if which in ("beauty", "all") and "beauty" not in out:
-        from engine.offline.evaluation.beauty import evaluate_beauty
+        import tempfile
 
-        data = settings.shared_data / "amazon-beauty"
-        out["beauty"] = evaluate_beauty(data, quick=quick).to_dict()
+        from bench import beauty_bench
+        from bench.imported import imported
+
+        with tempfile.TemporaryDirectory() as tmp:
+            data = settings.shared_data / "amazon-beauty"
+            world = imported("amazon-beauty", data, Path(tmp), reuse=False)
+            out["beauty"] = beauty_bench.run(world, quick=quick, two_tower=False, smoke=smoke)
     if which in ("backends", "all"):
         from bench import backends_bench
 
@@ -69,7 +74,6 @@ def run_bench(
         )
     if which in ("two_tower", "all"):
         import tempfile
-        from pathlib import Path
 
         from bench import two_tower_bench
 
@@ -83,7 +87,6 @@ def run_bench(
             )
     if which in ("graph", "all"):
         import tempfile
-        from pathlib import Path
 
         from bench import graph_bench
 
@@ -128,7 +131,6 @@ def run_bench(
         out["import"] = import_bench.run(quick=quick, smoke=smoke)
     if which in ("rules", "all"):
         import tempfile
-        from pathlib import Path
 
         from bench import rules_bench
 

@@ -2,7 +2,7 @@
 
 The commands are read from the README itself: code-block lines and inline code that start with
 ``shopnow``, ``make``, ``python -m``, ``curl`` or ``docker compose``, with alternatives such as
-``up|down|status`` and ``[synth|beauty]`` expanded. :data:`COVERAGE` names the tests that run
+``up|down|status`` expanded. :data:`COVERAGE` names the tests that run
 each one, so a command documented without a test fails here. The commands no other test runs
 are run below on a tiny world: the CLI in the README's order, ``shopnow demo --no-serve``, the
 ``curl`` examples against ``shopnow serve``, and every ``shopnow-bench`` with ``--smoke`` (the
@@ -62,18 +62,15 @@ COVERAGE: dict[str, list[str]] = {
     ],
     "shopnow ingest": [PIPELINE, "tests/engine/app/test_ingest_crash.py"],
     "shopnow train": [PIPELINE, "tests/engine/app/test_jobs.py"],
-    "shopnow eval synth": [PIPELINE],
-    "shopnow eval beauty": [
-        # the same quick evaluation, on the real data when it is there
-        "tests/engine/offline/evaluation/test_beauty.py::test_quick_beauty_beats_published_sasrec",
-        "tests/engine/app/test_cli.py::test_missing_beauty_data_says_where_to_put_it",
+    "shopnow eval": [
+        PIPELINE,
+        "tests/engine/offline/test_evaluate_imported.py",  # Amazon Beauty, imported
+        "tests/test_own_data_tutorial.py",  # a month of Online Retail, imported
+        "tests/engine/app/test_cli.py::test_eval_without_a_dataset_says_how_to_make_one",
     ],
-    "shopnow compare synth": [
+    "shopnow compare": [
         f"{HERE}::test_compare_quick",
         "tests/engine/offline/compare/test_run.py",
-    ],
-    "shopnow compare beauty": [
-        "tests/engine/offline/compare/test_beauty.py::test_the_three_options_on_amazon_beauty"
     ],
     "shopnow serve": [
         f"{HERE}::test_serve_answers_the_readme_curl_commands",
@@ -92,10 +89,6 @@ COVERAGE: dict[str, list[str]] = {
         "tests/engine/app/test_cli.py::test_opensearch_status_of_a_home_without_a_node",
     ],
     "shopnow-bench all": [f"{HERE}::test_bench_all_runs_every_benchmark"],
-    "shopnow-bench beauty": [
-        "tests/engine/offline/evaluation/test_beauty.py::test_quick_beauty_beats_published_sasrec",
-        f"{HERE}::test_bench_without_its_data_names_what_is_missing",
-    ],
     "make test-unit": [f"{HERE}::test_make_test_unit_runs_the_unit_tests_only"],
     # every other `shopnow-bench X`: test_bench_smoke, parametrized from the README
     "python -m bench.search_probe_bench": [f"{HERE}::test_search_probe_bench"],
@@ -105,7 +98,7 @@ COVERAGE: dict[str, list[str]] = {
     "docker compose up": ["tests/test_compose.py"],
 }
 SMOKE = f"{HERE}::test_bench_smoke"
-NOT_SMOKED = {"all", "beauty"}  # beauty: its --quick run is test_beauty's (no smaller size)
+NOT_SMOKED = {"all"}
 
 
 # -- the README's commands ---------------------------------------------------------------------
@@ -484,8 +477,8 @@ def test_bench_smoke(
 ) -> None:
     """``shopnow-bench WHICH --quick`` at its smallest sizes (``--smoke``)."""
     argv = [which, "--quick", "--smoke"]
-    if which == "gowalla":
-        dataset("gowalla")
+    if which in ("gowalla", "beauty"):
+        dataset({"gowalla": "gowalla", "beauty": "amazon-beauty"}[which])
         monkeypatch.setenv("SHOPNOW_SHARED_DATA", str(SHARED_DATA))
     if which == "rollout":
         argv += ["--opensearch-url", OPENSEARCH_URL]  # the test node: one node start is enough

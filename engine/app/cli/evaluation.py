@@ -11,12 +11,13 @@ from engine.app.cli.common import CliError, add_paths, positive, positive_float,
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("eval", help="offline evaluation (synthetic held-out or amazon-beauty)")
+    p = sub.add_parser(
+        "eval",
+        help="held-out requests after the cut of the dataset under --data, replayed "
+        "through the served pipeline (synthetic or imported)",
+    )
     add_paths(p)
-    p.add_argument("dataset", nargs="?", choices=["synth", "beauty"], default="synth")
     p.add_argument("--requests", type=positive, default=5_000)
-    p.add_argument("--shared-data", type=Path, dest="shared_data")
-    p.add_argument("--quick", action="store_true")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.add_argument("--plot", type=Path, help="write a PNG of NDCG@10 per segment and surface")
     p.add_argument(
@@ -32,9 +33,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="traditional vs two-tower vs hybrid retrieval, same ranker: the decision report",
     )
     add_paths(p)
-    p.add_argument("dataset", nargs="?", choices=["synth", "beauty"], default="synth")
     p.add_argument("--out", type=Path, default=Path("compare-report"), help="report directory")
-    p.add_argument("--shared-data", type=Path, dest="shared_data")
     p.add_argument("--requests", type=positive, help="held-out requests (default 3,000)")
     p.add_argument("--items", type=positive, help="items to synthesise when there is no data")
     p.add_argument("--events", type=positive, help="events to synthesise when there is no data")
@@ -66,18 +65,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(json.dumps(report, indent=2))
         else:
             print(f"{report['queries']} judged queries: {json.dumps(report['overall'])}")
-        return 0
-    if args.dataset == "beauty":
-        # LightGBM and the Beauty recipe load only for this dataset
-        from engine.offline.evaluation.beauty import evaluate_beauty, format_report
-
-        s = settings_from(args)
-        data = s.shared_data / "amazon-beauty"
-        if not data.is_dir():
-            raise CliError(
-                f"amazon-beauty data not found at {data}; put it there or pass --shared-data DIR"
-            )
-        print(format_report(evaluate_beauty(data, progress=not args.quiet, quick=args.quick)))
         return 0
     # imported when the command runs: `shopnow --help` loads none of it
     from engine.offline.evaluate import evaluate
@@ -111,21 +98,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise CliError(f"--inputs {args.inputs}: {exc}") from exc
     quick = args.quick
     settings = settings_from(args)
-    if args.dataset == "beauty":
-        # the Beauty comparison (torch, LightGBM) loads only for this dataset
-        from engine.offline.compare import beauty
-
-        data = settings.shared_data / "amazon-beauty"
-        if not data.is_dir():
-            raise CliError(
-                f"amazon-beauty data not found at {data}; put it there or pass --shared-data DIR"
-            )
-        rep = beauty.run(data, quick=quick, text_cache=settings.text_cache, progress=not args.quiet)
-        print(json.dumps({k: str(p) for k, p in beauty.write(rep, args.out).items()}))
-        print(f"best quality: {rep['best_quality']}")
-        for reason in rep["reasons"]:
-            print(f"  - {reason}")
-        return 0
     report = compare(
         settings,
         args.out,

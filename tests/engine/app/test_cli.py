@@ -27,12 +27,12 @@ def test_missing_index_names_the_fix(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "error" in capsys.readouterr().err
 
 
-def test_missing_beauty_data_says_where_to_put_it(
+def test_eval_without_a_dataset_says_how_to_make_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["eval", "beauty", "--shared-data", str(tmp_path)])
+    code = main(["eval", "--data", str(tmp_path / "none"), "--quiet"])
     assert code == 2
-    assert "amazon-beauty data not found" in capsys.readouterr().err
+    assert "data directory not found" in capsys.readouterr().err
 
 
 def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
