@@ -91,6 +91,7 @@ def test_the_tutorial_shows_the_commands_this_test_runs() -> None:
         ["shopnow", "train"],
         ["shopnow", "eval"],
         ["shopnow", "serve"],
+        ["shopnow", "monitor"],
     ]
     assert len([c for c in lines if c.startswith("curl ")]) == 3
 
@@ -107,7 +108,7 @@ def test_the_example_rows_are_the_export_of_the_slice(shop: Path) -> None:
 
 
 def test_the_tutorial_from_files_to_a_served_api(shop: Path) -> None:
-    offline = [c for c in commands() if c.startswith("shopnow") and " serve" not in c]
+    offline = [c for c in commands() if c.startswith("shopnow")][:4]  # before serving
     out = {shlex.split(c)[1]: _run(c, shop) for c in offline}
     report = json.loads(out["import"])
     events = next(s for s in report["sources"] if s["kind"] == "events")
@@ -139,10 +140,13 @@ def _serve(line: str, cwd: Path) -> tuple[subprocess.Popen[bytes], int]:
     pytest.fail(f"shopnow serve did not become ready:\n{(cwd / 'serve.log').read_text()[-3000:]}")
 
 
-def test_the_served_api_answers_the_tutorial_curls(shop: Path) -> None:
+def test_the_served_api_answers_the_tutorial_curls(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if not (shop / "var" / "models" / "ranker" / "CURRENT").is_file():
         pytest.fail("needs the world test_the_tutorial_from_files_to_a_served_api builds")
     lines = commands()
+    monkeypatch.setenv("SHOPNOW_FEATURE_LOG_RATE", "1")  # every request logged, for the monitor
     proc, port = _serve(next(c for c in lines if c.startswith("shopnow serve")), shop)
     try:
         replies: list[dict[str, Any]] = [
@@ -158,6 +162,11 @@ def test_the_served_api_answers_the_tutorial_curls(shop: Path) -> None:
     for reply in replies:
         assert reply["model_versions"]["ranker"].startswith("ranker-"), reply
         assert not reply["degraded"], reply
+    # the monitor reads the three logged requests back and recomputes their features offline
+    monitored = _run(next(c for c in lines if c.startswith("shopnow monitor")), shop)
+    assert "3 logged requests in the last 1 h" in monitored, monitored
+    assert "too few to judge drift" in monitored and "no feature skewed" in monitored, monitored
+    assert "alerts: none" in monitored, monitored
 
 
 def test_the_learned_sources_train_on_the_imported_logs(shop: Path) -> None:

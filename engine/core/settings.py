@@ -175,6 +175,9 @@ class Settings(BaseSettings):
     )
     drift_psi_alert: float = Field(0.2, gt=0, description="PSI above this alerts")
     drift_ks_alert: float = Field(0.2, gt=0, le=1, description="KS statistic above this alerts")
+    drift_min_requests: int = Field(
+        30, ge=1, description="logged requests below which drift is not judged (too few)"
+    )
     skew_max_mismatch: float = Field(
         0.01, ge=0, le=1, description="share of mismatched values that names a skewed feature"
     )

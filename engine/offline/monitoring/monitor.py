@@ -84,7 +84,13 @@ def monitor(settings: Settings, *, hours: float = 24.0, skew: bool = True) -> di
     reference = load_reference(artifact.path)
     if reference is None:
         out["drift"] = "no drift reference with this ranker (train it again)"
-    elif current:
+    elif len(current) < settings.drift_min_requests:
+        # a request's candidates move together: a handful of requests says nothing of drift
+        out["drift"] = (
+            f"{len(current)} logged requests of this ranker: too few to judge drift "
+            f"(at least {settings.drift_min_requests}, SHOPNOW_DRIFT_MIN_REQUESTS)"
+        )
+    else:
         out["drift"] = drift_of(reference, current, settings)
         out["alerts"] += [f"drift: {a}" for a in out["drift"]["alerts"]]
     towers = towers_output(settings, records)
