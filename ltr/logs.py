@@ -20,6 +20,9 @@ from engine.core.search import SearchFilter
 
 #: Graded labels: purchase > cart > click > skip.
 GRADE = np.array([0, 1, 2, 3, 0], np.int8)
+#: How long after a search an interaction on the search surface still answers it (without a
+#: later search in the session)
+SEARCH_WINDOW_S = 1800.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,7 @@ class _Timeline:
         )
 
 
-def _sample_in_time_order(
+def sample_in_time_order(
     reqs: list[LoggedRequest], max_requests: int | None, seed: int
 ) -> list[LoggedRequest]:
     """At most ``max_requests`` of ``reqs`` drawn uniformly with ``seed``, in time order."""
@@ -157,7 +160,7 @@ class LogReplay:
                     impressed=False,
                 )
             )
-        return _sample_in_time_order(out, max_requests, seed)
+        return sample_in_time_order(out, max_requests, seed)
 
     def next_item_requests(
         self, t0: float, t1: float, *, max_requests: int | None = None, seed: int = 0
@@ -188,7 +191,64 @@ class LogReplay:
             )
             for n, j in enumerate(act[order[first]])
         ]
-        return _sample_in_time_order(out, max_requests, seed)
+        return sample_in_time_order(out, max_requests, seed)
+
+    def search_requests(
+        self,
+        t0: float,
+        t1: float,
+        *,
+        max_requests: int | None = None,
+        seed: int = 0,
+        first_id: int = 0,
+        window_s: float = SEARCH_WINDOW_S,
+    ) -> list[LoggedRequest]:
+        """Search requests replayed from a log with queries but no served pages: one per
+        search within ``[t0, t1)`` that its session follows with an interaction on the search
+        surface before its next search (and within ``window_s``); the positives are those
+        items, graded by their best kind. Ids count from ``first_id``."""
+        ev = self.events
+        srch = np.flatnonzero(
+            (ev["kind"] == 4) & (ev["query"] >= 0) & (ev["ts"] >= t0) & (ev["ts"] < t1)
+        )
+        acted = (ev["kind"] >= 1) & (ev["kind"] <= 3) & (ev["surface"] == 1)
+        by_session = _Timeline(
+            ev["session"][acted].astype(np.int64),
+            ev["ts"][acted],
+            ev["item"][acted].astype(np.int64),
+            ev["kind"][acted],
+        )
+        out: list[LoggedRequest] = []
+        for j in srch.tolist():
+            session, ts = int(ev["session"][j]), float(ev["ts"][j])
+            later = self.searches.before(session, np.nextafter(ts + window_s, np.inf), 10_000)
+            nxt = later.ts[later.ts > ts]
+            until = float(nxt.min()) if len(nxt) else ts + window_s
+            lo = np.searchsorted(by_session.key, session, "left")
+            hi = np.searchsorted(by_session.key, session, "right")
+            span = slice(
+                lo + np.searchsorted(by_session.ts[lo:hi], ts, "left"),
+                lo + np.searchsorted(by_session.ts[lo:hi], until, "left"),
+            )
+            items, kinds = by_session.item[span], by_session.kind[span]
+            if len(items) == 0:
+                continue
+            rows = np.unique(items)
+            best = np.array([GRADE[kinds[items == r]].max() for r in rows], np.int8)
+            out.append(
+                LoggedRequest(
+                    request=first_id + len(out),
+                    ts=ts,
+                    user=int(ev["user"][j]),
+                    session=session,
+                    surface=Surface.search,
+                    query=self.queries[int(ev["query"][j])],
+                    rows=rows,
+                    grades=best,
+                    impressed=False,
+                )
+            )
+        return sample_in_time_order(out, max_requests, seed)
 
     def _build(
         self, req_ids: I64, imp: npt.NDArray[np.bool_], resp: npt.NDArray[np.bool_]

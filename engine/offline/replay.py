@@ -11,7 +11,7 @@ import numpy as np
 from engine.core.catalog import Catalog
 from engine.core.retrieval.covisitation import CovisitationIndex, CoVisits, CovisParams
 from engine.core.signals import DAY, KIND_WEIGHT, Signals
-from ltr.logs import LoggedRequest, LogReplay
+from ltr.logs import LoggedRequest, LogReplay, sample_in_time_order
 from synth.dataset import SynthDataset
 
 #: How held-out and training requests are replayed from an interaction log (the dataset's
@@ -93,12 +93,17 @@ def logged_requests(
     kind: RequestKind = "basket",
 ) -> list[LoggedRequest]:
     """The requests of ``[t0, t1)`` with a positive: the served pages when the log has them,
-    else requests replayed from interactions, as ``kind`` says."""
+    else requests replayed from interactions (feed requests as ``kind`` says, and a search
+    request for each logged query the session then acted on), ``max_requests`` drawn from
+    them all."""
     if replay.has_impressions:
         return replay.requests(t0, t1, max_requests=max_requests, seed=seed)
     if kind == "next_item":
-        return replay.next_item_requests(t0, t1, max_requests=max_requests, seed=seed)
-    return replay.interaction_requests(t0, t1, max_requests=max_requests, seed=seed)
+        feed = replay.next_item_requests(t0, t1, seed=seed)
+    else:
+        feed = replay.interaction_requests(t0, t1, seed=seed)
+    search = replay.search_requests(t0, t1, seed=seed, first_id=len(feed))
+    return sample_in_time_order(feed + search, max_requests, seed)
 
 
 def held_out(

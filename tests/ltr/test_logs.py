@@ -82,3 +82,38 @@ def test_sequence_logs_replay_each_visitors_next_interaction() -> None:
     assert replay.context(reqs[2]).user_history.rows.tolist() == []
     assert len(replay.next_item_requests(0.0, 100.0, max_requests=2, seed=0)) == 2
     assert replay.next_item_requests(100.0, 200.0) == []
+
+
+# a log with queries but no served pages: session 0 searches "desk" (query 0), views item 3
+# and buys it from the results, searches "lamp" (query 1) and views item 5; session 1
+# searches "desk" and leaves; session 2 searches "lamp" and, an hour later, views item 5
+# from the results (too late to answer that search); a feed view in session 0 (surface 0)
+# answers no search.
+SEARCHES = {
+    "ts": np.array([100.0, 101.0, 102.0, 103.0, 200.0, 201.0, 202.0, 300.0, 400.0, 4000.0]),
+    "user": np.array([0, 0, 0, 0, 0, 0, 0, 1, 2, 2]),
+    "session": np.array([0, 0, 0, 0, 0, 0, 0, 1, 2, 2]),
+    "request": np.full(10, -1),
+    "kind": np.array([4, 1, 3, 1, 4, 1, 1, 4, 4, 1], np.int8),
+    "item": np.array([-1, 3, 3, 9, -1, 5, 6, -1, -1, 5]),
+    "position": np.full(10, -1),
+    "query": np.array([0, -1, -1, -1, 1, -1, -1, 0, 1, -1]),
+    "surface": np.array([1, 1, 1, 0, 1, 1, 1, 1, 1, 1], np.int8),
+}
+
+
+def test_logged_queries_replay_as_search_requests_answered_by_what_followed() -> None:
+    users = np.array(["u0", "u1", "u2"])
+    replay = LogReplay(SEARCHES, np.array([1, 1, 1], np.int8), users, ["desk", "lamp"])
+    reqs = replay.search_requests(0.0, 5000.0, first_id=10)
+    got = [(r.request, r.ts, r.query, r.rows.tolist(), r.grades.tolist()) for r in reqs]
+    assert got == [
+        (10, 100.0, "desk", [3], [3]),  # the purchase grades item 3; item 9 was a feed view
+        (11, 200.0, "lamp", [5, 6], [1, 1]),
+    ]
+    assert all(r.surface == Surface.search and not r.impressed for r in reqs)
+    ctx = replay.context(reqs[1])
+    assert ctx.query == "lamp" and ctx.session.rows.tolist() == [3, 3, 9]  # what came before
+    later = replay.search_requests(150.0, 5000.0)
+    assert [(r.ts, r.rows.tolist()) for r in later] == [(200.0, [5, 6])]
+    assert len(replay.search_requests(0.0, 5000.0, max_requests=1)) == 1
