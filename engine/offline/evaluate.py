@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.core.arrays import I64
+from engine.core.contracts import Surface
 from engine.core.pipeline.spec import PipelineSpec
 from engine.core.settings import Settings
 from engine.offline.cold_start_replay import ColdStartReplay
@@ -109,8 +110,10 @@ async def evaluate(
             specs["lambdamart"] = spec(served.scorer, served.feature_names)
     replay, reqs = held_out(ds, max_requests=max_requests, seed=seed)
     if rankers is None and towers is None and not replay.has_impressions:
-        # interaction logs: the baselines, the same requests in the same run
-        for name in BASELINES:
+        # interaction logs: the baselines, the same requests in the same run (BM25 alone for
+        # the search requests, when the logs had queries)
+        searched = any(r.surface == Surface.search for r in reqs)
+        for name in (*BASELINES, *(("bm25",) if searched else ())):
             specs[f"baseline:{name}"] = spec(HeuristicScorer(), sources=(name,))
     report = await evaluate_requests(
         specs,
