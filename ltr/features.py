@@ -286,6 +286,37 @@ for _k in range(PAIR_DEPTH):
 feature("seq_leads_to_last", "user_item")(_leads_to_last)
 
 
+# --- the candidate's title and attributes against the items just acted on (content table) ---
+def _content_pair(kind: str, k: int, x: FeatureInputs) -> F32:
+    """Title (``kind="title"``) or attribute cosine of the candidate with the ``k``-th most
+    recent item (NaN without a ``k``-th item or the content table)."""
+    table = None if x.covis is None else x.covis.content
+    recent, _ = x.ctx.recent_rows(PAIR_DEPTH)
+    if table is None or len(recent) <= k:
+        return x.full(np.nan)
+    row = int(recent[k])
+    if kind == "title":
+        return table.title_scores(row, x.rows)
+    return table.attribute_scores(row, x.rows)
+
+
+def _attribute_history(x: FeatureInputs) -> F32:
+    """Mean attribute cosine of the candidate with the items of the history and session."""
+    table = None if x.covis is None else x.covis.content
+    ctx_rows = x.context_rows()
+    if table is None or len(ctx_rows) == 0:
+        return x.full(np.nan)
+    return table.attribute_profile(ctx_rows, x.rows)
+
+
+for _k in range(PAIR_DEPTH):
+    feature(f"title_last{_k + 1}", "user_item", reads=("title", "brand"))(
+        partial(_content_pair, "title", _k)
+    )
+feature("attr_last1", "user_item", reads=("attributes",))(partial(_content_pair, "attr", 0))
+feature("attr_history", "user_item", reads=("attributes",))(_attribute_history)
+
+
 # --- source scores (one pair per source, named after it) --------------------------------------
 def _source_score(j: int, x: FeatureInputs) -> F32:
     return x.pool.source_scores[:, j].copy()

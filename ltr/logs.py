@@ -163,12 +163,20 @@ class LogReplay:
         return sample_in_time_order(out, max_requests, seed)
 
     def next_item_requests(
-        self, t0: float, t1: float, *, max_requests: int | None = None, seed: int = 0
+        self,
+        t0: float,
+        t1: float,
+        *,
+        max_requests: int | None = None,
+        seed: int = 0,
+        every: bool = False,
     ) -> list[LoggedRequest]:
         """Next-interaction requests, for logs of sequences rather than baskets: one feed
         request per visitor (a known user, else an anonymous session) at their first
         interaction within ``[t0, t1)``; the context is everything before it, the positive is
-        the item of that interaction, graded by its kind."""
+        the item of that interaction, graded by its kind. With ``every``, one such request at
+        each interaction of ``[t0, t1)``: every prefix of each sequence asks for its next item
+        (the training examples of a next-item model)."""
         ev = self.events
         act = np.flatnonzero(
             (ev["kind"] >= 1) & (ev["kind"] <= 3) & (ev["ts"] >= t0) & (ev["ts"] < t1)
@@ -176,7 +184,11 @@ class LogReplay:
         anonymous = self.segments[ev["user"][act]] == 0
         visitor = np.where(anonymous, -1 - ev["session"][act].astype(np.int64), ev["user"][act])
         order = np.lexsort((act, ev["ts"][act], visitor))  # time order within a visitor
-        _, first = np.unique(visitor[order], return_index=True)
+        if every:
+            picked = act[order]
+        else:
+            _, first = np.unique(visitor[order], return_index=True)
+            picked = act[order[first]]
         out = [
             LoggedRequest(
                 request=n,
@@ -189,7 +201,7 @@ class LogReplay:
                 grades=np.array([GRADE[ev["kind"][j]]], np.int8),
                 impressed=False,
             )
-            for n, j in enumerate(act[order[first]])
+            for n, j in enumerate(picked)
         ]
         return sample_in_time_order(out, max_requests, seed)
 

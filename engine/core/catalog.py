@@ -19,7 +19,7 @@ from tqdm import tqdm
 from engine.core.columns import Column, RaggedInts
 from engine.core.contracts import Availability, Item
 from engine.core.search import IndexDoc
-from engine.core.text import token_ids
+from engine.core.text import attribute_ids, token_ids
 from engine.core.validation import describe
 from engine.core.vocab import Vocab
 
@@ -49,6 +49,7 @@ class RowState:
     title: str
     description: str
     tokens: npt.NDArray[np.int64]
+    attributes: npt.NDArray[np.int64]
     columns: tuple[object, ...]  # one value per column of ``Catalog._columns``
 
 
@@ -59,6 +60,7 @@ class Catalog:
         self.titles: list[str] = []
         self.descriptions: list[str] = []
         self.tokens = RaggedInts()  # title + brand token ids per row, for features
+        self.attributes = RaggedInts()  # attribute ids per row (see :func:`attribute_ids`)
         self.categories = Vocab()
         self.brands = Vocab()
         self.sellers = Vocab()
@@ -122,6 +124,7 @@ class Catalog:
             self.titles[row],
             self.descriptions[row],
             self.tokens[row].copy(),
+            self.attributes[row].copy(),
             tuple(col.values[row].item() for col in self._columns()),
         )
 
@@ -131,6 +134,8 @@ class Catalog:
         self.titles[row], self.descriptions[row] = state.title, state.description
         self.tokens.set(row, state.tokens)
         self.tokens.pack()
+        self.attributes.set(row, state.attributes)
+        self.attributes.pack()
         for col, value in zip(self._columns(), state.columns, strict=True):
             col.set(row, value)
 
@@ -158,6 +163,7 @@ class Catalog:
     def _write(self, row: int, it: Item) -> None:
         self.titles[row] = it.title
         self.tokens.set(row, token_ids(f"{it.title} {it.brand}"))
+        self.attributes.set(row, attribute_ids(it.attributes))
         self.descriptions[row] = it.description
         self.category.set(row, self.categories.add(it.category))
         self.root_category.set(row, self.roots.add(it.category_path[0]))

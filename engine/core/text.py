@@ -5,6 +5,7 @@ hashed."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from functools import lru_cache
 
 import numpy as np
@@ -44,3 +45,10 @@ def token_id(token: str) -> int:
 def token_ids(text: str) -> npt.NDArray[np.int64]:
     """Sorted unique token ids, stable across processes."""
     return np.unique(np.fromiter((token_id(t) for t in tokens(text)), np.int64))
+
+
+def attribute_ids(attributes: Mapping[str, str]) -> npt.NDArray[np.int64]:
+    """Sorted unique ids of an item's attributes, one per ``key=word`` of each value split on
+    whitespace (so ``{"attribute_ids": "173 1"}`` gives two ids), stable across processes."""
+    words = (f"{k}={w}" for k, v in attributes.items() for w in v.split())
+    return np.unique(np.fromiter((token_id(t) for t in words), np.int64))

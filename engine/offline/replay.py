@@ -9,6 +9,7 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from engine.core.catalog import Catalog
+from engine.core.retrieval.content import ContentSimilarity
 from engine.core.retrieval.covisitation import CovisitationIndex, CoVisits, CovisParams
 from engine.core.signals import DAY, KIND_WEIGHT, Signals
 from ltr.logs import LoggedRequest, LogReplay, sample_in_time_order
@@ -48,6 +49,7 @@ def build_signals(
     ds: SynthDataset,
     catalog: Catalog,
     until: float,
+    content: ContentSimilarity | None = None,
 ) -> tuple[Signals, CoVisits]:
     """Popularity (also by audience: anonymous or signed-in shoppers), CTR and the
     co-visitation tables from the events before ``until`` (events weighted by kind, halved
@@ -76,7 +78,7 @@ def build_signals(
         timed = replace(params, half_life=14 * DAY, reference_time=until)
         return CovisitationIndex.build(*columns, timed)
 
-    return signals, CoVisits(table(SYMMETRIC), table(SEQUENTIAL))
+    return signals, CoVisits(table(SYMMETRIC), table(SEQUENTIAL), content)
 
 
 def log_replay(ds: SynthDataset) -> LogReplay:
@@ -91,15 +93,18 @@ def logged_requests(
     max_requests: int | None,
     seed: int,
     kind: RequestKind = "basket",
+    every_prefix: bool = False,
 ) -> list[LoggedRequest]:
     """The requests of ``[t0, t1)`` with a positive: the served pages when the log has them,
     else requests replayed from interactions (feed requests as ``kind`` says, and a search
     request for each logged query the session then acted on), ``max_requests`` drawn from
-    them all."""
+    them all. ``next_item`` with ``every_prefix``: one feed request at each interaction
+    rather than at each visitor's first, the examples a model trained on whole sequences
+    needs."""
     if replay.has_impressions:
         return replay.requests(t0, t1, max_requests=max_requests, seed=seed)
     if kind == "next_item":
-        feed = replay.next_item_requests(t0, t1, seed=seed)
+        feed = replay.next_item_requests(t0, t1, seed=seed, every=every_prefix)
     else:
         feed = replay.interaction_requests(t0, t1, seed=seed)
     search = replay.search_requests(t0, t1, seed=seed, first_id=len(feed))

@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from engine.core.catalog import Catalog
 from engine.core.pipeline.executor import Executor
 from engine.core.pipeline.spec import PipelineSpec
+from engine.core.retrieval.content import ContentSimilarity
 from engine.core.settings import Settings
 from engine.core.signals import DAY
 from engine.offline.cold_start_replay import ColdStartReplay
@@ -59,6 +61,12 @@ log = logging.getLogger("shopnow.train")
 OUTPUT_REFERENCE_REQUESTS = 500  # requests of the towers' tower-output drift reference
 
 
+def content_table(catalog: Catalog) -> ContentSimilarity:
+    """The title and attribute similarity table of the catalog (see
+    :mod:`engine.core.retrieval.content`)."""
+    return ContentSimilarity.build(catalog.tokens, catalog.attributes, len(catalog))
+
+
 async def build_index(settings: Settings, progress: bool = True) -> dict[str, Any]:
     t0 = time.perf_counter()
     ds = load_dataset(settings.data_dir)
@@ -70,7 +78,8 @@ async def build_index(settings: Settings, progress: bool = True) -> dict[str, An
     with tqdm(total=len(catalog), desc="index", unit="item", disable=not progress) as bar:
         n = await backends.build(settings, len(catalog), doc, bar.update)
     split = float(ds.meta["split_ts"])
-    signals, covis = build_signals(ds, catalog, split)
+    content = content_table(catalog)
+    signals, covis = build_signals(ds, catalog, split, content)
     signals.save(settings.model_dir / "signals")
     covis.save(settings.model_dir)
     return {
@@ -117,12 +126,13 @@ async def train(
                 "features come from the served model, which saw the ranker's labels"
             )
     graph = load_graph(settings, catalog, RANKER_WINDOW)
+    content = content_table(catalog)  # from the catalog only: the same for every snapshot
 
     def ranker_spec(
         at: float, scorer: Any = None, names: tuple[str, ...] | None = None
     ) -> tuple[PipelineSpec, ColdStart]:
         """The pipeline on the signals snapshot at ``at``, and its cold-start state."""
-        signals, covis = build_signals(ds, catalog, at)
+        signals, covis = build_signals(ds, catalog, at, content)
         cold = cold_start_state(settings, catalog, signals)
         spec = build_spec(
             settings=settings,
@@ -271,8 +281,15 @@ def train_towers(
         (SERVE_WINDOW, split, settings.towers_dir),
     ):
         replay = log_replay(ds)
+        # every prefix of each sequence (next-item logs): not only each visitor's first item
         reqs = logged_requests(
-            replay, start, end, max_requests=max_requests, seed=seed, kind=request_kind(ds.meta)
+            replay,
+            start,
+            end,
+            max_requests=max_requests,
+            seed=seed,
+            kind=request_kind(ds.meta),
+            every_prefix=True,
         )
         data = marketplace_data(
             catalog,

@@ -6,6 +6,7 @@ import pytest
 from engine.core.contracts import Surface
 from engine.core.pipeline.candidates import CandidatePool, SourceResult
 from engine.core.pipeline.context import KIND_CLICK, History, RequestContext
+from engine.core.retrieval.content import ContentSimilarity
 from engine.core.retrieval.covisitation import CovisitationIndex, CoVisits, CovisParams
 from engine.core.signals import Signals
 from ltr.features import FEATURES, FeatureHydrator, default_feature_names, resolve
@@ -180,3 +181,23 @@ def test_pair_features_compare_each_candidate_with_the_last_items() -> None:
     bare = FeatureHydrator(resolve(names, SOURCES), cat, sig, 1)
     assert all(np.isnan(v).all() for v in _frame(history=[2, 1], hydrator=bare).values())
     assert np.isnan(_frame(history=[1], hydrator=h)["seq_last2"]).all()
+
+
+def test_content_features_compare_each_candidate_with_the_last_items() -> None:
+    cat, sig = _world()
+    sym = CovisitationIndex.build(
+        np.zeros(2), np.array([0, 1]), np.arange(2.0), np.ones(2), 3, CovisParams(window=1)
+    )
+    content = ContentSimilarity.build(cat.tokens, cat.attributes, len(cat))
+    names = ("title_last1", "title_last2", "attr_last1", "attr_history")
+    h = FeatureHydrator(resolve(names, SOURCES), cat, sig, 1, covis=CoVisits(sym, None, content))
+    col = _frame(history=[2, 0], hydrator=h)  # 0 (a running shoe) is the last item
+    # the pool's rows are items 0, 1, 2
+    assert col["title_last1"][1] > 0 and col["title_last1"][2] == 0
+    assert abs(col["title_last1"][0] - 1.0) < 1e-5
+    assert col["title_last2"][2] > col["title_last2"][1]  # 2 (the vase) is the one before
+    assert col["attr_last1"].tolist() == [0.0, 0.0, 0.0]  # the toy items have no attributes
+    # no table, or no such item in the context: unknown
+    bare = FeatureHydrator(resolve(names, SOURCES), cat, sig, 1, covis=CoVisits(sym))
+    assert all(np.isnan(v).all() for v in _frame(history=[2, 0], hydrator=bare).values())
+    assert np.isnan(_frame(history=[0], hydrator=h)["title_last2"]).all()

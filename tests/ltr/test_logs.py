@@ -117,3 +117,20 @@ def test_logged_queries_replay_as_search_requests_answered_by_what_followed() ->
     later = replay.search_requests(150.0, 5000.0)
     assert [(r.ts, r.rows.tolist()) for r in later] == [(200.0, [5, 6])]
     assert len(replay.search_requests(0.0, 5000.0, max_requests=1)) == 1
+
+
+def test_sequence_logs_replay_every_prefix_when_asked() -> None:
+    replay = LogReplay(BASKETS, np.array([1, 0, 0], np.int8), np.array(["u0", "~s2", "~s3"]), [])
+    reqs = replay.next_item_requests(50.0015, 100.0, every=True)
+    # one request at each interaction of the window, not only each visitor's first
+    got = sorted((r.user, r.ts, r.rows.tolist()) for r in reqs)
+    assert got == [
+        (0, 50.002, [7]),
+        (0, 50.5, [7]),
+        (1, 60.0, [9]),
+        (2, 70.0, [4]),
+        (2, 70.001, [8]),
+    ]
+    later = next(r for r in reqs if r.ts == 50.5)
+    assert replay.context(later).user_history.rows.tolist() == [1, 2, 5, 6, 7]
+    assert len(replay.next_item_requests(0.0, 100.0, max_requests=3, seed=0, every=True)) == 3

@@ -32,7 +32,10 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from engine.core.arrays import F32, I64
-from engine.core.retrieval.exact import top_k_indices
+from engine.core.retrieval.content import ContentSimilarity
+from engine.core.retrieval.neighbors import weighted_neighbors
+
+__all__ = ["CoVisits", "CovisParams", "CovisitationIndex", "csr_topk", "weighted_neighbors"]
 
 Normalize = Literal["none", "cosine", "row"]
 
@@ -238,34 +241,6 @@ class CovisitationIndex:
         return cls(mat, params)
 
 
-def weighted_neighbors(
-    matrix: sp.csr_matrix,
-    item_rows: npt.ArrayLike,
-    item_weights: npt.ArrayLike,
-    k: int,
-    exclude: npt.ArrayLike | None = None,
-) -> tuple[I64, F32]:
-    """Top ``k`` columns by ``sum_i item_weights[i] * matrix[item_rows[i], :]``, best first;
-    columns in ``exclude`` are never returned."""
-    rows = np.asarray(item_rows, dtype=np.int64)
-    wts = np.asarray(item_weights, dtype=np.float32)
-    m = matrix
-    starts, ends = m.indptr[rows], m.indptr[rows + 1]
-    lengths = ends - starts
-    if lengths.sum() == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    idx = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-    cand = m.indices[idx].astype(np.int64)
-    vals = m.data[idx] * np.repeat(wts, lengths)
-    uniq, inv = np.unique(cand, return_inverse=True)
-    scores = np.bincount(inv, weights=vals).astype(np.float32)
-    if exclude is not None:
-        keep = ~np.isin(uniq, np.asarray(exclude, dtype=np.int64))
-        uniq, scores = uniq[keep], scores[keep]
-    best = top_k_indices(scores, k)  # uniq is sorted: ties go to the lower item row
-    return uniq[best], scores[best]
-
-
 def _lookup(keys: npt.NDArray[np.int32], values: F32, cols: I64, out: F32) -> F32:
     """``out[i] = values[j]`` where ``keys[j] == cols[i]`` (keys unique, any order)."""
     if len(keys) == 0:
@@ -279,22 +254,27 @@ def _lookup(keys: npt.NDArray[np.int32], values: F32, cols: I64, out: F32) -> F3
 
 
 SYMMETRIC_FILE = "covis.npz"
+CONTENT_FILE = "content.npz"
 SEQUENTIAL_FILE = "sequence.npz"
 
 
 @dataclass(frozen=True, slots=True)
 class CoVisits:
-    """The item-to-item tables built from sessions: ``symmetric`` (items acted on together)
-    and ``sequential`` (what comes next: pairs in their order weigh more than against it;
-    None in model directories written before it existed)."""
+    """The item-to-item tables: ``symmetric`` (items acted on together) and ``sequential``
+    (what comes next: pairs in their order weigh more than against it; None in model
+    directories written before it existed), built from sessions, and ``content`` (title and
+    attribute similarity, from the catalog only; None when not built)."""
 
     symmetric: CovisitationIndex
     sequential: CovisitationIndex | None = None
+    content: ContentSimilarity | None = None
 
     def save(self, directory: Path) -> None:
         self.symmetric.save(directory / SYMMETRIC_FILE)
         if self.sequential is not None:
             self.sequential.save(directory / SEQUENTIAL_FILE)
+        if self.content is not None:
+            self.content.save(directory / CONTENT_FILE)
 
     @classmethod
     def load(cls, directory: Path) -> CoVisits | None:
@@ -302,7 +282,9 @@ class CoVisits:
         if not (directory / SYMMETRIC_FILE).is_file():
             return None
         seq = directory / SEQUENTIAL_FILE
+        content = directory / CONTENT_FILE
         return cls(
             CovisitationIndex.load(directory / SYMMETRIC_FILE),
             CovisitationIndex.load(seq) if seq.is_file() else None,
+            ContentSimilarity.load(content) if content.is_file() else None,
         )

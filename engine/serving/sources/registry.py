@@ -22,6 +22,7 @@ from engine.core.settings import Settings
 from engine.core.signals import Signals
 from engine.serving.cold_start import ColdStart
 from engine.serving.models import ServedModels
+from engine.serving.sources.content import ContentSource
 from engine.serving.sources.covisitation import CoVisitationSource
 from engine.serving.sources.graph import BoughtTogetherSource, GraphSource
 from engine.serving.sources.lexical import LexicalSource
@@ -154,6 +155,16 @@ REGISTRY: tuple[Registration, ...] = (
             models=("sequential co-visitation table",),
             jobs=("co-visitation build from sessions",),
             refresh_paths=("batch rebuild from events",),
+        ),
+    ),
+    Registration(
+        "content",
+        lambda p: ContentSource(None if p.covis is None else p.covis.content),
+        100,
+        Needs(
+            models=("content similarity table (titles, attributes)",),
+            jobs=("content table build from the catalog at index time",),
+            refresh_paths=("rebuild at index time",),
         ),
     ),
 )

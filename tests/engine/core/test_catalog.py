@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from engine.core.catalog import Catalog, load_jsonl
+from engine.core.text import attribute_ids
 from tests.engine.fixtures import catalog, item
 
 
@@ -53,3 +54,13 @@ def test_load_jsonl_loads_everything(tmp_path: Path) -> None:
     c = Catalog()
     assert load_jsonl(c, p, chunk=3) == 7
     assert len(c) == 7 and np.all(c.in_stock.values)
+
+
+def test_attributes_are_kept_per_row_and_restored_with_it() -> None:
+    c = catalog([item(1).model_copy(update={"attributes": {"attribute_ids": "5 6"}})])
+    before = c.row_state(0)
+    assert c.attributes[0].tolist() == attribute_ids({"attribute_ids": "5 6"}).tolist()
+    c.upsert([item(1, version=2)])  # a new version without attributes
+    assert len(c.attributes[0]) == 0
+    c.restore(before)
+    assert len(c.attributes[0]) == 2

@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from engine.core.text import token_ids, tokens
+from engine.core.text import attribute_ids, token_ids, tokens
 
 
 def test_tokens_are_the_index_analysis() -> None:
@@ -29,3 +29,11 @@ def test_token_ids_are_the_same_in_every_process() -> None:
         )
         seen.add(out.stdout.strip())
     assert seen == {str(token_ids(text).tolist())}
+
+
+def test_attribute_ids_are_one_per_key_and_word() -> None:
+    ids = attribute_ids({"attribute_ids": "173 1 162", "colour": "red"})
+    assert len(ids) == 4 and np.all(np.diff(ids) > 0)
+    assert set(attribute_ids({"attribute_ids": "1"})) <= set(ids)  # single characters count
+    assert not set(attribute_ids({"other": "1"})) & set(ids)  # the key is part of the id
+    assert len(attribute_ids({})) == 0

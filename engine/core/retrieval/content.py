@@ -1,0 +1,197 @@
+"""Item-to-item content similarity, from catalog metadata only (no interactions).
+
+Each item is two L2-normalised sparse vectors: its title (and brand) tokens weighted by
+inverse document frequency (tf-idf with binary term frequency), and its attribute ids
+(:func:`~engine.core.text.attribute_ids`, e.g. the brand and category ids of Amazon metadata),
+equally weighted. The similarity of two items is::
+
+    S[a, b] = title_weight * title_cos(a, b) + (1 - title_weight) * attribute_cos(a, b)
+
+with title cosines below ``min_title`` counted as 0; only the ``top_n`` best neighbours of each
+item are kept (CSR, rows sorted best first), built a block of rows at a time (dense, about
+``block_entries`` similarities) so that the items x items products are never held whole. The
+vectors are kept too, so the exact title and attribute cosines of any pair can be read (the
+ranker's pair features).
+
+Built from the catalog at index time; items added since read as having no neighbours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from engine.core.arrays import F32, I64
+from engine.core.columns import RaggedInts
+from engine.core.retrieval.neighbors import weighted_neighbors
+
+
+@dataclass(frozen=True, slots=True)
+class ContentParams:
+    title_weight: float = 0.5
+    min_title: float = 0.05
+    top_n: int = 100
+    block_entries: int = 1 << 24  # similarities held at once during the build (rows x items)
+
+
+def _normalised(mat: sp.csr_matrix) -> sp.csr_matrix:
+    norms = np.sqrt(np.asarray(mat.multiply(mat).sum(axis=1), dtype=np.float32).ravel())
+    inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    return sp.csr_matrix(sp.diags(inv) @ mat, dtype=np.float32)
+
+
+def _bag(column: RaggedInts, n_rows: int, idf: bool) -> sp.csr_matrix:
+    """Rows x distinct ids of ``column``: 1 per (row, id) or, with ``idf``, the id's inverse
+    document frequency ``log((n + 1) / (df + 1)) + 1``; L2-normalised rows."""
+    values, lengths = column.gather(np.arange(n_rows, dtype=np.int64))
+    _, cols = np.unique(values, return_inverse=True)
+    n_cols = int(cols.max()) + 1 if len(cols) else 0
+    rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
+    data = np.ones(len(cols), np.float32)
+    if idf and len(cols):
+        df = np.bincount(cols, minlength=n_cols).astype(np.float32)
+        data = (np.log((n_rows + 1) / (df + 1)) + 1).astype(np.float32)[cols]
+    mat = sp.csr_matrix((data, (rows, cols)), shape=(n_rows, n_cols), dtype=np.float32)
+    mat.sum_duplicates()
+    return _normalised(mat)
+
+
+def _top_per_row(scores: F32, k: int) -> tuple[I64, F32]:
+    """The ``k`` best columns of each row of a dense block, best first (ties by column)."""
+    k = min(k, scores.shape[1])
+    if k == 0:
+        return np.zeros((scores.shape[0], 0), np.int64), np.zeros((scores.shape[0], 0), np.float32)
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    part.sort(axis=1)  # by column, so the stable sort below breaks ties by column
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1).astype(np.int64), np.take_along_axis(
+        vals, order, axis=1
+    )
+
+
+def _pair_cosines(vectors: sp.csr_matrix, row: int, cols: I64) -> F32:
+    out = np.zeros(len(cols), np.float32)
+    n = vectors.shape[0]
+    if not 0 <= row < n:
+        return out
+    known = (cols >= 0) & (cols < n)
+    if known.any():
+        prod = vectors[cols[known]] @ vectors[row].T
+        out[known] = np.asarray(prod.todense(), dtype=np.float32).ravel()
+    return out
+
+
+class ContentSimilarity:
+    """Item neighbours by title and attribute similarity (see module docstring)."""
+
+    def __init__(
+        self, titles: sp.csr_matrix, attributes: sp.csr_matrix, neighbours: sp.csr_matrix
+    ) -> None:
+        self.titles = sp.csr_matrix(titles, dtype=np.float32)
+        self.attributes = sp.csr_matrix(attributes, dtype=np.float32)
+        self.neighbours = sp.csr_matrix(neighbours, dtype=np.float32)
+
+    @property
+    def n_items(self) -> int:
+        return int(self.neighbours.shape[0])
+
+    @classmethod
+    def build(
+        cls,
+        tokens: RaggedInts,
+        attributes: RaggedInts,
+        n_items: int,
+        params: ContentParams | None = None,
+    ) -> ContentSimilarity:
+        """From the catalog's title (and brand) token ids and attribute ids of its first
+        ``n_items`` rows (``Catalog.tokens``, ``Catalog.attributes``)."""
+        p = params or ContentParams()
+        n = n_items
+        titles = _bag(tokens, n, idf=True)
+        attrs = _bag(attributes, n, idf=False)
+        titles_t, attrs_t = sp.csr_matrix(titles.T), sp.csr_matrix(attrs.T)
+        block = max(1, p.block_entries // max(n, 1))
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        indices: list[I64] = []
+        data: list[F32] = []
+        for r0 in range(0, n, block):
+            r1 = min(r0 + block, n)
+            t = np.asarray((titles[r0:r1] @ titles_t).todense(), dtype=np.float32)
+            t[t < p.min_title] = 0
+            both = t * np.float32(p.title_weight)
+            both += np.asarray((attrs[r0:r1] @ attrs_t).todense(), dtype=np.float32) * np.float32(
+                1.0 - p.title_weight
+            )
+            both[np.arange(r1 - r0), np.arange(r0, r1)] = 0  # no item is its own neighbour
+            cols, vals = _top_per_row(both, p.top_n)
+            keep = vals > 0
+            indices.extend(c[m] for c, m in zip(cols, keep, strict=True))
+            data.extend(v[m] for v, m in zip(vals, keep, strict=True))
+            indptr[r0 + 1 : r1 + 1] = keep.sum(axis=1)
+        np.cumsum(indptr, out=indptr)
+        neighbours = sp.csr_matrix(
+            (
+                np.concatenate(data) if data else np.zeros(0, np.float32),
+                np.concatenate(indices) if indices else np.zeros(0, np.int64),
+                indptr,
+            ),
+            shape=(n, n),
+        )
+        return cls(titles, attrs, neighbours)
+
+    def neighbors(
+        self,
+        item_rows: npt.ArrayLike,
+        item_weights: npt.ArrayLike,
+        k: int,
+        exclude: npt.ArrayLike | None = None,
+    ) -> tuple[I64, F32]:
+        """Top ``k`` items by ``sum_i item_weights[i] * S[item_rows[i], :]``, best first."""
+        return weighted_neighbors(self.neighbours, item_rows, item_weights, k, exclude)
+
+    def title_scores(self, row: int, cols: I64) -> F32:
+        """Title cosine of ``row`` with each of ``cols`` (0 for items unknown to the table)."""
+        return _pair_cosines(self.titles, row, cols)
+
+    def attribute_scores(self, row: int, cols: I64) -> F32:
+        """Attribute cosine of ``row`` with each of ``cols`` (0 for unknown items)."""
+        return _pair_cosines(self.attributes, row, cols)
+
+    def attribute_profile(self, rows: I64, cols: I64) -> F32:
+        """For each of ``cols``, the mean over ``rows`` of its attribute cosine with them."""
+        n = self.n_items
+        out = np.zeros(len(cols), np.float32)
+        rows = rows[(rows >= 0) & (rows < n)]
+        known = (cols >= 0) & (cols < n)
+        if len(rows) == 0 or not known.any():
+            return out
+        profile = np.asarray(self.attributes[rows].sum(axis=0), dtype=np.float32).ravel()
+        prod = self.attributes[cols[known]] @ profile
+        out[known] = np.asarray(prod, dtype=np.float32).ravel() / len(rows)
+        return out
+
+    def save(self, path: Path) -> None:
+        arrays: dict[str, npt.NDArray[np.generic]] = {}
+        for name in ("titles", "attributes", "neighbours"):
+            m: sp.csr_matrix = getattr(self, name)
+            arrays[f"{name}_indptr"] = m.indptr
+            arrays[f"{name}_indices"] = m.indices
+            arrays[f"{name}_data"] = m.data
+            arrays[f"{name}_shape"] = np.asarray(m.shape)
+        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+
+    @classmethod
+    def load(cls, path: Path) -> ContentSimilarity:
+        with np.load(path) as z:
+
+            def mat(name: str) -> sp.csr_matrix:
+                shape = (int(z[f"{name}_shape"][0]), int(z[f"{name}_shape"][1]))
+                parts = (z[f"{name}_data"], z[f"{name}_indices"], z[f"{name}_indptr"])
+                return sp.csr_matrix(parts, shape=shape)
+
+            return cls(mat("titles"), mat("attributes"), mat("neighbours"))
