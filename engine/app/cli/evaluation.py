@@ -38,7 +38,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--items", type=positive, help="items to synthesise when there is no data")
     p.add_argument("--events", type=positive, help="events to synthesise when there is no data")
     p.add_argument("--inputs", type=Path, help="JSON: constraints and cost assumptions")
-    p.add_argument("--quick", action="store_true", help="a 5K-item world, 600 requests")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="600 requests, fewer training epochs (and a 5K-item world when synthesising)",
+    )
     p.set_defaults(fn=cmd_compare)
 
     p = sub.add_parser(
@@ -115,6 +119,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"  - {reason}")
     for flag in report["funnel_flags"]:
         print(f"  ! funnel: {flag}")
+    for what, why in report.get("skipped", {}).items():
+        print(f"  skipped {what}: {why}")
     return 0
 
 

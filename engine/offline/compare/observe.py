@@ -1,7 +1,11 @@
 """What ``shopnow compare`` records per held-out request beyond the evaluation's own metrics:
 stage latencies and CPU time, the page's expected business outcome under the marketplace's
 hidden response model, which sources the final slots came from, and the ranker's scores beside
-the true relevance of the candidates each source proposed (its calibration per source)."""
+the true relevance of the candidates each source proposed (its calibration per source).
+
+Without a response model (imported data has no hidden truth) the outcome and the calibration
+are not recorded; the rest is. A :class:`~engine.offline.compare.paired.Recorder` given sees
+every request with its outcome, for the paired confidence intervals."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.offline.compare.paired import Recorder
 from engine.offline.evaluation.synthetic import SEGMENTS, Observation
 from synth.outcome import ResponseModel
 
@@ -53,8 +58,9 @@ class Served:
 class Collector:
     """Callable as the evaluation's observer; :meth:`summary` aggregates per pipeline."""
 
-    def __init__(self, model: ResponseModel) -> None:
+    def __init__(self, model: ResponseModel | None, recorder: Recorder | None = None) -> None:
         self.model = model
+        self.recorder = recorder
         self.runs: dict[str, _Run] = defaultdict(_Run)
         self.served: dict[int, Served] = {}  # request id -> who asked, where
 
@@ -70,21 +76,26 @@ class Collector:
         order = res.ranked.order
         page = order[: ob.ctx.page_size]
         rows = res.pool.rows[page]
-        out = self.model.page(lr.request, lr.user, rows)
         seg = SEGMENTS[int(ob.ctx.segment)]
         self.served[lr.request] = Served(lr.request, lr.user, seg, ob.ctx.surface.value)
         run.pages[lr.request] = rows
         run.degraded[lr.request] = bool(res.degraded)
         run.latency_ms[lr.request] = ob.wall_ms
-        for key in ((ob.ctx.surface.value, seg), (ob.ctx.surface.value, "all")):
-            run.outcome[key].append((out.clicks, out.purchases, out.revenue))
+        outcome = None
+        if self.model is not None:
+            out = self.model.page(lr.request, lr.user, rows)
+            outcome = (out.clicks, out.purchases, out.revenue)
+            for key in ((ob.ctx.surface.value, seg), (ob.ctx.surface.value, "all")):
+                run.outcome[key].append(outcome)
+        if self.recorder is not None:
+            self.recorder(ob, outcome)
         proposed = ~np.isnan(res.pool.source_scores)
         run.source_names = res.pool.source_names
         for j, name in enumerate(res.pool.source_names):
             run.slots[name] += float(proposed[page, j].sum())
         run.n_slots += len(page)
         top = order[:CALIBRATION_TOP]
-        if len(top):
+        if len(top) and self.model is not None:
             run.scores.append(np.asarray(res.ranked.scores, np.float64)[top])
             run.truth.append(self.model.click_probability(lr.request, lr.user, res.pool.rows[top]))
             run.proposed.append(proposed[top])

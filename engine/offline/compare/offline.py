@@ -1,8 +1,13 @@
-"""The three variants on the same held-out synthetic requests, with the same ranker.
+"""The three variants on the same held-out requests (synthetic or imported), with the same
+ranker.
 
 Every variant is the production pipeline (``build_spec``) with only its candidate sources
 switched on; the ranker artifact, features, filters and re-rankers are shared, so differences
 come from retrieval. Each request is run by the three in turn, so they see the same load.
+
+Only the synthetic world has a hidden response model (``simulation/truth.npz``): on imported
+data the expected outcome, the ranker's calibration against true relevance and the simulated online
+tests are skipped, each with its reason in ``"skipped"``, and quality is the objective.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from engine.core.settings import Settings
 from engine.offline.cold_start_replay import ColdStartReplay
 from engine.offline.compare.observe import Collector
 from engine.offline.compare.online import simulate
+from engine.offline.compare.paired import Recorder
 from engine.offline.compare.variants import VARIANTS, maintainability
 from engine.offline.evaluation.synthetic import evaluate_requests
 from engine.offline.replay import held_out
@@ -31,9 +37,21 @@ from engine.serving.pipelines import build_spec
 from engine.serving.sources.registry import Model, available
 from synth.dataset import load_dataset
 from synth.outcome import ResponseModel
-from synth.truth import load_truth
+from synth.truth import has_truth, load_truth
 
 log = logging.getLogger("shopnow.compare")
+
+#: what needs the synthetic world's hidden truth, and why it is skipped without it
+NO_TRUTH = {
+    "outcome": "no hidden response model (simulation/): imported data has logged interactions, "
+    "not the probability that a user would click or buy any item shown, so the expected "
+    "business outcome of a page the log never showed cannot be computed; quality is the "
+    "objective instead",
+    "calibration": "needs the true relevance of every candidate (simulation/), which only the "
+    "synthetic world has",
+    "online": "simulated A/B and interleaving tests draw user responses from the hidden "
+    "response model (simulation/truth.npz), which only the synthetic world has",
+}
 
 
 async def run_offline(
@@ -47,12 +65,17 @@ async def run_offline(
 ) -> dict[str, Any]:
     """Per variant: the evaluation report (NDCG, HR and recall per surface and segment, per
     source recall, new-item groups and exposure) plus the collector's figures (latency per
-    stage, CPU per request, expected business outcome, slot share, calibration), and the
-    simulated online tests of every variant against ``traditional`` (``replicates`` response
-    draws)."""
+    stage, CPU per request, expected business outcome, slot share, calibration), the simulated
+    online tests of every variant against ``traditional`` (``replicates`` response draws), and
+    under ``"sample"`` the per-request figures (:class:`~engine.offline.compare.paired.Sample`)
+    the confidence intervals are drawn from. What the data cannot give is under
+    ``"skipped"``, with the reason."""
     variants = variants or VARIANTS
     ds = load_dataset(settings.data_dir)
-    hidden = load_truth(settings.data_dir)  # a simulation experiment: it scores pages
+    # a simulation experiment where the synthetic world's hidden truth is there: it scores
+    # the pages; on imported data the quality figures decide
+    hidden = load_truth(settings.data_dir) if has_truth(settings.data_dir) else None
+    truth = hidden is not None
     catalog = load_catalog(settings)
     index = await backends.open_index(settings, offline=True)
     try:
@@ -85,14 +108,15 @@ async def run_offline(
             for name, srcs in variants.items()
         }
         replay, reqs = held_out(ds, max_requests=max_requests, seed=seed)
-        collector = Collector(ResponseModel(hidden))
+        recorder = Recorder(catalog.created_at.values)
+        collector = Collector(ResponseModel(hidden) if hidden else None, recorder)
         report = await evaluate_requests(
             specs,
             replay,
             reqs,
             progress,
             catalog.created_at.values,
-            hidden.complements,
+            hidden.complements if hidden else None,
             observe=collector,
             advance=ColdStartReplay(cold, ds.events).advance,
         )
@@ -106,8 +130,10 @@ async def run_offline(
         "degraded": report.get("degraded", {}),
         "new_item_exposure": report.get("new_item_exposure", {}),
         "variants": {},
+        "sample": recorder.sample(),
+        "skipped": {} if truth else dict(NO_TRUTH),
     }
-    if "traditional" in variants and len(variants) > 1:
+    if truth and "traditional" in variants and len(variants) > 1:
         others = [n for n in variants if n != "traditional"]
         out["online"] = simulate(ds, collector, "traditional", others, replicates=replicates)
     for name, srcs in variants.items():

@@ -64,7 +64,7 @@ def ndcg(report: dict[str, Any]) -> bytes:
 
 def purchases(report: dict[str, Any]) -> bytes:
     def value(v: dict[str, Any], surface: str, seg: str) -> float:
-        row = v["outcome"].get(surface, {}).get(seg, {})
+        row = v.get("outcome", {}).get(surface, {}).get(seg, {})
         return float(row.get("purchases_per_request", 0.0))
 
     return _png(_by_segment(report, value, "expected purchases per request"))

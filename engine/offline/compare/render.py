@@ -13,8 +13,23 @@ from engine.offline.compare import plots, tables
 
 SECTIONS: tuple[tuple[str, str, Any, str | None], ...] = (
     (
+        "The objective, with paired intervals",
+        "Traffic-weighted objective of each feasible variant and its difference to the leader; "
+        "intervals from the paired bootstrap over users (* : the interval excludes 0).",
+        tables.objective,
+        None,
+    ),
+    (
+        "Not measured on this data",
+        "What needs the synthetic world's hidden truth; the sections it would fill are left out.",
+        tables.skipped,
+        None,
+    ),
+    (
         "Quality of the final list",
-        "Held-out requests; candidate recall is the share of relevant items any source proposed.",
+        "Held-out requests; candidate recall is the share of relevant items any source proposed. "
+        "Intervals: paired bootstrap over users; vs leader: the difference to the leader on the "
+        "same requests (* : its interval excludes 0).",
         tables.quality,
         "ndcg",
     ),
@@ -100,11 +115,27 @@ def _summary_lines(report: dict[str, Any]) -> tuple[str, list[str], list[str]]:
     return choice, rec["reasons"], report["funnel_flags"]
 
 
+Shown = list[tuple[str, str, tuple[list[str], list[list[str]]], str | None]]
+
+
+def shown(report: dict[str, Any]) -> Shown:
+    """The sections with rows on this report (imported data has no outcome, calibration or
+    online tests; the synthetic world nothing to skip), each with its table."""
+    out = []
+    for title, note, table, image in SECTIONS:
+        head, rows = table(report)
+        if rows:
+            out.append((title, note, (head, rows), image))
+    return out
+
+
 def write(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "report.json", "md": out_dir / "report.md"}
-    paths["json"].write_text(json.dumps(report, indent=2, default=str) + "\n")
-    images = {key: draw(report) for key, (_, draw) in plots.ALL.items()}
+    figures = {k: v for k, v in report.items() if k != "sample"}  # per request: not JSON
+    paths["json"].write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    keys = [image for *_, image in shown(report) if image]
+    images = {key: plots.ALL[key][1](report) for key in keys}
     for key, png in images.items():
         (out_dir / f"{key}.png").write_bytes(png)
     paths["md"].write_text(_markdown(report))
@@ -119,8 +150,19 @@ def _header(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("held-out requests", str(report["requests"])),
         ("items", f"{report['items']:,}"),
         ("ranker", str(report["ranker"])),
+        ("intervals", _intervals(report)),
         ("machine", str(report["machine"])),
     ]
+
+
+def _intervals(report: dict[str, Any]) -> str:
+    i = report.get("intervals", {})
+    if "replicates" not in i:
+        return str(i.get("method", "none"))
+    return (
+        f"{i['confidence']:.0%}, paired bootstrap over {i['users']:,} users "
+        f"({i['requests']:,} requests), {i['replicates']} draws"
+    )
 
 
 def _markdown(report: dict[str, Any]) -> str:
@@ -131,11 +173,11 @@ def _markdown(report: dict[str, Any]) -> str:
     lines += [f"- {r}" for r in reasons]
     lines += ["", "## Funnel flags", ""]
     lines += [f"- ⚠ {f}" for f in flags] or ["- none: no variant raises recall and loses outcome"]
-    for title, note, table, image in SECTIONS:
+    for title, note, table, image in shown(report):
         lines += ["", f"## {title}", ""]
         if note:
             lines += [note, ""]
-        lines.append(md_table(*table(report)))
+        lines.append(md_table(*table))
         if image:
             lines += ["", f"![{title}]({image}.png)"]
     lines += ["", "## Inputs", "", "```json", json.dumps(report["inputs"], indent=2), "```", ""]
@@ -176,14 +218,14 @@ def _html(report: dict[str, Any], images: dict[str, bytes]) -> str:
     ]
     if not flags:
         parts.append("<p>None: no variant raises recall and loses outcome.</p>")
-    for title, note, table, image in SECTIONS:
+    for title, note, table, image in shown(report):
         parts.append(f"<h2>{html.escape(title)}</h2>")
         if note:
             parts.append(f"<p class='meta'>{html.escape(note)}</p>")
         if image:
             b64 = base64.b64encode(images[image]).decode()
             parts.append(f"<img alt='{html.escape(title)}' src='data:image/png;base64,{b64}'>")
-        parts.append(html_table(*table(report)))
+        parts.append(html_table(*table))
     parts.append("<h2>Inputs</h2>")
     parts.append(f"<pre>{html.escape(json.dumps(report['inputs'], indent=2))}</pre>")
     parts.append("</body></html>")

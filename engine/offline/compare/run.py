@@ -15,10 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.core.settings import Settings
 from engine.offline.compare import freshness, funnel, render
 from engine.offline.compare.cost import CostInputs, bytes_per_item, project
+from engine.offline.compare.intervals import annotate
 from engine.offline.compare.offline import run_offline
 from engine.offline.compare.recommend import Constraints, recommend
 from engine.offline.compare.variants import VARIANTS
 from engine.offline.train import build_index, train, train_graph, train_towers
+from engine.serving.assembly import SERVE_WINDOW
 from synth.generate import generate
 
 
@@ -40,8 +42,10 @@ def _dir_bytes(path: Path) -> int:
 def measured_bytes(settings: Settings, items: int) -> dict[str, float]:
     """Bytes per item of what each source keeps, from the files on disk."""
     n = max(items, 1)
+    columns = settings.data_dir / "items_columns.npz"  # imported data has the JSONL only
+    catalog = columns if columns.is_file() else settings.data_dir / "items.jsonl"
     return {
-        "catalog": _dir_bytes(settings.data_dir / "items_columns.npz") / n,
+        "catalog": _dir_bytes(catalog) / n,
         "lexical": _dir_bytes(settings.index_dir / "tantivy") / n,
         "graph": _dir_bytes(settings.graph_dir) / n / 2,  # two windows are kept, one is served
         "covis": _dir_bytes(settings.model_dir / "covis.npz") / n,
@@ -57,8 +61,9 @@ def machine() -> str:
 def prepare(
     settings: Settings, *, items: int, events: int, quick: bool, progress: bool
 ) -> list[str]:
-    """Synthesise and train what the comparison needs and is missing (``quick``: fewer epochs
-    and ranker requests); returns what it did."""
+    """Synthesise (only when the data directory has no events: imported data is used as it is)
+    and train what the comparison needs and is missing (``quick``: fewer epochs and ranker
+    requests); returns what it did."""
 
     done = []
     if not (settings.data_dir / "events.npz").exists():
@@ -69,7 +74,7 @@ def prepare(
         print("compare: training the two towers", flush=True)
         train_towers(settings, max_epochs=3 if quick else 10, progress=progress)
         done.append("train-towers")
-    if not any(settings.graph_dir.glob("*/CURRENT")):
+    if not (settings.graph_dir / SERVE_WINDOW / "meta.json").is_file():  # what serving loads
         print("compare: training the graph model", flush=True)
         train_graph(settings, max_epochs=10 if quick else 30, progress=progress)
         done.append("train-graph")
@@ -90,7 +95,11 @@ def assemble(
     mem: dict[str, float],
     inputs: CompareInputs,
 ) -> dict[str, Any]:
-    """Add freshness and cost to each variant, then the recommendation and the funnel flags."""
+    """Add freshness and cost to each variant, then the recommendation (its significance from
+    the per-request ``offline["sample"]`` when there is one), the paired intervals of every
+    quality and outcome figure, and the funnel flags."""
+    sample = offline.get("sample")
+    offline = {k: v for k, v in offline.items() if k != "sample"}
     variants = offline["variants"]
     exposure = offline.get("new_item_exposure", {})
     for name, v in variants.items():
@@ -105,13 +114,30 @@ def assemble(
             inputs.cost,
             embeds_text="two_tower" in srcs,
         )
+    c = inputs.constraints
+    rec = recommend(variants, c, sample)
+    intervals: dict[str, Any] = {"method": "none: no per-request figures"}
+    if sample is not None:
+        annotate(variants, sample, rec["leader"], replicates=c.replicates, confidence=c.confidence)
+        n_req, n_users = sample.counts()
+        intervals = {
+            "method": "paired bootstrap over users (all of a user's requests drawn together, "
+            "the same draws for every variant), percentile intervals",
+            "replicates": c.replicates,
+            "confidence": c.confidence,
+            "requests": n_req,
+            "users": n_users,
+            "leader": rec["leader"],
+        }
     return {
         **offline,
         "freshness": measured_freshness,
         "bytes_per_item": {k: round(b, 1) for k, b in mem.items()},
-        "recommendation": recommend(variants, inputs.constraints),
+        "recommendation": rec,
+        "intervals": intervals,
         "funnel_flags": funnel.flags(variants),
         "inputs": inputs.model_dump(),
+        "sample": sample,
     }
 
 

@@ -19,8 +19,44 @@ def _f(x: Any, digits: int = 3) -> str:
     return str(x)
 
 
+def _ci(ci: Any, digits: int = 4) -> str:
+    """``[lo, hi]`` of an interval (``–`` when there is none)."""
+    if not ci or None in ci:
+        return "–"
+    return f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def _vs(
+    report: dict[str, Any], table: str, name: str, surface: str, seg: str, key: str, digits: int
+) -> str:
+    """The difference of a cell to the leader's same cell, with its interval; ``*`` when the
+    interval excludes 0."""
+    leader = report.get("recommendation", {}).get("leader")
+    if leader is None or name == leader:
+        return "leader" if name == leader else "–"
+    cell = report["variants"][name].get(table, {}).get(surface, {}).get(seg, {})
+    lead = report["variants"][leader].get(table, {}).get(surface, {}).get(seg, {})
+    ci = cell.get("vs_leader", {}).get(key)
+    if key not in cell or key not in lead or not ci or None in ci:
+        return "–"
+    star = "*" if ci[0] > 0 or ci[1] < 0 else ""
+    d = cell[key] - lead[key]
+    return f"{d:+.{digits}f}{star} [{ci[0]:+.{digits}f}, {ci[1]:+.{digits}f}]"
+
+
 def quality(report: dict[str, Any]) -> Table:
-    head = ["variant", "surface", "segment", "requests", "candidate recall", "NDCG@10", "HR@10"]
+    head = [
+        "variant",
+        "surface",
+        "segment",
+        "requests",
+        "candidate recall",
+        "NDCG@10",
+        "95% CI",
+        "HR@10",
+        "95% CI",
+        "NDCG@10 vs leader [95% CI]",
+    ]
     rows = []
     for name, v in report["variants"].items():
         for surface, segs in v["quality"].items():
@@ -28,6 +64,7 @@ def quality(report: dict[str, Any]) -> Table:
                 r = segs.get(seg)
                 if r is None:
                     continue
+                ci = r.get("ci95", {})
                 rows.append(
                     [
                         name,
@@ -36,9 +73,34 @@ def quality(report: dict[str, Any]) -> Table:
                         str(r["requests"]),
                         _f(r["source_recall"].get("all_sources")),
                         _f(r["ndcg@10"], 4),
+                        _ci(ci.get("ndcg@10")),
                         _f(r.get("hr@10")),
+                        _ci(ci.get("hr@10"), 3),
+                        _vs(report, "quality", name, surface, seg, "ndcg@10", 4),
                     ]
                 )
+    return head, rows
+
+
+def objective(report: dict[str, Any]) -> Table:
+    """The recommendation's objective per feasible variant, with its interval, and the
+    difference to the leader with its interval."""
+    rec = report["recommendation"]
+    head = ["variant", rec.get("objective_metric", "objective"), "95% CI", "vs leader", "95% CI"]
+    rows = []
+    for name, value in sorted(rec.get("objective", {}).items(), key=lambda kv: -kv[1]):
+        vs = rec.get("vs_leader", {}).get(name)
+        rows.append(
+            [
+                name,
+                f"{value:.5f}",
+                _ci(rec.get("objective_ci95", {}).get(name), 5),
+                "leader"
+                if vs is None
+                else f"{vs['diff']:+.5f}" + ("*" if vs["significant"] else ""),
+                "" if vs is None else f"[{vs['ci95'][0]:+.5f}, {vs['ci95'][1]:+.5f}]",
+            ]
+        )
     return head, rows
 
 
@@ -66,13 +128,18 @@ def outcome(report: dict[str, Any]) -> Table:
         "segment",
         "requests",
         "clicks/req",
+        "95% CI",
         "purchases/req",
+        "95% CI",
         "revenue/req",
+        "95% CI",
+        "purchases vs leader [95% CI]",
     ]
     rows = []
     for name, v in report["variants"].items():
-        for surface, segs in v["outcome"].items():
+        for surface, segs in v.get("outcome", {}).items():
             for seg, r in segs.items():
+                ci = r.get("ci95", {})
                 rows.append(
                     [
                         name,
@@ -80,8 +147,12 @@ def outcome(report: dict[str, Any]) -> Table:
                         seg,
                         str(r["requests"]),
                         _f(r["clicks_per_request"], 4),
+                        _ci(ci.get("clicks_per_request")),
                         _f(r["purchases_per_request"], 4),
+                        _ci(ci.get("purchases_per_request")),
                         _f(r["revenue_per_request"], 2),
+                        _ci(ci.get("revenue_per_request"), 2),
+                        _vs(report, "outcome", name, surface, seg, "purchases_per_request", 4),
                     ]
                 )
     return head, rows
@@ -208,6 +279,11 @@ def funnel_table(report: dict[str, Any]) -> Table:
     return head, rows
 
 
+def skipped(report: dict[str, Any]) -> Table:
+    head = ["not measured", "why"]
+    return head, [[k, why] for k, why in report.get("skipped", {}).items()]
+
+
 def slots(report: dict[str, Any]) -> Table:
     sources = sorted({s for v in report["variants"].values() for s in v["slot_share"]})
     head = ["variant", *sources]
@@ -222,7 +298,7 @@ def calibration(report: dict[str, Any]) -> Table:
     head = ["variant", "source", "candidates", "true relevance", "predicted", "observed/predicted"]
     rows = []
     for name, v in report["variants"].items():
-        for src, c in v["calibration"].items():
+        for src, c in v.get("calibration", {}).items():
             rows.append(
                 [
                     name,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from engine.offline.compare.paired import OUTCOME, Sample
 from engine.offline.compare.variants import VARIANTS, maintainability
 
 
@@ -54,3 +57,43 @@ def variant(
         "freshness": {"feed": fresh, "search": fresh, "behaviour_only": []},
         "maintainability": maintainability(VARIANTS[name]),
     }
+
+
+def sample_of(
+    figures: dict[str, dict[str, Any]],
+    *,
+    noise: float = 0.05,
+    seed: int = 0,
+    key: str = "purchases_per_request",
+    table: str = "outcome",
+) -> Sample:
+    """Per-request figures whose means are exactly the cells' ``key`` (anonymous, weak and
+    heavy of each surface): each variant gets its own noise of standard deviation ``noise``,
+    centred per cell, so the means stay put and only the spread is made up. One user per
+    request; every request is also an ``all`` row."""
+    rng = np.random.default_rng(seed)
+    names = tuple(figures)
+    first = figures[names[0]][table]
+    request, surface, group, cols = [], [], [], []
+    r = 0
+    for s, segs in first.items():
+        for seg, cell in segs.items():
+            if seg == "all":
+                continue
+            n = cell["requests"]
+            block = np.empty((n, len(names)))
+            for j, name in enumerate(names):
+                z = rng.normal(0, noise, n)
+                block[:, j] = figures[name][table][s][seg][key] + z - z.mean()
+            for g in (seg, "all"):
+                request += list(range(r, r + n))
+                surface += [s] * n
+                group += [g] * n
+                cols.append(block)
+            r += n
+    values = np.concatenate(cols)
+    ids = np.array(request, np.int64)
+    metrics = {key: values}
+    if table == "outcome":
+        metrics |= {m: values for m in OUTCOME if m != key}
+    return Sample(names, ids, ids, np.array(surface), np.array(group), metrics)

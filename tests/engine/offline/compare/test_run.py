@@ -90,14 +90,36 @@ def test_the_recommendation_follows_from_the_figures(
 ) -> None:
     rep, _ = report
     rec = rep["recommendation"]
-    assert rec == recommend(rep["variants"], Constraints())
+    assert rec == recommend(rep["variants"], Constraints(), rep["sample"])
     assert rec["choice"] in rep["variants"] and rec["reasons"]
+    assert rec["objective_metric"] == "purchases_per_request" and rec["significant"] is not None
+    assert rec["requests"] <= rep["requests"] and len(rec["objective_ci95"]) == len(
+        rec["objective"]
+    )
     # a latency budget just under the chosen variant's p99 rules it out: another is chosen
     chosen_p99 = rep["variants"][rec["choice"]]["latency"]["end_to_end"]["p99_ms"]
     tighter = Constraints(p99_ms=chosen_p99 * 0.999)
-    other = recommend(rep["variants"], tighter)
+    other = recommend(rep["variants"], tighter, rep["sample"])
     assert other["choice"] != rec["choice"]
     assert any(r.startswith(f"{rec['choice']} is ruled out: p99") for r in other["reasons"])
+
+
+def test_every_figure_has_a_paired_interval(report: tuple[dict[str, Any], Path]) -> None:
+    """Quality and outcome cells carry their interval and their difference to the leader; the
+    per-request means are the report's figures."""
+    rep, _ = report
+    leader = rep["recommendation"]["leader"]
+    for name, v in rep["variants"].items():
+        for table, metric in (("quality", "ndcg@10"), ("outcome", "purchases_per_request")):
+            cell = v[table]["feed"]["all"]
+            lo, hi = cell["ci95"][metric]
+            assert lo - 1e-4 <= cell[metric] <= hi + 1e-4, (name, table, cell)
+            assert (name == leader) == ("vs_leader" not in cell)
+    sample = rep["sample"]
+    j = sample.variants.index("hybrid")
+    rows = sample.rows("search", ("heavy",))
+    got = float(sample.values["ndcg@10"][rows, j].mean())
+    assert abs(got - rep["variants"]["hybrid"]["quality"]["search"]["heavy"]["ndcg@10"]) < 1e-4
 
 
 def test_the_report_is_written(report: tuple[dict[str, Any], Path]) -> None:
