@@ -304,6 +304,8 @@ def simulate(
 ) -> dict[str, Any]:
     """A/B, interleaving and sensitivity of every treatment against ``control``."""
     model = collector.model
+    if model is None:
+        raise ValueError("simulated online tests need the hidden response model (simulation/)")
     pre = pre_period(ds)
     served = sorted(collector.served.values(), key=lambda s: s.request)
     out: dict[str, Any] = {"control": control, "replicates": replicates, "mde": mde}

@@ -42,10 +42,8 @@ def _dir_bytes(path: Path) -> int:
 def measured_bytes(settings: Settings, items: int) -> dict[str, float]:
     """Bytes per item of what each source keeps, from the files on disk."""
     n = max(items, 1)
-    columns = settings.data_dir / "items_columns.npz"  # imported data has the JSONL only
-    catalog = columns if columns.is_file() else settings.data_dir / "items.jsonl"
     return {
-        "catalog": _dir_bytes(catalog) / n,
+        "catalog": _dir_bytes(settings.data_dir / "items.jsonl") / n,
         "lexical": _dir_bytes(settings.index_dir / "tantivy") / n,
         "graph": _dir_bytes(settings.graph_dir) / n / 2,  # two windows are kept, one is served
         "covis": _dir_bytes(settings.model_dir / "covis.npz") / n,
