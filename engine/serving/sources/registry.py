@@ -22,13 +22,12 @@ from engine.core.settings import Settings
 from engine.core.signals import Signals
 from engine.serving.cold_start import ColdStart
 from engine.serving.models import ServedModels
-from engine.serving.sources.content import ContentSource
 from engine.serving.sources.covisitation import CoVisitationSource
 from engine.serving.sources.graph import BoughtTogetherSource, GraphSource
+from engine.serving.sources.last_items import LastItemsSource
 from engine.serving.sources.lexical import LexicalSource
 from engine.serving.sources.new_arrivals import NewArrivalsSource
 from engine.serving.sources.popularity import ContextCategorySource, PopularSource
-from engine.serving.sources.sequence import SequenceSource
 from engine.serving.sources.two_tower import TwoTowerSource
 
 Model = Literal["towers", "graph"]
@@ -149,7 +148,7 @@ REGISTRY: tuple[Registration, ...] = (
     ),
     Registration(
         "sequence",
-        lambda p: SequenceSource(None if p.covis is None else p.covis.sequential),
+        lambda p: LastItemsSource("sequence", None if p.covis is None else p.covis.sequential),
         300,
         Needs(
             models=("sequential co-visitation table",),
@@ -159,7 +158,7 @@ REGISTRY: tuple[Registration, ...] = (
     ),
     Registration(
         "content",
-        lambda p: ContentSource(None if p.covis is None else p.covis.content),
+        lambda p: LastItemsSource("content", None if p.covis is None else p.covis.content),
         100,
         Needs(
             models=("content similarity table (titles, attributes)",),
