@@ -10,6 +10,8 @@ import lightgbm as lgb
 from pydantic import BaseModel, ConfigDict
 
 CURRENT = "CURRENT"
+#: the model of anonymous requests (segment 0), beside ``model.txt`` when training kept one
+ANONYMOUS_FILE = "anonymous.txt"
 
 
 class RankerMeta(BaseModel):
@@ -28,10 +30,21 @@ class RankerMeta(BaseModel):
 
 
 class RankerArtifact:
-    def __init__(self, booster: lgb.Booster, meta: RankerMeta, path: Path | None = None) -> None:
+    """The LightGBM model of every request, and ``anonymous``: one of anonymous requests only,
+    when training found it better for them than the model of every request (see
+    :func:`ltr.train.train_ranker`)."""
+
+    def __init__(
+        self,
+        booster: lgb.Booster,
+        meta: RankerMeta,
+        path: Path | None = None,
+        anonymous: lgb.Booster | None = None,
+    ) -> None:
         self.booster = booster
         self.meta = meta
         self.path = path  # the artifact directory, once saved or loaded
+        self.anonymous = anonymous
 
     @property
     def version(self) -> str:
@@ -42,6 +55,8 @@ class RankerArtifact:
         out = model_dir / "ranker" / self.meta.version
         out.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(out / "model.txt"))
+        if self.anonymous is not None:
+            self.anonymous.save_model(str(out / ANONYMOUS_FILE))
         (out / "meta.json").write_text(self.meta.model_dump_json(indent=2))
         self.path = out
         if publish:
@@ -67,7 +82,13 @@ class RankerArtifact:
         if not (path / "model.txt").is_file() or not (path / "meta.json").is_file():
             raise FileNotFoundError(f"ranker artifact {path} is incomplete")
         meta = RankerMeta.model_validate_json((path / "meta.json").read_text())
-        return RankerArtifact(lgb.Booster(model_file=str(path / "model.txt")), meta, path)
+        anonymous = path / ANONYMOUS_FILE
+        return RankerArtifact(
+            lgb.Booster(model_file=str(path / "model.txt")),
+            meta,
+            path,
+            lgb.Booster(model_file=str(anonymous)) if anonymous.is_file() else None,
+        )
 
 
 def new_version(now: datetime | None = None) -> str:

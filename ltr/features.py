@@ -271,6 +271,21 @@ def _pair(table: str, k: int, x: FeatureInputs) -> F32:
     return index.pair_scores(int(recent[k]), x.rows)
 
 
+def _basket_relative(x: FeatureInputs) -> F32:
+    """The basket score from the last item to the candidate over the last item's best one: how
+    close to the last item's usual partner the candidate is, comparable across last items
+    (a best seller's partners have scores a rare item's never reach). NaN without a last
+    item or the table; 0 when the last item has no partner."""
+    index = None if x.covis is None else x.covis.basket
+    recent, _ = x.ctx.recent_rows(1)
+    if index is None or len(recent) == 0:
+        return x.full(np.nan)
+    top = index.row_max(int(recent[0]))
+    if top <= 0:
+        return x.full(0.0)
+    return (index.pair_scores(int(recent[0]), x.rows) / np.float32(top)).astype(np.float32)
+
+
 def _leads_to_last(x: FeatureInputs) -> F32:
     """How much the candidate usually comes before the last item (sequential table)."""
     index = None if x.covis is None else x.covis.sequential
@@ -281,9 +296,10 @@ def _leads_to_last(x: FeatureInputs) -> F32:
 
 
 for _k in range(PAIR_DEPTH):
-    for _table, _prefix in (("symmetric", "covis"), ("sequential", "seq")):
+    for _table, _prefix in (("symmetric", "covis"), ("sequential", "seq"), ("basket", "basket")):
         feature(f"{_prefix}_last{_k + 1}", "user_item")(partial(_pair, _table, _k))
 feature("seq_leads_to_last", "user_item")(_leads_to_last)
+feature("basket_relative_last1", "user_item")(_basket_relative)
 
 
 # --- the candidate's title and attributes against the items just acted on (content table) ---

@@ -41,6 +41,21 @@ class TrainingSet:
     def n_requests(self) -> int:
         return len(self.group)
 
+    def segments(self) -> npt.NDArray[np.float32] | None:
+        """Each request's ``segment`` feature (None without that column)."""
+        if "segment" not in self.feature_names or self.n_requests == 0:
+            return None
+        starts = np.concatenate([[0], np.cumsum(self.group)[:-1]])
+        out: npt.NDArray[np.float32] = self.X[starts, self.feature_names.index("segment")]
+        return out
+
+    def requests(self, keep: npt.NDArray[np.bool_]) -> TrainingSet:
+        """The requests where ``keep`` (one flag per request) holds, in order."""
+        rows = np.repeat(keep, self.group)
+        return TrainingSet(
+            self.X[rows], self.y[rows], self.group[keep], self.feature_names, self.window
+        )
+
     @staticmethod
     def concat(parts: list[TrainingSet]) -> TrainingSet:
         """The requests of ``parts`` (same columns), in order, as one set."""
@@ -146,17 +161,16 @@ def audience_weights(train: TrainingSet, min_share: float) -> npt.NDArray[np.flo
     or only them. Anonymous shoppers are a minority of the requests but need their own ranking
     (nothing but the basket so far to go on, other items bought), which a ranker fitted to the
     traffic's mix neglects; the evaluation reports them separately."""
-    if "segment" not in train.feature_names or train.n_requests == 0:
+    segments = train.segments()
+    if segments is None:
         return None
-    seg = train.X[:, train.feature_names.index("segment")]
-    starts = np.concatenate([[0], np.cumsum(train.group)[:-1]])
-    anon = seg[starts] == 0  # one segment per request
+    anon = segments == 0
     n_anon = int(anon.sum())
     n_known = len(anon) - n_anon
     if n_anon == 0 or n_known == 0 or n_anon >= min_share * len(anon):
         return None
     w = min_share / (1 - min_share) * n_known / n_anon  # anonymous weight : signed-in weight
-    return np.where(seg == 0, w, 1.0).astype(np.float32)
+    return np.repeat(np.where(anon, w, 1.0), train.group).astype(np.float32)
 
 
 DEFAULT_PARAMS: dict[str, float | int | str] = {
@@ -175,6 +189,67 @@ DEFAULT_PARAMS: dict[str, float | int | str] = {
 }
 
 
+#: the anonymous requests' own model: small trees (they are few), stopped on their own NDCG
+ANONYMOUS_PARAMS: dict[str, float | int | str] = {"num_leaves": 7, "min_data_in_leaf": 5}
+#: training and validation anonymous requests below which no model of their own is tried
+MIN_ANONYMOUS = (100, 10)
+
+
+def ndcg_at_10(scores: npt.NDArray[np.float64], train: TrainingSet) -> float:
+    """Mean NDCG@10 over the requests of ``train`` ranked by ``scores`` (gain 2^grade - 1, as
+    LightGBM's lambdarank metric)."""
+    disc = 1.0 / np.log2(np.arange(2, 12))
+    out = []
+    start = 0
+    for n in train.group.tolist():
+        gain = 2 ** train.y[start : start + n].astype(np.float64) - 1
+        order = np.argsort(-scores[start : start + n], kind="stable")[:10]
+        ideal = float((np.sort(gain)[::-1][:10] * disc[: min(n, 10)]).sum())
+        out.append(float((gain[order] * disc[: len(order)]).sum()) / ideal if ideal else 0.0)
+        start += n
+    return float(np.mean(out)) if out else 0.0
+
+
+def anonymous_model(
+    train: TrainingSet,
+    valid: TrainingSet,
+    general: lgb.Booster,
+    params: dict[str, float | int | str],
+    rounds: int,
+) -> tuple[lgb.Booster | None, dict[str, float]]:
+    """A model of the anonymous requests alone, kept when it ranks the anonymous validation
+    requests better than ``general`` (the model of every request) does; None and no figures
+    with too few of them. Anonymous shoppers have nothing but the basket so far: the features
+    that matter for them (what is bought with it, what their audience buys) differ from a
+    signed-in shopper's, and are a small share of the training set."""
+    seg_t, seg_v = train.segments(), valid.segments()
+    if seg_t is None or seg_v is None:
+        return None, {}
+    tr, va = train.requests(seg_t == 0), valid.requests(seg_v == 0)
+    if tr.n_requests < MIN_ANONYMOUS[0] or va.n_requests < MIN_ANONYMOUS[1]:
+        return None, {}
+    names = list(train.feature_names)
+    dtrain = lgb.Dataset(tr.X, tr.y, group=tr.group, feature_name=names, free_raw_data=False)
+    dvalid = lgb.Dataset(va.X, va.y, group=va.group, reference=dtrain, feature_name=names)
+    booster = lgb.train(
+        {**params, **ANONYMOUS_PARAMS},
+        dtrain,
+        num_boost_round=rounds,
+        valid_sets=[dvalid],
+        valid_names=["valid"],
+        callbacks=[lgb.early_stopping(40, verbose=False)],
+    )
+    own = ndcg_at_10(np.asarray(booster.predict(va.X)), va)
+    other = ndcg_at_10(np.asarray(general.predict(va.X)), va)
+    figures = {
+        "anonymous_requests": float(tr.n_requests),
+        "anonymous_valid_ndcg@10": own,
+        "anonymous_valid_ndcg@10_general": other,
+        "anonymous_best_iteration": float(booster.best_iteration or rounds),
+    }
+    return (booster if own > other else None), figures
+
+
 def train_ranker(
     train: TrainingSet,
     valid: TrainingSet,
@@ -190,7 +265,8 @@ def train_ranker(
 ) -> RankerArtifact:
     """Fit LambdaMART with early stopping on validation NDCG@10; refuses non-compliant features.
     Anonymous requests weigh at least ``audience_share`` of the training set
-    (:func:`audience_weights`)."""
+    (:func:`audience_weights`), and get a model of their own when it ranks them better
+    (:func:`anonymous_model`)."""
     check_feature_set(
         [f.use() for f in features], declared_aggregations(min_support), min_support=min_support
     )
@@ -220,6 +296,7 @@ def train_ranker(
     bar.close()
     best = booster.best_iteration or rounds
     ndcg = evals["valid"]["ndcg@10"]
+    anonymous, anonymous_figures = anonymous_model(train, valid, booster, p, rounds)
     meta = RankerMeta(
         version=new_version(),
         created_at=datetime.now(UTC),
@@ -233,7 +310,9 @@ def train_ranker(
             "valid_ndcg@10": float(ndcg[best - 1]),
             "best_iteration": float(best),
             "valid_ndcg@10_first_tree": float(ndcg[0]),
+            **anonymous_figures,
+            "anonymous_model": float(anonymous is not None),
         },
         lightgbm_version=lgb.__version__,
     )
-    return RankerArtifact(booster, meta)
+    return RankerArtifact(booster, meta, anonymous=anonymous)

@@ -13,6 +13,7 @@ from engine.core.contracts import Surface
 from engine.core.pipeline.spec import PipelineSpec
 from engine.core.settings import Settings
 from engine.offline.cold_start_replay import ColdStartReplay
+from engine.offline.evaluation.lift import BASELINE, drop_per_request, lifts
 from engine.offline.evaluation.synthetic import evaluate_requests
 from engine.offline.replay import held_out
 from engine.serving import backends
@@ -114,7 +115,8 @@ async def evaluate(
         # the search requests, when the logs had queries)
         searched = any(r.surface == Surface.search for r in reqs)
         for name in (*BASELINES, *(("bm25",) if searched else ())):
-            specs[f"baseline:{name}"] = spec(HeuristicScorer(), sources=(name,))
+            specs[f"{BASELINE}{name}"] = spec(HeuristicScorer(), sources=(name,))
+    with_baselines = any(name.startswith(BASELINE) for name in specs)
     report = await evaluate_requests(
         specs,
         replay,
@@ -123,7 +125,11 @@ async def evaluate(
         catalog.created_at.values,
         complements,
         advance=ColdStartReplay(cold, ds.events).advance,
-        per_request=per_request,
+        per_request=per_request or with_baselines,
     )
     await index.close()
+    if with_baselines:  # each pipeline's lift over each baseline, with its interval
+        report["lift"] = lifts(report)
+        if not per_request:
+            drop_per_request(report)
     return {"requests": len(reqs), "window": [split, end], **report}

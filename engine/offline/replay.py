@@ -43,6 +43,10 @@ def ranker_feature_time(meta: dict[str, Any]) -> float:
 SYMMETRIC = CovisParams(window=10, gap_decay=0.8, top_n=300)
 #: the sequential one: the next 3 items, nearer ones weighing more, and a little backwards
 SEQUENTIAL = CovisParams(window=3, backward_weight=0.3, gap_decay=0.5, normalize="none", top_n=200)
+#: the basket one: items of a session up to 200 events apart (a whole basket, but for the
+#: largest), in any order, raw weights (what is bought with an item, popular partners first),
+#: halved every 30 days: baskets repeat slowly
+BASKET = CovisParams(window=200, normalize="none", top_n=300, half_life=30 * DAY)
 
 
 def build_signals(
@@ -53,7 +57,7 @@ def build_signals(
 ) -> tuple[Signals, CoVisits]:
     """Popularity (also by audience: anonymous or signed-in shoppers), CTR and the
     co-visitation tables from the events before ``until`` (events weighted by kind, halved
-    every 14 days before ``until``)."""
+    every 14 days before ``until`` unless the table's parameters say otherwise)."""
     ev = ds.events
     before = ev["ts"] < until
     anonymous = ds.users["segment"][ev["user"][before]] == 0  # no user id
@@ -75,10 +79,10 @@ def build_signals(
     )
 
     def table(params: CovisParams) -> CovisitationIndex:
-        timed = replace(params, half_life=14 * DAY, reference_time=until)
+        timed = replace(params, half_life=params.half_life or 14 * DAY, reference_time=until)
         return CovisitationIndex.build(*columns, timed)
 
-    return signals, CoVisits(table(SYMMETRIC), table(SEQUENTIAL), content)
+    return signals, CoVisits(table(SYMMETRIC), table(SEQUENTIAL), content, table(BASKET))
 
 
 def log_replay(ds: SynthDataset) -> LogReplay:

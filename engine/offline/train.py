@@ -44,7 +44,7 @@ from engine.serving.models import ServedModels
 from engine.serving.pipelines import build_spec
 from engine.serving.sources.registry import SOURCE_NAMES
 from engine.serving.tower_drift import OUTPUT_REFERENCE_FILE, build_output_reference
-from ltr.artifact import RankerArtifact
+from ltr.artifact import ANONYMOUS_FILE, RankerArtifact
 from ltr.compiled import compile_model
 from ltr.features import resolve
 from ltr.logs import LoggedRequest
@@ -194,7 +194,9 @@ async def train(
     except FileNotFoundError:
         served = None
     path = artifact.save(settings.model_dir, publish=False)
-    compile_model(path / "model.txt")  # so the first serving start need not compile
+    for model in ("model.txt", ANONYMOUS_FILE):  # so the first serving start need not compile
+        if (path / model).is_file():
+            compile_model(path / model)
     # the drift reference: the end of the training window, served by the new model
     ref_reqs = reqs[cut:][:reference_requests]
     new_spec, cold = ranker_spec(

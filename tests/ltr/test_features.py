@@ -201,3 +201,21 @@ def test_content_features_compare_each_candidate_with_the_last_items() -> None:
     bare = FeatureHydrator(resolve(names, SOURCES), cat, sig, 1, covis=CoVisits(sym))
     assert all(np.isnan(v).all() for v in _frame(history=[2, 0], hydrator=bare).values())
     assert np.isnan(_frame(history=[0], hydrator=h)["title_last2"]).all()
+
+
+def test_basket_features_score_partners_raw_and_relative_to_the_best_one() -> None:
+    cat, sig = _world()
+    # one basket {0, 1, 2} and two {0, 1}: 1 is 0's usual partner, 2 an occasional one
+    sess, items = np.array([0, 0, 0, 1, 1, 2, 2]), np.array([0, 1, 2, 0, 1, 1, 0])
+    ts = np.arange(7.0)
+    sym = CovisitationIndex.build(sess, items, ts, np.ones(7), 3, CovisParams(window=1))
+    basket = CovisitationIndex.build(
+        sess, items, ts, np.ones(7), 3, CovisParams(window=50, normalize="none")
+    )
+    names = ("basket_last1", "basket_relative_last1")
+    h = FeatureHydrator(resolve(names, SOURCES), cat, sig, 1, covis=CoVisits(sym, basket=basket))
+    col = _frame(history=[0], hydrator=h)  # the pool's rows are items 0, 1, 2
+    assert col["basket_last1"][1] == 3.0 and col["basket_last1"][2] == 1.0  # 3 and 1 baskets
+    assert col["basket_relative_last1"][1:].tolist() == pytest.approx([1.0, 1 / 3])
+    bare = FeatureHydrator(resolve(names, SOURCES), cat, sig, 1, covis=CoVisits(sym))
+    assert all(np.isnan(v).all() for v in _frame(history=[0], hydrator=bare).values())

@@ -88,7 +88,10 @@ def _pairs_matrix(
     for gap in range(1, p.window + 1):
         if gap >= n:
             break
-        same = (sessions[gap:] == sessions[:-gap]) & (items[gap:] != items[:-gap])
+        in_session = sessions[gap:] == sessions[:-gap]
+        if not in_session.any():  # no session spans ``gap`` events, so none spans more
+            break
+        same = in_session & (items[gap:] != items[:-gap])
         a = np.flatnonzero(same)
         b = a + gap
         g = np.float32(p.gap_decay ** (gap - 1))
@@ -120,6 +123,13 @@ class CovisitationIndex:
             return out
         a, b = self.matrix.indptr[row], self.matrix.indptr[row + 1]
         return _lookup(self.matrix.indices[a:b], self.matrix.data[a:b], cols, out)
+
+    def row_max(self, row: int) -> float:
+        """The largest score of ``row``'s neighbours (0 without any, or outside the table)."""
+        if not 0 <= row < self.n_items:
+            return 0.0
+        a, b = self.matrix.indptr[row], self.matrix.indptr[row + 1]
+        return float(self.matrix.data[a:b].max()) if b > a else 0.0
 
     def into(self, cols: I64, row: int) -> F32:
         """``C[c, row]`` for each ``c`` of ``cols``: how much each leads to ``row``."""
@@ -256,6 +266,7 @@ def _lookup(keys: npt.NDArray[np.int32], values: F32, cols: I64, out: F32) -> F3
 SYMMETRIC_FILE = "covis.npz"
 CONTENT_FILE = "content.npz"
 SEQUENTIAL_FILE = "sequence.npz"
+BASKET_FILE = "basket.npz"
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,11 +274,14 @@ class CoVisits:
     """The item-to-item tables: ``symmetric`` (items acted on together) and ``sequential``
     (what comes next: pairs in their order weigh more than against it; None in model
     directories written before it existed), built from sessions, and ``content`` (title and
-    attribute similarity, from the catalog only; None when not built)."""
+    attribute similarity, from the catalog only; None when not built), and ``basket``: items
+    of the same session in any order and at any distance, raw (not normalised) weights, so
+    that what is often bought together with an item leads (None when not built)."""
 
     symmetric: CovisitationIndex
     sequential: CovisitationIndex | None = None
     content: ContentSimilarity | None = None
+    basket: CovisitationIndex | None = None
 
     def save(self, directory: Path) -> None:
         self.symmetric.save(directory / SYMMETRIC_FILE)
@@ -275,6 +289,8 @@ class CoVisits:
             self.sequential.save(directory / SEQUENTIAL_FILE)
         if self.content is not None:
             self.content.save(directory / CONTENT_FILE)
+        if self.basket is not None:
+            self.basket.save(directory / BASKET_FILE)
 
     @classmethod
     def load(cls, directory: Path) -> CoVisits | None:
@@ -283,8 +299,10 @@ class CoVisits:
             return None
         seq = directory / SEQUENTIAL_FILE
         content = directory / CONTENT_FILE
+        basket = directory / BASKET_FILE
         return cls(
             CovisitationIndex.load(directory / SYMMETRIC_FILE),
             CovisitationIndex.load(seq) if seq.is_file() else None,
             ContentSimilarity.load(content) if content.is_file() else None,
+            CovisitationIndex.load(basket) if basket.is_file() else None,
         )

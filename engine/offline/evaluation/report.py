@@ -11,7 +11,7 @@ AGE_GROUPS = ("fresh", "new_week")  # relevant items < 1 day / < 7 days old (tab
 #: Relevant items complementing an earlier purchase, overall and per segment (table only).
 COMPLEMENT_GROUPS = ("complement", *(f"complement:{s}" for s in SEGMENTS))
 SURFACES = ("feed", "search")
-NOT_SCORERS = ("requests", "window", "degraded", "new_item_exposure")  # other top-level keys
+NOT_SCORERS = ("requests", "window", "degraded", "new_item_exposure", "lift")  # other keys
 
 
 def format_synthetic(report: dict[str, Any], k_recall: int = 500) -> str:
@@ -50,7 +50,31 @@ def format_synthetic(report: dict[str, Any], k_recall: int = 500) -> str:
                     + "".join(f"{rec.get(f'{s}@{k_recall}', 0.0):>16.3f}" for s in sources)
                     + f"{rec['all_sources']:>7.3f}"
                 )
+    if report.get("lift"):
+        lines += ["", *_format_lift(report["lift"])]
     return "\n".join(lines)
+
+
+def _format_lift(lift: dict[str, Any]) -> list[str]:
+    """NDCG@10 of each pipeline over each baseline, relative, with its 95% interval."""
+    w = max(len(pair) for pair in lift) + 2
+    lines = [
+        "NDCG@10 lift over the baselines of the same run (paired bootstrap 95% interval):",
+        f"{'pipeline / baseline':<{w}}{'surface':<8}{'segment':<12}{'n':>6}{'lift':>9}"
+        f"{'95% interval':>22}",
+    ]
+    for pair, surfaces in lift.items():
+        for sf in SURFACES:
+            for seg in (*SEGMENTS, OVERALL):
+                row = surfaces.get(sf, {}).get(seg)
+                if row is None:
+                    continue
+                lo, hi = row["lift_95"]
+                lines.append(
+                    f"{pair:<{w}}{sf:<8}{seg:<12}{row['requests']:>6}{row['lift']:>+9.1%}"
+                    f"{f'[{lo:+.1%}, {hi:+.1%}]':>22}"
+                )
+    return lines
 
 
 def plot_synthetic(report: dict[str, Any], path: Path) -> Path:

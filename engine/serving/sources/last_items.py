@@ -1,6 +1,7 @@
 """Candidates from an item-to-item table queried with the last few items acted on, the most
-recent weighing most: next items (the sequential co-visitation table, source ``sequence``)
-and look-alikes (the title and attribute table, source ``content``)."""
+recent weighing most: next items (the sequential co-visitation table, source ``sequence``),
+look-alikes (the title and attribute table, source ``content``) and what is bought with them
+(the basket co-occurrence table, source ``basket``)."""
 
 from __future__ import annotations
 

@@ -71,6 +71,17 @@ _POPULARITY = Needs(
     jobs=("popularity / CTR snapshot",),
     refresh_paths=("online counters from events (Redis)",),
 )
+
+
+def _session_table(table: str) -> Needs:
+    """What a source of an item-to-item table built from sessions needs."""
+    return Needs(
+        models=(table,),
+        jobs=("co-visitation build from sessions",),
+        refresh_paths=("batch rebuild from events",),
+    )
+
+
 _GRAPH_MODEL = ("LightGCN graph model",)
 _GRAPH_JOB = ("graph training (scheduled)",)
 
@@ -88,11 +99,7 @@ REGISTRY: tuple[Registration, ...] = (
         "covis",
         lambda p: CoVisitationSource(None if p.covis is None else p.covis.symmetric),
         800,
-        Needs(
-            models=("co-visitation table",),
-            jobs=("co-visitation build from sessions",),
-            refresh_paths=("batch rebuild from events",),
-        ),
+        _session_table("co-visitation table"),
     ),
     Registration("popular", lambda p: PopularSource(p.signals, "popular"), 1000, _POPULARITY),
     Registration("trending", lambda p: PopularSource(p.signals, "trending"), 400, _POPULARITY),
@@ -150,11 +157,13 @@ REGISTRY: tuple[Registration, ...] = (
         "sequence",
         lambda p: LastItemsSource("sequence", None if p.covis is None else p.covis.sequential),
         300,
-        Needs(
-            models=("sequential co-visitation table",),
-            jobs=("co-visitation build from sessions",),
-            refresh_paths=("batch rebuild from events",),
-        ),
+        _session_table("sequential co-visitation table"),
+    ),
+    Registration(
+        "basket",
+        lambda p: LastItemsSource("basket", None if p.covis is None else p.covis.basket),
+        300,
+        _session_table("basket co-occurrence table"),
     ),
     Registration(
         "content",

@@ -100,3 +100,13 @@ def test_ingest_of_a_missing_file_names_it(
     assert code == 2
     err = capsys.readouterr().err
     assert "shopnow ingest: error:" in err and "nope.jsonl: no such file" in err
+
+
+def test_sources_help_names_every_registered_source(capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.serving.sources.registry import SOURCE_NAMES
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    listed = " ".join(capsys.readouterr().out.split())  # argparse wraps the help
+    listed = listed.split("(default all: ")[1].split(")")[0].replace(" ", "")
+    assert listed.split(",") == list(SOURCE_NAMES)

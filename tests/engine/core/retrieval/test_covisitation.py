@@ -134,12 +134,32 @@ def test_the_tables_save_and_load_together(tmp_path: Path) -> None:
     seq = CovisitationIndex.build(
         SESS, ITEMS, TS, ONES, 4, CovisParams(window=2, backward_weight=0.0, normalize="none")
     )
+    basket = CovisitationIndex.build(
+        SESS, ITEMS, TS, ONES, 4, CovisParams(window=200, normalize="none")
+    )
     assert CoVisits.load(tmp_path) is None
-    CoVisits(sym, seq).save(tmp_path)
+    CoVisits(sym, seq, basket=basket).save(tmp_path)
     back = CoVisits.load(tmp_path)
-    assert back is not None and back.sequential is not None
+    assert back is not None and back.sequential is not None and back.basket is not None
     np.testing.assert_allclose(_dense(back.sequential), _dense(seq))
+    np.testing.assert_allclose(_dense(back.basket), _dense(basket))
+    (tmp_path / "basket.npz").unlink()  # a model directory from before the basket table
+    before_basket = CoVisits.load(tmp_path)
+    assert before_basket is not None and before_basket.basket is None
     (tmp_path / "sequence.npz").unlink()  # a model directory from before the sequential table
     old = CoVisits.load(tmp_path)
     assert old is not None and old.sequential is None
     np.testing.assert_allclose(_dense(old.symmetric), _dense(sym))
+
+
+def test_a_window_wider_than_every_session_pairs_whole_sessions() -> None:
+    wide = CovisitationIndex.build(
+        SESS, ITEMS, TS, ONES, 4, CovisParams(window=500, normalize="none")
+    )
+    exact = CovisitationIndex.build(
+        SESS, ITEMS, TS, ONES, 4, CovisParams(window=2, normalize="none")
+    )
+    np.testing.assert_allclose(_dense(wide), _dense(exact))  # the longest session has 3 events
+    assert _dense(wide)[0, 2] == 1.0 and _dense(wide)[0, 1] == 2.0
+    assert wide.row_max(0) == 2.0 and wide.row_max(3) == 0.0  # item 3 has no partner
+    assert wide.row_max(-1) == 0.0 and wide.row_max(99) == 0.0  # outside the table
