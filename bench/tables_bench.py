@@ -1,0 +1,87 @@
+"""Build time of the item-to-item tables `shopnow index` makes, as the catalog grows:
+``python -m bench.tables_bench [--quick] [--items N ...] [--events N]``; prints JSON.
+
+For each size, a synthetic world (``--events`` events, 20,000 by default: the content table
+reads the catalog only, the session tables the events) and the wall time and peak memory
+of the content table (title tf-idf and attribute cosine over every pair of items,
+`engine/core/retrieval/content.py`) and of the three session tables (symmetric,
+sequential, basket: `engine/offline/replay.py`). Full: 20K, 50K and 100K items; quick: 5K
+and 10K. The content build compares every item with every other, so its time grows with the
+square of the catalog: the figures say how far that goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.core.settings import Settings
+from engine.offline.replay import build_signals
+from engine.offline.train import content_table
+from engine.serving.assembly import load_catalog
+from synth import generate
+from synth.dataset import load_dataset
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def one(n_items: int, n_events: int, root: Path) -> dict[str, Any]:
+    out = root / f"w{n_items}"
+    generate(out, n_items=n_items, n_events=n_events, seed=0, progress=False)
+    catalog = load_catalog(Settings(data_dir=out))
+    ds = load_dataset(out)
+    t0 = time.perf_counter()
+    content = content_table(catalog)
+    t_content = time.perf_counter() - t0
+    peak = _rss_mb()
+    t0 = time.perf_counter()
+    build_signals(ds, catalog, float(ds.meta["split_ts"]))
+    t_sessions = time.perf_counter() - t0
+    return {
+        "items": n_items,
+        "events": n_events,
+        "content_s": round(t_content, 2),
+        "content_neighbour_entries": int(content.neighbours.nnz),
+        "peak_rss_mb": round(peak, 1),  # the process's, so far: sizes run smallest first
+        "signals_and_session_tables_s": round(t_sessions, 2),
+    }
+
+
+def run(sizes: Sequence[int], n_events: int) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix="tables-bench-"))
+    try:
+        rows = []
+        for n in sizes:
+            rows.append(one(n, n_events, root))
+            print(json.dumps(rows[-1]), flush=True)  # progress: one line per size
+        base = rows[0]
+        growth = [
+            round(r["content_s"] / max(base["content_s"], 1e-9), 1) for r in rows
+        ]  # against the first size
+        return {"sizes": rows, "content_time_vs_first": growth}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--quick", action="store_true", help="5K and 10K items")
+    p.add_argument("--items", type=int, nargs="+", help="catalog sizes (default 20K 50K 100K)")
+    p.add_argument("--events", type=int, default=20_000)
+    a = p.parse_args(argv)
+    sizes = a.items or ([5_000, 10_000] if a.quick else [20_000, 50_000, 100_000])
+    print(json.dumps(run(sizes, a.events), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
