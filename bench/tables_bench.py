@@ -5,9 +5,10 @@ For each size, a synthetic world (``--events`` events, 20,000 by default: the co
 reads the catalog only, the session tables the events) and the wall time and peak memory
 of the content table (title tf-idf and attribute cosine over every pair of items,
 `engine/core/retrieval/content.py`) and of the three session tables (symmetric,
-sequential, basket: `engine/offline/replay.py`). Full: 20K, 50K and 100K items; quick: 5K
-and 10K. The content build compares every item with every other, so its time grows with the
-square of the catalog: the figures say how far that goes.
+sequential, basket: `engine/offline/replay.py`). Full: 20K, 50K, 100K and 1M items; quick:
+5K and 10K. Up to ``ContentParams.exact_max_items`` the content build compares every pair
+(time growing with the square of the catalog); beyond, only pairs sharing a rare id (the
+``build`` column says which).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.core.retrieval.content import ContentParams
 from engine.core.settings import Settings
 from engine.offline.replay import build_signals
 from engine.offline.train import content_table
@@ -49,6 +51,7 @@ def one(n_items: int, n_events: int, root: Path) -> dict[str, Any]:
     return {
         "items": n_items,
         "events": n_events,
+        "build": "exact" if n_items <= ContentParams().exact_max_items else "pruned",
         "content_s": round(t_content, 2),
         "content_neighbour_entries": int(content.neighbours.nnz),
         "peak_rss_mb": round(peak, 1),  # the process's, so far: sizes run smallest first
@@ -75,10 +78,10 @@ def run(sizes: Sequence[int], n_events: int) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true", help="5K and 10K items")
-    p.add_argument("--items", type=int, nargs="+", help="catalog sizes (default 20K 50K 100K)")
+    p.add_argument("--items", type=int, nargs="+", help="catalog sizes (default 20K 50K 100K 1M)")
     p.add_argument("--events", type=int, default=20_000)
     a = p.parse_args(argv)
-    sizes = a.items or ([5_000, 10_000] if a.quick else [20_000, 50_000, 100_000])
+    sizes = a.items or ([5_000, 10_000] if a.quick else [20_000, 50_000, 100_000, 1_000_000])
     print(json.dumps(run(sizes, a.events), indent=2))
     return 0
 

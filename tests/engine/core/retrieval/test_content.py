@@ -71,3 +71,24 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     assert back.n_items == table.n_items
     for name in ("titles", "attributes", "neighbours"):
         assert (getattr(back, name) != getattr(table, name)).nnz == 0
+
+
+def test_the_pruned_build_scores_pairs_sharing_a_rare_id_as_the_exact_one() -> None:
+    cat = _catalog()
+    exact = _table(cat)
+    # every id is rare enough: the same pairs and scores as comparing every pair
+    pruned = _table(cat, exact_max_items=0, max_df=100, block_rows=3)
+    np.testing.assert_allclose(pruned.neighbours.toarray(), exact.neighbours.toarray(), atol=1e-6)
+    # ids on more than 2 items propose no pair: the brand token every item has, attribute 5
+    # (3 items); 0 and 1 still meet by "running shoe", 2 and 3 by attribute 6, but 0 and 2,
+    # who share only the brand and attribute 5, are no longer neighbours; scores never
+    # exceed the exact ones
+    narrow = _table(cat, exact_max_items=0, max_df=2)
+    dense = narrow.neighbours.toarray()
+    assert dense[0, 1] > 0 and dense[2, 3] > 0 and dense[3, 2] > 0
+    assert dense[0, 2] == 0 < exact.neighbours.toarray()[0, 2]
+    assert np.all(dense <= exact.neighbours.toarray() + 1e-6)
+    assert np.all(np.diag(dense) == 0)  # never the item itself
+    # the exact pair cosines stay readable from the pruned table
+    cols = np.arange(4, dtype=np.int64)
+    np.testing.assert_allclose(narrow.title_scores(0, cols), exact.title_scores(0, cols))
