@@ -45,7 +45,6 @@ def pruning_loss(
     pruned: ContentSimilarity, exact: ContentSimilarity, sample: int = 1000
 ) -> dict[str, float]:
     """What the pruned table loses against the exact one, over ``sample`` items."""
-    p = ContentParams()
     n = exact.n_items
     recall, kept = [], []
     for row in range(0, n, max(1, n // sample)):
@@ -55,9 +54,7 @@ def pruning_loss(
         top = best.indices[np.argsort(-best.data, kind="stable")[:10]]
         found = pruned.neighbours[row].indices.astype(np.int64)
         recall.append(float(np.isin(top, found).mean()))
-        title = exact.title_scores(row, found)
-        title[title < p.min_title] = 0
-        scores = p.title_weight * title + (1 - p.title_weight) * exact.attribute_scores(row, found)
+        scores = exact.pair_scores(row, found)
         ours = np.sort(scores)[::-1][:10].mean() if len(found) else 0.0
         kept.append(float(ours / np.sort(best.data)[::-1][:10].mean()))
     return {

@@ -206,6 +206,18 @@ class ContentSimilarity:
         """Title cosine of ``row`` with each of ``cols`` (0 for items unknown to the table)."""
         return _pair_cosines(self.titles, row, cols)
 
+    def pair_scores(self, row: int, cols: I64, params: ContentParams | None = None) -> F32:
+        """The exact similarity ``S[row, c]`` of the module docstring for each of ``cols``,
+        whether or not the neighbour table kept the pair."""
+        p = params or ContentParams()
+        title = self.title_scores(row, cols)
+        title[title < p.min_title] = 0
+        out: F32 = (
+            np.float32(p.title_weight) * title
+            + np.float32(1.0 - p.title_weight) * self.attribute_scores(row, cols)
+        ).astype(np.float32)
+        return out
+
     def attribute_scores(self, row: int, cols: I64) -> F32:
         """Attribute cosine of ``row`` with each of ``cols`` (0 for unknown items)."""
         return _pair_cosines(self.attributes, row, cols)

@@ -89,6 +89,9 @@ def test_the_pruned_build_scores_pairs_sharing_a_rare_id_as_the_exact_one() -> N
     assert dense[0, 2] == 0 < exact.neighbours.toarray()[0, 2]
     assert np.all(dense <= exact.neighbours.toarray() + 1e-6)
     assert np.all(np.diag(dense) == 0)  # never the item itself
-    # the exact pair cosines stay readable from the pruned table
+    # the exact pair cosines and similarities stay readable from the pruned table
     cols = np.arange(4, dtype=np.int64)
     np.testing.assert_allclose(narrow.title_scores(0, cols), exact.title_scores(0, cols))
+    np.testing.assert_allclose(
+        narrow.pair_scores(0, cols)[1:], exact.neighbours.toarray()[0, 1:], atol=1e-6
+    )
