@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -23,10 +23,12 @@ from engine.core.pipeline.candidates import CandidatePool
 from engine.core.pipeline.context import RequestContext
 from engine.core.pipeline.stages import FeatureFrame
 from engine.core.retrieval.covisitation import CovisitationIndex, CoVisits
+from engine.core.retrieval.text_similarity import TextSimilarity
 from engine.core.signals import DAY, Signals
 from ltr.aggregates import ItemAggregates
 from ltr.compliance import FieldUse
 from ltr.query_intent import QueryIntent
+from ltr.text_match import TextMatch, TextStats, text_match
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +39,10 @@ class FeatureInputs:
     signals: Signals
     aggregates: ItemAggregates
     intent: QueryIntent
+    text: TextStats
     covis: CoVisits | None = None  # the co-visitation tables, for the pair features
+    dense: TextSimilarity | None = None  # the text model, for ``query_text_similarity``
+    memo: dict[str, object] = field(default_factory=dict)  # shared by features of one frame
 
     @property
     def rows(self) -> npt.NDArray[np.int64]:
@@ -251,6 +256,58 @@ def _root_intent(x: FeatureInputs) -> F32:
     return _intent_shares(x)[1]
 
 
+def _text(x: FeatureInputs) -> TextMatch:
+    """The text-match features of :mod:`ltr.text_match`, computed once per frame."""
+    out = x.memo.get("text_match")
+    if not isinstance(out, TextMatch):
+        out = x.memo["text_match"] = text_match(x.catalog, x.text, x.rows, x.ctx.query)
+    return out
+
+
+@feature("query_bm25", "query_item", reads=("title", "brand", "attributes"))
+def _bm25(x: FeatureInputs) -> F32:
+    return _text(x).bm25
+
+
+@feature("query_description_bm25", "query_item", reads=("description",))
+def _description_bm25(x: FeatureInputs) -> F32:
+    return _text(x).description_bm25
+
+
+@feature("query_attribute_bm25", "query_item", reads=("attributes",))
+def _attribute_bm25(x: FeatureInputs) -> F32:
+    return _text(x).attribute_bm25
+
+
+@feature("query_idf_coverage", "query_item", reads=("title", "brand", "attributes"))
+def _idf_coverage(x: FeatureInputs) -> F32:
+    return _text(x).idf_coverage
+
+
+@feature("query_head_in_title", "query_item", reads=("title",))
+def _head_in_title(x: FeatureInputs) -> F32:
+    return _text(x).head_in_title
+
+
+@feature("query_first_match", "query_item", reads=("title",))
+def _first_match(x: FeatureInputs) -> F32:
+    return _text(x).first_match
+
+
+@feature("query_text_similarity", "query_item", reads=("title", "description"))
+def _text_similarity(x: FeatureInputs) -> F32:
+    """Cosine of the query's and the item text's MiniLM vectors; NaN without the text model
+    (:mod:`towers.text_vectors`) or a vector for the item."""
+    if x.dense is None or not x.ctx.query:
+        return x.full(np.nan)
+    return x.dense.similarity(x.ctx.query, x.rows)
+
+
+@feature("title_length", "query_item", reads=("title",))
+def _title_length(x: FeatureInputs) -> F32:
+    return _text(x).title_length
+
+
 def _intent_shares(x: FeatureInputs) -> tuple[F32, F32]:
     cats = x.catalog.category.values[x.rows].astype(np.int64)
     roots = x.catalog.root_category.values[x.rows].astype(np.int64)
@@ -398,8 +455,10 @@ class FeatureHydrator:
         min_support: int,
         rebuild_every_s: float = 10.0,
         covis: CoVisits | None = None,
+        dense: TextSimilarity | None = None,
     ) -> None:
         self.features = features
+        self.dense = dense
         self.catalog = catalog
         self.signals = signals
         self.covis = covis
@@ -407,6 +466,7 @@ class FeatureHydrator:
         self.rebuild_every_s = rebuild_every_s
         self.aggregates = ItemAggregates.build(catalog, min_support)
         self.intent = QueryIntent.build(catalog)
+        self.text = TextStats.build(catalog)
         self._built_at = time.monotonic()
         self._dirty = False
         self._lock = threading.Lock()  # the swap of rebuilt tables against padding
@@ -414,6 +474,19 @@ class FeatureHydrator:
 
     def catalog_changed(self) -> None:
         self._dirty = True
+
+    def with_features(self, features: list[Feature]) -> FeatureHydrator:
+        """A hydrator of ``features`` over the same catalog, signals and models (a candidate
+        ranker with other columns, measured offline on the served pipeline)."""
+        return FeatureHydrator(
+            features,
+            self.catalog,
+            self.signals,
+            self.min_support,
+            self.rebuild_every_s,
+            covis=self.covis,
+            dense=self.dense,
+        )
 
     def current_aggregates(self) -> ItemAggregates:
         """The catalog aggregates, padded to the catalog; a stale table starts a background
@@ -435,8 +508,9 @@ class FeatureHydrator:
         try:
             aggregates = ItemAggregates.build(self.catalog, self.min_support)
             intent = QueryIntent.build(self.catalog)
+            text = TextStats.build(self.catalog)
             with self._lock:
-                self.aggregates, self.intent = aggregates, intent
+                self.aggregates, self.intent, self.text = aggregates, intent, text
         finally:
             self._built_at = time.monotonic()
             self._worker = None
@@ -450,6 +524,14 @@ class FeatureHydrator:
     def hydrate(self, ctx: RequestContext, pool: CandidatePool) -> FeatureFrame:
         aggregates = self.current_aggregates()
         inputs = FeatureInputs(
-            ctx, pool, self.catalog, self.signals, aggregates, self.intent, self.covis
+            ctx,
+            pool,
+            self.catalog,
+            self.signals,
+            aggregates,
+            self.intent,
+            self.text,
+            self.covis,
+            self.dense,
         )
         return compute_frame(self.features, inputs)

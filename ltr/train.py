@@ -262,11 +262,12 @@ def train_ranker(
     seed: int = 0,
     params: dict[str, float | int | str] | None = None,
     progress: bool = True,
+    patience: int | None = 40,
 ) -> RankerArtifact:
-    """Fit LambdaMART with early stopping on validation NDCG@10; refuses non-compliant features.
-    Anonymous requests weigh at least ``audience_share`` of the training set
-    (:func:`audience_weights`), and get a model of their own when it ranks them better
-    (:func:`anonymous_model`)."""
+    """Fit LambdaMART with early stopping on validation NDCG@10 (after ``patience`` rounds
+    without a gain; None: all ``rounds``); refuses non-compliant features. Anonymous requests
+    weigh at least ``audience_share`` of the training set (:func:`audience_weights`), and get a
+    model of their own when it ranks them better (:func:`anonymous_model`)."""
     check_feature_set(
         [f.use() for f in features], declared_aggregations(min_support), min_support=min_support
     )
@@ -291,7 +292,11 @@ def train_ranker(
         num_boost_round=rounds,
         valid_sets=[dvalid],
         valid_names=["valid"],
-        callbacks=[lgb.early_stopping(40, verbose=False), lgb.record_evaluation(evals), tick],
+        callbacks=[
+            *([] if patience is None else [lgb.early_stopping(patience, verbose=False)]),
+            lgb.record_evaluation(evals),
+            tick,
+        ],
     )
     bar.close()
     best = booster.best_iteration or rounds

@@ -19,11 +19,18 @@ from tqdm import tqdm
 from engine.core.columns import Column, RaggedInts
 from engine.core.contracts import Availability, Item
 from engine.core.search import IndexDoc
-from engine.core.text import attribute_ids, token_ids
+from engine.core.text import (
+    attribute_ids,
+    attribute_words,
+    ordered_token_ids,
+    product_codes,
+    token_ids,
+)
 from engine.core.validation import describe
 from engine.core.vocab import Vocab
 
 _ITEMS = TypeAdapter(list[Item])
+DESCRIPTION_WORDS = 64  # words of a description the text-match features read
 
 
 @dataclass
@@ -48,7 +55,11 @@ class RowState:
     row: int
     title: str
     description: str
+    codes: str
     tokens: npt.NDArray[np.int64]
+    title_tokens: npt.NDArray[np.int64]
+    description_tokens: npt.NDArray[np.int64]
+    attribute_tokens: npt.NDArray[np.int64]
     attributes: npt.NDArray[np.int64]
     columns: tuple[object, ...]  # one value per column of ``Catalog._columns``
 
@@ -59,7 +70,11 @@ class Catalog:
         self.row_of: dict[str, int] = {}
         self.titles: list[str] = []
         self.descriptions: list[str] = []
-        self.tokens = RaggedInts()  # title + brand token ids per row, for features
+        self.codes: list[str] = []  # model numbers and barcodes (:func:`product_codes`)
+        self.tokens = RaggedInts()  # title + brand + codes token ids per row, for features
+        self.title_tokens = RaggedInts()  # title token ids in title order (text-match features)
+        self.description_tokens = RaggedInts()  # distinct ids of the description's first words
+        self.attribute_tokens = RaggedInts()  # distinct ids of the attribute values' words
         self.attributes = RaggedInts()  # attribute ids per row (see :func:`attribute_ids`)
         self.categories = Vocab()
         self.brands = Vocab()
@@ -98,7 +113,11 @@ class Catalog:
                 self.ids.append(it.id)
                 self.titles.append("")
                 self.descriptions.append("")
+                self.codes.append("")
                 self.tokens.resize(row + 1)
+                self.title_tokens.resize(row + 1)
+                self.description_tokens.resize(row + 1)
+                self.attribute_tokens.resize(row + 1)
                 for col in self._columns():
                     col.resize(row + 1)
             elif self.version.values[row] >= it.version:
@@ -106,7 +125,8 @@ class Catalog:
                 continue
             self._write(row, it)
             applied.append(row)
-        self.tokens.pack()  # one bulk write per batch, not at the first request
+        for ragged in self._text_tokens():
+            ragged.pack()  # one bulk write per batch, not at the first request
         return UpsertResult(applied, stale)
 
     def delete(self, item_id: str, version: int) -> bool:
@@ -123,7 +143,11 @@ class Catalog:
             row,
             self.titles[row],
             self.descriptions[row],
+            self.codes[row],
             self.tokens[row].copy(),
+            self.title_tokens[row].copy(),
+            self.description_tokens[row].copy(),
+            self.attribute_tokens[row].copy(),
             self.attributes[row].copy(),
             tuple(col.values[row].item() for col in self._columns()),
         )
@@ -132,8 +156,13 @@ class Catalog:
         """Put a row back as :meth:`row_state` saw it."""
         row = state.row
         self.titles[row], self.descriptions[row] = state.title, state.description
+        self.codes[row] = state.codes
         self.tokens.set(row, state.tokens)
-        self.tokens.pack()
+        self.title_tokens.set(row, state.title_tokens)
+        self.description_tokens.set(row, state.description_tokens)
+        self.attribute_tokens.set(row, state.attribute_tokens)
+        for ragged in self._text_tokens():
+            ragged.pack()
         self.attributes.set(row, state.attributes)
         self.attributes.pack()
         for col, value in zip(self._columns(), state.columns, strict=True):
@@ -144,6 +173,9 @@ class Catalog:
         no version (any later version of its id applies)."""
         self.deleted.set(row, True)
         self.version.set(row, -1)
+
+    def _text_tokens(self) -> tuple[RaggedInts, ...]:
+        return (self.tokens, self.title_tokens, self.description_tokens, self.attribute_tokens)
 
     def _columns(self) -> list[Column]:
         return [
@@ -162,7 +194,12 @@ class Catalog:
 
     def _write(self, row: int, it: Item) -> None:
         self.titles[row] = it.title
-        self.tokens.set(row, token_ids(f"{it.title} {it.brand}"))
+        self.codes[row] = product_codes(it.attributes)
+        self.tokens.set(row, token_ids(f"{it.title} {it.brand} {self.codes[row]}"))
+        self.title_tokens.set(row, ordered_token_ids(it.title))
+        words = ordered_token_ids(it.description)[:DESCRIPTION_WORDS]
+        self.description_tokens.set(row, np.unique(words))
+        self.attribute_tokens.set(row, token_ids(attribute_words(it.attributes)))
         self.attributes.set(row, attribute_ids(it.attributes))
         self.descriptions[row] = it.description
         self.category.set(row, self.categories.add(it.category))
@@ -209,8 +246,8 @@ class Catalog:
         return IndexDoc(
             id=self.ids[row],
             version=int(self.version.values[row]),
-            text=f"{self.titles[row]} {self.brands.name(int(self.brand.values[row]))} "
-            f"{self.descriptions[row]}",
+            text=f"{self.titles[row]} {self.codes[row]} "
+            f"{self.brands.name(int(self.brand.values[row]))} {self.descriptions[row]}",
             category=self.category_name(row),
             brand=self.brands.name(int(self.brand.values[row])),
             seller_id=self.sellers.name(int(self.seller.values[row])),

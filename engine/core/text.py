@@ -5,6 +5,7 @@ hashed."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 
@@ -42,9 +43,41 @@ def token_id(token: str) -> int:
     return int.from_bytes(digest, "little", signed=True)
 
 
+def ordered_token_ids(text: str) -> npt.NDArray[np.int64]:
+    """Token ids in text order, repeats kept."""
+    return np.fromiter((token_id(t) for t in tokens(text)), np.int64)
+
+
 def token_ids(text: str) -> npt.NDArray[np.int64]:
     """Sorted unique token ids, stable across processes."""
     return np.unique(np.fromiter((token_id(t) for t in tokens(text)), np.int64))
+
+
+#: attributes holding model numbers and barcodes (searched as written and with their
+#: separators removed; see :func:`product_codes`)
+CODE_ATTRIBUTES = ("name", "model", "mpn", "sku", "ean", "gtin", "upc")
+_SEPARATORS = re.compile(r"[^0-9a-z]+")
+
+
+def product_codes(attributes: Mapping[str, str]) -> str:
+    """An item's model numbers and barcodes as searchable text: each code as written and,
+    when it has separators, once more without them, so "dv7-1211ea" is found by "dv7-1211ea",
+    "dv7 1211ea" and "dv71211ea". A code of letters only (a product name) is kept as words."""
+    out: list[str] = []
+    for key in CODE_ATTRIBUTES:
+        for code in attributes.get(key, "").split():
+            out.append(code)
+            joined = _SEPARATORS.sub("", code.lower())
+            if joined != code.lower() and len(joined) > 1 and any(c.isdigit() for c in joined):
+                out.append(joined)
+    return " ".join(dict.fromkeys(out))
+
+
+def attribute_words(attributes: Mapping[str, str]) -> str:
+    """The attribute values a search can match as words ("Notebook", "Laser printing"):
+    all but the product codes (:data:`CODE_ATTRIBUTES`) and the variant group."""
+    skip = {*CODE_ATTRIBUTES, "variant_group"}
+    return " ".join(v for k, v in attributes.items() if k not in skip)
 
 
 def attribute_ids(attributes: Mapping[str, str]) -> npt.NDArray[np.int64]:

@@ -19,6 +19,7 @@ from engine.core.retrieval.content import ContentSimilarity
 from engine.core.settings import Settings
 from engine.core.signals import DAY
 from engine.offline.cold_start_replay import ColdStartReplay
+from engine.offline.evaluation.judged_ranker import fit
 from engine.offline.monitoring.gate import GateRule, gate, gate_towers
 from engine.offline.monitoring.reference import build_reference
 from engine.offline.replay import (
@@ -37,6 +38,7 @@ from engine.serving.assembly import (
     load_catalog,
     load_graph,
     load_towers,
+    open_engine,
 )
 from engine.serving.cold_start import ColdStart
 from engine.serving.drift import REFERENCE_FILE
@@ -67,10 +69,20 @@ def content_table(catalog: Catalog) -> ContentSimilarity:
     return ContentSimilarity.build(catalog.tokens, catalog.attributes, len(catalog))
 
 
-async def build_index(settings: Settings, progress: bool = True) -> dict[str, Any]:
+async def build_index(
+    settings: Settings, progress: bool = True, text_vectors: bool = False
+) -> dict[str, Any]:
+    """The search index, the behavioural signals and tables, and with ``text_vectors`` the
+    item texts' MiniLM vectors (:mod:`towers.text_vectors`)."""
     t0 = time.perf_counter()
     ds = load_dataset(settings.data_dir)
     catalog = load_catalog(settings, progress)
+    if text_vectors:
+        from towers.text import TextEncoder
+        from towers.text_vectors import TextVectors
+
+        encoder = TextEncoder(settings.text_cache, progress=False)
+        TextVectors.save(TextVectors.build(catalog, encoder, progress), settings.model_dir)
     towers = load_towers(settings, catalog, progress)
     if towers is not None:
         towers.save_vectors(catalog)
@@ -225,6 +237,36 @@ async def train(
             served.version if served else None,
         )
     return {**out, "promoted": promoted, "gate": verdict}
+
+
+async def train_judged(
+    settings: Settings,
+    judgments: dict[str, dict[str, int]],
+    *,
+    seed: int = 0,
+    without: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """The search ranker learned from graded judgments of every query
+    (:mod:`engine.offline.evaluation.judged_ranker`), published as the served ranker: what a
+    catalog without behaviour ranks by. Its cross-validated figure comes from
+    ``shopnow eval --judgments --cv``."""
+    engine = await open_engine(settings, warm=False, offline=True)
+    try:
+        artifact = await fit(
+            engine,
+            judgments,
+            sorted(judgments),
+            seed=seed,
+            min_support=settings.restricted_min_support,
+            without=without,
+        )
+    finally:
+        await engine.close()
+    path = artifact.save(settings.model_dir, publish=False)
+    compile_model(path / "model.txt")
+    artifact.publish(settings.model_dir)
+    meta = artifact.meta.model_dump(mode="json", exclude={"params"})
+    return {"artifact": str(path), "judged_queries": len(judgments), **meta}
 
 
 def snapshot_time(ts: float, first: float, refresh: float) -> float:

@@ -40,6 +40,7 @@ from synth.dataset import SynthDataset, load_dataset
 if TYPE_CHECKING:
     from graph.serving import GraphServing
     from towers.serving import TowerServing
+    from towers.text_vectors import TextVectors
 
 log = logging.getLogger("shopnow.assembly")
 
@@ -184,6 +185,13 @@ class ServedRanker:
         return self.artifact.meta.version if self.artifact is not None else "heuristic"
 
 
+def load_text_vectors(settings: Settings, catalog: Catalog) -> TextVectors | None:
+    """The item texts' MiniLM vectors (``shopnow index --text-vectors``), or None."""
+    from towers.text_vectors import TextVectors
+
+    return TextVectors.load(settings.model_dir, catalog, settings.text_cache)
+
+
 def served_ranker(settings: Settings) -> ServedRanker:
     """The published ranker under ``settings.model_dir``, with the heuristic as its fallback."""
     try:
@@ -195,9 +203,12 @@ def served_ranker(settings: Settings) -> ServedRanker:
     return ServedRanker(LambdaMartScorer(artifact), names, artifact)
 
 
-async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
+async def open_engine(settings: Settings, *, warm: bool = True, offline: bool = False) -> Engine:
+    """The served engine. ``offline``: for an offline job that replays requests through it
+    (judged evaluation), with the offline deadlines: a busy machine changes its timings, never
+    its candidates."""
     catalog = load_catalog(settings)
-    index = await backends.open_index(settings)
+    index = await backends.open_index(settings, offline=offline)
     signals, covis = load_signals(settings, catalog)
     ranker = served_ranker(settings)
     reference = None if ranker.artifact is None else load_reference(ranker.artifact.path)
@@ -211,6 +222,9 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
     graph = load_graph(settings, catalog)
     if graph is not None:
         versions["graph"] = graph.version
+    dense = load_text_vectors(settings, catalog)
+    if dense is not None:
+        versions["text"] = dense.version
     store = open_store(settings)
     cold = cold_start_state(settings, catalog, signals, store)
     models = ServedModels.of(towers, graph)  # the spec's sources and the engine share them
@@ -224,6 +238,8 @@ async def open_engine(settings: Settings, *, warm: bool = True) -> Engine:
         feature_names=ranker.feature_names,
         models=models,
         cold_start=cold,
+        dense=dense,
+        deadline_ms=settings.offline_deadline_ms if offline else None,
     )
     if warm and isinstance(store, EmbeddedStore) and (settings.data_dir / "events.npz").exists():
         ds = load_dataset(settings.data_dir)

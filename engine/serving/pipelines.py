@@ -19,6 +19,7 @@ from engine.core.catalog import Catalog
 from engine.core.pipeline.spec import PipelineSpec, SourceSpec
 from engine.core.pipeline.stages import CandidateSource, Scorer
 from engine.core.retrieval.covisitation import CoVisits
+from engine.core.retrieval.text_similarity import TextSimilarity
 from engine.core.search import SearchIndex
 from engine.core.settings import Settings
 from engine.core.signals import DAY, Signals
@@ -64,6 +65,7 @@ def build_spec(
     towers_in_memory: bool = False,
     deadline_ms: float | None = None,
     cold_start: ColdStart | None = None,
+    dense: TextSimilarity | None = None,
 ) -> PipelineSpec:
     """``models`` holds the served towers and graph (default: none) that the two-tower and
     graph sources read at each request. ``sources`` names the enabled candidate sources
@@ -73,7 +75,8 @@ def build_spec(
     earlier model), search them exactly in memory. ``deadline_ms`` overrides the sources'
     deadline (offline replays use ``settings.offline_deadline_ms``). ``cold_start`` holds the
     online store new_arrivals reads (default: an empty embedded one, for offline replays to
-    advance: :func:`cold_start_of`)."""
+    advance: :func:`cold_start_of`). ``dense``: the item texts' vectors, for the ranker's
+    ``query_text_similarity`` (default: none, the feature is missing)."""
     parts = Parts(
         settings=settings,
         catalog=catalog,
@@ -84,6 +87,7 @@ def build_spec(
         cold_start=cold_start
         or ColdStart(catalog, signals, EmbeddedStore(), settings.new_arrivals_days * DAY),
         towers_in_memory=towers_in_memory,
+        dense=dense,
     )
     enabled = enabled_sources(settings) if sources is None else sources
     check_sources(enabled)
@@ -99,6 +103,7 @@ def build_spec(
         signals,
         settings.restricted_min_support,
         covis=covis,
+        dense=dense,
     )
     fallback = HeuristicScorer()
     return PipelineSpec(

@@ -6,6 +6,7 @@ merchandising rules (:mod:`engine.serving.rules.live`) and the served models' ho
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from engine.core.contracts import FeedRequest, RankedResponse, SearchRequest
 from engine.core.online_store import OnlineStore
 from engine.core.pipeline.executor import Executor, Timing
 from engine.core.pipeline.spec import PipelineSpec
+from engine.core.pipeline.stages import Scorer
 from engine.core.search import SearchIndex
 from engine.core.settings import Settings
 from engine.core.signals import Signals
@@ -39,7 +41,7 @@ from engine.serving.sources.graph import GraphBacked
 from engine.serving.sources.switch import Switched
 from engine.serving.sources.two_tower import TwoTowerSource
 from ingest.log import IngestLog
-from ltr.features import FeatureHydrator
+from ltr.features import Feature, FeatureHydrator
 
 if TYPE_CHECKING:
     from graph.serving import GraphServing
@@ -108,6 +110,16 @@ class Engine:
     @property
     def graph(self) -> GraphServing | None:
         return self.models.graph.current
+
+    def use_scorer(self, scorer: Scorer, features: list[Feature] | None = None) -> None:
+        """Rank with ``scorer`` (reading ``features``, by default the served ones) from now
+        on, everything else unchanged: how offline jobs measure a candidate ranker on the
+        served pipeline (sources, re-rankers, rules)."""
+        hydrator = self.spec.hydrator
+        if features is not None and isinstance(hydrator, FeatureHydrator):
+            hydrator = hydrator.with_features(features)
+        self.spec = dataclasses.replace(self.spec, scorer=scorer, hydrator=hydrator)
+        self.executor = Executor(self.spec)
 
     def _graph_swapped(self, graph: GraphServing) -> None:
         self.versions["graph"] = graph.version

@@ -73,7 +73,7 @@ def add_paths(p: argparse.ArgumentParser) -> None:
         "--sources",
         help="enabled candidate sources: 'traditional' or a comma list "
         "(default all: bm25,covis,popular,trending,popular_in_context,two_tower,graph,"
-        "bought_together,new_arrivals,sequence,basket,content)",
+        "bought_together,new_arrivals,sequence,basket,content,text)",
     )
 
 

@@ -43,6 +43,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     p = sub.add_parser("index", help="load the catalog, index it, build behavioural signals")
     add_paths(p)
+    p.add_argument(
+        "--text-vectors",
+        action="store_true",
+        help="also embed every item's text with MiniLM (cached by content), for the search "
+        "ranker's query_text_similarity: what a catalog without behaviour ranks by",
+    )
     p.set_defaults(fn=cmd_index)
 
     p = sub.add_parser(
@@ -100,7 +106,14 @@ def cmd_index(args: argparse.Namespace) -> int:
     from engine.offline.train import build_index
 
     print(
-        json.dumps(asyncio.run(build_index(settings_from(args), progress=not args.quiet)), indent=2)
+        json.dumps(
+            asyncio.run(
+                build_index(
+                    settings_from(args), progress=not args.quiet, text_vectors=args.text_vectors
+                )
+            ),
+            indent=2,
+        )
     )
     return 0
 

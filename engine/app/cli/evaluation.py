@@ -19,12 +19,33 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add_paths(p)
     p.add_argument("--requests", type=positive, default=5_000)
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
-    p.add_argument("--plot", type=Path, help="write a PNG of NDCG@10 per segment and surface")
+    p.add_argument(
+        "--plot",
+        type=Path,
+        help="write a PNG of NDCG@10 per segment and surface (with --judgments --cv: each "
+        "query's nDCG@10 change against the served ranker)",
+    )
     p.add_argument(
         "--judgments",
         type=Path,
         help="CSV query,docid,rating: search quality on graded judgments of the catalog under "
         "--data, through the served search pipeline",
+    )
+    p.add_argument(
+        "--cv",
+        type=positive,
+        help="with --judgments: learn the search ranker from the judgments by k-fold "
+        "cross-validation over queries (each query ranked by a model that never saw it)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="with --cv: how queries are split")
+    p.add_argument(
+        "--without-features",
+        type=lambda v: [n for n in v.split(",") if n],
+        default=[],
+        help="with --cv: comma list of features the ranker leaves out (an ablation)",
+    )
+    p.add_argument(
+        "--per-query", action="store_true", help="with --judgments: print the per-query table"
     )
     p.set_defaults(fn=cmd_eval)
 
@@ -59,17 +80,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.judgments is not None:
-        # imported when the command runs (ranx and the engine): `shopnow --help` loads none of it
-        from engine.offline.evaluation.judged import rank_judged, read_judgments, score
-
-        judgments = read_judgments(args.judgments)
-        ranked = asyncio.run(rank_judged(settings_from(args), sorted(judgments)))
-        report = score(judgments, ranked)
-        if args.json:
-            print(json.dumps(report, indent=2))
-        else:
-            print(f"{report['queries']} judged queries: {json.dumps(report['overall'])}")
-        return 0
+        return _judged(args)
+    if args.cv is not None or args.without_features:
+        raise CliError("--cv and --without-features go with --judgments")
     # imported when the command runs: `shopnow --help` loads none of it
     from engine.offline.evaluate import evaluate
     from engine.offline.evaluation.report import format_synthetic, plot_synthetic
@@ -83,6 +96,69 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(format_synthetic(report))
     if args.plot:
         print(f"plot: {plot_synthetic(report, args.plot)}")
+    return 0
+
+
+def _judged(args: argparse.Namespace) -> int:
+    # imported when the command runs (ranx and the engine): `shopnow --help` loads none of it
+    from engine.offline.evaluation.judged import (
+        format_table,
+        plot_versus,
+        rank_judged,
+        read_judgments,
+        score,
+        versus,
+    )
+
+    if args.without_features and args.cv is None:
+        raise CliError("--without-features is an ablation of the --cv ranker; add --cv K")
+    if not args.judgments.is_file():
+        raise CliError(f"--judgments {args.judgments}: no such file")
+    try:
+        judgments = read_judgments(args.judgments)
+        runs = asyncio.run(
+            rank_judged(
+                settings_from(args),
+                judgments,
+                cv=args.cv,
+                seed=args.seed,
+                without=frozenset(args.without_features),
+            )
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    report = score(judgments, runs.ranked)
+    report["in_sample"] = runs.in_sample
+    vs = None
+    if runs.baseline is not None:
+        base = score(judgments, runs.baseline)
+        vs = versus(report, base)
+        report["baseline"] = {"ranker": runs.baseline_name, "overall": base["overall"]}
+        report["versus"] = vs
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        if args.per_query:
+            print(format_table(report, vs))
+        label = f"cross-validated ranker ({args.cv} folds)" if args.cv else "served ranker"
+        print(f"{report['queries']} judged queries, {label}: {json.dumps(report['overall'])}")
+        if runs.in_sample:
+            print(
+                "the served ranker learned from these judgments: the figures are in-sample; "
+                "--cv K gives the cross-validated ones"
+            )
+        if vs is not None:
+            print(
+                f"served ranker ({runs.baseline_name}): {json.dumps(report['baseline']['overall'])}"
+            )
+            print(f"nDCG@10 per query: {vs['wins']} wins, {vs['ties']} ties, {vs['losses']} losses")
+    if args.plot and vs is None:
+        raise CliError(
+            "--plot with --judgments plots wins and losses against the served ranker: add --cv K"
+        )
+    if args.plot and vs is not None:
+        names = (f"{args.cv}-fold ranker", runs.baseline_name)
+        print(f"plot: {plot_versus(vs, names, args.plot)}")
     return 0
 
 

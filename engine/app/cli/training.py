@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 
-from engine.app.cli.common import add_paths, positive, positive_float, settings_from
+from engine.app.cli.common import CliError, add_paths, positive, positive_float, settings_from
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,6 +20,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--force", action="store_true", help="publish without the promotion gate's verdict"
+    )
+    p.add_argument(
+        "--judgments",
+        type=Path,
+        help="CSV query,docid,rating: learn the search ranker from graded judgments instead "
+        "of logs (a catalog without behaviour); `shopnow eval --judgments --cv K` measures it",
     )
     p.set_defaults(fn=cmd_train)
 
@@ -50,6 +57,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.judgments is not None:
+        return _train_judged(args)
     # imported when the command runs: `shopnow --help` loads none of it
     from engine.offline.train import train
 
@@ -70,6 +79,22 @@ def cmd_train(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def _train_judged(args: argparse.Namespace) -> int:
+    # imported when the command runs: `shopnow --help` loads none of it
+    from engine.offline.evaluation.judged import read_judgments
+    from engine.offline.train import train_judged
+
+    if not args.judgments.is_file():
+        raise CliError(f"--judgments {args.judgments}: no such file")
+    try:
+        judgments = read_judgments(args.judgments)
+        report = asyncio.run(train_judged(settings_from(args), judgments, seed=args.seed))
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    print(json.dumps(report, indent=2))
     return 0
 
 

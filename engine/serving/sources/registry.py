@@ -17,6 +17,7 @@ from typing import Literal
 from engine.core.catalog import Catalog
 from engine.core.pipeline.stages import CandidateSource
 from engine.core.retrieval.covisitation import CoVisits
+from engine.core.retrieval.text_similarity import TextSimilarity
 from engine.core.search import SearchIndex
 from engine.core.settings import Settings
 from engine.core.signals import Signals
@@ -28,9 +29,10 @@ from engine.serving.sources.last_items import LastItemsSource
 from engine.serving.sources.lexical import LexicalSource
 from engine.serving.sources.new_arrivals import NewArrivalsSource
 from engine.serving.sources.popularity import ContextCategorySource, PopularSource
+from engine.serving.sources.text import TextSource
 from engine.serving.sources.two_tower import TwoTowerSource
 
-Model = Literal["towers", "graph"]
+Model = Literal["towers", "graph", "text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class Parts:
     models: ServedModels
     cold_start: ColdStart
     towers_in_memory: bool = False
+    dense: TextSimilarity | None = None  # the item texts' vectors
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +177,19 @@ REGISTRY: tuple[Registration, ...] = (
             jobs=("content table build from the catalog at index time",),
             refresh_paths=("rebuild at index time",),
         ),
+    ),
+    Registration(
+        "text",
+        lambda p: TextSource(p.dense),
+        200,
+        Needs(
+            models=("MiniLM text encoder", "item text vectors"),
+            jobs=("item text embedding at index time",),
+            index_types=("exact vector search in memory",),
+            refresh_paths=("rebuild at index time",),
+        ),
+        traditional=False,
+        model="text",
     ),
 )
 

@@ -46,7 +46,7 @@ def test_names_are_unique_and_split_into_the_two_options() -> None:
     assert len(set(SOURCE_NAMES)) == len(SOURCE_NAMES) == len(REGISTRY)
     learned = [r.name for r in REGISTRY if not r.traditional]
     assert set(TRADITIONAL) | set(learned) == set(SOURCE_NAMES)
-    assert learned == ["two_tower", "graph", "bought_together"]
+    assert learned == ["two_tower", "graph", "bought_together", "text"]
     assert all(r.model is not None for r in REGISTRY if not r.traditional)
 
 
@@ -90,5 +90,6 @@ def test_settings_choose_sources_and_sizes() -> None:
 def test_what_is_available_follows_the_trained_models() -> None:
     assert available(set()) == TRADITIONAL
     assert set(available({"towers"})) == {*TRADITIONAL, "two_tower"}
-    assert available({"towers", "graph"}) == SOURCE_NAMES
+    assert available({"towers", "graph"}) == tuple(n for n in SOURCE_NAMES if n != "text")
+    assert available({"towers", "graph", "text"}) == SOURCE_NAMES
     assert isinstance(REGISTRY[0], Registration)
