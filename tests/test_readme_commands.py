@@ -61,12 +61,17 @@ COVERAGE: dict[str, list[str]] = {
         "tests/engine/app/test_jobs.py",
     ],
     "shopnow ingest": [PIPELINE, "tests/engine/app/test_ingest_crash.py"],
-    "shopnow train": [PIPELINE, "tests/engine/app/test_jobs.py"],
+    "shopnow train": [
+        PIPELINE,
+        "tests/engine/app/test_jobs.py",
+        "tests/engine/offline/evaluation/test_judged.py",  # --judgments, Icecat
+    ],
     "shopnow eval": [
         PIPELINE,
         "tests/engine/offline/test_evaluate_imported.py",  # Amazon Beauty, imported
         "tests/test_own_data_tutorial.py",  # a month of Online Retail, imported
         "tests/engine/app/test_cli.py::test_eval_without_a_dataset_says_how_to_make_one",
+        "tests/engine/offline/evaluation/test_judged.py",  # --judgments [--cv], Icecat
     ],
     "shopnow compare": [
         f"{HERE}::test_compare_quick",

@@ -12,6 +12,7 @@ missing.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ class TextVectors:
         self.matrix = vectors[self.search_rows].astype(np.float32)
         self.queries = queries
         self.version = queries.version
+        self._lock = threading.Lock()  # the query cache is read from the text source's thread
 
     @staticmethod
     def build(catalog: Catalog, encoder: TextEncoder, progress: bool = False) -> dict[str, object]:
@@ -89,11 +91,16 @@ class TextVectors:
         queries.encode_query("warm up")  # load the text model now, not on the first request
         return TextVectors(catalog, vectors, have, queries)
 
+    def query_vector(self, query: str) -> F32:
+        """The query's MiniLM vector: computed once, then from the in-memory cache."""
+        with self._lock:
+            return self.queries.encode_query(query)
+
     def similarity(self, query: str, rows: I64) -> F32:
         out = np.full(len(rows), np.nan, np.float32)
         if not query.strip() or len(rows) == 0:
             return out
-        q = self.queries.encode_query(query)
+        q = self.query_vector(query)
         known = rows < len(self.have)
         idx = rows[known]
         sims = self.vectors[idx].astype(np.float32) @ q
@@ -106,7 +113,7 @@ class TextVectors:
         beyond a few hundred thousand items the vectors belong in the index's HNSW field)."""
         if not query.strip() or k <= 0 or len(self.search_rows) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        scores = self.matrix @ self.queries.encode_query(query)
+        scores = self.matrix @ self.query_vector(query)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]

@@ -110,6 +110,8 @@ def _judged(args: argparse.Namespace) -> int:
         versus,
     )
 
+    if args.cv is not None and args.cv < 2:
+        raise CliError(f"--cv {args.cv}: cross-validation needs at least 2 folds")
     if args.without_features and args.cv is None:
         raise CliError("--without-features is an ablation of the --cv ranker; add --cv K")
     if not args.judgments.is_file():

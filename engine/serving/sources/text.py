@@ -4,6 +4,8 @@ behaviour ("earphones" finds "in-ear headset"). Without text vectors it returns 
 
 from __future__ import annotations
 
+import asyncio
+
 from engine.core.contracts import Surface
 from engine.core.pipeline.candidates import SourceResult
 from engine.core.pipeline.context import RequestContext
@@ -22,5 +24,7 @@ class TextSource:
     async def fetch(self, ctx: RequestContext, k: int) -> SourceResult:
         if self.dense is None or not ctx.query.strip():
             return SourceResult.empty(self.name)
-        rows, scores = self.dense.search(ctx.query, k)
+        # off the event loop: a new query's MiniLM pass takes ~15 ms, which other requests'
+        # sources should not wait for
+        rows, scores = await asyncio.to_thread(self.dense.search, ctx.query, k)
         return SourceResult(self.name, rows, scores, model=("text", self.dense.version))
