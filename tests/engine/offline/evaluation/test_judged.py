@@ -136,3 +136,30 @@ def test_the_cli_scores_an_imported_catalog(
     assert rep["queries"] == 2
     assert rep["per_query"]["tea pot"]["ndcg@10"] == 1.0  # the one judged item, first
     assert rep["per_query"]["red mug"]["recall@100"] == 1.0
+
+
+def test_the_judged_search_bench_prints_latency_per_stage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench import judged_search_bench
+
+    items = tmp_path / "items.csv"
+    items.write_text(
+        "id,title,price,created_at\n"
+        "a1,Red ceramic mug,4,2024-01-02\na2,Blue ceramic mug,4,2024-01-02\n"
+        "a3,Steel tea pot,20,2024-01-02\n"
+    )
+    data, paths = tmp_path / "shop", ["--index", str(tmp_path / "i"), "--models", str(tmp_path)]
+    assert main(["import", "--into", str(data), "--items", str(items), "--quiet"]) == 0
+    assert main(["index", "--data", str(data), *paths, "--quiet"]) == 0
+    judged = tmp_path / "j.csv"
+    judged.write_text("query,docid,rating\nred mug,a1,3\ntea pot,a3,3\n")
+    capsys.readouterr()
+    argv = ["--data", str(data), *paths, "--judgments", str(judged), "--quick"]
+    assert judged_search_bench.main(argv) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["queries"] == 2
+    for config in ("every source", "bm25 alone"):
+        first = rep[config]["new queries"]
+        assert first["request"]["p50_ms"] > 0 and "bm25" in first and "features" in first
+        assert "round 2 (cached query vectors)" in rep[config]
