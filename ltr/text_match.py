@@ -103,12 +103,13 @@ class TextMatch:
 
 def text_match(catalog: Catalog, stats: TextStats, rows: I64, query: str) -> TextMatch:
     n = len(rows)
+    q = token_ids(query)
+    if len(q) == 0 or n == 0:  # the feed: no query, nothing to gather
+        zero = np.zeros(n, np.float32)
+        length = catalog.title_tokens.lengths(rows).astype(np.float32)
+        return TextMatch(zero, zero, zero, zero, zero, np.ones(n, np.float32), length)
     title, title_len = catalog.title_tokens.gather(rows)
     length = title_len.astype(np.float32)
-    q = token_ids(query)
-    if len(q) == 0 or n == 0:
-        zero = np.zeros(n, np.float32)
-        return TextMatch(zero, zero, zero, zero, zero, np.ones(n, np.float32), length)
     words = tokens(query)
 
     def bm25(field: RaggedInts, fs: FieldStats) -> F32:

@@ -96,6 +96,14 @@ class RaggedInts:
                 self._flush()
         return self._gather(rows)
 
+    def lengths(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Each row's length, without reading its values."""
+        if self._pending:
+            with self._lock:
+                self._flush()
+        out: npt.NDArray[np.int64] = self._len.values[rows]
+        return out
+
     def _gather(
         self, rows: npt.NDArray[np.int64]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:

@@ -56,4 +56,5 @@ def test_no_query_word_gives_no_match() -> None:
     tm = text_match(cat, TextStats.build(cat), rows, "?!")
     assert not tm.bm25.any() and not tm.head_in_title.any()
     assert tm.first_match.tolist() == [1.0] * 4
+    assert tm.title_length.tolist() == [4, 4, 3, 3]  # the feed's case: lengths, no gather
     assert len(text_match(cat, TextStats.build(cat), rows[:0], "notebook").bm25) == 0
