@@ -5,6 +5,10 @@ features, ranker, filters and re-rankers as ``POST /v1/search``); the top 100 ar
 against the judgments with ranx: nDCG@10 and nDCG@5 with graded gain (trec_eval's
 ``ndcg_cut``: the gain is the grade), precision@10 (grade >= 1 counts as relevant) and
 recall@100; a result without a judgment counts as irrelevant.
+
+With cross-validation (``shopnow eval --judgments --cv K``) the ranker is learned from the
+judgments themselves (:mod:`engine.offline.evaluation.judged_ranker`), and the served ranker's
+run is the baseline of a per-query table and a plot of wins and losses.
 """
 
 from __future__ import annotations
@@ -83,10 +87,10 @@ async def rank_judged(
         in_sample = isinstance(scorer, LambdaMartScorer) and learned_from_judgments(scorer.artifact)
         if cv is None:
             return JudgedRuns(served, in_sample=in_sample)
-        name = engine.spec.scorer.version
         out: dict[str, list[str]] = {}
         for held_out in folds(queries, cv, seed):
-            training = [q for q in queries if q not in set(held_out)]
+            skip = set(held_out)
+            training = [q for q in queries if q not in skip]
             artifact = await fit(
                 engine,
                 judgments,
@@ -97,7 +101,7 @@ async def rank_judged(
             )
             serve(engine, artifact)
             out.update(await _rank(engine, held_out))
-        return JudgedRuns(out, served, name)
+        return JudgedRuns(out, served, scorer.version)
     finally:
         await engine.close()
 
