@@ -146,9 +146,9 @@ def test_the_cli_learns_measures_and_plots_the_judged_ranker(
     assert "in-sample" in capsys.readouterr().out
 
 
-def test_the_cli_scores_an_imported_catalog(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _tiny_shop(tmp_path: Path, judgments: str) -> tuple[Path, list[str], Path]:
+    """Four items imported and indexed through the CLI, and a judgments file: the data
+    directory, the ``--index``/``--models`` options and the judgments' path."""
     items = tmp_path / "items.csv"
     items.write_text(
         "id,title,price,created_at\n"
@@ -159,7 +159,14 @@ def test_the_cli_scores_an_imported_catalog(
     assert main(["import", "--into", str(data), "--items", str(items), "--quiet"]) == 0
     assert main(["index", "--data", str(data), *paths, "--quiet"]) == 0
     judged = tmp_path / "j.csv"
-    judged.write_text("query,docid,rating\nred mug,a1,3\nred mug,a2,1\ntea pot,a3,3\n")
+    judged.write_text(f"query,docid,rating\n{judgments}")
+    return data, paths, judged
+
+
+def test_the_cli_scores_an_imported_catalog(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, paths, judged = _tiny_shop(tmp_path, "red mug,a1,3\nred mug,a2,1\ntea pot,a3,3\n")
     capsys.readouterr()
     argv = ["eval", "--data", str(data), *paths, "--judgments", str(judged), "--json"]
     assert main([*argv, "--quiet"]) == 0
@@ -174,17 +181,7 @@ def test_the_judged_search_bench_prints_latency_per_stage(
 ) -> None:
     from bench import judged_search_bench
 
-    items = tmp_path / "items.csv"
-    items.write_text(
-        "id,title,price,created_at\n"
-        "a1,Red ceramic mug,4,2024-01-02\na2,Blue ceramic mug,4,2024-01-02\n"
-        "a3,Steel tea pot,20,2024-01-02\n"
-    )
-    data, paths = tmp_path / "shop", ["--index", str(tmp_path / "i"), "--models", str(tmp_path)]
-    assert main(["import", "--into", str(data), "--items", str(items), "--quiet"]) == 0
-    assert main(["index", "--data", str(data), *paths, "--quiet"]) == 0
-    judged = tmp_path / "j.csv"
-    judged.write_text("query,docid,rating\nred mug,a1,3\ntea pot,a3,3\n")
+    data, paths, judged = _tiny_shop(tmp_path, "red mug,a1,3\ntea pot,a3,3\n")
     capsys.readouterr()
     argv = ["--data", str(data), *paths, "--judgments", str(judged), "--quick"]
     assert judged_search_bench.main(argv) == 0
