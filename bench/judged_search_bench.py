@@ -24,22 +24,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from bench.e2e_bench import _pct
 from engine.core.contracts import SearchRequest
 from engine.core.settings import Settings
 from engine.offline.evaluation.judged import read_judgments
 from engine.serving.assembly import open_engine
 from engine.serving.context_builder import build_context
-
-
-def _summary(ms: list[float]) -> dict[str, float]:
-    a = np.asarray(ms)
-    return {
-        "p50_ms": round(float(np.percentile(a, 50)), 2),
-        "p99_ms": round(float(np.percentile(a, 99)), 2),
-        "mean_ms": round(float(a.mean()), 2),
-    }
 
 
 async def measure(settings: Settings, queries: list[str], rounds: int) -> dict[str, Any]:
@@ -56,7 +46,7 @@ async def measure(settings: Settings, queries: list[str], rounds: int) -> dict[s
                 for tm in res.timings:
                     stages[tm.stage].append(tm.ms)
             key = "new queries" if r == 0 else f"round {r + 1} (cached query vectors)"
-            out[key] = {s: _summary(v) for s, v in stages.items()}
+            out[key] = {s: _pct(v) for s, v in stages.items()}
         return out
     finally:
         await engine.close()
