@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -43,6 +43,9 @@ class FeatureInputs:
     covis: CoVisits | None = None  # the co-visitation tables, for the pair features
     dense: TextSimilarity | None = None  # the text model, for ``query_text_similarity``
     memo: dict[str, object] = field(default_factory=dict)  # shared by features of one frame
+    # the request's whole candidate pool when ``pool`` is a sample of it (training hydrates
+    # the labelled candidates only); the pool-relative features measure against the whole
+    within: CandidatePool | None = None
 
     @property
     def rows(self) -> npt.NDArray[np.int64]:
@@ -300,12 +303,57 @@ def _text_similarity(x: FeatureInputs) -> F32:
     (:mod:`towers.text_vectors`) or a vector for the item."""
     if x.dense is None or not x.ctx.query:
         return x.full(np.nan)
-    return x.dense.similarity(x.ctx.query, x.rows)
+    out = x.memo.get("text_similarity")
+    if not isinstance(out, np.ndarray):
+        out = x.memo["text_similarity"] = x.dense.similarity(x.ctx.query, x.rows)
+    sims: F32 = out
+    return sims
 
 
 @feature("title_length", "query_item", reads=("title",))
 def _title_length(x: FeatureInputs) -> F32:
     return _text(x).title_length
+
+
+# --- against the request's best candidate ----------------------------------------------------
+def _whole(x: FeatureInputs) -> FeatureInputs:
+    """The inputs over the request's whole candidate pool (itself unless ``x`` is a sample)."""
+    if x.within is None or x.within is x.pool:
+        return x
+    whole = x.memo.get("whole")
+    if not isinstance(whole, FeatureInputs):
+        whole = x.memo["whole"] = replace(x, pool=x.within, within=None, memo={})
+    return whole
+
+
+def _gap(base: Callable[[FeatureInputs], F32], x: FeatureInputs) -> F32:
+    """``base`` minus its best value among the request's candidates (0 for the best, NaN where
+    ``base`` is NaN). A text-match score means little across queries ("tv" and "gaming laptop"
+    reach different heights); against the query's own best it says how close the candidate
+    comes to the best match the catalog offers for it."""
+    values = base(x)
+    whole = _whole(x)
+    ref = values if whole is x else base(whole)
+    finite = ref[np.isfinite(ref)]
+    if len(finite) == 0:
+        return x.full(np.nan)
+    out: F32 = (values - finite.max()).astype(np.float32)
+    return out
+
+
+#: the text-match features that also get a ``<name>_gap`` to the request's best candidate
+#: (measured on Icecat's judged queries, docs/cold-search.md)
+GAP_FEATURES = (
+    "query_bm25",
+    "query_description_bm25",
+    "query_attribute_bm25",
+    "query_text_similarity",
+)
+for _name in GAP_FEATURES:
+    _base = FEATURES[_name]
+    feature(f"{_name}_gap", "query_item", reads=tuple(sorted(_base.reads)), via=_base.via)(
+        partial(_gap, _base.compute)
+    )
 
 
 def _intent_shares(x: FeatureInputs) -> tuple[F32, F32]:
@@ -405,12 +453,22 @@ def _n_sources(x: FeatureInputs) -> F32:
     return out
 
 
+#: sources whose score is the query's text match: their score also gets a gap to the
+#: request's best (see :func:`_gap`)
+TEXT_SOURCES = ("bm25", "text")
+
+
 def source_features(source_names: tuple[str, ...]) -> list[Feature]:
     out: list[Feature] = []
     for j, name in enumerate(source_names):
         out.append(Feature(f"src_{name}_score", "source", partial(_source_score, j)))
         out.append(Feature(f"src_{name}_rank", "source", partial(_source_rank, j)))
     out.append(Feature("n_sources", "source", _n_sources))
+    for j, name in enumerate(source_names):
+        if name in TEXT_SOURCES:
+            out.append(
+                Feature(f"src_{name}_gap", "source", partial(_gap, partial(_source_score, j)))
+            )
     return out
 
 
@@ -426,6 +484,39 @@ def resolve(names: tuple[str, ...], source_names: tuple[str, ...]) -> list[Featu
 
 def default_feature_names(source_names: tuple[str, ...]) -> tuple[str, ...]:
     return (*FEATURES, *(f.name for f in source_features(source_names)))
+
+
+#: sources that read no behaviour: the query's text match, and the newest items
+_BEHAVIOUR_FREE_SOURCES = (*TEXT_SOURCES, "new_arrivals")
+#: features that read no behaviour (no event, history or session): the query against the
+#: item's own fields, and the item's own fields
+_BEHAVIOUR_FREE = frozenset(
+    {"is_search", "item_age_days", "in_stock", "price_percentile", "seller_rating_bucket"}
+    | {"category_margin_level", "query_brand_match", "query_leaf_intent", "query_root_intent"}
+    | {name for name, f in FEATURES.items() if f.group == "query_item"}
+)
+
+
+def behaviour_features(source_names: tuple[str, ...]) -> tuple[str, ...]:
+    """The features that read behaviour: event counts, the shopper's history and session,
+    co-visitation, and the scores of the sources built from them. Without them the ranker
+    sees what a catalog without behaviour offers (``--without-features behaviour``)."""
+    free = set(_BEHAVIOUR_FREE)
+    for name in _BEHAVIOUR_FREE_SOURCES:
+        free |= {f"src_{name}_score", f"src_{name}_rank", f"src_{name}_gap"}
+    return tuple(n for n in default_feature_names(source_names) if n not in free)
+
+
+def expand_feature_names(names: list[str], source_names: tuple[str, ...]) -> frozenset[str]:
+    """Feature names with the group ``behaviour`` (:func:`behaviour_features`) expanded;
+    an unknown name raises ValueError naming it."""
+    out: set[str] = set()
+    for name in names:
+        out |= set(behaviour_features(source_names)) if name == "behaviour" else {name}
+    unknown = sorted(out - set(default_feature_names(source_names)))
+    if unknown:
+        raise ValueError(f"unknown features {unknown}")
+    return frozenset(out)
 
 
 def compute_frame(features: list[Feature], inputs: FeatureInputs) -> FeatureFrame:
@@ -521,7 +612,11 @@ class FeatureHydrator:
         if worker is not None:
             worker.join(timeout)
 
-    def hydrate(self, ctx: RequestContext, pool: CandidatePool) -> FeatureFrame:
+    def hydrate(
+        self, ctx: RequestContext, pool: CandidatePool, within: CandidatePool | None = None
+    ) -> FeatureFrame:
+        """The features of ``pool``'s candidates; ``within``: the request's whole pool when
+        ``pool`` is a sample of it (the pool-relative features measure against the whole)."""
         aggregates = self.current_aggregates()
         inputs = FeatureInputs(
             ctx,
@@ -533,5 +628,6 @@ class FeatureHydrator:
             self.text,
             self.covis,
             self.dense,
+            within=within,
         )
         return compute_frame(self.features, inputs)

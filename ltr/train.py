@@ -56,6 +56,17 @@ class TrainingSet:
             self.X[rows], self.y[rows], self.group[keep], self.feature_names, self.window
         )
 
+    def without(self, names: frozenset[str]) -> TrainingSet:
+        """The set without the columns named in ``names`` (an ablation)."""
+        keep = [j for j, n in enumerate(self.feature_names) if n not in names]
+        return TrainingSet(
+            self.X[:, keep],
+            self.y,
+            self.group,
+            tuple(self.feature_names[j] for j in keep),
+            self.window,
+        )
+
     @staticmethod
     def concat(parts: list[TrainingSet]) -> TrainingSet:
         """The requests of ``parts`` (same columns), in order, as one set."""
@@ -116,7 +127,7 @@ async def build_training_set(
         # ranked, and would teach the ranker that "no source proposed it" means relevant
         keep = np.isin(pool.rows, np.concatenate([lr.rows, extra]))
         sub = pool.take(keep)
-        frame = hydrator.hydrate(ctx, sub)
+        frame = hydrator.hydrate(ctx, sub, within=pool)
         grade_of = dict(zip(lr.rows.tolist(), lr.grades.tolist(), strict=True))
         y = np.array([grade_of.get(int(r), 0) for r in sub.rows], np.int8)
         if y.max(initial=0) == 0:

@@ -112,6 +112,7 @@ async def train(
     progress: bool = True,
     reference_requests: int = 300,
     force: bool = False,
+    without: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The ranker learns on the last 40% of the training period, each request's features
     computed from the behavioural signals of a snapshot before it, rebuilt every
@@ -120,7 +121,8 @@ async def train(
     artifact also gets its drift reference (``engine/offline/monitoring/reference.py``) from up
     to ``reference_requests`` of the last training-window requests. It is published (becomes
     ``CURRENT``) when there is no served ranker, when it passes the promotion gate
-    (``engine/offline/monitoring/gate.py``) against the served one, or with ``force``."""
+    (``engine/offline/monitoring/gate.py``) against the served one, or with ``force``.
+    ``without``: features the ranker leaves out (an ablation, e.g. every behaviour feature)."""
     ds = load_dataset(settings.data_dir)
     catalog = load_catalog(settings)
     index = await backends.open_index(settings, offline=True)
@@ -189,8 +191,8 @@ async def train(
             )
         return TrainingSet.concat(sets)
 
-    tr = await featurize(reqs[:cut], "train features", seed)
-    va = await featurize(reqs[cut:], "valid features", seed + 1)
+    tr = (await featurize(reqs[:cut], "train features", seed)).without(without)
+    va = (await featurize(reqs[cut:], "valid features", seed + 1)).without(without)
     features = resolve(tr.feature_names, SOURCE_NAMES)
     artifact = train_ranker(
         tr,

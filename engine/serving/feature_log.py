@@ -32,6 +32,7 @@ from engine.core.arrays import F32, I64
 from engine.core.catalog import Catalog
 from engine.core.pipeline.context import History, RequestContext
 from engine.core.pipeline.executor import PipelineResult
+from engine.core.pipeline.stages import FeatureFrame
 from engine.core.search import SearchFilter
 from engine.serving.tower_drift import SOURCE as TOWER_SOURCE
 
@@ -52,6 +53,18 @@ def logged_positions(request_id: str, n: int, order: I64, top: int, others: int)
         rng = np.random.default_rng(zlib.crc32(request_id.encode()))
         rest = np.sort(rng.choice(rest, others, replace=False))
     return np.concatenate([first, rest]).astype(np.int64)
+
+
+def reference_positions(frame: FeatureFrame) -> I64:
+    """The best candidate of each pool-relative feature (``*_gap``): logged too, so that
+    features recomputed from the logged candidates alone (the skew check) measure against the
+    same best."""
+    out = [
+        int(np.nanargmax(col))
+        for j, name in enumerate(frame.names)
+        if name.endswith("_gap") and np.isfinite(col := frame.values[:, j]).any()
+    ]
+    return np.unique(np.asarray(out, np.int64))
 
 
 def _history(h: History, catalog: Catalog) -> dict[str, Any]:
@@ -78,6 +91,8 @@ def record_of(
 ) -> dict[str, Any]:
     pool, frame = res.pool, res.frame
     pos = logged_positions(ctx.request_id, len(pool), res.ranked.order, top, others)
+    best = reference_positions(frame)
+    pos = np.concatenate([pos, best[~np.isin(best, pos)]])
     return {
         "request_id": ctx.request_id,
         "ts": ctx.now,

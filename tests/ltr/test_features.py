@@ -9,7 +9,14 @@ from engine.core.pipeline.context import KIND_CLICK, History, RequestContext
 from engine.core.retrieval.content import ContentSimilarity
 from engine.core.retrieval.covisitation import CovisitationIndex, CoVisits, CovisParams
 from engine.core.signals import Signals
-from ltr.features import FEATURES, FeatureHydrator, default_feature_names, resolve
+from ltr.features import (
+    FEATURES,
+    FeatureHydrator,
+    behaviour_features,
+    default_feature_names,
+    expand_feature_names,
+    resolve,
+)
 from tests.engine.fixtures import catalog, item
 
 SOURCES = ("a", "b")
@@ -219,3 +226,54 @@ def test_basket_features_score_partners_raw_and_relative_to_the_best_one() -> No
     assert col["basket_relative_last1"][1:].tolist() == pytest.approx([1.0, 1 / 3])
     bare = FeatureHydrator(resolve(names, SOURCES), cat, sig, 1, covis=CoVisits(sym))
     assert all(np.isnan(v).all() for v in _frame(history=[0], hydrator=bare).values())
+
+
+def test_gap_features_measure_each_candidate_against_the_requests_best() -> None:
+    f = _frame("red shoe fleet")
+    bm25, gap = f["query_bm25"], f["query_bm25_gap"]
+    assert gap.max() == 0.0 and gap.tolist() == pytest.approx((bm25 - bm25.max()).tolist())
+    assert gap[0] == 0.0 > gap[1] > gap[2]  # "red running shoe" by fleet matches best
+    feed = _frame()  # no query: every candidate matches nothing, equally
+    assert (feed["query_bm25_gap"] == 0.0).all() and np.isnan(
+        feed["query_text_similarity_gap"]
+    ).all()
+    cat, sig = _world()
+    lexical = FeatureHydrator(resolve(("src_bm25_gap",), ("bm25", "b")), cat, sig, 1)
+    pool = CandidatePool.merge(
+        [
+            SourceResult("bm25", np.array([0, 1], np.int64), np.array([2.0, 1.0], np.float32)),
+            SourceResult("b", np.array([2], np.int64), np.array([0.5], np.float32)),
+        ],
+        ("bm25", "b"),
+        10,
+    )
+    src = lexical.hydrate(RequestContext("r", Surface.search, 20.0, query="shoe"), pool).values
+    assert src[:2, 0].tolist() == [0.0, -1.0] and np.isnan(src[2, 0])  # b's: not a text match
+    assert "src_b_gap" not in default_feature_names(("bm25", "b"))
+
+
+def test_a_sample_of_the_pool_measures_against_the_whole_pool_as_served() -> None:
+    cat, sig = _world()
+    h = FeatureHydrator(resolve(default_feature_names(SOURCES), SOURCES), cat, sig, 1)
+    ctx = RequestContext("r", Surface.search, 20.0, query="red shoe fleet")
+    whole = _pool()
+    served = h.hydrate(ctx, whole)
+    sample = whole.take(np.array([False, True, True]))  # training's labelled rows
+    trained = h.hydrate(ctx, sample, within=whole)
+    np.testing.assert_array_equal(trained.values, served.values[1:])
+    alone = h.hydrate(ctx, sample)  # without the whole pool the best is another candidate
+    gap = trained.names.index("query_bm25_gap")
+    assert trained.values[0, gap] < 0.0 == alone.values[0, gap]
+
+
+def test_the_behaviour_group_names_every_feature_that_reads_behaviour() -> None:
+    sources = ("bm25", "covis", "text")
+    group = set(behaviour_features(sources))
+    assert {"log_popularity", "ctr", "segment", "category_affinity", "covis_last1"} <= group
+    assert {"title_last1", "src_covis_score", "src_covis_rank", "n_sources"} <= group
+    free = set(default_feature_names(sources)) - group
+    assert {"query_bm25", "query_text_similarity_gap", "src_bm25_score", "src_text_gap"} <= free
+    assert {"is_search", "in_stock", "title_length", "query_leaf_intent"} <= free
+    assert expand_feature_names(["behaviour", "query_bm25"], sources) == group | {"query_bm25"}
+    with pytest.raises(ValueError, match=r"unknown features \['nope'\]"):
+        expand_feature_names(["nope"], sources)

@@ -27,6 +27,14 @@ def test_concat_keeps_order_and_spans_the_windows() -> None:
         TrainingSet.concat([_set([1]), renamed])
 
 
+def test_without_drops_the_named_columns_and_keeps_the_rows() -> None:
+    full = _set([0, 1, 2])
+    less = full.without(frozenset({"segment", "unknown"}))
+    assert less.feature_names == ("f",) and less.X[:, 0].tolist() == full.X[:, 1].tolist()
+    assert less.y.tolist() == full.y.tolist() and less.group.tolist() == full.group.tolist()
+    assert less.segments() is None  # no segment column: no audience split
+
+
 def test_anonymous_requests_get_at_least_their_share() -> None:
     ts = _set([0, 1, 2, 1, 2, 1, 2, 1, 2, 1])  # 1 anonymous request of 10
     w = audience_weights(ts, 1 / 3)

@@ -95,3 +95,25 @@ def positive_float(v: str) -> float:
     if not x > 0:
         raise argparse.ArgumentTypeError(f"{v} must be positive")
     return x
+
+
+def add_without_features(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument(
+        "--without-features",
+        type=lambda v: [n for n in v.split(",") if n],
+        default=[],
+        help=f"{help}: comma list of features the ranker leaves out (an ablation); "
+        "'behaviour' names every feature that reads events, history or sessions",
+    )
+
+
+def without_features(args: argparse.Namespace) -> frozenset[str]:
+    """``--without-features`` with its groups expanded; an unknown name is a CLI error."""
+    # imported when the command runs: `shopnow --help` loads none of it
+    from engine.serving.sources.registry import SOURCE_NAMES
+    from ltr.features import expand_feature_names
+
+    try:
+        return expand_feature_names(args.without_features, SOURCE_NAMES)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc

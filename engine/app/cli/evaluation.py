@@ -5,9 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from pathlib import Path
 
-from engine.app.cli.common import CliError, add_paths, positive, positive_float, settings_from
+from engine.app.cli.common import (
+    CliError,
+    add_paths,
+    add_without_features,
+    positive,
+    positive_float,
+    settings_from,
+    without_features,
+)
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,12 +47,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "cross-validation over queries (each query ranked by a model that never saw it)",
     )
     p.add_argument("--seed", type=int, default=0, help="with --cv: how queries are split")
-    p.add_argument(
-        "--without-features",
-        type=lambda v: [n for n in v.split(",") if n],
-        default=[],
-        help="with --cv: comma list of features the ranker leaves out (an ablation)",
-    )
+    add_without_features(p, "with --cv")
     p.add_argument(
         "--per-query", action="store_true", help="with --judgments: print the per-query table"
     )
@@ -95,7 +99,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         print(format_synthetic(report))
     if args.plot:
-        print(f"plot: {plot_synthetic(report, args.plot)}")
+        _say_plot(plot_synthetic(report, args.plot), args.json)
     return 0
 
 
@@ -116,6 +120,7 @@ def _judged(args: argparse.Namespace) -> int:
         raise CliError("--without-features is an ablation of the --cv ranker; add --cv K")
     if not args.judgments.is_file():
         raise CliError(f"--judgments {args.judgments}: no such file")
+    without = without_features(args)
     try:
         judgments = read_judgments(args.judgments)
         runs = asyncio.run(
@@ -124,7 +129,7 @@ def _judged(args: argparse.Namespace) -> int:
                 judgments,
                 cv=args.cv,
                 seed=args.seed,
-                without=frozenset(args.without_features),
+                without=without,
             )
         )
     except ValueError as exc:
@@ -160,8 +165,13 @@ def _judged(args: argparse.Namespace) -> int:
         )
     if args.plot and vs is not None:
         names = (f"{args.cv}-fold ranker", runs.baseline_name)
-        print(f"plot: {plot_versus(vs, names, args.plot)}")
+        _say_plot(plot_versus(vs, names, args.plot), args.json)
     return 0
+
+
+def _say_plot(path: object, as_json: bool) -> None:
+    """Where the plot went: on stderr after ``--json``, so that stdout stays one JSON document."""
+    print(f"plot: {path}", file=sys.stderr if as_json else sys.stdout)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -212,5 +222,5 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     print(json.dumps(report, indent=2) if args.json else format_monitor(report))
     if args.plot:
-        print(f"plot: {plot_monitor(report, args.plot)}")
+        _say_plot(plot_monitor(report, args.plot), args.json)
     return 1 if args.fail_on_alert and report["alerts"] else 0

@@ -8,7 +8,15 @@ import json
 import sys
 from pathlib import Path
 
-from engine.app.cli.common import CliError, add_paths, positive, positive_float, settings_from
+from engine.app.cli.common import (
+    CliError,
+    add_paths,
+    add_without_features,
+    positive,
+    positive_float,
+    settings_from,
+    without_features,
+)
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,6 +35,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="CSV query,docid,rating: learn the search ranker from graded judgments instead "
         "of logs (a catalog without behaviour); `shopnow eval --judgments --cv K` measures it",
     )
+    add_without_features(p, "from logs or judgments")
     p.set_defaults(fn=cmd_train)
 
     p = sub.add_parser(
@@ -69,6 +78,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             seed=args.seed,
             force=args.force,
+            without=without_features(args),
         )
     )
     print(json.dumps(report, indent=2))
@@ -91,7 +101,11 @@ def _train_judged(args: argparse.Namespace) -> int:
         raise CliError(f"--judgments {args.judgments}: no such file")
     try:
         judgments = read_judgments(args.judgments)
-        report = asyncio.run(train_judged(settings_from(args), judgments, seed=args.seed))
+        report = asyncio.run(
+            train_judged(
+                settings_from(args), judgments, seed=args.seed, without=without_features(args)
+            )
+        )
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     print(json.dumps(report, indent=2))

@@ -52,7 +52,11 @@ class FeatureFrame:
 class Hydrator(Protocol):
     name: str
 
-    def hydrate(self, ctx: RequestContext, pool: CandidatePool) -> FeatureFrame: ...
+    def hydrate(
+        self, ctx: RequestContext, pool: CandidatePool, within: CandidatePool | None = None
+    ) -> FeatureFrame:
+        """``within``: the request's whole pool when ``pool`` is a sample of it."""
+        ...
 
 
 class Scorer(Protocol):

@@ -3,7 +3,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.core.contracts import FeedRequest, SearchRequest
-from engine.serving.feature_log import logged_positions, read_log, sampled
+from engine.core.pipeline.stages import FeatureFrame
+from engine.serving.feature_log import logged_positions, read_log, reference_positions, sampled
 from tests.engine.world import DECOR, close_engine, make_engine
 
 
@@ -25,6 +26,15 @@ def test_logged_positions_are_the_top_then_random_others() -> None:
     assert sorted(logged_positions("r2", 8, small, 5, 10).tolist()) == list(range(8))  # all
 
 
+def test_reference_positions_are_each_gap_features_best() -> None:
+    nan = np.nan
+    values = np.array(
+        [[0.0, -1.0, nan, 5.0], [-2.0, 0.0, nan, 9.0], [-0.5, -3.0, nan, 1.0]], np.float32
+    )
+    frame = FeatureFrame(("a_gap", "b_gap", "c_gap", "d"), values)
+    assert reference_positions(frame).tolist() == [0, 1]  # none for all-NaN c, none for d
+
+
 async def test_sampled_requests_are_logged_whole_with_their_context(tmp_path: Path) -> None:
     engine = await make_engine(tmp_path, feature_log_rate=1.0)
     try:
@@ -44,3 +54,22 @@ async def test_sampled_requests_are_logged_whole_with_their_context(tmp_path: Pa
     assert recs["search-1"]["context"]["query"] == "phone case"
     assert len(list((tmp_path / "feature-log").glob("features-*.jsonl"))) >= 1
     assert search.items
+
+
+async def test_the_best_candidate_of_each_gap_feature_is_logged(tmp_path: Path) -> None:
+    """The skew check recomputes features from the logged candidates alone: a pool-relative
+    feature then needs its best candidate among them, however few are logged."""
+    engine = await make_engine(tmp_path, feature_log_rate=1.0)
+    try:
+        engine.feature_log.top, engine.feature_log.others = 1, 0
+        await engine.rank(SearchRequest(query="phone case"), "search-1")
+        await engine.feature_log.flush()
+    finally:
+        await close_engine(engine)
+    (rec,) = read_log(tmp_path / "feature-log")
+    names = rec["feature_names"]
+    gaps = [j for j, n in enumerate(names) if n.endswith("_gap")]
+    assert gaps and 1 <= len(rec["items"]) <= 1 + len(gaps)
+    for j in gaps:
+        col = rec["features"][:, j]
+        assert np.isnan(col).all() or np.nanmax(col) == 0.0, names[j]

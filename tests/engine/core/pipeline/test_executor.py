@@ -42,7 +42,9 @@ class FixedSource:
 class RankFeatures:
     name = "features"
 
-    def hydrate(self, ctx: RequestContext, pool: CandidatePool) -> FeatureFrame:
+    def hydrate(
+        self, ctx: RequestContext, pool: CandidatePool, within: CandidatePool | None = None
+    ) -> FeatureFrame:
         names = tuple(f"src_{n}_rank" for n in pool.source_names)
         return FeatureFrame(names, np.log1p(pool.source_ranks).astype(np.float32))
 

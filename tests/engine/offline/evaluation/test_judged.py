@@ -85,9 +85,10 @@ def test_a_ranker_learned_from_judgments_beats_the_heuristic_on_unseen_queries(
     assert runs.baseline is not None and runs.baseline_name == "heuristic-1"
     assert set(runs.ranked) == set(judged)
     rep, base = score(judged, runs.ranked), score(judged, runs.baseline)
-    # measured 0.6236 (seeds 0-2: 0.6236, 0.6184, 0.6418) against the heuristic's 0.5858
-    assert rep["overall"]["ndcg@10"] >= 0.60
-    assert rep["overall"]["ndcg@10"] >= base["overall"]["ndcg@10"] + 0.02
+    # measured 0.6613 (seeds 0-2: 0.6613, 0.6575, 0.6726) against the heuristic's 0.5858;
+    # 0.6236 before the gap features
+    assert rep["overall"]["ndcg@10"] >= 0.635
+    assert rep["overall"]["ndcg@10"] >= base["overall"]["ndcg@10"] + 0.05
     vs = versus(rep, base)
     assert vs["wins"] > vs["losses"]
     assert vs["wins"] + vs["ties"] + vs["losses"] == 68

@@ -1,6 +1,7 @@
 """Drift of shifted synthetic traffic is seen and named; the same traffic unshifted is calm on
 those features, and the skew job finds nothing between serving and training code paths."""
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,7 +69,9 @@ async def _serve(settings: Settings, logdir: Path, shift: bool) -> int:
     return flog.logged
 
 
-async def test_shifted_traffic_alerts_and_names_what_moved(world: Settings, tmp_path: Path) -> None:
+async def test_shifted_traffic_alerts_and_names_what_moved(
+    world: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     await build_index(world, progress=False)
     await train(world, max_requests=800, progress=False, reference_requests=200)
     art = RankerArtifact.load(world.model_dir)
@@ -102,7 +105,10 @@ async def test_shifted_traffic_alerts_and_names_what_moved(world: Settings, tmp_
         == 1
     )
     assert plot.stat().st_size > 10_000
-    assert main([*args, "--feature-log", str(calm_dir), "--json"]) in (0, 1)
+    capsys.readouterr()
+    assert main([*args, "--feature-log", str(calm_dir), "--json", "--plot", str(plot)]) in (0, 1)
+    printed = capsys.readouterr()  # stdout stays one JSON document; the plot's path on stderr
+    assert "alerts" in json.loads(printed.out) and f"plot: {plot}" in printed.err
     assert main([*args, "--feature-log", str(tmp_path / "empty")]) == 0  # nothing logged: calm
 
 
