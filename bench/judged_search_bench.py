@@ -34,6 +34,7 @@ from engine.serving.context_builder import build_context
 
 async def measure(settings: Settings, queries: list[str], rounds: int) -> dict[str, Any]:
     engine = await open_engine(settings, warm=False)
+    engine.spelling.wait()  # the speller's first build, off the measured requests
     try:
         out: dict[str, Any] = {"ranker": engine.spec.scorer.version}
         for r in range(rounds):
@@ -41,6 +42,8 @@ async def measure(settings: Settings, queries: list[str], rounds: int) -> dict[s
             for q in queries:
                 ctx = await build_context(SearchRequest(query=q), engine.catalog, engine.store, [])
                 t = time.perf_counter()
+                ctx = ctx.spelled(engine.speller())
+                stages["spelling"].append((time.perf_counter() - t) * 1e3)
                 res = await engine.executor.run(ctx)
                 stages["request"].append((time.perf_counter() - t) * 1e3)
                 for tm in res.timings:

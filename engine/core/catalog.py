@@ -236,6 +236,11 @@ class Catalog:
     def category_name(self, row: int) -> str:
         return self.categories.name(int(self.category.values[row]))
 
+    def search_text(self, row: int) -> str:
+        """The text the search backends index for the row: title, codes, brand, description."""
+        brand = self.brands.name(int(self.brand.values[row]))
+        return f"{self.titles[row]} {self.codes[row]} {brand} {self.descriptions[row]}"
+
     def index_doc(
         self,
         row: int,
@@ -246,8 +251,7 @@ class Catalog:
         return IndexDoc(
             id=self.ids[row],
             version=int(self.version.values[row]),
-            text=f"{self.titles[row]} {self.codes[row]} "
-            f"{self.brands.name(int(self.brand.values[row]))} {self.descriptions[row]}",
+            text=self.search_text(row),
             category=self.category_name(row),
             brand=self.brands.name(int(self.brand.values[row])),
             seller_id=self.sellers.name(int(self.seller.values[row])),

@@ -230,6 +230,11 @@ class RankedResponse(Strict):
     model_versions: dict[str, str]
     explain: Explain | None = None
     redirect: str | None = Field(None, description="a rule sends this query to a landing page")
+    corrected_query: str | None = Field(
+        None,
+        description="the query searched instead of the one typed: words the catalog does not "
+        "have, corrected to the catalog word one edit away",
+    )
 
 
 class ErrorResponse(Strict):

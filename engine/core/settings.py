@@ -173,6 +173,11 @@ class Settings(BaseSettings):
     feature_log_rate: float = Field(
         0.01, ge=0.0, le=1.0, description="share of requests whose features are logged"
     )
+    spelling: bool = Field(
+        True,
+        description="correct query words the catalog does not have to the catalog word one "
+        "edit away (engine/core/spelling.py)",
+    )
     drift_psi_alert: float = Field(0.2, gt=0, description="PSI above this alerts")
     drift_ks_alert: float = Field(0.2, gt=0, le=1, description="KS statistic above this alerts")
     drift_min_requests: int = Field(

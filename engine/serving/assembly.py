@@ -3,6 +3,7 @@ runs, assembled from settings and what the offline jobs wrote; `open_engine` ope
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -257,4 +258,6 @@ async def open_engine(settings: Settings, *, warm: bool = True, offline: bool = 
     )
     with contextlib.suppress(StoreUnavailable):  # then seeded with the first ingest batch
         await engine.seed_new_items()
+    if offline:  # a replay searches every query as served, the first one included
+        await asyncio.to_thread(engine.spelling.wait)
     return engine

@@ -94,6 +94,7 @@ def build_response(
         model_versions={**model_versions, **res.reads.models, "ranker": res.scorer.version},
         explain=explain,
         redirect=ctx.rules.redirect[0] if ctx.rules and ctx.rules.redirect else None,
+        corrected_query=ctx.query if ctx.typed_query is not None else None,
     )
 
 

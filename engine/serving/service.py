@@ -23,6 +23,7 @@ from engine.core.pipeline.stages import Scorer
 from engine.core.search import SearchIndex
 from engine.core.settings import Settings
 from engine.core.signals import Signals
+from engine.core.spelling import Speller
 from engine.serving.context_builder import build_context
 from engine.serving.drift import Reference
 from engine.serving.drift_watch import DriftWatch
@@ -40,6 +41,7 @@ from engine.serving.rules.store import ControlStore
 from engine.serving.sources.graph import GraphBacked
 from engine.serving.sources.switch import Switched
 from engine.serving.sources.two_tower import TwoTowerSource
+from engine.serving.spelling import SpellerHolder
 from ingest.log import IngestLog
 from ltr.features import Feature, FeatureHydrator
 
@@ -83,6 +85,7 @@ class Engine:
             if holder.current is not None:
                 versions.setdefault(holder.kind, holder.current.version)
         self.metrics = metrics or Metrics()
+        self.spelling = SpellerHolder(catalog, enabled=settings.spelling)
         self.feature_log = FeatureLog(settings.feature_log_dir, settings.feature_log_rate)
         self.cold_start = cold_start_of(spec)  # new items' priors and evidence, online store
         if self.cold_start.store is not store:
@@ -131,7 +134,12 @@ class Engine:
         self.versions["towers"] = towers.version
         self.drift.towers_swapped(towers)
 
+    def speller(self) -> Speller | None:
+        """The catalog's speller; None until its first build is done."""
+        return self.spelling.get()
+
     def _catalog_changed(self) -> None:
+        self.spelling.catalog_changed()
         self.signals.resize(self.catalog.category.values)
         if isinstance(self.spec.hydrator, FeatureHydrator):
             self.spec.hydrator.catalog_changed()
@@ -156,6 +164,7 @@ class Engine:
         degraded: list[str] = []
         ctx = await build_context(req, self.catalog, self.store, degraded, request_id)
         t = time.perf_counter()
+        ctx = ctx.spelled(self.speller())
         live = self.rules.current if rules is None else rules
         matched = live.match(
             ctx.surface, ctx.query, int(ctx.segment), ctx.filters.categories or (), ctx.now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -12,6 +13,9 @@ from engine.core.contracts import Surface
 from engine.core.rules.effects import RuleEffects, narrowed
 from engine.core.search import SearchFilter
 from engine.core.segment import Segment, segment_of
+
+if TYPE_CHECKING:
+    from engine.core.spelling import Speller
 
 Rows = npt.NDArray[np.int64]
 
@@ -56,7 +60,16 @@ class RequestContext:
     page_size: int = 20
     explain: bool = False
     query_expansions: tuple[str, ...] = ()  # rule synonyms, added to the text search only
+    typed_query: str | None = None  # as typed, when spelling corrected ``query``
     rules: RuleEffects | None = None  # what merchandising rules do to this request
+
+    def spelled(self, speller: Speller | None) -> RequestContext:
+        """The request with its query's typos corrected (:mod:`engine.core.spelling`); itself
+        without a speller or a correction."""
+        corrected = speller.correct(self.query) if speller is not None and self.query else None
+        if corrected is None:
+            return self
+        return dataclasses.replace(self, query=corrected, typed_query=self.query)
 
     def with_rules(self, effects: RuleEffects) -> RequestContext:
         """The request as retrieval sees it under ``effects``: the rewritten query, the

@@ -57,6 +57,7 @@ async def judged_set(
         hydrator = hydrator.with_features(features_of(default_feature_names(SOURCE_NAMES)))
     for q in queries:
         ctx = await build_context(SearchRequest(query=q), engine.catalog, engine.store, [])
+        ctx = ctx.spelled(engine.speller())  # as served: the query the pipeline searches
         pool = executor.prefilter(ctx, await executor.retrieve(ctx, [], []))
         grades = judgments.get(q, {})
         y = np.array([grades.get(engine.catalog.ids[r], 0) for r in pool.rows], np.int8)
