@@ -184,6 +184,7 @@ async def readyz(request: Request) -> Reply:
         ranker=engine.spec.scorer.version,
         access_control=engine.settings.admin_key is not None,
         rules=engine.rules.current.size,
+        speller=engine.speller() is not None,
     )
     return Reply(body, 200 if ready else 503)
 

@@ -51,6 +51,11 @@ class Readiness(Strict):
     ranker: str
     access_control: bool = True  # False: no admin key configured, the API is open
     rules: int = 0  # enabled rules loaded
+    speller: bool = Field(
+        False,
+        description="the catalog speller is built (queries are searched as typed until then, "
+        "or always with SHOPNOW_SPELLING=false); readiness does not wait for it",
+    )
 
 
 class Preview(Strict):

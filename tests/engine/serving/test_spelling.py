@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
+import httpx
 import pytest
 
+from engine.app.api.app import create_app
 from engine.core.contracts import SearchRequest
 from tests.engine.world import BACKENDS, close_engine, make_engine
 
@@ -37,5 +39,22 @@ async def test_without_the_speller_the_query_is_searched_as_typed(tmp_path: Path
         finally:
             await close_engine(fixed)
         assert on.corrected_query == "ceramic vase"
+    finally:
+        await close_engine(engine)
+
+
+async def test_the_api_says_what_it_searched_and_whether_the_speller_is_built(
+    tmp_path: Path,
+) -> None:
+    engine = await make_engine(tmp_path)
+    try:
+        engine.spelling.wait()
+        transport = httpx.ASGITransport(app=create_app(engine))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            r = await c.post("/v1/search", json={"query": "ceramic vasse"})
+            assert r.status_code == 200 and r.json()["corrected_query"] == "ceramic vase"
+            r = await c.post("/v1/search", json={"query": "ceramic vase"})
+            assert r.json()["corrected_query"] is None
+            assert (await c.get("/readyz")).json()["speller"] is True
     finally:
         await close_engine(engine)
