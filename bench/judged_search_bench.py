@@ -55,12 +55,27 @@ async def measure(settings: Settings, queries: list[str], rounds: int) -> dict[s
         await engine.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.judged_search_bench")
+def add_judged_args(p: argparse.ArgumentParser) -> None:
+    """The imported catalog (``--data``, ``--index``, ``--models``) and its judgments."""
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--index", type=Path)
     p.add_argument("--models", type=Path)
     p.add_argument("--judgments", type=Path, required=True)
+
+
+def judged_settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    """The settings of the catalog :func:`add_judged_args` names, with ``extra``."""
+    kw: dict[str, Any] = {"data_dir": args.data, **extra}
+    if args.index:
+        kw["index_dir"] = args.index
+    if args.models:
+        kw["model_dir"] = args.models
+    return Settings(**kw)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.judged_search_bench")
+    add_judged_args(p)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
@@ -69,14 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     report: dict[str, Any] = {"queries": len(queries), "load_1m": round(os.getloadavg()[0], 2)}
     for name, sources in (("every source", None), ("bm25 alone", ("bm25",))):
         # no disk cache of text embeddings: the first round's query vectors are computed
-        kw: dict[str, Any] = {"data_dir": args.data, "text_cache": None}
-        if args.index:
-            kw["index_dir"] = args.index
-        if args.models:
-            kw["model_dir"] = args.models
+        extra: dict[str, Any] = {"text_cache": None}
         if sources is not None:
-            kw["sources"] = sources
-        report[name] = asyncio.run(measure(Settings(**kw), queries, rounds))
+            extra["sources"] = sources
+        settings = judged_settings(args, **extra)
+        report[name] = asyncio.run(measure(settings, queries, rounds))
     report["load_1m_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(report, indent=2))
     return 0

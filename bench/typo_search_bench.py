@@ -17,9 +17,9 @@ import asyncio
 import json
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from bench.judged_search_bench import add_judged_args, judged_settings
 from engine.core.settings import Settings
 from engine.core.spelling import Speller
 from engine.offline.evaluation.judged import rank_judged, read_judgments, score
@@ -50,18 +50,10 @@ def measure(settings: Settings, judgments: dict[str, dict[str, int]], seed: int)
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.typo_search_bench")
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--index", type=Path)
-    p.add_argument("--models", type=Path)
-    p.add_argument("--judgments", type=Path, required=True)
+    add_judged_args(p)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    kw: dict[str, Any] = {"data_dir": args.data}
-    if args.index:
-        kw["index_dir"] = args.index
-    if args.models:
-        kw["model_dir"] = args.models
-    report = measure(Settings(**kw), read_judgments(args.judgments), args.seed)
+    report = measure(judged_settings(args), read_judgments(args.judgments), args.seed)
     report["load_1m"] = round(os.getloadavg()[0], 2)
     print(json.dumps(report, indent=2))
     return 0
