@@ -507,12 +507,22 @@ def behaviour_features(source_names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(n for n in default_feature_names(source_names) if n not in free)
 
 
+def text_features(source_names: tuple[str, ...]) -> tuple[str, ...]:
+    """The features that match the query's words or meaning against the item: every
+    query-item feature and the text sources' scores (``--without-features text``)."""
+    text = {name for name, f in FEATURES.items() if f.group == "query_item"}
+    for name in TEXT_SOURCES:
+        text |= {f"src_{name}_score", f"src_{name}_rank", f"src_{name}_gap"}
+    return tuple(n for n in default_feature_names(source_names) if n in text)
+
+
 def expand_feature_names(names: list[str], source_names: tuple[str, ...]) -> frozenset[str]:
-    """Feature names with the group ``behaviour`` (:func:`behaviour_features`) expanded;
-    an unknown name raises ValueError naming it."""
+    """Feature names with the groups ``behaviour`` (:func:`behaviour_features`) and ``text``
+    (:func:`text_features`) expanded; an unknown name raises ValueError naming it."""
+    groups = {"behaviour": behaviour_features, "text": text_features}
     out: set[str] = set()
     for name in names:
-        out |= set(behaviour_features(source_names)) if name == "behaviour" else {name}
+        out |= set(groups[name](source_names)) if name in groups else {name}
     unknown = sorted(out - set(default_feature_names(source_names)))
     if unknown:
         raise ValueError(f"unknown features {unknown}")

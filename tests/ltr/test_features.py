@@ -275,5 +275,8 @@ def test_the_behaviour_group_names_every_feature_that_reads_behaviour() -> None:
     assert {"query_bm25", "query_text_similarity_gap", "src_bm25_score", "src_text_gap"} <= free
     assert {"is_search", "in_stock", "title_length", "query_leaf_intent"} <= free
     assert expand_feature_names(["behaviour", "query_bm25"], sources) == group | {"query_bm25"}
+    text = set(expand_feature_names(["text"], sources))
+    assert {"query_bm25", "query_text_similarity", "src_bm25_gap", "src_text_rank"} <= text
+    assert not text & group and "src_covis_score" not in text and "in_stock" not in text
     with pytest.raises(ValueError, match=r"unknown features \['nope'\]"):
         expand_feature_names(["nope"], sources)

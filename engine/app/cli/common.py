@@ -103,7 +103,8 @@ def add_without_features(p: argparse.ArgumentParser, help: str) -> None:
         type=lambda v: [n for n in v.split(",") if n],
         default=[],
         help=f"{help}: comma list of features the ranker leaves out (an ablation); "
-        "'behaviour' names every feature that reads events, history or sessions",
+        "'behaviour' names every feature that reads events, history or sessions, 'text' every "
+        "feature matching the query against the item",
     )
 
 
