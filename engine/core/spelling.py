@@ -13,7 +13,7 @@ form with one letter dropped; a typed word looks up itself and its own one-lette
 an exact check of the edit distance. Built in one pass over the text the backends search
 (:meth:`Catalog.search_text`: a word found anywhere there is known); items added
 since the build are read live, so a new brand is known (and never "corrected") from its first
-request on.
+request on. A changed title of an existing item counts from the next build.
 """
 
 from __future__ import annotations
@@ -81,7 +81,9 @@ class Speller:
     stems: frozenset[str]  # the words' stems: "vans" is known when "van" is
     catalog: Catalog
     n_rows: int  # catalog rows at the build; rows appended since are read live
-    _added: dict[int, set[str]] = field(default_factory=dict, repr=False)
+    # the words (and stems) of the rows appended since the build, read up to row _read[0]
+    _added: set[str] = field(default_factory=set, repr=False)
+    _read: list[int] = field(default_factory=list, repr=False)
 
     @staticmethod
     def build(catalog: Catalog) -> Speller:
@@ -103,16 +105,17 @@ class Speller:
         return Speller(dict(counts), by_key, frozenset(map(stem, counts)), catalog, n)
 
     def _words_added(self) -> set[str]:
-        """The words of the rows appended since the build, and their stems (memoised per
-        catalog size)."""
+        """The words of the rows appended since the build, and their stems; each new row is
+        read once (a steady stream of new items costs a request only its own rows)."""
         n = len(self.catalog)
-        if n not in self._added:
-            self._added.clear()
+        start = self._read[0] if self._read else self.n_rows
+        if start < n:
             found: set[str] = set()
-            for row in range(self.n_rows, n):
+            for row in range(start, n):
                 found |= words(self.catalog.search_text(row))
-            self._added[n] = found | set(map(stem, found))
-        return self._added[n]
+            self._added.update(found | set(map(stem, found)))
+            self._read[:] = [n]
+        return self._added
 
     def known(self, word: str) -> bool:
         """Whether the backends would match ``word``: the catalog has it or its stem."""

@@ -69,3 +69,5 @@ def test_words_of_items_added_after_the_build_are_known_at_once() -> None:
     assert s.correct("lamb") == "lamp"
     cat.upsert([item(2, title="Lamb wool throw")])  # a new word, one edit from "lamp"
     assert s.correct("lamb") is None
+    cat.upsert([item(3, title="Vinyl records")])  # read on from where the last look stopped
+    assert s.correct("vinyls") is None and s.correct("lamb wool") is None
