@@ -97,6 +97,10 @@ COVERAGE: dict[str, list[str]] = {
     "make test-unit": [f"{HERE}::test_make_test_unit_runs_the_unit_tests_only"],
     # every other `shopnow-bench X`: test_bench_smoke, parametrized from the README
     "python -m bench.search_probe_bench": [f"{HERE}::test_search_probe_bench"],
+    "python -m bench.typo_search_bench": [
+        "tests/engine/offline/evaluation/test_judged.py::"
+        "test_the_speller_brings_mistyped_queries_back_to_the_judged_ones"
+    ],
     "curl POST /v1/search": [f"{HERE}::test_serve_answers_the_readme_curl_commands"],
     "curl POST /v1/feed": [f"{HERE}::test_serve_answers_the_readme_curl_commands"],
     # no Docker engine on the development machine or in CI: the file's structure is checked
