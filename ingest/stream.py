@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
-from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from engine.core.loops import run_forever
+from engine.core.redis_address import open_redis
 from ingest.deadletter import DeadLetters
 from ingest.log import LogFull, upsert_body
 
@@ -59,7 +59,7 @@ class StreamConsumer:
         batch: int = 500,
         block_ms: int = 1000,
     ) -> None:
-        self._r = aioredis.from_url(redis_url, socket_timeout=block_ms / 1e3 + 5)
+        self._r, self._close = open_redis(redis_url, socket_timeout=block_ms / 1e3 + 5)
         self.stream, self.group, self.consumer = stream, group, consumer
         self.accept = accept
         self.dead = dead_letters
@@ -136,4 +136,4 @@ class StreamConsumer:
         )
 
     async def close(self) -> None:
-        await self._r.aclose()
+        await self._close()

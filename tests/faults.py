@@ -1,10 +1,19 @@
-"""Network faults in front of a real server: a TCP proxy that delays every reply chunk."""
+"""Faults of real servers: a TCP proxy that delays every reply chunk, and a redis-server of a
+test's own that it may kill and start again."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import subprocess
+import time
+from pathlib import Path
 from types import TracebackType
+
+import redis
+
+from devtools.opensearch_node.process import free_port
 
 
 class SlowProxy:
@@ -58,3 +67,39 @@ class SlowProxy:
                     await asyncio.sleep(delay)
                 dst.write(data)
                 await dst.drain()
+
+
+class RedisProcess:
+    """A redis-server of this test's own, which it may stop and start again on one port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.dir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        exe = shutil.which("redis-server")
+        assert exe is not None, "redis-server is installed by scripts/setup.sh"
+        args = [exe, "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""]
+        self.proc = subprocess.Popen([*args, "--dir", str(self.dir)], stdout=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None

@@ -22,12 +22,22 @@ def _url(var: str, what: str) -> str:
 
 
 REDIS_URL = _url("SHOPNOW_TEST_REDIS_URL", "redis-server")
+# a primary, a replica and three sentinels (devtools.redis_sentinel), and its home
+REDIS_SENTINEL_URL = _url("SHOPNOW_TEST_REDIS_SENTINEL_URL", "a Redis Sentinel group")
+REDIS_SENTINEL_HOME = os.environ.get("SHOPNOW_TEST_REDIS_SENTINEL_HOME", "")
 OPENSEARCH_URL = _url("SHOPNOW_TEST_OPENSEARCH_URL", "an OpenSearch node")
+# every node of the test cluster, comma-separated (scripts/test.sh starts three); the one node
+# of OPENSEARCH_URL when the cluster is a single node
+OPENSEARCH_URLS = os.environ.get("SHOPNOW_TEST_OPENSEARCH_URLS") or OPENSEARCH_URL
+OPENSEARCH_NODES = len([u for u in OPENSEARCH_URLS.split(",") if u])
 
 # the skip reasons start so; tests/conftest.py marks the tests that carry them `integration`
 NO_REDIS, NO_OPENSEARCH = "no redis: ", "no OpenSearch: "
 
 needs_redis = pytest.mark.skipif(not REDIS_URL, reason=NO_REDIS + _HOW.format(what="redis-server"))
+needs_sentinel = pytest.mark.skipif(
+    not REDIS_SENTINEL_URL, reason=NO_REDIS + _HOW.format(what="a Redis Sentinel group")
+)
 needs_opensearch = pytest.mark.skipif(
     not OPENSEARCH_URL,
     reason=NO_OPENSEARCH

@@ -93,6 +93,32 @@ COVERAGE: dict[str, list[str]] = {
         f"{HERE}::test_opensearch_commands",
         "tests/engine/app/test_cli.py::test_opensearch_status_of_a_home_without_a_node",
     ],
+    "shopnow opensearch kill-node": [
+        "tests/bench/test_failover_bench.py",  # through the same functions, on the CI cluster
+        "tests/engine/app/test_cli.py::test_opensearch_node_commands_on_a_home_without_a_cluster",
+    ],
+    "shopnow opensearch start-node": [
+        "tests/bench/test_failover_bench.py",
+        "tests/engine/app/test_cli.py::test_opensearch_node_commands_on_a_home_without_a_cluster",
+    ],
+    "shopnow snapshot take": [
+        "tests/search_plugins/test_opensearch_snapshots.py::test_snapshot_commands"
+    ],
+    "shopnow snapshot list": [
+        "tests/search_plugins/test_opensearch_snapshots.py::test_snapshot_commands"
+    ],
+    "shopnow snapshot restore": [
+        "tests/search_plugins/test_opensearch_snapshots.py::test_snapshot_commands",
+        "tests/search_plugins/test_opensearch_snapshots.py::"
+        "test_snapshot_restores_into_a_fresh_cluster",
+    ],
+    "python -m devtools.redis_sentinel": [
+        "scripts/test.sh",  # starts the CI group with this command
+        "tests/devtools/test_redis_sentinel.py",
+        "tests/bench/test_redis_failover_bench.py",  # kill-primary and start, on that group
+    ],
+    "python -m bench.failover_bench": ["tests/bench/test_failover_bench.py"],
+    "python -m bench.redis_failover_bench": ["tests/bench/test_redis_failover_bench.py"],
     "shopnow-bench all": [f"{HERE}::test_bench_all_runs_every_benchmark"],
     "make test-unit": [f"{HERE}::test_make_test_unit_runs_the_unit_tests_only"],
     # every other `shopnow-bench X`: test_bench_smoke, parametrized from the README
@@ -105,6 +131,7 @@ COVERAGE: dict[str, list[str]] = {
     "curl POST /v1/feed": [f"{HERE}::test_serve_answers_the_readme_curl_commands"],
     # no Docker engine on the development machine or in CI: the file's structure is checked
     "docker compose up": ["tests/test_compose.py"],
+    "docker compose -f": ["tests/test_compose_cluster.py"],  # the cluster layer
 }
 SMOKE = f"{HERE}::test_bench_smoke"
 NOT_SMOKED = {"all"}

@@ -1,11 +1,14 @@
-"""A real single-node OpenSearch 2.19 with the k-NN plugin on 127.0.0.1, without Docker.
+"""A real OpenSearch 2.19 with the k-NN plugin on 127.0.0.1, without Docker: one node or a
+local cluster of several.
 
-Provisioned from Maven Central (``provision``), run as a dedicated non-root user (``node``).
-See ``docs/opensearch-local.md``. Command line::
+Provisioned from Maven Central (``provision``), run as a dedicated non-root user (``node``),
+clustered by ``cluster``. See ``docs/opensearch-local.md``. Command line::
 
-    python -m devtools.opensearch_node up|down|status [--home DIR] [--port N]
+    python -m devtools.opensearch_node up|down|status|kill-node|start-node [--home DIR]
+        [--port N] [--nodes N] [--node I]
 """
 
+from devtools.opensearch_node.cluster import down, kill_node, start_node, status, up
 from devtools.opensearch_node.distribution import default_cache, provision
 from devtools.opensearch_node.model import (
     KNN_VERSION,
@@ -13,7 +16,7 @@ from devtools.opensearch_node.model import (
     NodeError,
     NodeInfo,
 )
-from devtools.opensearch_node.node import default_home, down, status, up
+from devtools.opensearch_node.node import default_home
 
 __all__ = [
     "KNN_VERSION",
@@ -23,7 +26,9 @@ __all__ = [
     "default_cache",
     "default_home",
     "down",
+    "kill_node",
     "provision",
+    "start_node",
     "status",
     "up",
 ]

@@ -106,6 +106,7 @@ class NodeInfo:
     home: Path
     cluster_status: str  # green / yellow / red, or "unreachable" while HTTP is not up
     rss_mb: float  # resident memory of the JVM
+    urls: tuple[str, ...] = ()  # a local cluster's members' HTTP addresses (empty: one node)
 
     @property
     def url(self) -> str:

@@ -1,8 +1,10 @@
-"""Start, stop and inspect one single-node OpenSearch on 127.0.0.1, rooted at a home dir.
+"""Start, stop and inspect one OpenSearch node on 127.0.0.1, rooted at a home dir: a
+single-node cluster, or one member of a local cluster (:mod:`.cluster`).
 
 Layout of ``home``: ``opensearch-<v>/`` (hard-linked copy of the cached distribution, so a
 non-root user can read it even when the cache lies under a private ``/root``), ``config/``,
-``data/``, ``logs/``, ``tmp/`` (owned by the node's user), ``opensearch.pid`` and ``node.json``.
+``data/``, ``logs/``, ``tmp/``, ``snapshots/`` (owned by the node's user; the snapshot
+repository path, shared by a cluster's members), ``opensearch.pid`` and ``node.json``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,19 @@ from devtools.opensearch_node.model import (
 CLUSTER_NAME = "shopnow-local"
 
 
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A node's place in a local multi-node cluster: its name, its transport port, every
+    member's transport address (discovery) and name (first cluster-manager election), and the
+    snapshot directory all members share."""
+
+    name: str
+    transport_port: int
+    seed_transport_ports: tuple[int, ...]
+    initial_managers: tuple[str, ...]
+    snapshots: Path
+
+
 def default_home() -> Path:
     if os.geteuid() == 0:
         return Path("/var/lib/shopnow/opensearch")
@@ -45,22 +61,46 @@ def up(
     java_home: Path | None = None,
     heap: str = DEFAULT_HEAP,
     timeout: float = 180.0,
+    snapshots: Path | None = None,
 ) -> NodeInfo:
-    """Provision (cached) and start a node on ``port`` (0: any free port); wait for yellow."""
+    """Provision (cached) and start a node on ``port`` (0: any free port); wait for yellow.
+    ``snapshots``: the snapshot repository directory (default ``home/snapshots``)."""
     home = home.resolve()
     running = status(home)
     if running is not None:
         if port not in (0, running.port):
             raise NodeError(f"a node from {home} already runs on port {running.port}")
         return running
+    port = port or process.free_port()
+    pid = launch(home, port, cache=cache, java_home=java_home, heap=heap, snapshots=snapshots)
+    wait_healthy(home, pid, port, timeout)
+    info = status(home)
+    if info is None:
+        raise NodeError(f"node {pid} vanished right after start\n{log_tail(home)}")
+    return info
+
+
+def launch(
+    home: Path,
+    port: int,
+    *,
+    cache: Path | None = None,
+    java_home: Path | None = None,
+    heap: str = DEFAULT_HEAP,
+    member: Membership | None = None,
+    snapshots: Path | None = None,
+) -> int:
+    """Provision (cached), configure and spawn a node on ``port`` without waiting for it; its
+    pid. ``member``: join a local cluster instead of forming a single-node one."""
+    home = home.resolve()
     _forget(home)
     java = process.find_java(java_home)
-    port = port or process.free_port()
     process.require_free(port)
     account = process.ensure_account(NODE_USER)
     process.check_reachable(home, account)
     dist = provision(cache or default_cache(OPENSEARCH_VERSION), java, OPENSEARCH_VERSION)
-    runtime = _prepare_home(home, dist, port, heap, account)
+    repo = member.snapshots if member else (snapshots or home / "snapshots")
+    runtime = _prepare_home(home, dist, port, heap, account, member, repo.resolve())
     log = home / "logs" / "console.log"
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -76,11 +116,7 @@ def up(
     (home / PID_FILE).write_text(f"{pid}\n")
     state = {"pid": pid, "port": port, "version": OPENSEARCH_VERSION, "java_home": str(java)}
     (home / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
-    _wait_healthy(home, pid, port, timeout)
-    info = status(home)
-    if info is None:
-        raise NodeError(f"node {pid} vanished right after start\n{_log_tail(home)}")
-    return info
+    return pid
 
 
 def down(home: Path, timeout: float = 60.0) -> bool:
@@ -146,7 +182,16 @@ def _forget(home: Path) -> None:
         (home / name).unlink(missing_ok=True)
 
 
-def _prepare_home(home: Path, dist: Path, port: int, heap: str, account: process.Account) -> Path:
+def _prepare_home(
+    home: Path,
+    dist: Path,
+    port: int,
+    heap: str,
+    account: process.Account,
+    member: Membership | None,
+    snapshots: Path,
+) -> Path:
+    snapshots.mkdir(parents=True, exist_ok=True)
     for sub in ("config", "data", "logs", "tmp"):
         (home / sub).mkdir(parents=True, exist_ok=True)
     runtime = home / dist.name
@@ -160,24 +205,32 @@ def _prepare_home(home: Path, dist: Path, port: int, heap: str, account: process
     shutil.copy2(dist / "config" / "log4j2.properties", conf / "log4j2.properties")
     (conf / "jvm.options.d").mkdir(exist_ok=True)
     (conf / "jvm.options").write_text(_jvm_options(dist, home, heap))
-    settings = {
+    settings: dict[str, Any] = {
         "cluster.name": CLUSTER_NAME,
-        "node.name": f"{CLUSTER_NAME}-{port}",
+        "node.name": member.name if member else f"{CLUSTER_NAME}-{port}",
         "path.data": str(home / "data"),
         "path.logs": str(home / "logs"),
+        "path.repo": [str(snapshots)],
         "network.host": "127.0.0.1",
         "http.port": port,
-        "transport.port": process.free_port(),
-        "discovery.type": "single-node",
         "bootstrap.memory_lock": False,
         # a shared dev disk must not flip indices to read-only
         "cluster.routing.allocation.disk.threshold_enabled": False,
     }
+    if member is None:
+        settings |= {"transport.port": process.free_port(), "discovery.type": "single-node"}
+    else:
+        settings |= {
+            "transport.port": member.transport_port,
+            "discovery.seed_hosts": [f"127.0.0.1:{p}" for p in member.seed_transport_ports],
+            "cluster.initial_cluster_manager_nodes": list(member.initial_managers),
+        }
     (conf / "opensearch.yml").write_text(
         "".join(f"{k}: {json.dumps(v)}\n" for k, v in settings.items())
     )
     for sub in ("config", "data", "logs", "tmp"):
         process.chown_tree(home / sub, account)
+    process.chown_tree(snapshots, account)
     return runtime
 
 
@@ -202,16 +255,19 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def _wait_healthy(home: Path, pid: int, port: int, timeout: float) -> None:
+def wait_healthy(home: Path, pid: int, port: int, timeout: float, nodes: int = 1) -> None:
+    """Wait until the node answers yellow or green with ``nodes`` members joined; stop it and
+    raise after ``timeout`` seconds or when it exits."""
     url = f"http://127.0.0.1:{port}/_cluster/health"
+    params = {"wait_for_status": "yellow", "wait_for_nodes": str(nodes), "timeout": "2s"}
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=10.0) as client:
         while time.monotonic() < deadline:
             if not process.alive(pid):
                 _forget(home)
-                raise NodeError(f"OpenSearch exited during startup\n{_log_tail(home)}")
+                raise NodeError(f"OpenSearch exited during startup\n{log_tail(home)}")
             try:
-                resp = client.get(url, params={"wait_for_status": "yellow", "timeout": "2s"})
+                resp = client.get(url, params=params)
                 if resp.status_code == 200 and resp.json().get("status") in ("green", "yellow"):
                     return
             except httpx.TransportError:
@@ -219,10 +275,11 @@ def _wait_healthy(home: Path, pid: int, port: int, timeout: float) -> None:
             time.sleep(0.5)
     process.stop(pid, 30.0)
     _forget(home)
-    raise NodeError(f"OpenSearch not healthy after {timeout:.0f}s\n{_log_tail(home)}")
+    raise NodeError(f"OpenSearch not healthy after {timeout:.0f}s\n{log_tail(home)}")
 
 
-def _log_tail(home: Path, lines: int = 40) -> str:
+def log_tail(home: Path, lines: int = 40) -> str:
+    """The last lines of the node's logs, for error messages."""
     chunks = []
     for log in (home / "logs" / f"{CLUSTER_NAME}.log", home / "logs" / "console.log"):
         if log.is_file():

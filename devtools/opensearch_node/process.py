@@ -109,8 +109,36 @@ def free_port() -> int:
         return port
 
 
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports (all bound at once, so none is handed out twice)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def kill(pid: int, timeout: float = 10.0) -> None:
+    """SIGKILL ``pid`` (no shutdown hooks run, as when a machine dies) and wait for its end."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while alive(pid):
+        if time.monotonic() > deadline:
+            raise NodeError(f"process {pid} survived SIGKILL")
+        time.sleep(0.05)
+
+
 def require_free(port: int) -> None:
+    """Fail when something listens on ``port``. Closed connections still in TIME_WAIT (a node
+    just killed) do not count: the node binds with SO_REUSEADDR, as this check does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:

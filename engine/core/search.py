@@ -99,10 +99,13 @@ class SearchFilter:
 
 @dataclass(frozen=True, slots=True)
 class Hits:
-    """Top-k result as columns, best first."""
+    """Top-k result as columns, best first. ``missing`` says why some of the index did not
+    answer (a cluster's shards with no live copy, or past their time): the hits come from the
+    rest, and the request that used them is flagged degraded. Empty when all answered."""
 
     ids: list[str]
     scores: F32
+    missing: str = ""
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -29,7 +29,18 @@ class Settings(BaseSettings):
     search_backend: Literal["embedded", "opensearch"] = "embedded"
     online_store: Literal["embedded", "redis"] = "embedded"
     redis_url: str = "redis://127.0.0.1:6379/0"
-    opensearch_url: str = "http://127.0.0.1:9200"
+    opensearch_url: str = Field(
+        "http://127.0.0.1:9200",
+        description="one node, or several nodes of one cluster separated by commas (a request "
+        "that cannot reach one goes to the next)",
+    )
+    opensearch_shards: int = Field(1, ge=1, le=1024, description="primary shards of the index")
+    opensearch_replicas: str = Field(
+        "0-1",
+        pattern=r"^(\d{1,3}|\d{1,3}-(\d{1,3}|all))$",
+        description="copies of each shard: a count, or a range fitted to the cluster's size "
+        "(0-1: none on one node, one from two nodes on)",
+    )
     opensearch_alias: str = Field(
         "shopnow-items", pattern=r"^[a-z0-9][a-z0-9_-]*$", description="alias of the item index"
     )

@@ -21,7 +21,12 @@ BULK = 5000
 def opensearch_params(settings: Settings, offline: bool = False) -> OpenSearchParams:
     """``offline``: for replays (training, evaluation), which wait for slow answers."""
     deadline = settings.offline_deadline_ms if offline else settings.request_deadline_ms
-    return OpenSearchParams(alias=settings.opensearch_alias, search_timeout_s=deadline / 1e3)
+    return OpenSearchParams(
+        alias=settings.opensearch_alias,
+        shards=settings.opensearch_shards,
+        replicas=settings.opensearch_replicas,
+        search_timeout_s=deadline / 1e3,
+    )
 
 
 async def open_index(settings: Settings, offline: bool = False) -> SearchIndex:

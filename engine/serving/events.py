@@ -1,10 +1,19 @@
 """Behaviour events into the online store: sessions, live popularity, CTR counters, the
-cold-start evidence of new items and the graph model's bought-together edges."""
+cold-start evidence of new items and the graph model's bought-together edges.
+
+While the store is unavailable (a Redis failover takes a few seconds), a batch's store writes
+wait in a bounded spool in this process and are sent again in order once it answers
+(:meth:`EventRecorder.drain`, run in the background by the server): the client gets 202 with
+a warning rather than a 503. Only a full spool (``SPOOL_EVENTS``) refuses with 503, and what
+the spool holds when the process stops is lost and counted (``shopnow_events_dropped``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 
 import numpy as np
 
@@ -25,6 +34,11 @@ from engine.serving.cold_start import ColdStart
 from engine.serving.metrics import Metrics
 from engine.serving.models import ServedModels
 from graph.cooccurrence import Events as GraphEvents
+
+log = logging.getLogger(__name__)
+SPOOL_EVENTS = 50_000  # events whose store writes may wait for the store, per process
+RETRY_S = 0.5  # between attempts to send the spool while the store is unavailable
+Write = Callable[[], Awaitable[None]]
 
 _KIND = {
     EventType.impression: KIND_VIEW,
@@ -48,6 +62,72 @@ class EventRecorder:
         self.cold_start = cold_start
         self.models = models
         self.metrics = metrics
+        self._spool: deque[tuple[int, list[Write]]] = deque()  # (events, writes left), FIFO
+        self._spooled = 0
+        self._sending = asyncio.Lock()
+
+    @property
+    def spooled(self) -> int:
+        """Events whose store writes wait for the store."""
+        return self._spooled
+
+    async def _send(self, n: int, writes: list[Write]) -> None:
+        """Run ``writes`` in order; if the store fails, spool the ones left (or refuse when the
+        spool is full). Behind the spool, so writes keep their order."""
+        async with self._sending:
+            await self._flush()
+            failure = "the store is still unavailable"
+            while writes and not self._spool:
+                try:
+                    await writes[0]()
+                except StoreUnavailable as exc:
+                    failure = str(exc)
+                    break
+                writes.pop(0)
+            if writes and self._spooled + n > SPOOL_EVENTS:
+                raise StoreUnavailable(
+                    f"events not stored: {failure}, and {self._spooled} events already wait "
+                    "for the store"
+                )
+            if writes:
+                self._spool.append((n, writes))
+                self._spooled += n
+                self.metrics.events_spooled.set(self._spooled)
+
+    async def _flush(self) -> bool:
+        """Send what the spool holds, oldest first; False when the store still fails."""
+        while self._spool:
+            n, writes = self._spool[0]
+            while writes:
+                try:
+                    await writes[0]()
+                except StoreUnavailable:
+                    return False
+                writes.pop(0)
+            self._spool.popleft()
+            self._spooled -= n
+            self.metrics.events_spooled.set(self._spooled)
+        return True
+
+    async def drain(self, forever: bool = True) -> None:
+        """Send the spool whenever it holds something; ``forever=False``: try once."""
+        while True:
+            if self._spool:
+                async with self._sending:
+                    await self._flush()
+            if not forever:
+                return
+            await asyncio.sleep(RETRY_S)
+
+    async def close(self) -> None:
+        """One last try to send the spool; what it still holds is lost, and counted."""
+        await self.drain(forever=False)
+        if self._spooled:
+            log.error("%d accepted events never reached the online store", self._spooled)
+            self.metrics.events_dropped.inc(self._spooled)
+            self._spool.clear()
+            self._spooled = 0
+            self.metrics.events_spooled.set(0)
 
     async def record(self, events: Sequence[Event]) -> tuple[int, list[str]]:
         """Store session/user interactions; returns (accepted, warnings)."""
@@ -68,13 +148,20 @@ class EventRecorder:
             if e.type == EventType.search and e.query
         ]
         if recs or seen or searches:
-            try:
-                await self.store.record(recs)
-                await self.store.record_queries(searches)
-                await self.store.bump(self._bumps(recs) + self.cold_start.evidence(recs))
-                await self.store.count(seen)
-            except StoreUnavailable as exc:
-                raise StoreUnavailable(f"events not stored: {exc}") from exc
+            bumps = self._bumps(recs) + self.cold_start.evidence(recs)
+            store = self.store
+            writes: list[Write] = [
+                lambda: store.record(recs),
+                lambda: store.record_queries(searches),
+                lambda: store.bump(bumps),
+                lambda: store.count(seen),
+            ]
+            await self._send(len(events), writes)
+            if writes:
+                warnings.append(
+                    "the online store is unavailable: these events wait in the server and are "
+                    "stored once it answers"
+                )
             graph = self.models.graph.current
             if graph is not None and recs:
                 await asyncio.to_thread(graph.record, self._graph_events(recs))

@@ -135,6 +135,16 @@ class Metrics:
         self.events = Counter(
             "shopnow_events", "Behaviour events accepted, by type", ["type"], registry=r
         )
+        self.events_spooled = Gauge(
+            "shopnow_events_spooled",
+            "Accepted events whose online-store writes wait in this process for the store",
+            registry=r,
+        )
+        self.events_dropped = Counter(
+            "shopnow_events_dropped",
+            "Accepted events whose store writes were given up (the process stopped first)",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         out: bytes = generate_latest(self.registry)

@@ -200,6 +200,7 @@ class Engine:
 
     async def close(self) -> None:
         self.rules.close()
+        await self.events.close()
         await self.feature_log.flush()
         await self.writes.close()
         await self.index.close()

@@ -16,7 +16,13 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from opensearchpy import AsyncOpenSearch, ConnectionError, NotFoundError, TransportError
+from opensearchpy import (
+    AsyncOpenSearch,
+    ConnectionError,
+    ConnectionTimeout,
+    NotFoundError,
+    TransportError,
+)
 
 from engine.core.arrays import F32
 from engine.core.search import (
@@ -33,7 +39,7 @@ from engine.core.search import (
 )
 from search_plugins.opensearch import mapping, queries
 from search_plugins.opensearch.bulk import BulkOutcome, run_bulk
-from search_plugins.opensearch.client import make_client
+from search_plugins.opensearch.client import close_client, make_client
 from search_plugins.opensearch.params import OpenSearchParams
 
 
@@ -47,8 +53,10 @@ def _reachable(what: str) -> Iterator[None]:
     :class:`IndexUnavailable`, the protocol's retryable error."""
     try:
         yield
-    except ConnectionError as exc:  # includes ConnectionTimeout
-        raise IndexUnavailable(f"OpenSearch {what}: {exc.error}") from exc
+    except ConnectionTimeout as exc:
+        raise IndexUnavailable(f"OpenSearch {what}: timed out ({exc.info})") from exc
+    except ConnectionError as exc:
+        raise IndexUnavailable(f"OpenSearch {what}: {exc.error} ({exc.info})") from exc
     except TransportError as exc:
         if isinstance(exc.status_code, int) and exc.status_code >= 500:
             raise IndexUnavailable(f"OpenSearch {what}: {exc.status_code} {exc.error}") from exc
@@ -238,7 +246,7 @@ class OpenSearchIndex:
         if self._dropping:  # old generations waiting out their grace: drop them first
             await asyncio.gather(*self._dropping, return_exceptions=True)
         if self._owns_client:
-            await self.client.close()
+            await close_client(self.client)
 
     # -- writes ---------------------------------------------------------------------------
     async def upsert(self, docs: Sequence[IndexDoc]) -> UpsertReport:

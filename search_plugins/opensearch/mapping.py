@@ -22,11 +22,18 @@ from search_plugins.opensearch.params import OpenSearchParams
 ANALYZER = "shop_en"
 
 
+def replicas(value: str) -> dict[str, Any]:
+    """``"1"`` -> a fixed replica count; ``"0-1"`` or ``"1-all"`` -> auto-expanded replicas."""
+    if "-" in value:
+        return {"auto_expand_replicas": value}
+    return {"number_of_replicas": int(value), "auto_expand_replicas": False}
+
+
 def settings(params: OpenSearchParams) -> dict[str, Any]:
     return {
         "index": {
             "number_of_shards": params.shards,
-            "number_of_replicas": params.replicas,
+            **replicas(params.replicas),
             "refresh_interval": params.refresh_interval,
             "gc_deletes": params.gc_deletes,
             "knn": True,

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 class OpenSearchParams:
     alias: str = "shopnow-items"  # searches and writes go through this alias
     shards: int = 1
-    replicas: int = 0  # a single local node cannot hold replicas; production sets 1 or more
+    # copies of each shard: a count ("1"), or a range the cluster fits to its size ("0-1":
+    # none on a single node, which cannot hold one, one as soon as a second node joins)
+    replicas: str = "0-1"
     refresh_interval: str = "1s"  # a write is searchable within this (NRT)
     gc_deletes: str = "1d"  # how long a delete's version blocks an older re-create
     hnsw_m: int = 16

@@ -81,9 +81,25 @@ def read_hits(response: dict[str, Any]) -> tuple[list[str], F32]:
     return ids, scores.astype(np.float32)
 
 
+def missing_shards(response: dict[str, Any]) -> str:
+    """Why part of the index did not answer, from the response's ``_shards`` and
+    ``timed_out``; "" when every shard did. (A shard whose copy was on a lost node is retried
+    on its other copies by the cluster first: only a shard with no live copy is missing.)"""
+    shards = response.get("_shards") or {}
+    failed, total = int(shards.get("failed", 0)), int(shards.get("total", 0))
+    if failed:
+        reasons = {
+            str((f.get("reason") or {}).get("type", "unknown")) for f in shards.get("failures", [])
+        }
+        return f"{failed} of {total} shards failed ({', '.join(sorted(reasons)) or 'unknown'})"
+    if response.get("timed_out"):
+        return "shards timed out: partial results"
+    return ""
+
+
 def lexical_hits(response: dict[str, Any]) -> Hits:
     ids, scores = read_hits(response)
-    return Hits(ids, scores)
+    return Hits(ids, scores, missing_shards(response))
 
 
 def knn_hits(response: dict[str, Any]) -> Hits:
@@ -93,4 +109,4 @@ def knn_hits(response: dict[str, Any]) -> Hits:
     s = scores.astype(np.float64)
     with np.errstate(divide="ignore"):
         raw = np.where(s >= 1.0, s - 1.0, 1.0 - 1.0 / np.maximum(s, 1e-30))
-    return Hits(ids, raw.astype(np.float32))
+    return Hits(ids, raw.astype(np.float32), missing_shards(response))

@@ -20,8 +20,8 @@ import httpx
 import numpy as np
 import pytest
 
-from devtools.opensearch_node import down, status, up
-from tests.servers import OPENSEARCH_URL, needs_opensearch
+from devtools.opensearch_node import NodeError, down, status, up
+from tests.servers import OPENSEARCH_NODES, OPENSEARCH_URL, OPENSEARCH_URLS, needs_opensearch
 
 URL = OPENSEARCH_URL
 HOME = os.environ.get("SHOPNOW_TEST_OPENSEARCH_HOME", "")  # set by scripts/test.sh
@@ -110,7 +110,19 @@ def index(client: httpx.Client) -> Iterator[str]:
 def test_cluster_health(client: httpx.Client) -> None:
     health = client.get("/_cluster/health").json()
     assert health["status"] in ("green", "yellow")
-    assert health["number_of_nodes"] == 1
+    assert health["number_of_nodes"] == OPENSEARCH_NODES
+    names = {n["name"] for n in client.get("/_cat/nodes", params={"format": "json"}).json()}
+    assert len(names) == OPENSEARCH_NODES
+
+
+@needs_opensearch
+def test_every_node_answers_for_the_cluster() -> None:
+    """Each address of the test cluster is a member of the same cluster."""
+    uuids = set()
+    for url in OPENSEARCH_URLS.split(","):
+        with httpx.Client(base_url=url, timeout=10.0) as c:
+            uuids.add(c.get("/").raise_for_status().json()["cluster_uuid"])
+    assert len(uuids) == 1
 
 
 @needs_opensearch
@@ -167,5 +179,8 @@ def test_status_and_down_of_an_empty_home(tmp_path: Path) -> None:
 def test_up_on_a_running_home_returns_the_running_node() -> None:
     running = status(Path(HOME))
     assert running is not None and running.url == URL
-    again = up(Path(HOME), 0)
+    assert ",".join(running.urls or (running.url,)) == OPENSEARCH_URLS
+    again = up(Path(HOME), 0, nodes=OPENSEARCH_NODES)
     assert (again.pid, again.port) == (running.pid, running.port)
+    with pytest.raises(NodeError, match="already runs"):
+        up(Path(HOME), 0, nodes=OPENSEARCH_NODES + 1)

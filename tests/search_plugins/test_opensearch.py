@@ -16,7 +16,7 @@ from engine.core.search import IndexUnavailable, SearchIndex, delete_order
 from search_plugins.opensearch import IndexSetupError, OpenSearchIndex, OpenSearchParams
 from search_plugins.opensearch.client import drop_alias, make_client
 from tests.search_plugins.conformance import DIM, Reopen, SearchIndexConformance, catalog
-from tests.servers import OPENSEARCH_URL, needs_opensearch
+from tests.servers import OPENSEARCH_NODES, OPENSEARCH_URL, OPENSEARCH_URLS, needs_opensearch
 
 pytestmark = needs_opensearch
 
@@ -30,9 +30,11 @@ async def drop(index: OpenSearchIndex) -> None:
 
 
 class TestOpenSearchIndex(SearchIndexConformance):
+    """On every node of the test cluster (three under scripts/test.sh, one replica each)."""
+
     @pytest.fixture
     async def index(self) -> AsyncIterator[OpenSearchIndex]:
-        idx = await OpenSearchIndex.create(OPENSEARCH_URL, DIM, params())
+        idx = await OpenSearchIndex.create(OPENSEARCH_URLS, DIM, params())
         assert isinstance(idx, SearchIndex)
         yield idx
         await drop(idx)
@@ -42,7 +44,7 @@ class TestOpenSearchIndex(SearchIndexConformance):
     def reopen(self) -> Reopen:
         async def again(index: SearchIndex) -> SearchIndex:
             assert isinstance(index, OpenSearchIndex)
-            return await OpenSearchIndex.open(OPENSEARCH_URL, index.params)
+            return await OpenSearchIndex.open(OPENSEARCH_URLS, index.params)
 
         return again
 
@@ -177,3 +179,37 @@ async def test_unreachable_cluster_reports_every_item() -> None:
             await idx.lexical("item", 5)
     finally:
         await idx.close()
+
+
+async def test_a_dead_address_in_the_list_is_passed_over() -> None:
+    """With several addresses, a request that cannot reach one goes to the next."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    idx = await OpenSearchIndex.create(f"{dead},{OPENSEARCH_URL}", DIM, params())
+    try:
+        report = await idx.upsert(catalog(5))
+        assert report.applied == 5 and not report.failed
+        await idx.refresh()
+        for _ in range(3):  # whichever address a request starts from
+            assert len(await idx.lexical("item", 5)) == 5
+        assert await idx.count() == 5
+    finally:
+        await drop(idx)
+        await idx.close()
+
+
+async def test_replicas_follow_the_setting() -> None:
+    """ "0-1" fits the cluster (a replica as soon as there are two nodes); a number is fixed."""
+    auto = await OpenSearchIndex.create(OPENSEARCH_URLS, DIM, params(shards=2))
+    fixed = await OpenSearchIndex.create(OPENSEARCH_URLS, DIM, params(replicas="0"))
+    try:
+        for idx, want in ((auto, min(1, OPENSEARCH_NODES - 1)), (fixed, 0)):
+            got = await idx.client.indices.get_settings(index=idx.params.alias)
+            index_settings = next(iter(got.values()))["settings"]["index"]
+            shards = await idx.client.cat.shards(index=idx.params.alias, format="json")
+            replicas = [s for s in shards if s["prirep"] == "r"]
+            assert len(replicas) == want * int(index_settings["number_of_shards"])
+        assert index_settings["auto_expand_replicas"] == "false"
+    finally:
+        for idx in (auto, fixed):
+            await drop(idx)
+            await idx.close()

@@ -312,6 +312,7 @@ def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
             asyncio.create_task(engine.writes.worker.run()),  # applies accepted catalog changes
             asyncio.create_task(watch_models(engine)),  # newly published graph/towers models
             asyncio.create_task(watch_rules(engine)),  # rules changed by any worker
+            asyncio.create_task(engine.events.drain()),  # events the store could not take yet
         ]
         if engine.writes.writer.lane is not None:  # item vectors of new texts
             tasks.append(asyncio.create_task(engine.writes.writer.lane.run()))

@@ -68,7 +68,11 @@ def add_paths(p: argparse.ArgumentParser) -> None:
         choices=["embedded", "opensearch"],
         help="search backend (default $SHOPNOW_SEARCH_BACKEND or embedded)",
     )
-    p.add_argument("--opensearch-url", dest="opensearch_url", help="e.g. http://127.0.0.1:9200")
+    p.add_argument(
+        "--opensearch-url",
+        dest="opensearch_url",
+        help="e.g. http://127.0.0.1:9200; the nodes of a cluster separated by commas",
+    )
     p.add_argument(
         "--sources",
         help="enabled candidate sources: 'traditional' or a comma list "

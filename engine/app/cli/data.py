@@ -1,14 +1,16 @@
-"""`shopnow import`, `synth`, `index`, `ingest`: the data the engine serves."""
+"""`shopnow import`, `synth`, `index`, `ingest`, `snapshot`: the data the engine serves."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from engine.app.cli.common import add_paths, positive, settings_from
+from engine.app.cli.common import CliError, add_paths, positive, settings_from
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,6 +52,26 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "ranker's query_text_similarity: what a catalog without behaviour ranks by",
     )
     p.set_defaults(fn=cmd_index)
+
+    p = sub.add_parser(
+        "snapshot",
+        help="OpenSearch: take a snapshot of the live index generation into a filesystem "
+        "repository, list a repository's snapshots, or restore one into another cluster",
+    )
+    p.add_argument("action", choices=("take", "list", "restore"))
+    p.add_argument(
+        "--location",
+        required=True,
+        help="the repository directory: listed in every node's path.repo (a mount shared by "
+        "the nodes; `shopnow opensearch up --snapshots DIR` for a local one)",
+    )
+    p.add_argument("--repository", default="shopnow-backups", help="the repository's name")
+    p.add_argument(
+        "--name",
+        help="take: the snapshot's name (default: alias and time); restore: which one (required)",
+    )
+    add_paths(p)
+    p.set_defaults(fn=cmd_snapshot)
 
     p = sub.add_parser(
         "ingest",
@@ -125,3 +147,42 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     report = asyncio.run(ingest_file(settings_from(args), args.file, progress=not args.quiet))
     print(json.dumps(report, indent=2))
     return 0 if report["waiting_for_index"] == 0 else 1
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    # imported when the command runs: `shopnow --help` loads none of it
+    from engine.serving.backends import opensearch_params
+    from search_plugins.opensearch import OpenSearchIndex
+    from search_plugins.opensearch.client import close_client, make_client
+    from search_plugins.opensearch.snapshots import Snapshot, listing, restore, take
+
+    settings = settings_from(args)
+    if settings.search_backend != "opensearch":
+        raise CliError(
+            "snapshots are OpenSearch's: pass --backend opensearch (the embedded index is a "
+            "directory: copy --index while nothing writes to it)"
+        )
+    params = opensearch_params(settings, offline=True)
+
+    async def run() -> list[dict[str, Any]] | Snapshot:
+        if args.action == "take":
+            index = await OpenSearchIndex.open(settings.opensearch_url, params)
+            try:
+                return await take(index, args.repository, args.location, args.name)
+            finally:
+                await index.close()
+        if args.action == "list":
+            client = make_client(settings.opensearch_url)
+            try:
+                return await listing(client, args.repository, args.location)
+            finally:
+                await close_client(client)
+        if not args.name:
+            raise CliError("restore needs --name (`shopnow snapshot list` shows them)")
+        return await restore(
+            settings.opensearch_url, params, args.repository, args.location, args.name
+        )
+
+    got = asyncio.run(run())
+    print(json.dumps(got if isinstance(got, list) else dataclasses.asdict(got), indent=2))
+    return 0

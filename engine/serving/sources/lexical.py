@@ -99,7 +99,7 @@ class LexicalSource:
             query, k = _latest(ctx.session_queries), min(k, self.feed_k)
         if not query:
             return SourceResult.empty(self.name)
-        index = self.index
+        index, note = self.index, ""
         if isinstance(index, RowKeyedLexical):
             got = await index.lexical_rows(query, k, ctx.filters)
             rows = self.row_map.lookup(got.rows, got.stamps, index.ids_of, self.catalog.row_of)
@@ -108,9 +108,9 @@ class LexicalSource:
             hits = await index.lexical(query, k, ctx.filters)
             lookup = map(self.catalog.row_of.get, hits.ids, repeat(-1))  # C loop, no genexpr
             rows = np.fromiter(lookup, np.int64, count=len(hits))
-            scores = hits.scores
+            scores, note = hits.scores, hits.missing
         known = rows >= 0
-        return SourceResult(self.name, rows[known], scores[known].astype(np.float32))
+        return SourceResult(self.name, rows[known], scores[known].astype(np.float32), note)
 
 
 def _latest(queries: tuple[str, ...]) -> str:

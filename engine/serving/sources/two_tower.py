@@ -85,8 +85,8 @@ class TwoTowerSource:
         hits = await self.index.vector(q, k, ctx.filters, model=serving.version)
         rows = np.fromiter(map(self.catalog.row_of.get, hits.ids, repeat(-1)), np.int64, len(hits))
         known = rows >= 0
-        note = ""
-        if len(hits) < MIN_SHARE * min(k, len(self.catalog)) and _unrestricted(ctx):
+        note = hits.missing
+        if not note and len(hits) < MIN_SHARE * min(k, len(self.catalog)) and _unrestricted(ctx):
             # The index holds few vectors of the served model: a re-embedding promoted under
             # it, or never finished. Versions are not mixed: the request goes on with what
             # this model finds and the other sources, and says so.

@@ -1,4 +1,5 @@
-"""Redis online store (redis-py asyncio): one capped list per session and per user.
+"""Redis online store (redis-py asyncio): one capped list per session and per user. Redis is
+one server or a primary with replicas under Sentinel (:mod:`engine.core.redis_address`).
 
 Every call is tried again once, at once, when its pooled connection turns out to be dead (a
 Redis restart or failover closes every connection the pool holds: without the retry the first
@@ -15,7 +16,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
-from redis import asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -32,6 +32,7 @@ from engine.core.online_store import (
     SessionQuery,
     StoreUnavailable,
 )
+from engine.core.redis_address import open_redis
 
 T = TypeVar("T")
 Fill = Callable[[Pipeline], None]
@@ -74,7 +75,7 @@ class RedisStore:
         prefix: str = "shopnow",
         timeout_s: float = 0.05,
     ) -> None:
-        self._r = aioredis.from_url(
+        self._r, self._close = open_redis(
             url,
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
@@ -232,4 +233,4 @@ class RedisStore:
             return False
 
     async def close(self) -> None:
-        await self._r.aclose()
+        await self._close()

@@ -48,6 +48,14 @@ def test_opensearch_status_of_a_home_without_a_node(
     assert '"running": false' in capsys.readouterr().out
 
 
+def test_opensearch_node_commands_on_a_home_without_a_cluster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for action in ("kill-node", "start-node"):
+        assert main(["opensearch", action, "--home", str(tmp_path), "--node", "1"]) == 1
+        assert "no cluster in" in capsys.readouterr().err
+
+
 def test_opensearch_bad_action_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["opensearch", "restart"])

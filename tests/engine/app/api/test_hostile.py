@@ -12,6 +12,7 @@ import pytest
 from engine.app.api.app import create_app
 from engine.core.contracts import MAX_FILTER_PRICE, MAX_VERSION
 from engine.core.settings import BODY_LIMITS
+from engine.serving import events as events_module
 from engine.serving.service import Engine
 from engine.serving.state.redis_store import RedisStore
 from tests.engine.fixtures import item
@@ -189,10 +190,17 @@ async def store_down(engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
     engine.store = engine.events.store = live
 
 
-async def test_every_503_says_when_to_retry(store_down: httpx.AsyncClient) -> None:
+async def test_every_503_says_when_to_retry(
+    store_down: httpx.AsyncClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     click = {"type": "click", "item_id": ID, "session_id": "s1", "ts": "2026-01-02T00:00:00Z"}
     r = await store_down.post("/v1/events", json={"events": [click]})
-    assert r.status_code == 503 and int(r.headers["retry-after"]) > 0
+    assert r.status_code == 202  # the event waits in the server's spool for the store ...
+    monkeypatch.setattr(events_module, "SPOOL_EVENTS", 1)
+    r = await store_down.post("/v1/events", json={"events": [click]})
+    assert r.status_code == 503 and int(r.headers["retry-after"]) > 0  # ... until it is full
+    assert "already wait for the store" in r.json()["error"]
+    await engine.events.close()  # the spooled event is dropped, not left for the next test
     r = await store_down.get("/readyz")
     assert r.status_code == 503 and int(r.headers["retry-after"]) > 0
     assert r.json()["store_ok"] is False

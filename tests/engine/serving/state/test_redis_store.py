@@ -8,7 +8,7 @@ import pytest
 from engine.core.online_store import Interaction, Recorded, StoreUnavailable
 from engine.serving.state.redis_store import RedisStore
 from tests.engine.serving.state.conformance import StoreConformance
-from tests.servers import REDIS_URL, needs_redis
+from tests.servers import REDIS_SENTINEL_URL, REDIS_URL, needs_redis, needs_sentinel
 
 URL = REDIS_URL
 pytestmark = needs_redis
@@ -19,6 +19,17 @@ class TestRedisStore(StoreConformance):
     async def store(self) -> AsyncIterator[RedisStore]:
         # generous timeouts: these tests check behaviour, and CI machines can be loaded
         s = RedisStore(URL, max_len=5, prefix=f"t{uuid.uuid4().hex}", timeout_s=2.0)
+        yield s
+        await s.close()
+
+
+@needs_sentinel
+class TestRedisSentinelStore(StoreConformance):
+    """The same suite through Sentinel: the store finds the primary by asking the sentinels."""
+
+    @pytest.fixture
+    async def store(self) -> AsyncIterator[RedisStore]:
+        s = RedisStore(REDIS_SENTINEL_URL, max_len=5, prefix=f"t{uuid.uuid4().hex}", timeout_s=2.0)
         yield s
         await s.close()
 
