@@ -12,8 +12,8 @@ command -v "$PY" >/dev/null || PY=python3
 "$PY" -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 
 # System packages. Always: redis-server (online store). With --servers (the test command):
-# a JDK and Maven too, which assemble and run the local OpenSearch node, and Chromium with its
-# driver, which the console's browser tests drive headless.
+# a JDK and Maven too, which assemble and run the local OpenSearch node, Chromium with its
+# driver, which the console's browser tests drive headless, and PostgreSQL.
 missing=()
 need() { command -v "$1" >/dev/null || missing+=("$2"); }
 need redis-server redis-server
@@ -23,6 +23,8 @@ if [ "${1:-}" = "--servers" ]; then
   need setpriv util-linux
   need chromium chromium
   need chromedriver chromium-driver
+  # the shared control store's tests run a PostgreSQL server (devtools/postgres_server.py)
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is needed, starts a real Redis server, a Redis primary and
-# replica under three sentinels, and a real OpenSearch cluster (three nodes) on loopback, runs lint, type checks and the whole test suite against
-# them, stops both.
+# replica under three sentinels, a PostgreSQL server and a real OpenSearch cluster (three
+# nodes) on loopback, runs lint, type checks and the whole test suite against
+# them, stops them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --servers
@@ -12,6 +13,7 @@ chmod 755 "$work"  # the OpenSearch node runs as its own user under $work/opense
 cleanup() {
   if [ -f "$work/redis.pid" ]; then kill "$(cat "$work/redis.pid")" 2>/dev/null || true; fi
   $PY -m devtools.redis_sentinel down --home "$work/redis-sentinel" >/dev/null 2>&1 || true
+  $PY -m devtools.postgres_server down --home "$work/postgres" >/dev/null 2>&1 || true
   if [ -d "$work/opensearch" ]; then
     $PY -m devtools.opensearch_node down --home "$work/opensearch" >/dev/null 2>&1 || true
   fi
@@ -38,6 +40,11 @@ $PY -m devtools.redis_sentinel up --home "$work/redis-sentinel" >"$work/sentinel
 SHOPNOW_TEST_REDIS_SENTINEL_URL=$($PY -c 'import json,sys; print(json.load(sys.stdin)["url"])' <"$work/sentinel.json")
 export SHOPNOW_TEST_REDIS_SENTINEL_URL SHOPNOW_TEST_REDIS_SENTINEL_HOME="$work/redis-sentinel"
 echo "test: Redis Sentinel group at $SHOPNOW_TEST_REDIS_SENTINEL_URL"
+# a PostgreSQL server for the shared control store (rules, keys, audit) of several replicas
+$PY -m devtools.postgres_server up --home "$work/postgres" >"$work/postgres.json"
+SHOPNOW_TEST_POSTGRES_URL=$($PY -c 'import json,sys; print(json.load(sys.stdin)["url"])' <"$work/postgres.json")
+export SHOPNOW_TEST_POSTGRES_URL
+echo "test: PostgreSQL at $SHOPNOW_TEST_POSTGRES_URL"
 
 echo "test: ruff"; $PY -m ruff check . && $PY -m ruff format --check .
 echo "test: mypy"; $PY -m mypy engine search_plugins ltr ingest bench towers graph synth devtools

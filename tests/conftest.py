@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import NO_OPENSEARCH, NO_REDIS
+from tests.servers import NO_OPENSEARCH, NO_POSTGRES, NO_REDIS
 from tests.shared_data import dataset
 
-_SERVER_REASONS = (NO_REDIS, NO_OPENSEARCH)
+_SERVER_REASONS = (NO_REDIS, NO_OPENSEARCH, NO_POSTGRES)
 
 
 @pytest.fixture(scope="session")

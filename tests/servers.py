@@ -25,6 +25,7 @@ REDIS_URL = _url("SHOPNOW_TEST_REDIS_URL", "redis-server")
 # a primary, a replica and three sentinels (devtools.redis_sentinel), and its home
 REDIS_SENTINEL_URL = _url("SHOPNOW_TEST_REDIS_SENTINEL_URL", "a Redis Sentinel group")
 REDIS_SENTINEL_HOME = os.environ.get("SHOPNOW_TEST_REDIS_SENTINEL_HOME", "")
+POSTGRES_URL = _url("SHOPNOW_TEST_POSTGRES_URL", "a PostgreSQL server")
 OPENSEARCH_URL = _url("SHOPNOW_TEST_OPENSEARCH_URL", "an OpenSearch node")
 # every node of the test cluster, comma-separated (scripts/test.sh starts three); the one node
 # of OPENSEARCH_URL when the cluster is a single node
@@ -32,9 +33,12 @@ OPENSEARCH_URLS = os.environ.get("SHOPNOW_TEST_OPENSEARCH_URLS") or OPENSEARCH_U
 OPENSEARCH_NODES = len([u for u in OPENSEARCH_URLS.split(",") if u])
 
 # the skip reasons start so; tests/conftest.py marks the tests that carry them `integration`
-NO_REDIS, NO_OPENSEARCH = "no redis: ", "no OpenSearch: "
+NO_REDIS, NO_OPENSEARCH, NO_POSTGRES = "no redis: ", "no OpenSearch: ", "no PostgreSQL: "
 
 needs_redis = pytest.mark.skipif(not REDIS_URL, reason=NO_REDIS + _HOW.format(what="redis-server"))
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES_URL, reason=NO_POSTGRES + _HOW.format(what="a PostgreSQL server")
+)
 needs_sentinel = pytest.mark.skipif(
     not REDIS_SENTINEL_URL, reason=NO_REDIS + _HOW.format(what="a Redis Sentinel group")
 )

@@ -117,6 +117,11 @@ COVERAGE: dict[str, list[str]] = {
         "tests/devtools/test_redis_sentinel.py",
         "tests/bench/test_redis_failover_bench.py",  # kill-primary and start, on that group
     ],
+    "python -m devtools.postgres_server": [
+        "scripts/test.sh",  # starts the CI server with this command
+        "tests/devtools/test_postgres_server.py",
+    ],
+    "python -m bench.rules_propagation_bench": ["tests/bench/test_rules_propagation_bench.py"],
     "python -m bench.failover_bench": ["tests/bench/test_failover_bench.py"],
     "python -m bench.redis_failover_bench": ["tests/bench/test_redis_failover_bench.py"],
     "shopnow-bench all": [f"{HERE}::test_bench_all_runs_every_benchmark"],

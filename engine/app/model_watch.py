@@ -1,4 +1,10 @@
-"""Serving picks up newly published graph and two-tower models without a restart.
+"""Serving picks up newly published ranker, graph and two-tower models without a restart.
+
+`shopnow train` publishes a ranker by pointing ``<model_dir>/ranker/CURRENT`` at the new
+version (an atomic rename). A running API reads that pointer every ``settings.model_poll_s``
+seconds and, when it names another version than the one it ranks with, loads it off the event
+loop and swaps scorer and features together: replicas that share one model directory all move
+to the version the pointer names.
 
 `shopnow train-graph` (once, or on a schedule with ``--every``) writes a new version under
 ``<model_dir>/graph/serve``. A running API checks that directory every
@@ -21,9 +27,12 @@ from collections.abc import Awaitable, Callable
 
 from engine.app.towers_rollout import Rollout, adopt_towers, index_holds, roll_out_towers
 from engine.core.loops import attempt, run_forever
-from engine.serving.assembly import load_graph, load_towers
+from engine.serving.assembly import load_graph, load_towers, served_ranker
 from engine.serving.service import Engine
+from engine.serving.sources.registry import SOURCE_NAMES
 from engine.serving.tower_drift import published_version
+from ltr.artifact import CURRENT
+from ltr.features import resolve
 
 log = logging.getLogger("shopnow.models")
 
@@ -49,6 +58,26 @@ async def refresh_graph(engine: Engine) -> bool:
     return True
 
 
+def published_ranker_version(engine: Engine) -> str | None:
+    try:
+        return (engine.settings.model_dir / "ranker" / CURRENT).read_text().strip() or None
+    except OSError:
+        return None  # none published: the heuristic ranks
+
+
+async def refresh_ranker(engine: Engine) -> bool:
+    """Rank with the published ranker when it is not the one ranking; True if swapped."""
+    published = published_ranker_version(engine)
+    if published is None or published == engine.spec.scorer.version:
+        return False
+    ranker = await asyncio.to_thread(served_ranker, engine.settings)
+    if ranker.artifact is None or ranker.feature_names is None:
+        return False
+    engine.use_scorer(ranker.scorer, resolve(ranker.feature_names, SOURCE_NAMES))
+    log.info("ranker %s now ranks", ranker.artifact.version)
+    return True
+
+
 async def refresh_towers(engine: Engine) -> Rollout | None:
     """Roll the published towers model out when it is not the served one (a server serving
     no towers model, two_tower off, stays so). When the index already holds the published
@@ -71,9 +100,11 @@ async def refresh_towers(engine: Engine) -> Rollout | None:
 
 
 async def refresh_models(engine: Engine) -> None:
-    """Refresh the graph model, then the towers model; each failure is logged on its own (a
-    broken artifact must not stop serving the current one, nor refreshing the other)."""
+    """Refresh the ranker, the graph model, then the towers model; each failure is logged on
+    its own (a broken artifact must not stop serving the current one, nor refreshing the
+    others)."""
     refreshes: tuple[tuple[str, Callable[[Engine], Awaitable[object]]], ...] = (
+        ("ranker", refresh_ranker),
         ("graph", refresh_graph),
         ("towers", refresh_towers),
     )

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
         description="SQLite file of merchandising rules, API keys and their audit log "
         "(default: control.sqlite3 beside the data directory)",
     )
+    control_url: str | None = Field(
+        None,
+        pattern=r"^postgres(ql)?://",
+        description="a PostgreSQL database for rules, API keys and their audit log, shared by "
+        "every API replica (postgresql://user@host:port/db; needs key_secret); unset: the "
+        "SQLite file control_path",
+    )
     rules_poll_s: float = Field(
         1.0, gt=0, description="how often a server looks for changed rules (seconds)"
     )
@@ -228,3 +235,8 @@ class Settings(BaseSettings):
     @property
     def control_file(self) -> Path:
         return self.control_path or self.data_dir.parent / "control.sqlite3"
+
+    @property
+    def control_target(self) -> Path | str:
+        """The control store's database: the shared PostgreSQL URL, else the SQLite file."""
+        return self.control_url or self.control_file

@@ -90,7 +90,9 @@ class Engine:
         self.cold_start = cold_start_of(spec)  # new items' priors and evidence, online store
         if self.cold_start.store is not store:
             raise ValueError("the pipeline's new_arrivals source reads another online store")
-        self.rules = LiveRules(ControlStore(settings.control_file, key_secret=settings.key_secret))
+        self.rules = LiveRules(
+            ControlStore(settings.control_target, key_secret=settings.key_secret)
+        )
         self.drift = DriftWatch(settings, spec, self.feature_log, reference, self.towers)
         self.events = EventRecorder(catalog, store, self.cold_start, self.models, self.metrics)
         self.writes = ItemWrites(

@@ -23,6 +23,7 @@ from engine.app.api.auth import authorize
 from engine.app.api.errors import ApiError, parse
 from engine.app.api.params import Param
 from engine.core.settings import BODY_LIMITS, BodyClass
+from engine.serving.rules.database import DatabaseUnavailable
 from engine.serving.rules.store import Role
 
 log = logging.getLogger("shopnow.api")
@@ -108,6 +109,8 @@ def endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
             reply = await op.handler(request)
         except ApiError as exc:
             return _retry_after(exc.response())
+        except DatabaseUnavailable as exc:  # the shared control database (keys, rules)
+            return _retry_after(ApiError(503, f"{exc}; retry later").response())
         if isinstance(reply, Response):  # a page, a document, metrics: declared as not a model
             if op.replies.get(reply.status_code, BaseModel) is not None:
                 raise TypeError(f"{op.method} {op.path} must answer {reply.status_code} as a Reply")

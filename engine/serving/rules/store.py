@@ -7,10 +7,12 @@ a copy of the database does not allow offline guessing of secrets. Key ids are r
 nothing about the secret. The bootstrap admin key is not stored at all: it is the configured
 ``SHOPNOW_ADMIN_KEY`` (see :mod:`engine.app.api.auth`).
 
-SQLite in WAL mode: one writer at a time, readers never blocked, durable at each commit, shared
-by every API worker of a machine. A change and its audit entry are one transaction: nothing is
-half-saved. Workers notice changes by polling :meth:`ControlStore.revision` (the last audit
-sequence number), a primary-key lookup.
+The tables live in SQLite (one file, shared by every API worker of a machine: the default) or
+in PostgreSQL (one database, shared by every API replica of a fleet: ``SHOPNOW_CONTROL_URL``);
+:mod:`.database` runs the same SQL on either. One writer at a time, readers never blocked,
+durable at each commit. A change and its audit entry are one transaction: nothing is
+half-saved. Workers and replicas notice changes by polling :meth:`ControlStore.revision` (the
+last audit sequence number).
 """
 
 from __future__ import annotations
@@ -21,11 +23,7 @@ import json
 import logging
 import os
 import secrets
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,24 +32,11 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from engine.core.rules.model import STORED, Rule, RuleBody
+from engine.serving.rules.database import Cursor, open_database
 
 log = logging.getLogger("shopnow.rules")
 Role = Literal["client", "merchandiser", "admin"]
 ROLES: tuple[Role, ...] = ("client", "merchandiser", "admin")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS rules (
-    id TEXT PRIMARY KEY, body TEXT NOT NULL, revision INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, actor TEXT NOT NULL,
-    action TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT
-);
-CREATE TABLE IF NOT EXISTS keys (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, digest TEXT UNIQUE NOT NULL,
-    created_at REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0
-);
-"""
 
 
 class Conflict(ValueError):
@@ -110,35 +95,31 @@ def server_secret(path: Path, configured: str | None) -> bytes:
     return file.read_bytes()
 
 
+def _given(secret: str | None) -> bytes:
+    assert secret is not None
+    return secret.encode()
+
+
 class ControlStore:
-    def __init__(self, path: Path, *, key_secret: str | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._secret = server_secret(path, key_secret)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()  # one connection, used from worker threads
+    def __init__(self, target: Path | str, *, key_secret: str | None = None) -> None:
+        """``target``: a SQLite file, or a PostgreSQL URL (which needs ``key_secret``: the
+        replicas sharing the database must share it, and it must not live in the database)."""
+        shared = isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+        if shared and not key_secret:
+            raise ValueError(
+                "a shared control database needs SHOPNOW_KEY_SECRET (32 characters or more), "
+                "the same on every replica"
+            )
+        self.path = None if shared else Path(target)
+        self._secret = server_secret(self.path, key_secret) if self.path else _given(key_secret)
+        self._db = open_database(target)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._db.close()
 
     def _audit(
         self,
-        db: sqlite3.Connection,
+        db: Cursor,
         actor: str,
         action: str,
         kind: str,
@@ -146,9 +127,9 @@ class ControlStore:
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
     ) -> int:
-        cur = db.execute(
+        row = db.one(
             "INSERT INTO audit (at, actor, action, kind, target, before, after) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
             (
                 time.time(),
                 actor,
@@ -159,22 +140,23 @@ class ControlStore:
                 None if after is None else json.dumps(after),
             ),
         )
-        return int(cur.lastrowid or 0)
+        assert row is not None
+        return int(row[0])
 
     # -- reads ----------------------------------------------------------------------------
     def revision(self) -> int:
-        with self._lock:
-            row = self._db.execute("SELECT max(seq) FROM audit").fetchone()
-        return int(row[0] or 0)
+        with self._db.read() as db:
+            row = db.one("SELECT max(seq) FROM audit")
+        return int(row[0] or 0) if row else 0
 
     def rules(self) -> list[Rule]:
-        with self._lock:
-            rows = self._db.execute("SELECT body FROM rules ORDER BY id").fetchall()
+        with self._db.read() as db:
+            rows = db.rows("SELECT body FROM rules ORDER BY id")
         return [Rule.model_validate_json(r[0], context=STORED) for r in rows]
 
     def rule(self, rule_id: str) -> Rule | None:
-        with self._lock:
-            row = self._db.execute("SELECT body FROM rules WHERE id = ?", (rule_id,)).fetchone()
+        with self._db.read() as db:
+            row = db.one("SELECT body FROM rules WHERE id = ?", (rule_id,))
         return None if row is None else Rule.model_validate_json(row[0], context=STORED)
 
     def history(self, target: str | None = None, limit: int = 100) -> list[Change]:
@@ -182,8 +164,8 @@ class ControlStore:
         args: tuple[Any, ...] = ()
         if target is not None:
             sql, args = sql + " WHERE target = ?", (target,)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit)).fetchall()
+        with self._db.read() as db:
+            rows = db.rows(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
         return [
             Change(
                 int(r[0]),
@@ -205,7 +187,7 @@ class ControlStore:
         """Create or replace; ``expect_revision``: refuse unless the stored rule is still at
         that revision (0: refuse unless it does not exist), so two editors cannot silently
         overwrite each other."""
-        with self._tx() as db:
+        with self._db.write() as db:
             before = self._stored(db, rule_id)
             have = 0 if before is None else before.revision
             if expect_revision is not None and expect_revision != have:
@@ -215,13 +197,11 @@ class ControlStore:
                 )
             return self._write(db, rule_id, body, actor, "create" if before is None else "update")
 
-    def _stored(self, db: sqlite3.Connection, rule_id: str) -> Rule | None:
-        row = db.execute("SELECT body FROM rules WHERE id = ?", (rule_id,)).fetchone()
+    def _stored(self, db: Cursor, rule_id: str) -> Rule | None:
+        row = db.one("SELECT body FROM rules WHERE id = ?", (rule_id,))
         return None if row is None else Rule.model_validate_json(row[0], context=STORED)
 
-    def _write(
-        self, db: sqlite3.Connection, rule_id: str, body: RuleBody, actor: str, action: str
-    ) -> Rule:
+    def _write(self, db: Cursor, rule_id: str, body: RuleBody, actor: str, action: str) -> Rule:
         before = self._stored(db, rule_id)
         draft = Rule(**body.model_dump(), id=rule_id)
         seq = self._audit(
@@ -236,8 +216,8 @@ class ControlStore:
         rule = draft.model_copy(
             update={"revision": seq, "updated_at": datetime.now(UTC), "updated_by": actor}
         )
-        db.execute("UPDATE audit SET after = ? WHERE seq = ?", (rule.model_dump_json(), seq))
-        db.execute(
+        db.rows("UPDATE audit SET after = ? WHERE seq = ?", (rule.model_dump_json(), seq))
+        db.rows(
             "INSERT INTO rules (id, body, revision) VALUES (?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET body = excluded.body, revision = excluded.revision",
             (rule_id, rule.model_dump_json(), seq),
@@ -245,24 +225,22 @@ class ControlStore:
         return rule
 
     def delete_rule(self, rule_id: str, actor: str) -> Rule:
-        with self._tx() as db:
+        with self._db.write() as db:
             return self._delete(db, rule_id, actor, "delete")
 
-    def _delete(self, db: sqlite3.Connection, rule_id: str, actor: str, action: str) -> Rule:
+    def _delete(self, db: Cursor, rule_id: str, actor: str, action: str) -> Rule:
         before = self._stored(db, rule_id)
         if before is None:
             raise Conflict(f"no rule {rule_id}")
         self._audit(db, actor, action, "rule", rule_id, before.model_dump(mode="json"), None)
-        db.execute("DELETE FROM rules WHERE id = ?", (rule_id,))
+        db.rows("DELETE FROM rules WHERE id = ?", (rule_id,))
         return before
 
     def rollback(self, seq: int, actor: str) -> Rule | None:
         """Undo change ``seq``: its rule goes back to the state before it (re-created, restored,
         or deleted), recorded as a change of its own. Returns the rule as it now is."""
-        with self._tx() as db:
-            row = db.execute(
-                "SELECT kind, target, before FROM audit WHERE seq = ?", (seq,)
-            ).fetchone()
+        with self._db.write() as db:
+            row = db.one("SELECT kind, target, before FROM audit WHERE seq = ?", (seq,))
             if row is None:
                 raise Conflict(f"no change #{seq}")
             kind, target, before = row
@@ -296,7 +274,7 @@ class ControlStore:
     ) -> int:
         """An audit entry for a change kept elsewhere (catalog writes: the ingest log holds
         them; they are undone by writing a newer version, not rolled back here)."""
-        with self._tx() as db:
+        with self._db.write() as db:
             return self._audit(db, actor, action, kind, target, before, after)
 
     # -- API keys -------------------------------------------------------------------------
@@ -306,8 +284,8 @@ class ControlStore:
             raise Conflict(f"role {role!r} is not one of {', '.join(ROLES)}")
         key = Key(f"key-{secrets.token_hex(4)}", name, role)
         secret = f"snk_{secrets.token_urlsafe(24)}"
-        with self._tx() as db:
-            db.execute(
+        with self._db.write() as db:
+            db.rows(
                 "INSERT INTO keys (id, name, role, digest, created_at) VALUES (?, ?, ?, ?, ?)",
                 (key.id, name, role, self.digest(secret), time.time()),
             )
@@ -324,34 +302,34 @@ class ControlStore:
         """The active key with this secret. A key stored by an older version under a bare
         SHA-256 digest is found once that way and moved to the keyed digest."""
         keyed = self.digest(secret)
-        with self._lock:
-            row = self._db.execute(
+        with self._db.read() as db:
+            row = db.one(
                 "SELECT id, name, role FROM keys WHERE digest = ? AND revoked = 0", (keyed,)
-            ).fetchone()
+            )
         if row is not None:
             return Key(row[0], row[1], row[2])
         legacy = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
-        with self._tx() as db:
-            row = db.execute(
+        with self._db.write() as db:
+            row = db.one(
                 "SELECT id, name, role FROM keys WHERE digest = ? AND revoked = 0", (legacy,)
-            ).fetchone()
+            )
             if row is not None:
-                db.execute("UPDATE keys SET digest = ? WHERE id = ?", (keyed, row[0]))
+                db.rows("UPDATE keys SET digest = ? WHERE id = ?", (keyed, row[0]))
         return None if row is None else Key(row[0], row[1], row[2])
 
     def retire_stored_bootstrap(self) -> list[str]:
         """Older versions stored the configured admin key (``SHOPNOW_ADMIN_KEY``) as a key row
         created by ``system``, so changing the setting left the old value working. Those rows
         are revoked, audited; the configured key is checked against the settings only."""
-        with self._tx() as db:
-            rows = db.execute(
+        with self._db.write() as db:
+            rows = db.rows(
                 "SELECT DISTINCT k.id, k.name, k.role FROM keys k JOIN audit a ON a.target = k.id "
                 "AND a.kind = 'key' AND a.action = 'key create' AND a.actor = 'system' "
                 "WHERE k.revoked = 0 AND k.name = ?",
                 (LEGACY_BOOTSTRAP,),
-            ).fetchall()
+            )
             for key_id, name, role in rows:
-                db.execute("UPDATE keys SET revoked = 1 WHERE id = ?", (key_id,))
+                db.rows("UPDATE keys SET revoked = 1 WHERE id = ?", (key_id,))
                 info = {"id": key_id, "name": name, "role": role}
                 after = {**info, "revoked": True}
                 self._audit(db, "system", "key retire", "key", key_id, info, after)
@@ -362,21 +340,20 @@ class ControlStore:
         return [r[0] for r in rows]
 
     def keys(self) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._db.read() as db:
+            rows = db.rows(
                 "SELECT id, name, role, created_at, revoked FROM keys ORDER BY created_at"
-            ).fetchall()
+            )
         return [
             {"id": r[0], "name": r[1], "role": r[2], "created_at": r[3], "revoked": bool(r[4])}
             for r in rows
         ]
 
     def revoke_key(self, key_id: str, actor: str) -> None:
-        with self._tx() as db:
-            row = db.execute("SELECT name, role, revoked FROM keys WHERE id = ?", (key_id,))
-            got = row.fetchone()
+        with self._db.write() as db:
+            got = db.one("SELECT name, role, revoked FROM keys WHERE id = ?", (key_id,))
             if got is None or got[2]:
                 raise Conflict(f"no active key {key_id}")
-            db.execute("UPDATE keys SET revoked = 1 WHERE id = ?", (key_id,))
+            db.rows("UPDATE keys SET revoked = 1 WHERE id = ?", (key_id,))
             info = {"id": key_id, "name": got[0], "role": got[1]}
             self._audit(db, actor, "key revoke", "key", key_id, info, {**info, "revoked": True})

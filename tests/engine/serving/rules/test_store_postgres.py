@@ -1,0 +1,77 @@
+"""The control store on PostgreSQL (a real server the test command starts): the conformance
+suite on a fresh database per test, and a clear refusal without a shared key secret."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from engine.serving.rules.database import DatabaseUnavailable
+from engine.serving.rules.store import ControlStore
+from tests.engine.serving.rules.conformance import ControlStoreConformance, Open, body
+from tests.servers import POSTGRES_URL, needs_postgres
+
+pytestmark = needs_postgres
+SECRET = "a-shared-secret-of-32-characters!"
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    """The URL of a new database on the test server, dropped afterwards."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+class TestPostgresControlStore(ControlStoreConformance):
+    @pytest.fixture
+    def open_store(self, database: str) -> Open:
+        return lambda: ControlStore(database, key_secret=SECRET)
+
+
+def test_a_shared_database_needs_the_shared_key_secret(database: str) -> None:
+    with pytest.raises(ValueError, match="SHOPNOW_KEY_SECRET"):
+        ControlStore(database)
+    store = ControlStore(database, key_secret=SECRET)
+    _, secret = store.create_key("app", "client", "admin")
+    # another replica with another secret finds nothing: the secret is not in the database
+    other = ControlStore(database, key_secret="b" * 32)
+    assert other.key(secret) is None
+    other.close()
+    store.close()
+
+
+def test_a_restarted_server_is_reconnected(database: str) -> None:
+    """A connection the server closed (a restart, a failover) is opened again on next use,
+    without failing the call."""
+    import psycopg
+
+    store = ControlStore(database, key_secret=SECRET)
+    store.put_rule("r1", body("a"), "alice")
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database.rsplit("/", 1)[1],),
+        )
+    assert [r.id for r in store.rules()] == ["r1"]  # reconnected, not failed
+    store.put_rule("r2", body("b"), "bob")  # a change too
+    assert store.revision() == store.history(limit=1)[0].seq
+    store.close()
+
+
+def test_an_unreachable_database_is_a_clear_error() -> None:
+    from devtools.opensearch_node.process import free_port
+
+    url = f"postgresql://nobody@127.0.0.1:{free_port()}/none"
+    with pytest.raises(DatabaseUnavailable, match=r"control database at 127\.0\.0\.1"):
+        ControlStore(url, key_secret=SECRET)
