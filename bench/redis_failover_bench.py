@@ -96,7 +96,7 @@ async def run(settings: Settings, home: Path, args: argparse.Namespace) -> dict[
     engine = await open_engine(settings)
     load = Load()
     items = list(engine.catalog.ids[: min(200, len(engine.catalog))])
-    baseline, _ = await engine.store.counts(items)  # clicks counted before this run
+    _, baseline = await engine.store.counts(items)  # clicks counted before this run
     app = create_app(engine)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -120,10 +120,7 @@ async def run(settings: Settings, home: Path, args: argparse.Namespace) -> dict[
             spooled_left = engine.events.spooled
     _, found = await _counts(settings, items)
     await asyncio.to_thread(start, home, was)  # the old primary rejoins as a replica
-    stored = {
-        i: found[j] - baseline_clicks
-        for j, (i, baseline_clicks) in enumerate(zip(items, baseline, strict=True))
-    }
+    stored = {i: f - b for i, f, b in zip(items, found, baseline, strict=True)}
     acknowledged = sum(load.clicks.values())
     kill = load.marks["killed"]
     window = sum(

@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,10 +96,10 @@ def _binary() -> str:
     return found
 
 
-def _wait(ok: object, what: str, timeout: float) -> float:
+def _wait(ok: Callable[[], bool], what: str, timeout: float) -> float:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        if ok():  # type: ignore[operator]
+        if ok():
             return time.monotonic() - t0
         time.sleep(0.05)
     raise GroupError(f"timed out after {timeout:.0f} s waiting for {what}")
