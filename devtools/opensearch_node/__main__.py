@@ -32,7 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("action", choices=("up", "down", "status", "kill-node", "start-node"))
     parser.add_argument("--home", type=Path, default=default_home(), help="node state dir")
     parser.add_argument("--port", type=int, default=9200, help="HTTP port; 0 picks a free one")
-    parser.add_argument("--nodes", type=int, default=1, help="up: members of the cluster")
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        help="up: members of the cluster (default 1; on a running home: whatever runs there)",
+    )
     parser.add_argument(
         "--snapshots",
         type=Path,

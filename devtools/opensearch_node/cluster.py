@@ -75,28 +75,32 @@ def up(
     home: Path,
     port: int,
     *,
-    nodes: int = 1,
+    nodes: int | None = None,
     cache: Path | None = None,
     java_home: Path | None = None,
     heap: str = DEFAULT_HEAP,
     timeout: float = 180.0,
     snapshots: Path | None = None,
 ) -> NodeInfo:
-    """Start one node (``nodes`` 1) or a cluster of ``nodes`` on ``home``; the first member
-    listens on ``port`` (0: any free port). Returns the running cluster when there is one.
+    """Start one node (``nodes`` 1, the default) or a cluster of ``nodes`` on ``home``; the
+    first member listens on ``port`` (0: any free port). Returns what runs there already when
+    it is the size asked for (any size when ``nodes`` is None).
     ``snapshots``: the snapshot repository directory every node may use (``path.repo``;
     default ``home/snapshots``), e.g. one shared with another cluster to restore there."""
-    if nodes < 1:
+    if nodes is not None and nodes < 1:
         raise NodeError(f"--nodes must be at least 1, not {nodes}")
     home = home.resolve()
     running = status(home)
     if running is not None:
         have = max(len(running.urls), 1)
-        if have != nodes:
+        if nodes is not None and have != nodes:
             raise NodeError(f"{home} already runs {have} node(s); `down` it first")
         if port not in (0, running.port):
             raise NodeError(f"a node from {home} already runs on port {running.port}")
         return running
+    if nodes is None:  # a stopped cluster starts again at its size
+        stopped = ClusterSpec.read(home)
+        nodes = len(stopped.ports) if stopped else 1
     if nodes == 1 and not is_cluster(home):
         return node.up(
             home,
