@@ -73,37 +73,41 @@ class EventRecorder:
 
     async def _send(self, n: int, writes: list[Write]) -> None:
         """Run ``writes`` in order; if the store fails, spool the ones left (or refuse when the
-        spool is full). Behind the spool, so writes keep their order."""
+        spool is full). While the spool is empty, batches go straight to the store, side by
+        side; once it holds something, they go behind it, one at a time."""
+        failure: str | None = None
+        if not self._spool:
+            try:
+                await _run(writes)
+                return
+            except StoreUnavailable as exc:
+                failure = str(exc)
         async with self._sending:
-            await self._flush()
-            failure = "the store is still unavailable"
-            while writes and not self._spool:
-                try:
-                    await writes[0]()
-                except StoreUnavailable as exc:
-                    failure = str(exc)
-                    break
-                writes.pop(0)
-            if writes and self._spooled + n > SPOOL_EVENTS:
+            if failure is None:  # the spool held something: after it, if it can be sent
+                failure = "the store is still unavailable"
+                if await self._flush():
+                    try:
+                        await _run(writes)
+                        return
+                    except StoreUnavailable as exc:
+                        failure = str(exc)
+            if self._spooled + n > SPOOL_EVENTS:
                 raise StoreUnavailable(
                     f"events not stored: {failure}, and {self._spooled} events already wait "
                     "for the store"
                 )
-            if writes:
-                self._spool.append((n, writes))
-                self._spooled += n
-                self.metrics.events_spooled.set(self._spooled)
+            self._spool.append((n, writes))
+            self._spooled += n
+            self.metrics.events_spooled.set(self._spooled)
 
     async def _flush(self) -> bool:
         """Send what the spool holds, oldest first; False when the store still fails."""
         while self._spool:
             n, writes = self._spool[0]
-            while writes:
-                try:
-                    await writes[0]()
-                except StoreUnavailable:
-                    return False
-                writes.pop(0)
+            try:
+                await _run(writes)
+            except StoreUnavailable:
+                return False
             self._spool.popleft()
             self._spooled -= n
             self.metrics.events_spooled.set(self._spooled)
@@ -202,6 +206,14 @@ class EventRecorder:
             if row is not None:
                 out.append(Bump(f"cat:{self.catalog.category_name(row)}", i.item_id, w, i.ts))
         return out
+
+
+async def _run(writes: list[Write]) -> None:
+    """Run ``writes`` in order, removing each once done: on a failure, ``writes`` holds the
+    ones left (the failed one first)."""
+    while writes:
+        await writes[0]()
+        writes.pop(0)
 
 
 def _item_counts(events: Sequence[Event]) -> list[ItemCount]:
