@@ -21,6 +21,7 @@ import time
 from starlette.requests import Request
 
 from engine.app.api.errors import ApiError
+from engine.serving.rules.database import DatabaseUnavailable
 from engine.serving.rules.store import ControlStore, Key, Role
 
 RANK: dict[Role, int] = {"client": 0, "merchandiser": 1, "admin": 2}
@@ -47,7 +48,12 @@ class Keys:
         now = time.monotonic()
         if hit is not None and hit[1] > now:
             return hit[0]
-        key = self.store.key(secret)
+        try:
+            key = self.store.key(secret)
+        except DatabaseUnavailable:
+            if hit is None:
+                raise
+            return hit[0]  # the control database is away: the last answer for this key stands
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[d] = (key, now + CACHE_S)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 Row = tuple[Any, ...]
+RETRY_S = 1.0  # after a failed connection attempt, fail fast this long
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS rules (
@@ -124,11 +126,12 @@ class PostgresDatabase:
     """One PostgreSQL connection (psycopg 3, autocommit for reads), used from worker threads
     under a lock; reconnected once when the server closed it (a restart or a failover)."""
 
-    def __init__(self, url: str, *, timeout_s: float = 5.0) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 2.0) -> None:
         import psycopg
 
         self.where = url.split("@")[-1]  # no credentials in messages
         self._url, self._timeout = url, timeout_s
+        self._retry_at, self._last_error = 0.0, ""
         self._psycopg = psycopg
         self._lock = threading.Lock()
         self._conn = self._connect()
@@ -140,11 +143,21 @@ class PostgresDatabase:
                     self._conn.execute(table)
 
     def _connect(self) -> Any:
+        """A new connection; after a failed attempt, for ``RETRY_S``, fail at once instead of
+        waiting out another connect timeout (callers may hold a request meanwhile)."""
+        now = time.monotonic()
+        if now < self._retry_at:
+            raise DatabaseUnavailable(f"control database at {self.where}: {self._last_error}")
         try:
             return self._psycopg.connect(
-                self._url, autocommit=True, connect_timeout=max(1, int(self._timeout))
+                self._url,
+                autocommit=True,
+                connect_timeout=max(2, int(self._timeout)),
+                # a statement the server does not finish in time fails instead of hanging
+                options=f"-c statement_timeout={int(self._timeout * 1000)}",
             )
         except self._psycopg.OperationalError as exc:
+            self._retry_at, self._last_error = time.monotonic() + RETRY_S, str(exc).strip()
             raise DatabaseUnavailable(f"control database at {self.where}: {exc}") from exc
 
     def _fresh(self) -> Any:
