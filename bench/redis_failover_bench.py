@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 
 from bench.figures import latency_ms
-from bench.world import bench_world
+from bench.world import add_world_args, bench_world
 from engine.app.api.app import create_app
 from engine.core.settings import Settings
 from engine.offline.train import build_index
@@ -177,10 +177,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=80.0, help="requests/s over all clients")
     p.add_argument("--before", type=float, default=5.0)
     p.add_argument("--after", type=float, default=5.0)
-    p.add_argument("--workdir", type=Path, help="the world's directory (default: a temporary one)")
-    p.add_argument("--reuse", action="store_true", help="reuse the world in --workdir")
-    p.add_argument("--quick", action="store_true", help="the 5K-item world")
-    p.add_argument("--smoke", action="store_true", help="the smallest world, for tests")
+    add_world_args(p, "the world's directory (default: a temporary one)")
     return p
 
 

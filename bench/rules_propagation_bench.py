@@ -32,7 +32,7 @@ import httpx
 
 from bench.figures import latency_ms
 from bench.node import node_home
-from bench.world import bench_world
+from bench.world import add_world_args, bench_world
 from engine.core.settings import Settings
 from engine.serving.assembly import load_catalog
 
@@ -174,10 +174,7 @@ def _parser() -> argparse.ArgumentParser:
         "--poll-s", type=float, default=Settings().rules_poll_s, help="the replicas' rules poll"
     )
     p.add_argument("--control-url", help="a PostgreSQL database (default: start a server)")
-    p.add_argument("--workdir", type=Path, help="where the world and replicas live (temporary)")
-    p.add_argument("--reuse", action="store_true", help="reuse the world in --workdir")
-    p.add_argument("--quick", action="store_true", help="the 5K-item world")
-    p.add_argument("--smoke", action="store_true", help="the smallest world, for tests")
+    add_world_args(p, "where the world and replicas live (temporary)")
     return p
 
 

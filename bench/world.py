@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +30,12 @@ def bench_world(
         generate(settings.data_dir, n_items=items, n_events=events, seed=0, progress=True)
     header = {"items": items, "events": events, "quick": quick}
     return settings, header | ({"smoke": True} if smoke else {})
+
+
+def add_world_args(p: argparse.ArgumentParser, workdir: str) -> None:
+    """``--workdir`` (``workdir``: what lives there), ``--reuse``, ``--quick``, ``--smoke``: the
+    options of a benchmark on :func:`bench_world`."""
+    p.add_argument("--workdir", type=Path, help=workdir)
+    p.add_argument("--reuse", action="store_true", help="reuse the world in --workdir")
+    p.add_argument("--quick", action="store_true", help="the 5K-item world")
+    p.add_argument("--smoke", action="store_true", help="the smallest world, for tests")

@@ -4,27 +4,19 @@ either is live on both (figures: ``python -m bench.rules_propagation_bench``).""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from bench.rules_propagation_bench import main
-from tests.servers import POSTGRES_URL, needs_postgres
+from tests.servers import fresh_postgres_database, needs_postgres
 
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    import psycopg
-
-    name = f"prop_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    """A new database on the test server, dropped afterwards."""
+    with fresh_postgres_database("prop") as url:
+        yield url
 
 
 @needs_postgres

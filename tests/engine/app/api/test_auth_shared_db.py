@@ -3,7 +3,6 @@ keeps working (its last answer stands), an unknown one is a 503 to retry, never 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +11,7 @@ from engine.app.api import auth
 from engine.app.api.auth import Keys
 from engine.serving.rules.database import DatabaseUnavailable
 from engine.serving.rules.store import ControlStore
-from tests.servers import POSTGRES_URL, needs_postgres
+from tests.servers import POSTGRES_URL, fresh_postgres_database, needs_postgres
 
 pytestmark = needs_postgres
 SECRET = "a-shared-secret-of-32-characters!"
@@ -20,17 +19,9 @@ SECRET = "a-shared-secret-of-32-characters!"
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    import psycopg
-
-    name = f"auth_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    """A new database on the test server, dropped afterwards."""
+    with fresh_postgres_database("auth") as url:
+        yield url
 
 
 def test_a_key_seen_before_outlives_the_database(

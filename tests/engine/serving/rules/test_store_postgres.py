@@ -3,7 +3,6 @@ suite on a fresh database per test, and a clear refusal without a shared key sec
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from engine.serving.rules.database import DatabaseUnavailable
 from engine.serving.rules.store import ControlStore
 from tests.engine.serving.rules.conformance import ControlStoreConformance, Open, body
-from tests.servers import POSTGRES_URL, needs_postgres
+from tests.servers import POSTGRES_URL, fresh_postgres_database, needs_postgres
 
 pytestmark = needs_postgres
 SECRET = "a-shared-secret-of-32-characters!"
@@ -19,17 +18,9 @@ SECRET = "a-shared-secret-of-32-characters!"
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    """The URL of a new database on the test server, dropped afterwards."""
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    """A new database on the test server, dropped afterwards."""
+    with fresh_postgres_database("t") as url:
+        yield url
 
 
 class TestPostgresControlStore(ControlStoreConformance):
