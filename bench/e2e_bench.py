@@ -41,7 +41,8 @@ def _pct(xs: list[float]) -> dict[str, float]:
     }
 
 
-def _requests(settings: Settings, n: int, seed: int = 0) -> list[SearchRequest | FeedRequest]:
+def mixed_requests(settings: Settings, n: int, seed: int = 0) -> list[SearchRequest | FeedRequest]:
+    """Half searches (queries of the world), half feeds; a user of the world or anonymous."""
     ds = load_dataset(settings.data_dir)
     rng = np.random.default_rng(seed)
     users = ds.users["user_ids"]
@@ -183,7 +184,7 @@ def run(
     if not (reuse and built):
         asyncio.run(train(settings, max_requests=train_requests))
     t_train = time.perf_counter() - t
-    reqs = _requests(settings, n_requests)
+    reqs = mixed_requests(settings, n_requests)
     return {
         "items": n_items,
         "events": n_events,

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ import httpx
 
 from bench.figures import latency_ms
 from bench.node import node_home
+from bench.serving import served
 from bench.world import add_world_args, bench_world
 from engine.core.settings import Settings
 from engine.serving.assembly import load_catalog
@@ -55,37 +54,6 @@ def _copy(settings: Settings, root: Path) -> Settings:
     if settings.model_dir.exists():
         shutil.copytree(settings.model_dir, out.model_dir)
     return out
-
-
-@contextmanager
-def replica(settings: Settings, port: int, env: dict[str, str], log: Path) -> Iterator[str]:
-    """A ``shopnow serve`` process on ``port``; its base URL once ready."""
-    cmd = [sys.executable, "-m", "engine.app.cli", "serve", "--port", str(port)]
-    cmd += ["--data", str(settings.data_dir), "--index", str(settings.index_dir)]
-    cmd += ["--models", str(settings.model_dir), "--feature-log", str(settings.feature_log_dir)]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=out, stderr=out)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"replica on {port} exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"replica on {port} not ready in 180 s")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
@@ -151,7 +119,7 @@ def run(args: argparse.Namespace, work: Path, control_url: str) -> dict[str, Any
     with ExitStack() as stack:
         urls = [
             stack.enter_context(
-                replica(_copy(base, work / f"replica-{i}"), p, env, work / f"replica-{i}.log")
+                served(_copy(base, work / f"replica-{i}"), p, env, work / f"replica-{i}.log")
             )
             for i, p in enumerate(ports)
         ]

@@ -8,9 +8,11 @@ are never applied again: not by the worker after a restart, not by the catalog's
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,15 +65,34 @@ class DeadLetters:
         if not letters:
             return
         now = time.time()
-        lines = b"".join(
-            orjson.dumps({"at": now, "source": s, "reason": r, "record": rec}) + b"\n"
-            for s, r, rec in letters
-        )
         with self.path.open("ab") as fh:
-            fh.write(lines)
-            fh.flush()
-            os.fsync(fh.fileno())
+            # the processes sharing one ingest log each meet its bad records: the first to
+            # write a log record's letter writes it, the others find it there
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                if any(s.startswith(LOG_SOURCE) for s, _, _ in letters):
+                    have = set(self._log_letters())
+                    letters = [x for x in letters if (x[0], fingerprint(x[2])) not in have]
+                lines = b"".join(
+                    orjson.dumps({"at": now, "source": s, "reason": r, "record": rec}) + b"\n"
+                    for s, r, rec in letters
+                )
+                fh.write(lines)
+                fh.flush()
+                os.fsync(fh.fileno())
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         self.count += len(letters)
+
+    def _log_letters(self) -> Iterator[tuple[str, bytes]]:
+        """(source, record fingerprint) of the letters taken from the ingest log."""
+        with self.path.open("rb") as fh:
+            for line in fh:
+                if line.strip():
+                    letter = orjson.loads(line)
+                    source = str(letter.get("source", ""))
+                    if source.startswith(LOG_SOURCE):
+                        yield source, fingerprint(letter.get("record"))
 
     def read(self) -> list[dict[str, Any]]:
         if not self.path.is_file():

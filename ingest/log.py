@@ -10,10 +10,17 @@ never acknowledged) is cut off when the log is opened.
 Records are JSON lines ``{"offset": n, "at": unix_seconds, "op": "upsert", "item": {...}}`` or
 ``{"offset": n, "at": ..., "op": "delete", "id": ..., "version": ...}``. ``item`` is kept as
 received: validation happens downstream, and what fails it goes to the dead-letter file.
+
+Several processes may share one log (``shopnow serve --workers N``): an append takes an
+exclusive ``flock`` on the file and first counts what the others appended, so offsets stay
+dense and unique; each process follows the others with :meth:`IngestLog.refresh` and keeps its
+own checkpoint (its own index copy), while the log itself is one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import threading
 import time
@@ -55,23 +62,37 @@ def delete_body(item_id: str, version: int) -> dict[str, Any]:
 
 
 class IngestLog:
-    """Append-only, fsynced; ``capacity`` bounds the changes not yet checkpointed."""
+    """Append-only, fsynced; ``capacity`` bounds the changes not yet checkpointed.
+    ``checkpoint``: this process's checkpoint file (default: beside the log)."""
 
-    def __init__(self, directory: Path, capacity: int = 200_000) -> None:
+    def __init__(
+        self, directory: Path, capacity: int = 200_000, checkpoint: Path | None = None
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / LOG_FILE
-        self._ckpt = directory / CHECKPOINT_FILE
+        self._ckpt = checkpoint if checkpoint is not None else directory / CHECKPOINT_FILE
+        self._ckpt.parent.mkdir(parents=True, exist_ok=True)
         self.capacity = capacity
         self._lock = threading.Lock()
-        self.next_offset = self._recover()
+        self._end = 0  # byte offset of the end of record ``next_offset - 1``
+        with self._flocked(fcntl.LOCK_EX):
+            self.next_offset = self._recover()
         self.checkpoint = self._read_checkpoint()
+
+    @contextlib.contextmanager
+    def _flocked(self, how: int) -> Iterator[None]:
+        """The log file locked against the other processes sharing it."""
+        self.path.touch()
+        with self.path.open("rb") as fh:
+            fcntl.flock(fh.fileno(), how)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     # -- opening ----------------------------------------------------------------------------
     def _recover(self) -> int:
         """Count the records, cutting off a torn last line; returns the next offset."""
-        if not self.path.is_file():
-            self.path.touch()
-            return 0
         n, good = 0, 0
         with self.path.open("rb") as fh:
             for line in fh:
@@ -89,7 +110,33 @@ class IngestLog:
             with self.path.open("r+b") as fh:
                 fh.truncate(good)
                 os.fsync(fh.fileno())
+        self._end = good
         return n
+
+    def _count_new(self) -> None:
+        """Move past the records other processes appended since this one last looked (the
+        caller holds the file lock, so no line is half written)."""
+        if self.path.stat().st_size == self._end:
+            return
+        with self.path.open("rb") as fh:
+            fh.seek(self._end)
+            for line in fh:
+                if not line.endswith(b"\n"):
+                    break
+                self.next_offset += 1
+                self._end += len(line)
+
+    def behind(self) -> bool:
+        """Whether the file holds more than this process has counted (one ``stat``)."""
+        return self.path.stat().st_size != self._end
+
+    def refresh(self) -> int:
+        """Follow what other processes appended; returns the next offset."""
+        with self._lock:
+            if self.behind():
+                with self._flocked(fcntl.LOCK_SH):
+                    self._count_new()
+            return self.next_offset
 
     def _read_checkpoint(self) -> int:
         if not self._ckpt.is_file():
@@ -110,7 +157,8 @@ class IngestLog:
     def append(self, bodies: Sequence[dict[str, Any]], now: float | None = None) -> range:
         """Write and fsync ``bodies``; returns their offsets. Raises :class:`LogFull`."""
         at = time.time() if now is None else now
-        with self._lock:
+        with self._lock, self._flocked(fcntl.LOCK_EX):
+            self._count_new()
             if self.pending + len(bodies) > self.capacity:
                 raise LogFull(self.pending, self.capacity, retry_after_s=5)
             first = self.next_offset
@@ -123,6 +171,7 @@ class IngestLog:
                 fh.flush()
                 os.fsync(fh.fileno())
             self.next_offset = first + len(bodies)
+            self._end += len(lines)
         return range(first, first + len(bodies))
 
     def commit(self, offset: int) -> None:
@@ -131,7 +180,7 @@ class IngestLog:
             raise ValueError(f"checkpoint {offset} outside {self.checkpoint}..{self.next_offset}")
         if offset == self.checkpoint:
             return
-        tmp = self._ckpt.with_name(CHECKPOINT_FILE + ".tmp")
+        tmp = self._ckpt.with_name(self._ckpt.name + ".tmp")
         with tmp.open("w") as fh:
             fh.write(str(offset))
             fh.flush()

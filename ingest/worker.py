@@ -185,6 +185,8 @@ class IngestWorker:
         async with self._lock:
             if self._unwritten is None:
                 if not self._read:
+                    if self.log.behind():  # another process sharing the log appended
+                        await asyncio.to_thread(self.log.refresh)
                     self._read = self.reader.read(self.batch_size)
                 if not self._read:
                     await self._maybe_persist(force=False)

@@ -13,7 +13,8 @@ command -v "$PY" >/dev/null || PY=python3
 
 # System packages. Always: redis-server (online store). With --servers (the test command):
 # a JDK and Maven too, which assemble and run the local OpenSearch node, Chromium with its
-# driver, which the console's browser tests drive headless, and PostgreSQL.
+# driver, which the console's browser tests drive headless, PostgreSQL, and Go (to build the load
+# generator).
 missing=()
 need() { command -v "$1" >/dev/null || missing+=("$2"); }
 need redis-server redis-server
@@ -23,6 +24,8 @@ if [ "${1:-}" = "--servers" ]; then
   need setpriv util-linux
   need chromium chromium
   need chromedriver chromium-driver
+  # the load benchmark's generator, vegeta, is built from Go sources (devtools/vegeta.py)
+  command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || missing+=(golang-go)
   # the shared control store's tests run a PostgreSQL server (devtools/postgres_server.py)
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 fi

@@ -80,6 +80,7 @@ COVERAGE: dict[str, list[str]] = {
     "shopnow serve": [
         f"{HERE}::test_serve_answers_the_readme_curl_commands",
         "tests/engine/app/test_serve.py::test_serve_answers_search_and_feed",
+        "tests/engine/app/test_workers.py",  # --workers 2
     ],
     "shopnow monitor": [PIPELINE, "tests/engine/offline/monitoring/test_monitor.py"],
     "shopnow demo": [f"{HERE}::test_demo_without_serving"],
@@ -123,6 +124,10 @@ COVERAGE: dict[str, list[str]] = {
     ],
     "python -m bench.rules_propagation_bench": ["tests/bench/test_rules_propagation_bench.py"],
     "python -m bench.failover_bench": ["tests/bench/test_failover_bench.py"],
+    "python -m bench.load_bench": ["tests/bench/test_load_bench.py"],
+    "python -m bench.footprint_bench": ["tests/bench/test_footprint_bench.py"],
+    "python -m bench.capacity_plan": ["tests/bench/test_capacity_plan.py"],
+    "python -m devtools.vegeta": ["tests/bench/test_load_bench.py"],  # ensure() builds it
     "python -m bench.redis_failover_bench": ["tests/bench/test_redis_failover_bench.py"],
     "shopnow-bench all": [f"{HERE}::test_bench_all_runs_every_benchmark"],
     "make test-unit": [f"{HERE}::test_make_test_unit_runs_the_unit_tests_only"],

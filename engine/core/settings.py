@@ -137,6 +137,18 @@ class Settings(BaseSettings):
     ingest_dir: Path | None = Field(
         None, description="ingest log, checkpoint and dead letters (default: DATA_DIR/ingest)"
     )
+    replica_dir: Path | None = Field(
+        None,
+        description="this server process's own state when several share one data directory "
+        "(`shopnow serve --workers N` sets it): its ingest checkpoint, and on the embedded "
+        "backend its copy of the index; None: one process",
+    )
+    ingest_poll_s: float = Field(
+        0.5,
+        gt=0,
+        description="how often a server process looks for changes another process appended "
+        "to the shared ingest log",
+    )
     ingest_capacity: int = Field(
         200_000,
         ge=1,
@@ -231,6 +243,12 @@ class Settings(BaseSettings):
     @property
     def ingest_path(self) -> Path:
         return self.ingest_dir if self.ingest_dir is not None else self.data_dir / "ingest"
+
+    @property
+    def ingest_checkpoint(self) -> Path:
+        """This process's checkpoint of the ingest log (see ``replica_dir``)."""
+        where = self.replica_dir if self.replica_dir is not None else self.ingest_path
+        return where / "ingest.checkpoint"
 
     @property
     def control_file(self) -> Path:

@@ -52,7 +52,10 @@ SERVE_WINDOW, RANKER_WINDOW = "serve", "ranker"
 def load_catalog(settings: Settings, progress: bool = False) -> Catalog:
     catalog = Catalog()
     load_jsonl(catalog, settings.data_dir / "items.jsonl", progress=progress)
-    replay_catalog(catalog, IngestLog(settings.ingest_path, settings.ingest_capacity))
+    ingest_log = IngestLog(
+        settings.ingest_path, settings.ingest_capacity, settings.ingest_checkpoint
+    )
+    replay_catalog(catalog, ingest_log)
     return catalog
 
 

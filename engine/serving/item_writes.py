@@ -45,7 +45,9 @@ class ItemWrites:
         self.settings = settings
         self.catalog = catalog
         directory = settings.ingest_path
-        self.ingest_log = ingest_log or IngestLog(directory, settings.ingest_capacity)
+        self.ingest_log = ingest_log or IngestLog(
+            directory, settings.ingest_capacity, settings.ingest_checkpoint
+        )
 
         def fresh(source: str, seconds: float) -> None:
             metrics.freshness.labels(source).observe(seconds)

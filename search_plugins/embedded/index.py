@@ -20,6 +20,7 @@ import os
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -50,6 +51,24 @@ from search_plugins.embedded.vectors import HnswParams, VectorStore
 
 _FORMAT = WRITE_ORDER_SCHEME  # 2: the registry holds write orders, not raw versions; 3: orders
 # rank none < provisional < full vectors (protocol.write_order)
+
+
+GENERATION_FILE = "GENERATION"
+
+
+def generation_of(path: str, stamp: bool = False) -> str:
+    """The id :meth:`EmbeddedIndex.create` gave the index in ``path`` (a copy keeps it, a
+    rebuild gets a new one); "" for an index made before ids, which ``stamp`` gives one."""
+    file = os.path.join(path, GENERATION_FILE)
+    if os.path.isfile(file):
+        with open(file) as f:
+            return f.read().strip()
+    if not stamp:
+        return ""
+    value = uuid.uuid4().hex
+    with open(file, "w") as f:
+        f.write(value + "\n")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +136,7 @@ class EmbeddedIndex(AsyncIndexMixin):
             registry=RowRegistry(),
         )
         self.save_sync()
+        generation_of(path, stamp=True)
         return self
 
     @classmethod

@@ -104,3 +104,54 @@ def test_peeking_while_the_worker_reads_never_sees_a_torn_position(tmp_path: Pat
     assert reader.peek() is None
     assert peeked and all(0 <= o < 4000 for o in peeked)
     assert peeked == sorted(peeked)
+
+
+_APPENDER = """
+import sys
+from pathlib import Path
+from ingest.log import IngestLog, upsert_body
+log = IngestLog(Path(sys.argv[1]), capacity=10_000)
+name = sys.argv[2]
+for i in range(int(sys.argv[3])):
+    log.append([upsert_body({"id": f"{name}-{i}"}), upsert_body({"id": f"{name}-{i}b"})])
+"""
+
+
+def test_processes_sharing_a_log_get_dense_offsets_and_follow_each_other(tmp_path: Path) -> None:
+    import subprocess
+
+    mine = IngestLog(tmp_path, capacity=10_000)
+    mine.append([upsert_body({"id": "first"})])
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _APPENDER, str(tmp_path), name, "150"])
+        for name in ("p", "q")
+    ]
+    for i in range(100):  # this process appends meanwhile
+        mine.append([upsert_body({"id": f"m-{i}"})])
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    assert mine.behind() and mine.refresh() == 1 + 100 + 2 * 150 * 2 and not mine.behind()
+    recs = list(mine.records())
+    assert [r.offset for r in recs] == list(range(len(recs)))
+    ids = [r.body["item"]["id"] for r in recs]
+    assert len(set(ids)) == len(ids) == mine.next_offset
+    # a batch is appended as one: its two records are neighbours
+    for name in ("p", "q"):
+        at = {x: n for n, x in enumerate(ids)}
+        assert all(at[f"{name}-{i}b"] == at[f"{name}-{i}"] + 1 for i in range(150))
+    assert IngestLog(tmp_path).next_offset == mine.next_offset
+
+
+def test_each_process_keeps_its_own_checkpoint(tmp_path: Path) -> None:
+    shared = tmp_path / "ingest"
+    a = IngestLog(shared, capacity=3)
+    b = IngestLog(shared, capacity=3, checkpoint=tmp_path / "replica-1" / "ingest.checkpoint")
+    a.append([upsert_body({"id": "x"}), upsert_body({"id": "y"})])
+    a.commit(2)
+    b.refresh()
+    assert (a.checkpoint, a.pending) == (2, 0) and (b.checkpoint, b.pending) == (0, 2)
+    assert IngestLog(shared).checkpoint == 2
+    assert (
+        IngestLog(shared, checkpoint=tmp_path / "replica-1" / "ingest.checkpoint").checkpoint == 0
+    )
+    with pytest.raises(LogFull):  # b's own checkpoint bounds what b accepts
+        b.append([upsert_body({"id": "z"}), upsert_body({"id": "w"})])

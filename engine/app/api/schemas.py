@@ -56,6 +56,11 @@ class Readiness(Strict):
         description="the catalog speller is built (queries are searched as typed until then, "
         "or always with SHOPNOW_SPELLING=false); readiness does not wait for it",
     )
+    replica: str | None = Field(
+        None,
+        description="the worker slot of the process that answered (`shopnow serve --workers`); "
+        "every response names it in the X-Shopnow-Replica header too",
+    )
 
 
 class Preview(Strict):

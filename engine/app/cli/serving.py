@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 
-from engine.app.cli.common import add_paths, positive, settings_from
+from engine.app.cli.common import CliError, add_paths, positive, settings_from
+from engine.core.settings import Settings
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -12,6 +14,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add_paths(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--workers",
+        type=positive,
+        default=1,
+        help="server processes on this machine (default 1); more than one need Redis as the "
+        "online store (docs/fleet.md)",
+    )
     p.set_defaults(fn=cmd_serve)
 
     p = sub.add_parser("demo", help="synthesise, train, index and serve on localhost")
@@ -41,8 +50,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     configure_json_logging(settings.log_level)
+    if args.workers > 1:
+        return _serve_workers(settings, args.host, args.port, args.workers)
     app = create_app(lambda: open_engine(settings))  # opened on the server's event loop
     uvicorn.run(app, host=args.host, port=args.port, log_config=None)
+    return 0
+
+
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> int:
+    """N processes on one socket, each with its own slot (engine/app/workers.py)."""
+    import uvicorn
+
+    from engine.app import workers as w
+
+    try:
+        w.check_shared(settings, workers)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    os.environ[w.SETTINGS_ENV] = settings.model_dump_json()
+    os.environ[w.WORKERS_ENV] = str(workers)
+    w.share_cores(os.environ, workers)
+    uvicorn.run(
+        "engine.app.workers:app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        http=w.NoDelayProtocol,
+        log_config=None,
+    )
     return 0
 
 
