@@ -55,7 +55,16 @@ def _mapping(dim: int, quantised: bool) -> dict[str, Any]:
     if quantised:
         method["parameters"]["encoder"] = {"name": "sq"}
     return {
-        "settings": {"index": {"knn": True, "number_of_shards": 1, "number_of_replicas": 0}},
+        # no refresh while loading: segments are cut when the indexing buffer fills, not every
+        # second, so the graphs are built a few times instead of merged over and over
+        "settings": {
+            "index": {
+                "knn": True,
+                "number_of_shards": 1,
+                "number_of_replicas": 0,
+                "refresh_interval": "-1",
+            }
+        },
         "mappings": {
             "dynamic": "strict",
             "properties": {"vector": {"type": "knn_vector", "dimension": dim, "method": method}},
@@ -106,15 +115,22 @@ def vector_footprint(url: str, n: int, dim: int, quantised: bool, queries: int) 
     client.indices.create(index=name, body=_mapping(dim, quantised))
     t0 = time.monotonic()
     try:
-        done = 0
-        for block in _vectors(n, dim, seed=1):
-            actions = (
-                {"_index": name, "_id": str(done + i), "vector": v.tolist()}
-                for i, v in enumerate(block)
-            )
-            helpers.bulk(client, actions, chunk_size=BULK, request_timeout=600)
-            done += len(block)
-            print(f"  {name}: {done:,}/{n:,}", file=sys.stderr)
+
+        def actions() -> Iterator[dict[str, Any]]:
+            done = 0
+            for block in _vectors(n, dim, seed=1):
+                for v in block:
+                    yield {"_index": name, "_id": str(done), "vector": v.tolist()}
+                    done += 1
+                if done % 100_000 == 0 or done == n:
+                    print(f"  {name}: {done:,}/{n:,}", file=sys.stderr)
+
+        # two bulk requests in flight: the node builds graphs on both cores
+        for ok, item in helpers.parallel_bulk(
+            client, actions(), thread_count=2, chunk_size=BULK, request_timeout=600
+        ):
+            if not ok:
+                raise RuntimeError(f"bulk failed: {item}")
         client.indices.refresh(index=name)
         client.indices.forcemerge(index=name, max_num_segments=1, request_timeout=3600)
         client.indices.refresh(index=name)  # the merged-away segments are let go

@@ -305,6 +305,32 @@ def plot(report: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def table(report: dict[str, Any]) -> str:
+    """The report as Markdown: one row per run."""
+    lines = [
+        "| workers | run | answers/s | search p50 / p99 ms | feed p50 / p99 ms | errors |",
+        "|---|---|---|---|---|---|",
+    ]
+    for w, size in report["workers"].items():
+        runs = [(f"{p['concurrency']} clients", p) for p in size["sweep"]]
+        runs += [(f"{p['fraction']:.0%}: {p['offered_rps']}/s offered", p) for p in size["load"]]
+        for name, p in runs:
+            errors = sum(sum(p[s]["errors"].values()) for s in SURFACES.values())
+            lines.append(
+                f"| {w} | {name} | {p['throughput_rps']} | {p['search']['p50_ms']} / "
+                f"{p['search']['p99_ms']} | {p['feed']['p50_ms']} / {p['feed']['p99_ms']} | "
+                f"{errors} |"
+            )
+    lines += ["", "| workers | saturation /s | per core /s | knee (clients) | within budget /s |"]
+    lines += ["|---|---|---|---|---|"]
+    for w, size in report["workers"].items():
+        lines.append(
+            f"| {w} | {size['saturation_rps']} | {size['per_core_rps']} | "
+            f"{size['knee_concurrency']} | {size['within_budget_rps']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _workers(text: str) -> list[int]:
     try:
         out = [int(x) for x in text.split(",")]
@@ -328,6 +354,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--plot", type=Path, help="write the throughput and latency plot here")
     p.add_argument("--output", type=Path, help="write the report (JSON) here too")
+    p.add_argument("--markdown", type=Path, help="write the report's tables (Markdown) here")
     add_world_args(p, "where the world lives (temporary unless given)")
     return p
 
@@ -349,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.output.write_text(text + "\n")
     if args.plot:
         plot(report, args.plot)
+    if args.markdown:
+        args.markdown.write_text(table(report))
     return 0
 
 

@@ -53,8 +53,9 @@ def test_within_budget_takes_the_fastest_run_that_kept_both_surfaces_in_budget()
 def test_one_and_two_workers_answer_every_request(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    plot = tmp_path / "load.png"
+    plot, md = tmp_path / "load.png", tmp_path / "load.md"
     argv = ["--smoke", "--workers", "1,2", "--workdir", str(tmp_path), "--plot", str(plot)]
+    argv += ["--markdown", str(md)]
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report["workers"]) == {"1", "2"} and report["online_store"] == "redis"
@@ -67,3 +68,5 @@ def test_one_and_two_workers_answer_every_request(
     assert report["scaling"]["1"] == 1.0 and report["p99_budget_ms"] == 150
     assert all("within_budget_rps" in size for size in report["workers"].values())
     assert plot.stat().st_size > 10_000
+    rows = md.read_text().splitlines()
+    assert sum(r.startswith("| 2 | ") for r in rows) == 2 + 3 + 1  # 2 levels, 3 loads, summary

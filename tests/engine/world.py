@@ -303,3 +303,16 @@ def synthetic_world(
     finally:
         if backend == "opensearch":
             asyncio.run(drop_alias(OPENSEARCH_URL, settings.opensearch_alias))
+
+
+@contextlib.contextmanager
+def indexed_world(
+    root: Path, backend: str, *, items: int, events: int, seed: int
+) -> Iterator[Settings]:
+    """:func:`synthetic_world` with its index built (no models trained): what ``shopnow serve``
+    needs to start."""
+    from engine.offline.train import build_index
+
+    with synthetic_world(root, backend, items=items, events=events, seed=seed) as settings:
+        asyncio.run(build_index(settings, progress=False))
+        yield settings

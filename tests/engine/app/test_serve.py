@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -15,8 +14,7 @@ import pytest
 
 from devtools.opensearch_node.process import free_port
 from engine.core.settings import Settings
-from engine.offline.train import build_index
-from tests.engine.world import SEARCH_BACKENDS, synthetic_world
+from tests.engine.world import SEARCH_BACKENDS, indexed_world
 
 pytestmark = pytest.mark.slow  # builds a world and trains or serves end to end
 
@@ -26,8 +24,7 @@ def built(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Settings]:
     root = tmp_path_factory.mktemp("serve")
-    with synthetic_world(root, request.param, items=2000, events=20_000, seed=5) as settings:
-        asyncio.run(build_index(settings, progress=False))
+    with indexed_world(root, request.param, items=2000, events=20_000, seed=5) as settings:
         yield settings
 
 

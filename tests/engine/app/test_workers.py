@@ -4,7 +4,6 @@ takes its slot (its index copy, its checkpoint) back."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -21,10 +20,9 @@ import redis
 from devtools.opensearch_node.process import free_port
 from engine.app.workers import SlotsTaken, claim_slot, own_index
 from engine.core.settings import Settings
-from engine.offline.train import build_index
 from search_plugins.embedded.index import EmbeddedIndex, generation_of
 from tests.engine.fixtures import item
-from tests.engine.world import SEARCH_BACKENDS, synthetic_world
+from tests.engine.world import SEARCH_BACKENDS, indexed_world
 from tests.servers import REDIS_URL, needs_redis
 
 REPLICA = "X-Shopnow-Replica"
@@ -36,8 +34,7 @@ def built(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Settings]:
     root = tmp_path_factory.mktemp("workers")
-    with synthetic_world(root, request.param, items=1500, events=15_000, seed=9) as settings:
-        asyncio.run(build_index(settings, progress=False))
+    with indexed_world(root, request.param, items=1500, events=15_000, seed=9) as settings:
         yield settings
 
 
