@@ -101,28 +101,29 @@ def plan(load: dict[str, Any], footprint: dict[str, Any], a: Assumptions) -> dic
                 f"{fp['vectors']:,}) x {copies} copies",
             )
         )
-    store_item = sq["store_bytes_per_vector"] + a.doc_bytes_besides_vector
+    # the served mapping stores float32 vectors: the plan sizes that; sq is the option above
+    store_item = flt["store_bytes_per_vector"] + a.doc_bytes_besides_vector
     primaries = math.ceil(a.items * store_item / GB / a.shard_max_gb)
     rows.append(
         (
             "OpenSearch",
             "primary shards",
             f"{primaries}",
-            f"{a.items:,.0f} x {store_item:,.0f} B per item ({sq['store_bytes_per_vector']} B "
+            f"{a.items:,.0f} x {store_item:,.0f} B per item ({flt['store_bytes_per_vector']} B "
             f"vector index measured + {a.doc_bytes_besides_vector:,.0f} B assumed) / "
             f"{a.shard_max_gb} GB per shard",
         )
     )
     per_shard = a.items / primaries
-    knn = sq["knn_search_one_shard"]
-    growth = math.log(per_shard) / math.log(sq["vectors"])
+    knn = flt["knn_search_one_shard"]
+    growth = math.log(per_shard) / math.log(flt["vectors"])
     per_core_shard_qps = knn["qps"] / a.bench_os_cores / growth
     shard_queries = a.peak_rps * (a.knn_per_request + a.lexical_per_request * a.lexical_cost_vs_knn)
     shard_queries *= primaries  # every query asks every primary's group once
     os_cores = shard_queries / per_core_shard_qps / a.os_cpu_target
     page_cache = a.os_node_ram_gb - a.os_heap_gb
-    hot_sq = a.items * sq["hot_bytes_per_vector"] * copies / GB
-    nodes_mem = math.ceil(hot_sq / page_cache)
+    hot = a.items * flt["hot_bytes_per_vector"] * copies / GB
+    nodes_mem = math.ceil(hot / page_cache)
     nodes_cpu = math.ceil(os_cores / a.os_node_vcpu)
     os_nodes = max(nodes_mem, nodes_cpu, copies)
     rows.append(
@@ -139,8 +140,8 @@ def plan(load: dict[str, Any], footprint: dict[str, Any], a: Assumptions) -> dic
             "OpenSearch",
             "data node cores",
             f"{os_cores:,.0f}",
-            f"{knn['qps']} kNN/s measured on one {sq['vectors']:,}-vector shard (msearch) with "
-            f"{a.bench_os_cores} cores, / log-growth {growth:.2f} to {per_shard:,.0f} vectors "
+            f"{knn['qps']} kNN/s measured on one {flt['vectors']:,}-vector float32 shard "
+            f"(msearch), {a.bench_os_cores} cores, / log-growth {growth:.2f} to {per_shard:,.0f} vectors "
             f"per shard, at {a.os_cpu_target:.0%} CPU",
         )
     )
@@ -149,7 +150,7 @@ def plan(load: dict[str, Any], footprint: dict[str, Any], a: Assumptions) -> dic
             "OpenSearch",
             "data nodes",
             f"{os_nodes}",
-            f"max(memory {nodes_mem}: sq hot set / {page_cache:.0f} GB page cache per node; "
+            f"max(memory {nodes_mem}: float32 hot set / {page_cache:.0f} GB page cache per node; "
             f"CPU {nodes_cpu}: cores / {a.os_node_vcpu} vCPU; {copies} copies) of "
             f"{a.os_node_vcpu} vCPU / {a.os_node_ram_gb:.0f} GB nodes",
         )

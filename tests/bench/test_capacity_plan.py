@@ -58,8 +58,8 @@ def test_the_plan_is_arithmetic_on_the_measured_figures() -> None:
     # 120M x 110 B x 2 copies; float32 120M x 300 B x 2
     assert rows["OpenSearch: vectors' hot set, sq int8"] == "26 GB"
     assert rows["OpenSearch: vectors' hot set, float32"] == "72 GB"
-    # 120M x (1600 + 1500) B / 30 GB
-    assert rows["OpenSearch: primary shards"] == "13"
+    # the served float32 index: 120M x (1500 + 1500) B / 30 GB
+    assert rows["OpenSearch: primary shards"] == "12"
     # 45M x 2000 B + 120M x 100 B
     assert rows["Redis: memory (one copy)"] == "102 GB"
     # twice the API throughput per core: half the cores
