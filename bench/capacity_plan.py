@@ -141,8 +141,8 @@ def plan(load: dict[str, Any], footprint: dict[str, Any], a: Assumptions) -> dic
             "data node cores",
             f"{os_cores:,.0f}",
             f"{knn['qps']} kNN/s measured on one {flt['vectors']:,}-vector float32 shard "
-            f"(msearch), {a.bench_os_cores} cores, / log-growth {growth:.2f} to {per_shard:,.0f} vectors "
-            f"per shard, at {a.os_cpu_target:.0%} CPU",
+            f"(msearch), {a.bench_os_cores} cores, / log-growth {growth:.2f} to "
+            f"{per_shard:,.0f} vectors per shard, at {a.os_cpu_target:.0%} CPU",
         )
     )
     rows.append(
