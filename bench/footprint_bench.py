@@ -5,7 +5,8 @@ bench.footprint_bench [--vectors 1000000] [--users 20000] [--smoke] [--opensearc
 **Vectors (OpenSearch).** ``--vectors`` unit vectors of the towers' dimension go into two
 indexes with the backend's HNSW method (Lucene engine, inner product, the same ``m`` and
 ``ef_construction``): one storing float32, one with Lucene's scalar quantisation (``encoder:
-sq``, int8). Each is force-merged to one segment and its files are read back per kind
+sq``, int8). Each is force-merged to one segment (``--no-merge``: left in the segments the
+indexing buffer cut) and its files are read back per kind
 (``_stats/segments?include_segment_file_sizes``): the raw vectors (``.vec``), the quantised
 ones (``.veq``), the HNSW graph (``.vex``). A search reads the graph and the vectors it scores,
 so those are what must stay in the page cache: the *hot* bytes per vector.
@@ -105,9 +106,11 @@ def knn_throughput(client: Any, name: str, dim: int, queries: int) -> dict[str, 
     return {"queries": len(qs), "qps": round(len(qs) / wall, 1), "took": latency_ms(took)}
 
 
-def vector_footprint(url: str, n: int, dim: int, quantised: bool, queries: int) -> dict[str, Any]:
-    """Index ``n`` vectors, merge to one segment, read the file sizes, measure kNN throughput;
-    the index is dropped."""
+def vector_footprint(
+    url: str, n: int, dim: int, quantised: bool, queries: int, merge: bool = True
+) -> dict[str, Any]:
+    """Index ``n`` vectors, merge to one segment (unless not ``merge``), read the file sizes,
+    measure kNN throughput; the index is dropped."""
     from opensearchpy import OpenSearch, helpers
 
     client = OpenSearch(url.split(","), timeout=600)
@@ -132,8 +135,9 @@ def vector_footprint(url: str, n: int, dim: int, quantised: bool, queries: int) 
             if not ok:
                 raise RuntimeError(f"bulk failed: {item}")
         client.indices.refresh(index=name)
-        client.indices.forcemerge(index=name, max_num_segments=1, request_timeout=3600)
-        client.indices.refresh(index=name)  # the merged-away segments are let go
+        if merge:
+            client.indices.forcemerge(index=name, max_num_segments=1, request_timeout=7200)
+            client.indices.refresh(index=name)  # the merged-away segments are let go
         client.indices.flush(index=name)
         seconds = time.monotonic() - t0
         stats = client.indices.stats(
@@ -242,9 +246,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report["redis"] = asyncio.run(_redis_footprint(url, args.users, args.items, 20))
     if args.vectors:
         with _opensearch(args.opensearch_url) as url:
+            merge = not args.no_merge
             report["opensearch"] = {
-                "float32": vector_footprint(url, args.vectors, dim, False, args.queries),
-                "sq": vector_footprint(url, args.vectors, dim, True, args.queries),
+                kind: vector_footprint(url, args.vectors, dim, kind == "sq", args.queries, merge)
+                for kind in ("float32", "sq")
             }
     return report
 
@@ -255,6 +260,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", type=int, default=2000, help="kNN searches per index")
     p.add_argument("--users", type=int, default=20_000)
     p.add_argument("--items", type=int, default=100_000)
+    p.add_argument(
+        "--no-merge",
+        action="store_true",
+        help="keep the segments the indexing buffer cut instead of merging to one (a merge of "
+        "1M vectors runs single-threaded for most of an hour on 2 cores); sizes are summed "
+        "over the segments, and kNN searches visit each",
+    )
     p.add_argument("--opensearch-url")
     p.add_argument("--redis-url")
     p.add_argument("--smoke", action="store_true", help="2,000 vectors, 500 users (for tests)")

@@ -20,7 +20,7 @@ def test_quantised_vectors_take_less_of_the_page_cache(capsys: pytest.CaptureFix
     report = json.loads(capsys.readouterr().out)
     flt, sq = report["opensearch"]["float32"], report["opensearch"]["sq"]
     dim = report["dim"]
-    assert flt["segments"] == sq["segments"] == 1
+    assert flt["segments"] == sq["segments"] == 1  # merged (the default)
     # float32: 4 bytes a dimension; int8: 1, plus a correction per vector
     assert 4 * dim <= flt["files_bytes_per_vector"]["vec (raw vectors)"] < 4 * dim + 8
     assert dim <= sq["files_bytes_per_vector"]["veq (quantised vectors)"] < dim + 16
