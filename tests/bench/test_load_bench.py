@@ -4,6 +4,7 @@ and 2 worker processes (figures: ``python -m bench.load_bench``)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from bench.load_bench import main, summary, within_budget
 from devtools.vegeta import Result
 
 GO = shutil.which("go") or (Path("/usr/local/go/bin/go").is_file() or None)
+# in CI the test runs whatever: `setup.sh --servers` installs Go, and a machine without it fails
 needs_go = pytest.mark.skipif(
-    not GO, reason="the load generator is built from Go sources: install Go (setup.sh --servers)"
+    not GO and not os.environ.get("CI"),
+    reason="the load generator is built from Go sources: install Go (setup.sh --servers)",
 )
 
 
