@@ -159,6 +159,9 @@ class IngestLog:
         at = time.time() if now is None else now
         with self._lock, self._flocked(fcntl.LOCK_EX):
             self._count_new()
+            if self.path.stat().st_size > self._end:  # another process died mid-append:
+                with self.path.open("r+b") as fh:  # its torn line was never acknowledged
+                    fh.truncate(self._end)
             if self.pending + len(bodies) > self.capacity:
                 raise LogFull(self.pending, self.capacity, retry_after_s=5)
             first = self.next_offset

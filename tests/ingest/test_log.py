@@ -155,3 +155,12 @@ def test_each_process_keeps_its_own_checkpoint(tmp_path: Path) -> None:
     )
     with pytest.raises(LogFull):  # b's own checkpoint bounds what b accepts
         b.append([upsert_body({"id": "z"}), upsert_body({"id": "w"})])
+
+
+def test_a_line_torn_by_another_process_is_cut_before_the_next_append(tmp_path: Path) -> None:
+    mine, other = IngestLog(tmp_path), IngestLog(tmp_path)
+    mine.append([upsert_body({"id": "a"})])
+    with other.path.open("ab") as fh:  # the other process died half-way through its line
+        fh.write(b'{"offset": 1, "at": 1.0, "op": "ups')
+    assert mine.append([upsert_body({"id": "b"})]) == range(1, 2)
+    assert [r.body["item"]["id"] for r in IngestLog(tmp_path).records()] == ["a", "b"]
