@@ -30,21 +30,25 @@ class ItemAggregates:
 
     @staticmethod
     def build(catalog: Catalog, min_support: int) -> ItemAggregates:
+        # Rows up to ``n``, each column cut there: a background rebuild reads the catalog
+        # while requests' writes append rows (every column is grown before ``len`` counts a
+        # row), and dictionaries are copied before they are read.
         n = len(catalog)
-        seller = catalog.seller.values
+        seller = catalog.seller.values[:n]
         led = catalog.restricted
-        n_sellers = len(catalog.sellers)
+        orders, ratings = led.seller_orders.copy(), led.seller_rating.copy()
+        n_sellers = max(len(catalog.sellers), int(seller.max()) + 1 if n else 0)
         rating = np.full(n_sellers, np.nan, np.float32)
-        for s, r in led.seller_rating.items():
-            if led.seller_orders.get(s, 0) >= min_support:
+        for s, r in ratings.items():
+            if orders.get(s, 0) >= min_support:
                 rating[s] = np.round(r * 2) / 2
         bucket = rating[seller] if n else np.zeros(0, np.float32)
 
-        cat = catalog.category.values
-        n_cat = max(len(catalog.categories), 1)
-        price = catalog.price.values.astype(np.float64)
-        cost = led.cost_price.values.astype(np.float64)
-        ok = ~np.isnan(cost) & ~catalog.deleted.values
+        cat = catalog.category.values[:n]
+        n_cat = max(len(catalog.categories), int(cat.max()) + 1 if n else 1)
+        price = catalog.price.values[:n].astype(np.float64)
+        cost = led.cost_price.values[:n].astype(np.float64)
+        ok = ~np.isnan(cost) & ~catalog.deleted.values[:n]
         margin = np.where(ok, (price - np.nan_to_num(cost)) / np.maximum(price, 1e-9), 0.0)
         cnt = np.bincount(cat[ok], minlength=n_cat)
         mean = np.bincount(cat[ok], weights=margin[ok], minlength=n_cat) / np.maximum(cnt, 1)

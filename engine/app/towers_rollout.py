@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.core.search import IndexUnavailable
 from engine.serving.assembly import complete_vectors
 from engine.serving.writes import index_doc
 
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shopnow.models")
 BULK = 1000
+PROBE_ATTEMPTS = 3
 
 
 class RolloutFailed(RuntimeError):
@@ -71,7 +73,17 @@ async def index_holds(engine: Engine, towers: TowerServing, probe: int = 10) -> 
         return False
     rows = live[:1].astype(np.int64)
     vec = await asyncio.to_thread(towers.compute, catalog, rows)
-    hits = await engine.index.vector(vec[0], probe, model=towers.version)
+    for attempt in range(PROBE_ATTEMPTS):
+        try:
+            hits = await engine.index.vector(vec[0], probe, model=towers.version)
+            break
+        except IndexUnavailable as exc:
+            # the first kNN search of a node loads its graphs and may outlast the search
+            # timeout; a wrong answer here would rebuild a generation for nothing
+            if attempt == PROBE_ATTEMPTS - 1:
+                raise
+            log.warning("towers %s: index probe failed (%s); again", towers.version, exc)
+            await asyncio.sleep(1.0 + attempt)
     return len(hits) >= min(probe, len(live)) // 2 + 1
 
 

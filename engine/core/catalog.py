@@ -108,26 +108,33 @@ class Catalog:
         for it in items:
             row = self.row_of.get(it.id)
             if row is None:
-                row = len(self.ids)
-                self.row_of[it.id] = row
-                self.ids.append(it.id)
-                self.titles.append("")
-                self.descriptions.append("")
-                self.codes.append("")
-                self.tokens.resize(row + 1)
-                self.title_tokens.resize(row + 1)
-                self.description_tokens.resize(row + 1)
-                self.attribute_tokens.resize(row + 1)
-                for col in self._columns():
-                    col.resize(row + 1)
+                row = self._append(it)
             elif self.version.values[row] >= it.version:
                 stale.append(it.id)
                 continue
-            self._write(row, it)
+            else:
+                self._write(row, it)
             applied.append(row)
         for ragged in self._text_tokens():
             ragged.pack()  # one bulk write per batch, not at the first request
         return UpsertResult(applied, stale)
+
+    def _append(self, it: Item) -> int:
+        """A new row for ``it``: written in full before its id counts it in ``len(self)``,
+        so a reader in another thread (the background rebuild of catalog-wide tables) that
+        takes ``n = len(catalog)`` finds every column at least ``n`` long."""
+        row = len(self.ids)
+        self.titles.append("")
+        self.descriptions.append("")
+        self.codes.append("")
+        for ragged in (*self._text_tokens(), self.attributes):
+            ragged.resize(row + 1)
+        for col in self._columns():
+            col.resize(row + 1)
+        self._write(row, it)
+        self.row_of[it.id] = row
+        self.ids.append(it.id)
+        return row
 
     def delete(self, item_id: str, version: int) -> bool:
         row = self.row_of.get(item_id)

@@ -20,6 +20,7 @@ from engine.app.towers_rollout import Rollout
 from engine.core.contracts import FeedRequest, RankedResponse, SearchRequest, Surface
 from engine.core.pipeline.context import RequestContext
 from engine.core.pipeline.executor import Executor
+from engine.core.search import IndexUnavailable
 from engine.serving.item_writes import ItemWriteReport
 from engine.serving.models import ModelHolder
 from engine.serving.service import Engine
@@ -230,5 +231,34 @@ async def test_a_server_not_rolling_out_waits_then_adopts_an_indexed_model(
         assert engine.towers is not None and engine.towers.version == new.version
         resp = await engine.rank(SearchRequest(query="phone", page_size=10))
         assert not resp.degraded and resp.model_versions["towers"] == new.version
+    finally:
+        await close_engine(engine)
+
+
+async def test_the_index_probe_outlasting_its_timeout_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node's first kNN search loads its graphs and may time out: the probe deciding between
+    adopting and rebuilding asks again rather than failing the rollout."""
+    towers_dir = tmp_path / "models" / "towers"
+    engine = await make_engine(tmp_path, towers=lambda c: tiny_towers(towers_dir, c, seed=1))
+    try:
+        served = engine.towers
+        assert served is not None
+        search, calls = engine.index.vector, []
+
+        async def cold(*args: object, **kwargs: object) -> object:
+            calls.append(args)
+            if len(calls) == 1:
+                raise IndexUnavailable("OpenSearch kNN search: timed out")
+            return await search(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(engine.index, "vector", cold)
+        assert await towers_rollout.index_holds(engine, served)  # built with this model
+        assert len(calls) == 2
+        calls.clear()
+        monkeypatch.setattr(towers_rollout, "PROBE_ATTEMPTS", 1)
+        with pytest.raises(IndexUnavailable):  # never answering: the refresh loop logs it
+            await towers_rollout.index_holds(engine, served)
     finally:
         await close_engine(engine)
