@@ -149,6 +149,12 @@ class Settings(BaseSettings):
         description="how often a server process looks for changes another process appended "
         "to the shared ingest log",
     )
+    metrics_snapshot_s: float = Field(
+        5.0,
+        gt=0,
+        description="with several server processes, how often each writes its metrics for "
+        "the others to include in `GET /metrics` (a snapshot three times older is left out)",
+    )
     ingest_capacity: int = Field(
         200_000,
         ge=1,

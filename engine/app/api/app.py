@@ -8,6 +8,7 @@ import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -32,6 +33,7 @@ from engine.app.api.schemas import (
     ItemsWritten,
     Readiness,
 )
+from engine.app.fleet_metrics import fleet_exposition, write_snapshot
 from engine.app.model_watch import watch_models
 from engine.core.contracts import (
     MAX_VERSION,
@@ -192,8 +194,8 @@ async def readyz(request: Request) -> Reply:
     return Reply(body, 200 if ready else 503)
 
 
-async def metrics(request: Request) -> Response:
-    engine = _engine(request)
+async def refresh_gauges(engine: Engine) -> None:
+    """Set the gauges read from the engine's state (before rendering the metrics)."""
     m = engine.metrics
     m.ingest_lag.set(engine.writes.worker.lag)
     m.ingest_lag_seconds.set(await asyncio.to_thread(engine.writes.worker.oldest_unapplied_age))
@@ -223,7 +225,33 @@ async def metrics(request: Request) -> Response:
         alerts += int(towers["alert"])
     if drift is not None or towers is not None:
         m.drift_alerts.set(alerts)
-    return Response(m.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def metrics(request: Request) -> Response:
+    engine = _engine(request)
+    await refresh_gauges(engine)
+    text = engine.metrics.render()
+    own = engine.settings.replica_dir
+    if own is not None:  # one of several processes: theirs too, each labelled with its slot
+        stale = 3 * engine.settings.metrics_snapshot_s
+        text = await asyncio.to_thread(fleet_exposition, own, text, stale)
+    return Response(text, media_type=CONTENT_TYPE_LATEST)
+
+
+async def _publish_metrics(engine: Engine, own: Path) -> None:
+    """Write this process's metrics for the others' scrapes, every ``metrics_snapshot_s``."""
+
+    async def publish() -> None:
+        await refresh_gauges(engine)
+        await asyncio.to_thread(write_snapshot, own, engine.metrics.render())
+
+    await run_forever(
+        publish,
+        what="writing this process's metrics",
+        meanwhile="scrapes of the other processes show its last ones until they are stale",
+        log=log,
+        idle=lambda: engine.settings.metrics_snapshot_s,
+    )
 
 
 async def openapi(request: Request) -> Response:
@@ -342,6 +370,8 @@ def create_app(engine: Engine | Callable[[], Awaitable[Engine]]) -> Starlette:
         ]
         if engine.writes.writer.lane is not None:  # item vectors of new texts
             tasks.append(asyncio.create_task(engine.writes.writer.lane.run()))
+        if engine.settings.replica_dir is not None:  # one of several processes
+            tasks.append(asyncio.create_task(_publish_metrics(engine, engine.settings.replica_dir)))
         stream = _stream_consumer(engine)
         if stream is not None:
             tasks.append(asyncio.create_task(stream.run()))  # catalog changes from a stream

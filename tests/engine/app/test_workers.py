@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from devtools.opensearch_node.process import free_port
 from engine.app.workers import SlotsTaken, claim_slot, own_index
@@ -54,6 +55,7 @@ def _serve(settings: Settings, port: int, workers: int, log: Path) -> subprocess
         "SHOPNOW_ONLINE_STORE": "redis",
         "SHOPNOW_REDIS_URL": _redis_url(),
         "SHOPNOW_INGEST_POLL_S": "0.2",
+        "SHOPNOW_METRICS_SNAPSHOT_S": "0.3",
         "SHOPNOW_SOURCE_DEADLINE_MS": str(settings.source_deadline_ms),
         "SHOPNOW_REQUEST_DEADLINE_MS": str(settings.request_deadline_ms),
     }
@@ -107,6 +109,25 @@ def _served_by_all(url: str, query: str, item_id: str, want: set[str]) -> set[st
     return have
 
 
+def _searches_by_replica(url: str) -> set[str]:
+    """The processes a scrape of /metrics reports searches answered by (asked until both)."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + 10
+    while seen != {"0", "1"} and time.monotonic() < deadline:
+        r = _get(url, "/metrics")
+        assert r.status_code == 200
+        seen = {
+            s.labels["replica"]
+            for fam in text_string_to_metric_families(r.text)
+            for s in fam.samples
+            if s.name == "shopnow_request_seconds_count"
+            and s.labels["surface"] == "search"
+            and s.value > 0
+        }
+        time.sleep(0.2)
+    return seen
+
+
 def _workers(pid: int) -> list[int]:
     """The worker processes uvicorn started (not its multiprocessing resource tracker)."""
     kids = [int(k) for k in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -127,6 +148,8 @@ def test_two_workers_share_writes_and_survive_a_killed_one(built: Settings, tmp_
         r = httpx.put(url + "/v1/items", json={"items": [new.model_dump(mode="json")]})
         assert r.status_code in (200, 202), r.text
         assert _served_by_all(url, "zorblax", new.id, both) == both
+        # a scrape answered by either process counts both processes' requests
+        assert _searches_by_replica(url) == both
         # one copy per slot, beside the shared ingest log
         assert sorted(p.name for p in (built.data_dir / "replicas").iterdir() if p.is_dir()) == [
             "0",
