@@ -140,8 +140,9 @@ def plan(load: dict[str, Any], footprint: dict[str, Any], a: Assumptions) -> dic
             "OpenSearch",
             "data node cores",
             f"{os_cores:,.0f}",
-            f"{knn['qps']} kNN/s measured on one {flt['vectors']:,}-vector float32 shard "
-            f"(msearch), {a.bench_os_cores} cores, / log-growth {growth:.2f} to "
+            f"{knn['qps']} kNN/s (k 100, ef_search {knn.get('ef_search', 'default')}) measured "
+            f"on one {flt['vectors']:,}-vector float32 shard in {flt.get('segments', '?')} "
+            f"segment(s) (msearch), {a.bench_os_cores} cores, / log-growth {growth:.2f} to "
             f"{per_shard:,.0f} vectors per shard, at {a.os_cpu_target:.0%} CPU",
         )
     )

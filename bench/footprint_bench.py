@@ -81,18 +81,22 @@ def _vectors(n: int, dim: int, seed: int) -> Iterator[np.ndarray]:
 
 
 def knn_throughput(client: Any, name: str, dim: int, queries: int) -> dict[str, Any]:
-    """``queries`` kNN searches (k 100, the towers' candidate count) against the one shard, in
-    ``_msearch`` batches of 20 from 2 client threads, as the engine sends them: answered per
-    second, and the shard's own time per search (``took``), the per-shard figures of the plan."""
+    """``queries`` kNN searches (k 100, the towers' candidate count, with the backend's
+    ``ef_search``) against the one shard, in ``_msearch`` batches of 20 from 2 client threads,
+    as the engine sends them: answered per second, and the shard's own time per search
+    (``took``), the per-shard figures of the plan."""
     from concurrent.futures import ThreadPoolExecutor
 
     qs = next(_vectors(queries, dim, seed=3))
     header = {"index": name}
+    ef = max(OpenSearchParams(alias="footprint").ef_search, 100)
 
     def batch(block: np.ndarray) -> list[float]:
         body: list[dict[str, Any]] = []
         for q in block:
-            knn = {"vector": {"vector": q.tolist(), "k": 100}}
+            knn = {
+                "vector": {"vector": q.tolist(), "k": 100, "method_parameters": {"ef_search": ef}}
+            }
             body += [header, {"size": 100, "_source": False, "query": {"knn": knn}}]
         got = client.msearch(body=body, request_timeout=120)
         return [r["took"] / 1e3 for r in got["responses"]]
@@ -103,7 +107,12 @@ def knn_throughput(client: Any, name: str, dim: int, queries: int) -> dict[str, 
     with ThreadPoolExecutor(2) as pool:
         took = [t for ts in pool.map(batch, blocks) for t in ts]
     wall = time.perf_counter() - t0
-    return {"queries": len(qs), "qps": round(len(qs) / wall, 1), "took": latency_ms(took)}
+    return {
+        "queries": len(qs),
+        "ef_search": ef,
+        "qps": round(len(qs) / wall, 1),
+        "took": latency_ms(took),
+    }
 
 
 def vector_footprint(

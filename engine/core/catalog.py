@@ -131,7 +131,11 @@ class Catalog:
             ragged.resize(row + 1)
         for col in self._columns():
             col.resize(row + 1)
-        self._write(row, it)
+        try:
+            self._write(row, it)
+        except BaseException:  # the lists stay one entry per counted row
+            del self.titles[row:], self.descriptions[row:], self.codes[row:]
+            raise
         self.row_of[it.id] = row
         self.ids.append(it.id)
         return row

@@ -26,6 +26,7 @@ def test_quantised_vectors_take_less_of_the_page_cache(capsys: pytest.CaptureFix
     assert dim <= sq["files_bytes_per_vector"]["veq (quantised vectors)"] < dim + 16
     assert sq["hot_bytes_per_vector"] < flt["hot_bytes_per_vector"] - 2 * dim
     assert flt["knn_search_one_shard"]["qps"] > 0
+    assert flt["knn_search_one_shard"]["ef_search"] == 200  # the served queries' setting
     rd = report["redis"]
     # a day's 20 interactions and 3 queries of one user are hundreds of bytes, not megabytes
     assert 200 < rd["bytes_per_user"] < 20_000 and 0 < rd["bytes_per_item_counter"] < 2_000

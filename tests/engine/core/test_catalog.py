@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from engine.core.catalog import Catalog, load_jsonl
+from engine.core.contracts import Item
 from engine.core.text import attribute_ids
 from tests.engine.fixtures import catalog, item
 
@@ -64,3 +65,25 @@ def test_attributes_are_kept_per_row_and_restored_with_it() -> None:
     assert len(c.attributes[0]) == 0
     c.restore(before)
     assert len(c.attributes[0]) == 2
+
+
+def test_a_new_row_is_counted_only_once_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread reading ``len(catalog)`` rows finds them written; a row whose write failed is
+    not counted, and the next one lines up with its id."""
+    c = catalog([item(0)])
+    seen: list[int] = []
+    write = c._write
+
+    def failing(row: int, it: Item) -> None:
+        seen.append(len(c))  # what a reader would count while the row is written
+        if it.id == "i1":
+            raise ValueError("cannot write i1")
+        write(row, it)
+
+    monkeypatch.setattr(c, "_write", failing)
+    with pytest.raises(ValueError, match="i1"):
+        c.upsert([item(1)])
+    assert len(c) == 1 and "i1" not in c.row_of and len(c.titles) == 1
+    c.upsert([item(2)])
+    assert seen == [1, 1] and len(c) == 2
+    assert c.titles[c.row_of["i2"]] == "item number 2" and c.ids[1] == "i2"
