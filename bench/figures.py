@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,3 +19,21 @@ def latency_ms(seconds: Sequence[float], digits: int = 1) -> dict[str, float | N
         "p99_ms": round(float(p99), digits),
         "max_ms": round(float(ms.max()), digits),
     }
+
+
+def budget_run(
+    runs: Sequence[dict[str, Any]], budget_ms: float, surfaces: Iterable[str] = ("search", "feed")
+) -> dict[str, Any] | None:
+    """Of load runs (``throughput_rps`` and per surface ``p99_ms`` and ``errors``), the one
+    answering the most per second with every surface's p99 within ``budget_ms`` and no error;
+    None: none kept the budget."""
+    names = tuple(surfaces)
+    ok = [
+        r
+        for r in runs
+        if all(
+            r[s]["p99_ms"] is not None and r[s]["p99_ms"] <= budget_ms and not r[s]["errors"]
+            for s in names
+        )
+    ]
+    return max(ok, key=lambda r: r["throughput_rps"], default=None)

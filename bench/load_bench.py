@@ -43,7 +43,7 @@ from typing import Any
 import orjson
 
 from bench.e2e_bench import mixed_requests
-from bench.figures import latency_ms
+from bench.figures import budget_run, latency_ms
 from bench.serving import served
 from bench.world import add_world_args
 from devtools import vegeta
@@ -177,16 +177,9 @@ def redis_server(work: Path) -> Iterator[str]:
 
 def within_budget(points: Sequence[dict[str, Any]], budget_ms: float) -> float:
     """The most answers per second of the runs whose p99 on both surfaces is within
-    ``budget_ms``, with no errors (0.0: none)."""
-    ok = [
-        p["throughput_rps"]
-        for p in points
-        if all(
-            p[s]["p99_ms"] is not None and p[s]["p99_ms"] <= budget_ms and not p[s]["errors"]
-            for s in SURFACES.values()
-        )
-    ]
-    return max(ok, default=0.0)
+    ``budget_ms``, with no errors (0.0: none; :func:`bench.figures.budget_run`)."""
+    run = budget_run(points, budget_ms, SURFACES.values())
+    return 0.0 if run is None else float(run["throughput_rps"])
 
 
 def one_size(

@@ -11,17 +11,29 @@ import pytest
 from bench.capacity_plan import Assumptions, main, plan
 
 
-def _load(per_core: float) -> dict:
-    point = {"search": {"p99_ms": 20.0}, "feed": {"p99_ms": 25.0}}
+def _run(rps: float, p99: float, **extra: float) -> dict:
+    surface = {"p99_ms": p99, "errors": {}}
+    return {"throughput_rps": rps, "search": surface, "feed": surface | {"p99_ms": p99 - 5}} | extra
+
+
+def _load(per_core: float, budget_ms: float = 150.0) -> dict:
+    """Two cores; with 2 workers, ``2 x per_core`` answered within the budget, and more past it."""
+
+    def size(cores: int) -> dict:
+        rate = per_core * cores
+        return {
+            "per_core_rps": 1.5 * per_core,  # saturation: past the budget
+            "sweep": [_run(rate, 140.0, concurrency=4), _run(1.5 * rate, 400.0)],
+            "load": [_run(rate * 0.8, 25.0, fraction=0.8)],
+        }
+
     return {
         "items": 50_000,
         "backend": "embedded",
         "cores": 2,
         "generator": "vegeta",
-        "workers": {
-            "1": {"per_core_rps": per_core / 2, "load": [point | {"fraction": 0.8}]},
-            "2": {"per_core_rps": per_core, "load": [point | {"fraction": 0.8}]},
-        },
+        "p99_budget_ms": budget_ms,
+        "workers": {"1": size(1), "2": size(2)},
     }
 
 
@@ -64,6 +76,22 @@ def test_the_plan_is_arithmetic_on_the_measured_figures() -> None:
     assert rows["Redis: memory (one copy)"] == "102 GB"
     # twice the API throughput per core: half the cores
     assert _rows(plan(_load(200.0), FOOTPRINT, a))["API: cores at peak"] == "1,125"
+
+
+def test_the_api_is_sized_on_the_rate_kept_within_the_p99_budget() -> None:
+    a = Assumptions()
+    within = plan(_load(100.0), FOOTPRINT, a)
+    how = {r["what"]: r["how"] for r in within["rows"]}["cores at peak"]
+    assert (
+        "100.0 req/s per core within the 150 ms p99 budget" in how
+        and "p99 at the measured rate 140.0 ms" in how
+    )
+    # a tighter budget that no run kept: saturation per core (150) x the operating share
+    tight = plan(_load(100.0, budget_ms=10.0), FOOTPRINT, a)
+    assert _rows(tight)["API: cores at peak"] == "1,500"
+    assert (
+        "no run within the budget" in {r["what"]: r["how"] for r in tight["rows"]}["cores at peak"]
+    )
 
 
 def test_costs_are_judged_against_the_cap() -> None:
