@@ -79,7 +79,10 @@ def merge(by_replica: dict[str, str]) -> bytes:
 
 def fleet_exposition(own: Path, text: bytes, stale_after_s: float) -> bytes:
     """What a scrape of the process whose replica directory is ``own`` answers: its own
-    ``text`` (also written as its snapshot) with the other processes' recent snapshots."""
-    write_snapshot(own, text)
+    ``text`` (also written as its snapshot) with the other processes' recent snapshots. A
+    snapshot that cannot be written (a full disk) does not fail the scrape: the others see this
+    process's last one until it is stale."""
+    with contextlib.suppress(OSError):
+        write_snapshot(own, text)
     slot = own.name
     return merge({slot: text.decode(), **others(own.parent, slot, stale_after_s)})

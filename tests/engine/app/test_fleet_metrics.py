@@ -64,3 +64,12 @@ def test_a_scrape_reports_its_own_process_and_the_recent_others(tmp_path: Path) 
     assert counts == {"0": 2, "1": 4}
     # the answering process left its own snapshot for the others' scrapes
     assert set(others(tmp_path, "1", stale_after_s=15)) == {"0"}
+
+
+def test_a_scrape_answers_when_its_snapshot_cannot_be_written(tmp_path: Path) -> None:
+    (tmp_path / "1").mkdir()
+    write_snapshot(tmp_path / "1", _metrics(4, 0))
+    gone = tmp_path / "0"  # its directory removed: the write fails, the scrape still answers
+    got = _samples(fleet_exposition(gone, _metrics(2, 0), stale_after_s=15))
+    counts = {r: v for (n, r, s), v in got.items() if n == "shopnow_request_seconds_count"}
+    assert counts == {"0": 2, "1": 4}
