@@ -37,15 +37,15 @@ class ItemAggregates:
         seller = catalog.seller.values[:n]
         led = catalog.restricted
         orders, ratings = led.seller_orders.copy(), led.seller_rating.copy()
-        n_sellers = max(len(catalog.sellers), int(seller.max()) + 1 if n else 0)
-        rating = np.full(n_sellers, np.nan, np.float32)
+        # every seller and category of the first n rows was added before those rows counted
+        rating = np.full(len(catalog.sellers), np.nan, np.float32)
         for s, r in ratings.items():
             if orders.get(s, 0) >= min_support:
                 rating[s] = np.round(r * 2) / 2
         bucket = rating[seller] if n else np.zeros(0, np.float32)
 
         cat = catalog.category.values[:n]
-        n_cat = max(len(catalog.categories), int(cat.max()) + 1 if n else 1)
+        n_cat = max(len(catalog.categories), 1)
         price = catalog.price.values[:n].astype(np.float64)
         cost = led.cost_price.values[:n].astype(np.float64)
         ok = ~np.isnan(cost) & ~catalog.deleted.values[:n]
