@@ -1,9 +1,17 @@
 """End-to-end latency of search and feed: in-process and over HTTP on one uvicorn worker.
 
-Builds a synthetic marketplace (quick: 50K items; full: 1M items / 10M events), indexes it,
-trains the ranker, then replays held-out logged requests through the engine.
+Builds a synthetic marketplace (quick: 20K items; full: 1M items / 10M events), indexes it,
+trains the ranker, then replays held-out logged requests through the engine. In-process, each
+surface reports wall time per request and CPU time per request (the process's CPU seconds,
+every thread, over the replay), with the load average before and after.
 
     shopnow-bench e2e [--quick]
+    python -m bench.e2e_bench --workdir DIR [--reuse] [--no-http] [--profile SVG] [--ranked F]
+
+``--profile SVG``: a py-spy flame graph of the in-process replay alone, run a second time after
+the timed one (sampled from outside the process). ``--ranked F``:
+every in-process response's ranked ids and scores as JSON lines, to compare two versions of
+the code on the same replay (``python -m bench.e2e_bench --compare A B``).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -59,35 +68,110 @@ def mixed_requests(settings: Settings, n: int, seed: int = 0) -> list[SearchRequ
     return out
 
 
+def _py_spy(svg: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling this process until :func:`_stop` (written to ``svg`` then)."""
+    exe = Path(sys.executable).with_name("py-spy")
+    cmd = [str(exe) if exe.exists() else "py-spy", "record", "--pid", str(os.getpid())]
+    # Python frames only, sampled without stopping the process: native unwinding (--native)
+    # stopped the server for most of each second at 1M items. Time inside a native call
+    # (tantivy, the compiled ranker, numpy) shows as the Python line that made it.
+    cmd += ["--rate", "200", "--nonblocking", "--format", "flamegraph", "-o", str(svg)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1.0)  # attached before the replay starts
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode not in (0, -signal.SIGINT):
+        raise RuntimeError(f"py-spy failed: {err.decode(errors='replace')[-500:]}")
+
+
 async def _in_process(
-    settings: Settings, reqs: list[SearchRequest | FeedRequest]
+    settings: Settings,
+    reqs: list[SearchRequest | FeedRequest],
+    profile: Path | None = None,
+    ranked: Path | None = None,
 ) -> dict[str, Any]:
     engine = await open_engine(settings)
     engine.spelling.wait()  # the speller's first build runs in the background: not measured
     for r in reqs[:20]:  # warm up
         await engine.rank(r)
     lat: dict[str, list[float]] = {"search": [], "feed": []}
+    cpu: dict[str, list[float]] = {"search": [], "feed": []}
     explained: dict[str, list[float]] = {"search": [], "feed": []}
     cands: dict[str, list[int]] = {"search": [], "feed": []}
+    stages: dict[str, dict[str, list[float]]] = {"search": {}, "feed": {}}
+    lists: list[dict[str, Any]] = []
+    load_before = os.getloadavg()
     for r in reqs:
-        t = time.perf_counter()
+        c, t = time.process_time(), time.perf_counter()
         resp = await engine.rank(r)
         lat[resp.surface.value].append((time.perf_counter() - t) * 1e3)
+        cpu[resp.surface.value].append((time.process_time() - c) * 1e3)
+        if ranked is not None:
+            lists.append(
+                {"ids": [i.id for i in resp.items], "scores": [i.score for i in resp.items]}
+            )
+    load_after = os.getloadavg()
+    if profile is not None:  # the same replay again, sampled (sampling slows what it samples)
+        spy = _py_spy(profile)
+        for r in reqs:
+            await engine.rank(r)
+        _stop(spy)
+    if ranked is not None:
+        ranked.write_text("".join(json.dumps(x) + "\n" for x in lists))
     for r in reqs[:100]:  # explain=true adds feature contributions and stage details
         t = time.perf_counter()
         resp = await engine.rank(r.model_copy(update={"explain": True}))
         explained[resp.surface.value].append((time.perf_counter() - t) * 1e3)
         assert resp.explain is not None
         cands[resp.surface.value].append(resp.explain.candidates)
+        for st in resp.explain.stages:
+            stages[resp.surface.value].setdefault(st.stage, []).append(st.ms)
     await engine.close()
-    return {
+    out: dict[str, Any] = {
         s: {
             **_pct(v),
+            "cpu_ms_mean": round(float(np.mean(cpu[s])), 3),
             "candidates_mean": round(float(np.mean(cands[s])), 1),
             "explain_p50_ms": _pct(explained[s])["p50_ms"],
+            # the explained requests' stage timings (sources run concurrently: they overlap)
+            "stage_ms_mean": {k: round(float(np.mean(x)), 3) for k, x in stages[s].items()},
         }
         for s, v in lat.items()
         if v
+    }
+    out["load_average"] = {"before": load_before, "after": load_after}
+    return out
+
+
+def compare(a: Path, b: Path) -> dict[str, Any]:
+    """Two ``--ranked`` files of one replay: how many responses differ in their ids, and the
+    largest score difference among those that do not."""
+    rows_a = [json.loads(x) for x in a.read_text().splitlines()]
+    rows_b = [json.loads(x) for x in b.read_text().splitlines()]
+    if len(rows_a) != len(rows_b):
+        raise ValueError(f"{a} has {len(rows_a)} responses, {b} has {len(rows_b)}")
+    differ = [
+        i for i, (x, y) in enumerate(zip(rows_a, rows_b, strict=True)) if x["ids"] != y["ids"]
+    ]
+    differing = set(differ)
+    same = [i for i in range(len(rows_a)) if i not in differing]
+    worst = max(
+        (
+            abs(p - q)
+            for i in same
+            for p, q in zip(rows_a[i]["scores"], rows_b[i]["scores"], strict=True)
+        ),
+        default=0.0,
+    )
+    return {
+        "responses": len(rows_a),
+        "ids_differ": len(differ),
+        "first_differing": differ[:10],
+        "max_score_diff": worst,
     }
 
 
@@ -153,6 +237,8 @@ def run(
     workdir: Path | None = None,
     reuse: bool = False,
     skip_http: bool = False,
+    profile: Path | None = None,
+    ranked: Path | None = None,
 ) -> dict[str, Any]:
     tmp = Path(workdir or tempfile.mkdtemp(prefix="shopnow-e2e-"))
     settings = Settings(
@@ -195,7 +281,7 @@ def run(
             "train": round(t_train, 1),
         },
         "reused_index_and_model": reuse and built,
-        "in_process": asyncio.run(_in_process(settings, reqs)),
+        "in_process": asyncio.run(_in_process(settings, reqs, profile, ranked)),
         "http": None if skip_http else _http(settings, reqs),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
     }
@@ -213,6 +299,8 @@ def run_named(
     reuse: bool = False,
     skip_http: bool = False,
     smoke: bool = False,
+    profile: Path | None = None,
+    ranked: Path | None = None,
 ) -> dict[str, Any]:
     """The quick (under a minute) or the full (1M items) configuration; ``smoke``: the smallest
     one every step runs on (for tests)."""
@@ -225,6 +313,8 @@ def run_named(
         workdir,
         reuse=reuse,
         skip_http=skip_http,
+        profile=profile,
+        ranked=ranked,
     )
 
 
@@ -238,8 +328,21 @@ def main(argv: list[str] | None = None) -> int:
         help="with --workdir: keep an index and ranker already built there (skip index, train)",
     )
     ap.add_argument("--no-http", action="store_true", help="in-process figures only")
+    ap.add_argument("--profile", type=Path, help="py-spy flame graph (SVG) of the replay")
+    ap.add_argument("--ranked", type=Path, help="write each response's ids and scores (JSONL)")
+    ap.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), help="two --ranked files")
     a = ap.parse_args(argv)
-    res = run_named(quick=a.quick, workdir=a.workdir, reuse=a.reuse, skip_http=a.no_http)
+    if a.compare:
+        print(json.dumps(compare(*a.compare), indent=2))
+        return 0
+    res = run_named(
+        quick=a.quick,
+        workdir=a.workdir,
+        reuse=a.reuse,
+        skip_http=a.no_http,
+        profile=a.profile,
+        ranked=a.ranked,
+    )
     print(json.dumps(res, indent=2))
     return 0
 

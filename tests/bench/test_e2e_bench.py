@@ -1,0 +1,31 @@
+"""The end-to-end benchmark's comparison of two replays' ranked lists (``--compare``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.e2e_bench import compare
+
+
+def _write(path: Path, rows: list[tuple[list[str], list[float]]]) -> Path:
+    path.write_text("".join(json.dumps({"ids": i, "scores": s}) + "\n" for i, s in rows))
+    return path
+
+
+def test_compare_counts_reordered_lists_and_bounds_score_drift(tmp_path: Path) -> None:
+    a = _write(tmp_path / "a", [(["x", "y"], [2.0, 1.0]), (["p", "q"], [0.5, 0.25])])
+    b = _write(tmp_path / "b", [(["x", "y"], [2.0, 1.0 + 1e-6]), (["q", "p"], [0.5, 0.25])])
+    got = compare(a, b)
+    assert got["responses"] == 2 and got["ids_differ"] == 1 and got["first_differing"] == [1]
+    assert got["max_score_diff"] == pytest.approx(1e-6)
+    assert compare(a, a)["ids_differ"] == 0 and compare(a, a)["max_score_diff"] == 0.0
+
+
+def test_compare_refuses_replays_of_different_lengths(tmp_path: Path) -> None:
+    a = _write(tmp_path / "a", [(["x"], [1.0])])
+    b = _write(tmp_path / "b", [(["x"], [1.0]), (["y"], [1.0])])
+    with pytest.raises(ValueError, match="1 responses"):
+        compare(a, b)
