@@ -73,16 +73,16 @@ def encoder_graph() -> Path:
 @functools.cache
 def load_graph_model(num_threads: int = 2, max_seq_length: int = 128) -> OpenVinoText:
     """The exported MiniLM graph on OpenVINO, compiled once per process and settings. Without
-    a graph file it is exported first, which needs torch (``shopnow-discovery[train]``)."""
+    a graph file it is exported first, which needs torch."""
     graph = encoder_graph()
     if not graph.is_file():
         try:
             from towers.text_export import export_text_encoder
         except ImportError as exc:  # a serving install: no torch to export with
             raise RuntimeError(
-                f"no exported text encoder at {graph}: export it where the train extra is "
-                "installed (python -m towers.text_export PATH) and point "
-                "SHOPNOW_TEXT_ENCODER_GRAPH at the file"
+                f"no exported text encoder at {graph}: export it where torch is installed "
+                "(python -m towers.text_export PATH) and point SHOPNOW_TEXT_ENCODER_GRAPH at "
+                "the file"
             ) from exc
         export_text_encoder(graph)
     return OpenVinoText(graph, num_threads=num_threads, max_seq_length=max_seq_length)
@@ -91,7 +91,7 @@ def load_graph_model(num_threads: int = 2, max_seq_length: int = 128) -> OpenVin
 @functools.cache
 def load_sentence_model(num_threads: int = 2, max_seq_length: int = 128) -> Any:
     """The shipped all-MiniLM-L6-v2 on torch (the reference the exported graph is checked
-    against; needs the train extra), loaded once per process and settings. Hub access
+    against), loaded once per process and settings. Hub access
     is switched off before ``sentence_transformers`` (and with it ``transformers`` /
     ``huggingface_hub``) is imported, so a missing file fails here instead of reaching for
     the network."""
@@ -214,7 +214,8 @@ class TextEncoder:
     def _compute(self, texts: Sequence[str]) -> F32:
         model = self._ensure_model()
         if self.backend == "openvino":
-            out = model.encode(texts, batch_size=min(self.batch_size, GRAPH_BATCH))
+            batch = min(self.batch_size, GRAPH_BATCH)
+            out = model.encode(texts, batch_size=batch, progress=self.progress)
         else:
             out = model.encode(
                 list(texts),

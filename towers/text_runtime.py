@@ -81,7 +81,11 @@ class OpenVinoText:
             request = self._local.request = self.compiled.create_infer_request()
         return request
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> F32:
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> F32:
+        """One row per text (an empty text is embedded like any other: callers skip them);
+        ``progress`` shows a bar over the texts."""
+        from tqdm import tqdm
+
         out = np.zeros((len(texts), TEXT_DIM), np.float32)
         if not texts:
             return out
@@ -89,6 +93,7 @@ class OpenVinoText:
         lengths = np.array([len(i) for i in ids])
         order = np.argsort(lengths, kind="stable")
         request = self._request()
+        bar = tqdm(total=len(texts), desc="MiniLM", unit="text", disable=not progress)
         for lo in range(0, len(texts), batch_size):
             part = order[lo : lo + batch_size]
             width = -(-int(lengths[part].max()) // PAD_MULTIPLE) * PAD_MULTIPLE
@@ -98,4 +103,6 @@ class OpenVinoText:
             mask = (np.arange(width) < lengths[part, None]).astype(np.int64)
             inputs = {"input_ids": batch, "attention_mask": mask, "token_type_ids": mask * 0}
             out[part] = request.infer(inputs)[0]
+            bar.update(len(part))
+        bar.close()
         return out
