@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 from opensearchpy import (
@@ -325,15 +325,33 @@ class OpenSearchIndex:
         a bulk request's operations before it acknowledges them."""
 
     # -- reads ----------------------------------------------------------------------------
+    async def _read(
+        self, what: str, send: Callable[[float], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """``send(timeout_s)`` within the search deadline. Reads are idempotent, so an error
+        status from the cluster is sent once more while at least a quarter of the deadline is
+        left: when a node dies between a search's query and fetch phases, the coordinating
+        node answers 500 although every shard still has a live copy."""
+        budget = self.params.search_timeout_s
+        t0 = time.monotonic()
+        with _reachable(what):
+            try:
+                return await send(budget)
+            except TransportError as exc:
+                left = budget - (time.monotonic() - t0)
+                server_side = isinstance(exc.status_code, int) and exc.status_code >= 500
+                if not server_side or left < budget / 4:
+                    raise
+            return await send(left)
+
     async def lexical(self, query: str, k: int, flt: SearchFilter | None = None) -> Hits:
         if k <= 0 or not query.strip():
             return Hits.empty()
-        with _reachable("lexical search"):
-            resp = await self.client.search(
-                index=self.params.alias,
-                body=queries.lexical_body(query, k, flt),
-                request_timeout=self.params.search_timeout_s,
-            )
+        body = queries.lexical_body(query, k, flt)
+        resp = await self._read(
+            "lexical search",
+            lambda t: self.client.search(index=self.params.alias, body=body, request_timeout=t),
+        )
         return queries.lexical_hits(resp)
 
     async def vector(
@@ -341,12 +359,11 @@ class OpenSearchIndex:
     ) -> Hits:
         if k <= 0:
             return Hits.empty()
-        with _reachable("kNN search"):
-            resp = await self.client.search(
-                index=self.params.alias,
-                body=queries.knn_body(query, k, flt, model, self.params.ef_search),
-                request_timeout=self.params.search_timeout_s,
-            )
+        body = queries.knn_body(query, k, flt, model, self.params.ef_search)
+        resp = await self._read(
+            "kNN search",
+            lambda t: self.client.search(index=self.params.alias, body=body, request_timeout=t),
+        )
         return queries.knn_hits(resp)
 
     async def lexical_and_vector(
@@ -367,10 +384,9 @@ class OpenSearchIndex:
             head,
             queries.knn_body(vector, k, flt, model, self.params.ef_search),
         ]
-        with _reachable("msearch"):
-            resp = await self.client.msearch(
-                body=body, request_timeout=self.params.search_timeout_s
-            )
+        resp = await self._read(
+            "msearch", lambda t: self.client.msearch(body=body, request_timeout=t)
+        )
         lex, vec = resp["responses"]
         for part in (lex, vec):
             if "error" in part:
