@@ -55,7 +55,8 @@ def republish(settings: Settings) -> str:
 
     served = load_artifact(settings.towers_dir)
     model = TwoTower(served.meta.tower_config)
-    model.load_state_dict({k: v.clone() for k, v in served.model.state_dict().items()})
+    weights = settings.towers_dir / served.version / "weights.pt"
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     torch.manual_seed(int(time.time()))
     version = save_artifact(
         settings.towers_dir,

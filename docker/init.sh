@@ -46,6 +46,13 @@ shopnow index --quiet
 echo "init: [3/3] training the LambdaMART ranker on $requests logged requests"
 shopnow train --quiet --requests "$requests" --seed "$seed"
 
+# The API image has no torch: it reads MiniLM as the graph exported here, with its tokenizer.
+graph=${SHOPNOW_TEXT_ENCODER_GRAPH:-}
+if [ -n "$graph" ] && [ ! -f "$graph" ]; then
+  echo "init: exporting the text encoder to $graph"
+  python -m towers.text_export "$graph" >/dev/null
+fi
+
 mkdir -p "$models"
 date -u +%Y-%m-%dT%H:%M:%SZ >"$done_marker"
 echo "init: done"

@@ -208,8 +208,16 @@ def test_app_services_are_built_from_the_dockerfile(compose: dict[str, Any]) -> 
         assert (ROOT / build.get("context", ".") / build.get("dockerfile", "Dockerfile")) == (
             DOCKERFILE
         ), f"{name} builds from another Dockerfile"
-        builds.append((services[name].get("image"), build))
-    assert all(b == builds[0] for b in builds), "init and api must run the same image"
+        builds.append((name, services[name].get("image"), build.get("target")))
+    targets = {name: target for name, _, target in builds}
+    # the API on the serving image (no torch), the jobs that train on the train image
+    assert targets == {"api": "serve", "init": "train", "graph-trainer": "train"}, targets
+    images = {target: {i for _, i, t in builds if t == target} for target in ("serve", "train")}
+    assert all(len(i) == 1 for i in images.values()), f"one image per target: {images}"
+    assert images["serve"] != images["train"], "two targets tagged as one image"
+    stages = [a.split() for i, a in _dockerfile() if i == "FROM"]
+    assert [s[-1] for s in stages] == ["serve", "train"], stages
+    assert stages[1][0] == "serve", "the train image is the serving one plus the train extra"
 
 
 # ---------------------------------------------------------------- health, ports, volumes
@@ -305,11 +313,18 @@ def test_init_waits_for_healthy_backends(compose: dict[str, Any]) -> None:
         assert (depends.get(backend) or {}).get("condition") == "service_healthy", backend
 
 
+READ_OUTSIDE_SETTINGS = {"SHOPNOW_TEXT_ENCODER_GRAPH": "towers/text.py"}
+
+
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_app_env_names_are_settings_fields(compose: dict[str, Any], name: str) -> None:
     env = {**_dockerfile_env(), **_env(_services(compose)[name])}
     fields = {f"SHOPNOW_{f.upper()}": f for f in Settings.model_fields}
     shopnow = {k: v for k, v in env.items() if k.startswith("SHOPNOW_")}
+    # read where it is used, below the settings layer (and checked to be read there)
+    for name_, module in READ_OUTSIDE_SETTINGS.items():
+        assert f'"{name_}"' in (ROOT / module).read_text("utf-8"), (name_, module)
+        shopnow.pop(name_, None)
     unknown = sorted(set(shopnow) - set(fields))
     assert not unknown, f"{name}: not Settings fields (silently ignored): {unknown}"
     # The values must validate too (e.g. the backend literals).
@@ -330,18 +345,36 @@ def test_app_env_names_are_settings_fields(compose: dict[str, Any], name: str) -
 # ---------------------------------------------------------------- Dockerfile and init script
 
 
-def test_dockerfile_installs_from_the_lock() -> None:
-    instructions = _dockerfile()
-    assert instructions[0] == ("FROM", "python:3.11-slim"), instructions[0]
-    copied = [shlex.split(a)[:-1] for i, a in instructions if i == "COPY"]
-    assert any("requirements.lock" in sources for sources in copied), "lock is not copied"
-    runs = [a for i, a in instructions if i == "RUN"]
-    lock_step = [n for n, r in enumerate(runs) if "pip install -r requirements.lock" in r]
+def _stage(name: str) -> list[tuple[str, str]]:
+    """The instructions of the Dockerfile's stage ``name`` (``FROM ... AS name`` excluded)."""
+    out: list[tuple[str, str]] = []
+    current = None
+    for instruction, args in _dockerfile():
+        if instruction == "FROM":
+            current = args.split()[-1]
+        elif current == name:
+            out.append((instruction, args))
+    return out
+
+
+def test_dockerfile_installs_from_the_locks() -> None:
+    assert _dockerfile()[0] == ("FROM", "python:3.11-slim AS serve"), _dockerfile()[0]
+    for stage, lock in (("serve", "requirements-serve.lock"), ("train", "requirements.lock")):
+        instructions = _stage(stage)
+        copied = [shlex.split(a)[:-1] for i, a in instructions if i == "COPY"]
+        assert any(lock in sources for sources in copied), f"{stage}: {lock} is not copied"
+        runs = [a for i, a in instructions if i == "RUN"]
+        assert any(f"pip install -r {lock}" in r for r in runs), f"{stage}: {lock} not installed"
+        assert (ROOT / lock).is_file()
+    runs = [a for i, a in _stage("serve") if i == "RUN"]
+    lock_step = [n for n, r in enumerate(runs) if "pip install -r requirements-serve.lock" in r]
     project_step = [
         n for n, r in enumerate(runs) if re.search(r"pip install --no-deps (-e )?\.", r)
     ]
     assert lock_step and project_step, "install the lock, then the project with --no-deps"
     assert lock_step[0] < project_step[0], "the project is installed before its pinned deps"
+    serve_lock = (ROOT / "requirements-serve.lock").read_text("utf-8")
+    assert not re.search(r"^(torch|sentence-transformers)==", serve_lock, re.M), "torch to serve"
 
 
 def test_dockerfile_cmd_serves_with_the_console_script() -> None:

@@ -124,6 +124,8 @@ COVERAGE: dict[str, list[str]] = {
     ],
     "python -m bench.rules_propagation_bench": ["tests/bench/test_rules_propagation_bench.py"],
     "python -m bench.failover_bench": ["tests/bench/test_failover_bench.py"],
+    # export_text_encoder, what the module's main calls; the bundle then serves without torch
+    "python -m towers.text_export": ["tests/towers/test_text_runtime.py"],
     "python -m bench.load_bench": ["tests/bench/test_load_bench.py"],
     "python -m bench.footprint_bench": ["tests/bench/test_footprint_bench.py"],
     "python -m bench.capacity_plan": ["tests/bench/test_capacity_plan.py"],

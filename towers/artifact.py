@@ -4,6 +4,8 @@ Layout under a model directory (e.g. ``Settings().model_dir / "towers"``)::
 
     <model_dir>/CURRENT                    the version served by default (atomically replaced)
     <model_dir>/<version>/weights.pt       both towers' state dicts (loaded weights_only)
+    <model_dir>/<version>/item.onnx        the towers exported as graphs (towers.tower_export),
+    <model_dir>/<version>/query.onnx       what serving runs, without torch
     <model_dir>/<version>/meta.json        :class:`ArtifactMeta`: configs, vocabularies,
                                            text-encoder version, metrics, training window
 
@@ -20,20 +22,25 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from engine.core.arrays import F32
 from engine.core.segment import Segment
 from engine.core.vocab import Vocab
+from towers.config import TowerConfig
 from towers.features import ItemFeatures, check_compliance
-from towers.model import TowerConfig, TwoTower
 from towers.text import TextEncoder, encoder_version
+from towers.tower_runtime import GraphTowers, QueryArrays, TorchTowers, TowerRuntime, has_graphs
+
+if TYPE_CHECKING:
+    from towers.model import TwoTower
 
 CURRENT = "CURRENT"
+Runtime = Literal["auto", "openvino", "torch"]
 
 
 class ArtifactMeta(BaseModel):
@@ -67,7 +74,12 @@ def save_artifact(
     text_encoder: str | None = None,
     make_current: bool = True,
 ) -> str:
-    """Write a new version and (by default) point CURRENT at it; returns the version."""
+    """Write a new version, its weights, meta and exported graphs, and (by default) point
+    CURRENT at it; returns the version."""
+    import torch
+
+    from towers.tower_export import export_towers
+
     check_compliance(restricted_min_support)
     buf = io.BytesIO()
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -91,6 +103,7 @@ def save_artifact(
     out.mkdir(parents=True, exist_ok=False)
     (out / "weights.pt").write_bytes(weights)
     (out / "meta.json").write_text(meta.model_dump_json(indent=2))
+    export_towers(model, out)
     if make_current:
         set_current(model_dir, version)
     return version
@@ -112,24 +125,20 @@ def current_version(model_dir: Path) -> str | None:
 class TowersArtifact:
     """A loaded model for serving. Thread-safe for inference (no state is mutated)."""
 
-    def __init__(self, meta: ArtifactMeta, model: TwoTower, model_dir: Path) -> None:
+    def __init__(self, meta: ArtifactMeta, runtime: TowerRuntime, model_dir: Path) -> None:
         self.meta = meta
+        self.runtime = runtime
         self.model_dir = model_dir  # the directory holding <version>/
         self.version = meta.version
-        self.model = model.eval()
         self.dim = meta.tower_config.dim
         self.vocabularies = {k: Vocab.restore(v) for k, v in meta.vocabularies.items()}
         cfg = meta.tower_config
-        self._empty = torch.zeros(1, 1, cfg.dim)
-        self._no_text = torch.zeros(1, cfg.text_dim)
+        self._no_text = np.zeros((1, cfg.text_dim), np.float32)
 
-    @torch.inference_mode()
     def item_vectors(self, features: ItemFeatures) -> F32:
         """``float32 [n, dim]``, unit rows, from content alone (new items included)."""
-        out: F32 = self.model.item_vectors(features).numpy().astype(np.float32, copy=False)
-        return out
+        return self.runtime.item_vectors(features)
 
-    @torch.inference_mode()
     def query_vector(
         self,
         *,
@@ -144,32 +153,34 @@ class TowersArtifact:
         :meth:`item_vectors`); ``query_text`` a 384-d text embedding (:meth:`encode_query`);
         ``context`` one id per ``tower_config.context_names`` (default all 0)."""
         cfg = self.meta.tower_config
-
-        def seq(v: F32 | None, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
-            if v is None or len(v) == 0:
-                return self._empty, torch.zeros(1, 1, dtype=torch.bool)
-            t = torch.from_numpy(np.ascontiguousarray(v[:cap], dtype=np.float32)).unsqueeze(0)
-            return t, torch.ones(1, t.shape[1], dtype=torch.bool)
-
-        h, hm = seq(history, cfg.max_history)
-        s, sm = seq(session, cfg.max_session)
-        has_q = query_text is not None
+        history, history_mask = self._padded(history, cfg.max_history)
+        session, session_mask = self._padded(session, cfg.max_session)
         qt = self._no_text
         if query_text is not None:
-            qt = torch.from_numpy(np.ascontiguousarray(query_text, np.float32).reshape(1, -1))
+            qt = np.ascontiguousarray(query_text, np.float32).reshape(1, -1)
         ctx = list(context) if context is not None else [0] * len(cfg.context_cardinalities)
-        q = self.model.query(
-            h,
-            hm,
-            s,
-            sm,
+        inputs = QueryArrays(
+            history,
+            history_mask,
+            session,
+            session_mask,
             qt,
-            torch.tensor([has_q]),
-            torch.tensor([int(segment)]),
-            torch.tensor([ctx], dtype=torch.int64),
+            np.array([query_text is not None]),
+            np.array([int(segment)], np.int64),
+            np.array([ctx], np.int64),
         )
-        out: F32 = q[0].numpy()
-        return out
+        return self.runtime.query(inputs)
+
+    def _padded(self, v: F32 | None, cap: int) -> tuple[F32, npt.NDArray[np.bool_]]:
+        """``v`` as ``[1, cap, dim]`` and its mask: one input shape for every request (a
+        masked entry has no weight in the towers' pooling)."""
+        out = np.zeros((1, cap, self.dim), np.float32)
+        mask = np.zeros((1, cap), np.bool_)
+        if v is not None and len(v):
+            n = min(len(v), cap)
+            out[0, :n] = v[:n]
+            mask[0, :n] = True
+        return out, mask
 
     def encode_query(self, text: str, encoder: TextEncoder) -> F32:
         """The query text's 384-d embedding, refusing an encoder other than the trained one."""
@@ -182,10 +193,16 @@ class TowersArtifact:
 
 
 def load_artifact(
-    model_dir: Path, version: str | None = None, *, check_text_encoder: bool = True
+    model_dir: Path,
+    version: str | None = None,
+    *,
+    check_text_encoder: bool = True,
+    runtime: Runtime = "auto",
 ) -> TowersArtifact:
     """Load ``version`` (default: CURRENT). Checks compliance of the inputs and, unless told
-    otherwise, that the installed text encoder is the one the item vectors were built with."""
+    otherwise, that the installed text encoder is the one the item vectors were built with.
+    ``runtime``: the exported graphs (``openvino``), the torch model (``torch``), or
+    ``auto``: the graphs where the version has them, else torch."""
     v = version or current_version(model_dir)
     if v is None:
         raise FileNotFoundError(f"no {CURRENT} in {model_dir}")
@@ -195,7 +212,23 @@ def load_artifact(
         raise TextEncoderMismatch(
             f"artifact {v} needs {meta.text_encoder}, installed is {encoder_version()}"
         )
+    if runtime == "openvino" or (runtime == "auto" and has_graphs(model_dir / v)):
+        return TowersArtifact(meta, GraphTowers(model_dir / v), model_dir)
+    return TowersArtifact(meta, TorchTowers(_torch_model(model_dir / v, meta)), model_dir)
+
+
+def _torch_model(version_dir: Path, meta: ArtifactMeta) -> TwoTower:
+    try:
+        import torch
+
+        from towers.model import TwoTower
+    except ImportError as exc:  # a serving install, and a version without graphs
+        raise RuntimeError(
+            f"{version_dir} has no exported graphs and torch is not installed: export them "
+            "where it is (pip install 'shopnow-discovery[train]'; python -m "
+            f"towers.tower_export {version_dir})"
+        ) from exc
     model = TwoTower(meta.tower_config)
-    state = torch.load(model_dir / v / "weights.pt", map_location="cpu", weights_only=True)
+    state = torch.load(version_dir / "weights.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
-    return TowersArtifact(meta, model, model_dir)
+    return model

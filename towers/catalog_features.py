@@ -18,6 +18,7 @@ from engine.core.arrays import I64
 from engine.core.catalog import Catalog
 from engine.core.vocab import Vocab
 from ltr.aggregates import ItemAggregates
+from towers.config import TowerConfig
 from towers.features import (
     ItemFeatures,
     aggregate_columns,
@@ -26,7 +27,6 @@ from towers.features import (
     embedding_rows,
     hash_ids,
 )
-from towers.model import TowerConfig
 from towers.text import TextEncoder, item_text
 
 CATEGORY_WIDTH = 4  # levels kept of a category path

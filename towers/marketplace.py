@@ -21,9 +21,9 @@ from ltr.aggregates import ItemAggregates
 from ltr.logs import LoggedRequest, LogReplay
 from towers.artifact import save_artifact
 from towers.catalog_features import CatalogFeaturizer, catalog_vocabularies, tower_config_for
+from towers.config import TowerConfig
 from towers.data import Examples
 from towers.features import ItemFeatures
-from towers.model import TowerConfig
 from towers.requests import QueryInputs, examples_of, query_inputs
 from towers.text import TextEncoder
 from towers.train import TrainConfig, TrainResult, train

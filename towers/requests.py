@@ -17,8 +17,8 @@ from engine.core.arrays import I64
 from engine.core.contracts import Surface
 from engine.core.pipeline.context import RequestContext
 from engine.core.segment import Segment
+from towers.config import TowerConfig
 from towers.data import Examples
-from towers.model import TowerConfig
 from towers.text import TextEncoder
 
 SURFACE_ID = {Surface.feed: 0, Surface.search: 1}

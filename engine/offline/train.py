@@ -306,8 +306,8 @@ def train_towers(
     with it, so they never come from a model that saw the ranker's labels."""
     # torch (the towers) is imported only where two-tower retrieval is in use
     from towers.artifact import current_version, set_current
+    from towers.config import TowerConfig
     from towers.marketplace import marketplace_data, train_marketplace
-    from towers.model import TowerConfig
     from towers.serving import TowerServing
     from towers.text import TextEncoder
     from towers.train import TrainConfig

