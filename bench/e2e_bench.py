@@ -35,7 +35,7 @@ import numpy as np
 from engine.core.contracts import FeedRequest, SearchRequest
 from engine.core.settings import Settings
 from engine.offline.train import build_index, train
-from engine.serving.assembly import open_engine
+from engine.serving.assembly import freeze_heap, open_engine
 from synth.dataset import load_dataset
 from synth.generate import generate
 
@@ -96,6 +96,7 @@ async def _in_process(
 ) -> dict[str, Any]:
     engine = await open_engine(settings)
     engine.spelling.wait()  # the speller's first build runs in the background: not measured
+    freeze_heap()  # as `shopnow serve` does once the engine is open
     for r in reqs[:20]:  # warm up
         await engine.rank(r)
     lat: dict[str, list[float]] = {"search": [], "feed": []}
@@ -112,7 +113,11 @@ async def _in_process(
         cpu[resp.surface.value].append((time.process_time() - c) * 1e3)
         if ranked is not None:
             lists.append(
-                {"ids": [i.id for i in resp.items], "scores": [i.score for i in resp.items]}
+                {
+                    "ids": [i.id for i in resp.items],
+                    "scores": [i.score for i in resp.items],
+                    "degraded": resp.degraded_reasons,
+                }
             )
     load_after = os.getloadavg()
     if profile is not None:  # the same replay again, sampled (sampling slows what it samples)
@@ -148,16 +153,26 @@ async def _in_process(
 
 
 def compare(a: Path, b: Path) -> dict[str, Any]:
-    """Two ``--ranked`` files of one replay: how many responses differ in their ids, and the
-    largest score difference among those that do not."""
+    """Two ``--ranked`` files of one replay: how many responses were degraded in either (not
+    compared), how many of the others differ in their ids, and the largest score difference
+    among those that do not."""
     rows_a = [json.loads(x) for x in a.read_text().splitlines()]
     rows_b = [json.loads(x) for x in b.read_text().splitlines()]
     if len(rows_a) != len(rows_b):
         raise ValueError(f"{a} has {len(rows_a)} responses, {b} has {len(rows_b)}")
-    differ = [
-        i for i, (x, y) in enumerate(zip(rows_a, rows_b, strict=True)) if x["ids"] != y["ids"]
+    # a response degraded in either replay (a source past its deadline) is not comparable
+    degraded = [
+        i
+        for i, (x, y) in enumerate(zip(rows_a, rows_b, strict=True))
+        if x.get("degraded") or y.get("degraded")
     ]
-    differing = set(differ)
+    skip = set(degraded)
+    differ = [
+        i
+        for i, (x, y) in enumerate(zip(rows_a, rows_b, strict=True))
+        if i not in skip and x["ids"] != y["ids"]
+    ]
+    differing = set(differ) | skip
     same = [i for i in range(len(rows_a)) if i not in differing]
     worst = max(
         (
@@ -169,6 +184,8 @@ def compare(a: Path, b: Path) -> dict[str, Any]:
     )
     return {
         "responses": len(rows_a),
+        "degraded": len(degraded),
+        "first_degraded": degraded[:10],
         "ids_differ": len(differ),
         "first_differing": differ[:10],
         "max_score_diff": worst,

@@ -33,6 +33,7 @@ import numpy as np
 from engine.core.arrays import F32, F64, I64
 from engine.core.catalog import Catalog
 from engine.core.columns import RaggedInts
+from engine.core.kernels import idf_sums, title_scan
 from engine.core.text import token_id, token_ids, tokens
 
 K1 = 1.2
@@ -65,10 +66,10 @@ class FieldStats:
         out: F64 = np.log1p((self.n_live - df + 0.5) / (df + 0.5))
         return out
 
-    def bm25(self, gathered: tuple[I64, I64], q: I64, q_idf: F64) -> F64:
-        """BM25 of the query over each gathered row (distinct tokens, so tf = 1)."""
-        idf_sum = _idf_sum(gathered, q, q_idf)
-        norm = 1.0 - B + B * gathered[1] / max(self.mean_len, 1.0)
+    def bm25(self, idf_sum: F64, lengths: I64) -> F64:
+        """BM25 of rows carrying ``idf_sum`` of the query's idf over ``lengths`` distinct
+        tokens (so tf = 1): :func:`field_idf_sums` gives the sums."""
+        norm = 1.0 - B + B * lengths / max(self.mean_len, 1.0)
         out: F64 = idf_sum * (K1 + 1.0) / (1.0 + K1 * norm)
         return out
 
@@ -108,27 +109,23 @@ def text_match(catalog: Catalog, stats: TextStats, rows: I64, query: str) -> Tex
         zero = np.zeros(n, np.float32)
         length = catalog.title_tokens.lengths(rows).astype(np.float32)
         return TextMatch(zero, zero, zero, zero, zero, np.ones(n, np.float32), length)
-    title, title_len = catalog.title_tokens.gather(rows)
-    length = title_len.astype(np.float32)
+    title = catalog.title_tokens.parts()
+    length = title[2][rows].astype(np.float32)
     words = tokens(query)
 
     def bm25(field: RaggedInts, fs: FieldStats) -> F32:
-        return fs.bm25(field.gather(rows), q, fs.idf(q)).astype(np.float32)
+        flat, start, lengths = field.parts()
+        sums = idf_sums(flat, start, lengths, rows, q, fs.idf(q))
+        return fs.bm25(sums, lengths[rows]).astype(np.float32)
 
-    name = catalog.tokens.gather(rows)
+    name = catalog.tokens.parts()
     name_idf = stats.name.idf(q)
-    coverage = _idf_sum(name, q, name_idf) / max(float(name_idf.sum()), 1e-9)
-
-    t_owner = np.repeat(np.arange(n), title_len)
-    head_in = np.bincount(t_owner[title == token_id(words[-1])], minlength=n) > 0
-    starts = np.cumsum(title_len) - title_len
-    position = np.arange(len(title)) - np.repeat(starts, title_len)
-    in_q = np.isin(title, q)
-    first = np.full(n, np.inf)
-    np.minimum.at(first, t_owner[in_q], position[in_q])
+    name_sum = idf_sums(*name, rows, q, name_idf)
+    coverage = name_sum / max(float(name_idf.sum()), 1e-9)
+    head_in, first = title_scan(*title, rows, q, np.int64(token_id(words[-1])))
     first_share = np.where(np.isinf(first), 1.0, first / np.maximum(length, 1.0))
     return TextMatch(
-        stats.name.bm25(name, q, name_idf).astype(np.float32),
+        stats.name.bm25(name_sum, name[2][rows]).astype(np.float32),
         bm25(catalog.description_tokens, stats.description),
         bm25(catalog.attribute_tokens, stats.attributes),
         coverage.astype(np.float32),
@@ -136,14 +133,3 @@ def text_match(catalog: Catalog, stats: TextStats, rows: I64, query: str) -> Tex
         first_share.astype(np.float32),
         length,
     )
-
-
-def _idf_sum(gathered: tuple[I64, I64], q: I64, q_idf: F64) -> F64:
-    """Per gathered row: the idf of the query tokens it carries."""
-    toks, lengths = gathered
-    owner = np.repeat(np.arange(len(lengths)), lengths)
-    k = np.minimum(np.searchsorted(q, toks), len(q) - 1)
-    hit = q[k] == toks
-    sums = np.bincount(owner[hit], weights=q_idf[k[hit]], minlength=len(lengths))
-    out: F64 = sums.astype(np.float64)
-    return out

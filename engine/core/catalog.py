@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from engine.core.columns import Column, RaggedInts
 from engine.core.contracts import Availability, Item
+from engine.core.kernels import idf_sums
 from engine.core.search import IndexDoc
 from engine.core.text import (
     attribute_ids,
@@ -239,9 +240,7 @@ class Catalog:
         q = token_ids(query)
         if len(q) == 0 or len(rows) == 0:
             return np.zeros(len(rows), np.int64), len(q)
-        tokens, lengths = self.tokens.gather(rows)
-        owner = np.repeat(np.arange(len(rows)), lengths)
-        found = np.bincount(owner[np.isin(tokens, q)], minlength=len(rows)).astype(np.int64)
+        found = idf_sums(*self.tokens.parts(), rows, q, np.ones(len(q))).astype(np.int64)
         return found, len(q)
 
     def category_name(self, row: int) -> str:

@@ -29,3 +29,17 @@ def test_compare_refuses_replays_of_different_lengths(tmp_path: Path) -> None:
     b = _write(tmp_path / "b", [(["x"], [1.0]), (["y"], [1.0])])
     with pytest.raises(ValueError, match="1 responses"):
         compare(a, b)
+
+
+def test_compare_sets_degraded_responses_apart(tmp_path: Path) -> None:
+    # a source past its deadline in one replay changes that response: not a code difference
+    a = _write(tmp_path / "a", [(["x", "y"], [2.0, 1.0]), (["p", "q"], [0.5, 0.25])])
+    rows = [
+        {"ids": ["x", "y"], "scores": [2.0, 1.0], "degraded": []},
+        {"ids": ["r"], "scores": [9.0], "degraded": ["bm25: timed out"]},
+    ]
+    b = tmp_path / "b"
+    b.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = compare(a, b)
+    assert got["degraded"] == 1 and got["first_degraded"] == [1]
+    assert got["ids_differ"] == 0 and got["max_score_diff"] == 0.0

@@ -29,6 +29,7 @@ import scipy.sparse as sp
 
 from engine.core.arrays import F32, I64
 from engine.core.columns import RaggedInts
+from engine.core.kernels import sparse_dots
 from engine.core.retrieval.neighbors import csr_topk, weighted_neighbors
 
 
@@ -89,8 +90,17 @@ def _pair_cosines(vectors: sp.csr_matrix, row: int, cols: I64) -> F32:
         return out
     known = (cols >= 0) & (cols < n)
     if known.any():
-        prod = vectors[cols[known]] @ vectors[row].T
-        out[known] = np.asarray(prod.todense(), dtype=np.float32).ravel()
+        x = np.zeros(vectors.shape[1], np.float32)
+        lo, hi = vectors.indptr[row], vectors.indptr[row + 1]
+        x[vectors.indices[lo:hi]] = vectors.data[lo:hi]
+        out[known] = _dots(vectors, cols[known], x)
+    return out
+
+
+def _dots(vectors: sp.csr_matrix, cols: I64, x: F32) -> F32:
+    """``vectors[cols] @ x`` as scipy computes it (float32, in stored order), without
+    building the ``cols`` sub-matrix (:mod:`engine.core.kernels`)."""
+    out: F32 = sparse_dots(vectors.indptr, vectors.indices, vectors.data, cols, x)
     return out
 
 
@@ -231,8 +241,7 @@ class ContentSimilarity:
         if len(rows) == 0 or not known.any():
             return out
         profile = np.asarray(self.attributes[rows].sum(axis=0), dtype=np.float32).ravel()
-        prod = self.attributes[cols[known]] @ profile
-        out[known] = np.asarray(prod, dtype=np.float32).ravel() / len(rows)
+        out[known] = _dots(self.attributes, cols[known], profile) / len(rows)
         return out
 
     def save(self, path: Path) -> None:
