@@ -60,7 +60,10 @@ class ItemTower(nn.Module):
         self.id_dropout = id_dropout
         self.text_dropout = text_dropout
         self.text_proj = nn.Linear(text_dim, text_proj_dim)
-        self.category = nn.EmbeddingBag(n_categories, field_dim, mode="mean", padding_idx=0)
+        # a module, not only an EmbeddingBag: the ONNX export swaps in the same mean as plain ops
+        self.category: nn.Module = nn.EmbeddingBag(
+            n_categories, field_dim, mode="mean", padding_idx=0
+        )
         self.brand = nn.Embedding(n_brands, field_dim)
         self.price = nn.Embedding(n_price_buckets + 1, field_dim)
         self.seller_rating = nn.Embedding(n_seller_ratings + 1, field_dim)

@@ -16,6 +16,7 @@ but the last is dynamic. Both graphs are the towers in evaluation mode (no dropo
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -66,36 +67,13 @@ class _CategoryMean(nn.Module):
         return total / keep.sum(dim=1).clamp(min=1.0)
 
 
-class _ItemGraph(nn.Module):
-    def __init__(self, tower: ItemTower) -> None:
-        super().__init__()
-        self.tower = tower
-        self.category = _CategoryMean(tower.category)
-
-    def forward(
-        self,
-        text: Tensor,
-        categories: Tensor,
-        brand: Tensor,
-        price_bucket: Tensor,
-        seller_rating: Tensor,
-        margin_level: Tensor,
-        item_hash: Tensor,
-    ) -> Tensor:
-        t = self.tower
-        parts = [
-            t.text_proj(text),
-            self.category(categories),
-            t.brand(brand),
-            t.price(price_bucket),
-            t.seller_rating(seller_rating),
-            t.margin_level(margin_level),
-        ]
-        if t.item_hash is not None:
-            parts.append(t.item_hash(item_hash))
-        x = torch.cat(parts, dim=-1)
-        z = t.out(nn.functional.gelu(t.norm(t.hidden(x)))) + t.skip(text)
-        return nn.functional.normalize(z, dim=-1)
+def _item_graph(tower: ItemTower) -> ItemTower:
+    """A copy of ``tower`` in evaluation mode whose category bag is :class:`_CategoryMean`."""
+    out = copy.deepcopy(tower).eval()
+    bag = out.category
+    assert isinstance(bag, nn.EmbeddingBag)
+    out.category = _CategoryMean(bag)
+    return out
 
 
 def _export(
@@ -141,7 +119,7 @@ def export_towers(model: TwoTower, dest: Path) -> tuple[Path, Path]:
     )
     item_axes = {name: {0: "batch"} for name in ITEM_INPUTS}
     item_axes["categories"] = {0: "batch", 1: "categories"}
-    _export(_ItemGraph(model.item), item_example, ITEM_INPUTS, item_axes, dest / ITEM_GRAPH)
+    _export(_item_graph(model.item), item_example, ITEM_INPUTS, item_axes, dest / ITEM_GRAPH)
 
     b, h, s = 2, 3, 2
     query_example = (

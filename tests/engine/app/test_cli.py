@@ -1,5 +1,3 @@
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -7,6 +5,7 @@ import pytest
 from devtools.opensearch_node.process import free_port
 from engine.app.cli import main
 from synth.generate import generate
+from tests.serving_install import run_serving
 
 
 def test_bad_number_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,15 +122,7 @@ def test_sources_help_names_every_registered_source(capsys: pytest.CaptureFixtur
 
 
 _WITHOUT_TRAIN_EXTRA = """
-import importlib.abc, sys
-
-class Refuse(importlib.abc.MetaPathFinder):  # a serving install: no train extra
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {"torch", "torch_geometric", "sentence_transformers"}:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
-
-sys.meta_path.insert(0, Refuse())
+import sys
 from engine.app.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -139,13 +130,6 @@ sys.exit(main(sys.argv[1:]))
 
 @pytest.mark.parametrize("command", ["train-towers", "train-graph"])
 def test_training_in_a_serving_install_names_the_extra(tmp_path: Path, command: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", _WITHOUT_TRAIN_EXTRA, command, "--data", str(tmp_path)],
-        cwd=Path(__file__).resolve().parents[3],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_serving(_WITHOUT_TRAIN_EXTRA, command, "--data", str(tmp_path))
     assert done.returncode == 2, done.stderr[-2000:]
     assert "shopnow-discovery[train]" in done.stderr and "Traceback" not in done.stderr

