@@ -228,9 +228,9 @@ def _seen(x: FeatureInputs) -> F32:
 # --- query x item --------------------------------------------------------------------------
 @feature("query_coverage", "query_item", reads=("title", "brand"))
 def _coverage(x: FeatureInputs) -> F32:
-    """Share of the query's tokens present in the item's title and brand tokens."""
-    found, n_query = x.catalog.query_words_found(x.rows, x.ctx.query)
-    return (found / max(n_query, 1)).astype(np.float32)
+    """Share of the query's tokens present in the item's name tokens (title, brand, codes):
+    computed in the text-match pass over them."""
+    return _text(x).query_coverage
 
 
 @feature("query_brand_match", "query_item", reads=("brand",))

@@ -11,7 +11,7 @@ tokenizer of :mod:`engine.core.text`), field by field:
   with its own document frequencies and mean length, each distinct word counted once
   (k1 = 1.2, b = 0.75);
 - ``idf_coverage``: the share of the query's idf mass the name carries (a rare word such as
-  "tripod" weighs more than "black");
+  "tripod" weighs more than "black"); ``query_coverage``: the share of its tokens;
 - ``head_in_title``: the query's last word is in the title: in English the product noun comes
   last ("laptop bag" is a bag, not a laptop);
 - ``first_match``: where the title first carries a query word, as a share of its length
@@ -33,7 +33,7 @@ import numpy as np
 from engine.core.arrays import F32, F64, I64
 from engine.core.catalog import Catalog
 from engine.core.columns import RaggedInts
-from engine.core.kernels import idf_sums, title_scan
+from engine.core.kernels import idf_sums, match_sums, title_scan
 from engine.core.text import token_id, token_ids, tokens
 
 K1 = 1.2
@@ -97,6 +97,7 @@ class TextMatch:
     description_bm25: F32
     attribute_bm25: F32
     idf_coverage: F32
+    query_coverage: F32  # the share of the query's tokens the name carries
     head_in_title: F32
     first_match: F32
     title_length: F32
@@ -108,7 +109,7 @@ def text_match(catalog: Catalog, stats: TextStats, rows: I64, query: str) -> Tex
     if len(q) == 0 or n == 0:  # the feed: no query, nothing to gather
         zero = np.zeros(n, np.float32)
         length = catalog.title_tokens.lengths(rows).astype(np.float32)
-        return TextMatch(zero, zero, zero, zero, zero, np.ones(n, np.float32), length)
+        return TextMatch(zero, zero, zero, zero, zero, zero, np.ones(n, np.float32), length)
     title = catalog.title_tokens.parts()
     length = title[2][rows].astype(np.float32)
     words = tokens(query)
@@ -120,7 +121,7 @@ def text_match(catalog: Catalog, stats: TextStats, rows: I64, query: str) -> Tex
 
     name = catalog.tokens.parts()
     name_idf = stats.name.idf(q)
-    name_sum = idf_sums(*name, rows, q, name_idf)
+    name_sum, name_found = match_sums(*name, rows, q, name_idf)
     coverage = name_sum / max(float(name_idf.sum()), 1e-9)
     head_in, first = title_scan(*title, rows, q, np.int64(token_id(words[-1])))
     first_share = np.where(np.isinf(first), 1.0, first / np.maximum(length, 1.0))
@@ -129,6 +130,7 @@ def text_match(catalog: Catalog, stats: TextStats, rows: I64, query: str) -> Tex
         bm25(catalog.description_tokens, stats.description),
         bm25(catalog.attribute_tokens, stats.attributes),
         coverage.astype(np.float32),
+        (name_found / max(len(q), 1)).astype(np.float32),
         head_in.astype(np.float32),
         first_share.astype(np.float32),
         length,

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from engine.core.columns import Column, RaggedInts
 from engine.core.contracts import Availability, Item
-from engine.core.kernels import idf_sums
+from engine.core.kernels import match_sums
 from engine.core.search import IndexDoc
 from engine.core.text import (
     attribute_ids,
@@ -240,8 +240,7 @@ class Catalog:
         q = token_ids(query)
         if len(q) == 0 or len(rows) == 0:
             return np.zeros(len(rows), np.int64), len(q)
-        found = idf_sums(*self.tokens.parts(), rows, q, np.ones(len(q))).astype(np.int64)
-        return found, len(q)
+        return match_sums(*self.tokens.parts(), rows, q, np.ones(len(q)))[1], len(q)
 
     def category_name(self, row: int) -> str:
         return self.categories.name(int(self.category.values[row]))

@@ -4,8 +4,9 @@ express with large temporaries: token matches over ragged rows, and sparse row d
 Each kernel computes what the numpy or scipy expression it replaces computes, in the same
 order and the same precision, so the features (and the ranked lists) are unchanged:
 
-- :func:`idf_sums` is ``np.bincount(owner[hit], weights=idf[k[hit]])``: per row, the float64
-  sum of the query-token idfs it carries, in the row's token order;
+- :func:`match_sums` is ``np.bincount(owner[hit], weights=idf[k[hit]])``: per row, the
+  float64 sum of the query-token idfs it carries, in the row's token order (and the count of
+  those tokens, ``np.bincount(owner[hit])``);
 - :func:`sparse_dots` is scipy's ``A[cols] @ B[row].T`` (and ``A[cols] @ x``): per
   candidate, the float32 sum of ``A[c, j] * x[j]`` over the candidate's stored entries, in
   their stored order (an absent ``x[j]`` is 0 and adds nothing).
@@ -35,18 +36,31 @@ def _find(q: I64, t: np.int64) -> int:
 
 
 @njit(cache=True, nogil=True)
-def idf_sums(flat: I64, start: I64, length: I64, rows: I64, q: I64, q_idf: F64) -> F64:
-    """Per row of ``rows``: the sum of ``q_idf`` over its tokens found in the sorted ``q``."""
-    out = np.zeros(len(rows), np.float64)
+def match_sums(
+    flat: I64, start: I64, length: I64, rows: I64, q: I64, q_idf: F64
+) -> tuple[F64, I64]:
+    """Per row of ``rows``: the sum of ``q_idf`` over its tokens found in the sorted ``q``,
+    and how many of its tokens were found."""
+    sums = np.zeros(len(rows), np.float64)
+    counts = np.zeros(len(rows), np.int64)
     for i in range(len(rows)):
         r = rows[i]
         s = 0.0
+        c = 0
         for p in range(start[r], start[r] + length[r]):
             k = _find(q, flat[p])
             if k >= 0:
                 s += q_idf[k]
-        out[i] = s
-    return out
+                c += 1
+        sums[i] = s
+        counts[i] = c
+    return sums, counts
+
+
+def idf_sums(flat: I64, start: I64, length: I64, rows: I64, q: I64, q_idf: F64) -> F64:
+    """Per row of ``rows``: the sum of ``q_idf`` over its tokens found in the sorted ``q``."""
+    sums: F64 = match_sums(flat, start, length, rows, q, q_idf)[0]
+    return sums
 
 
 @njit(cache=True, nogil=True)
@@ -85,7 +99,7 @@ def sparse_dots(indptr: I64, indices: I64, data: F32, cols: I64, x: F32) -> F32:
 def warm() -> None:
     """Compile (or load from the cache) every kernel now."""
     one = np.zeros(1, np.int64)
-    idf_sums(one, one, one, one, one, np.zeros(1, np.float64))
+    match_sums(one, one, one, one, one, np.zeros(1, np.float64))
     title_scan(one, one, one, one, one, np.int64(0))
     f32 = np.zeros(1, np.float32)
     for index in (np.int32, np.int64):  # scipy's index dtype: int32 unless a matrix needs more

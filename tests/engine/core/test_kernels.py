@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine.core.columns import RaggedInts
-from engine.core.kernels import idf_sums, sparse_dots, title_scan, warm
+from engine.core.kernels import idf_sums, match_sums, sparse_dots, title_scan, warm
 
 
 def _ragged(rng: np.random.Generator, n: int, vocab: int) -> RaggedInts:
@@ -32,6 +32,9 @@ def test_idf_sums_and_title_scan_match_the_numpy_expressions() -> None:
     want = np.bincount(owner[hit], weights=q_idf[k[hit]], minlength=len(rows))
     got = idf_sums(*col.parts(), rows, q, q_idf)
     np.testing.assert_array_equal(got, want)
+    sums, counts = match_sums(*col.parts(), rows, q, q_idf)
+    np.testing.assert_array_equal(sums, want)
+    np.testing.assert_array_equal(counts, np.bincount(owner[hit], minlength=len(rows)))
     assert (got > 0).any() and (got == 0).any()
 
     head = q[-1]
@@ -69,5 +72,5 @@ def test_sparse_dots_match_scipy() -> None:
 
 def test_warm_compiles_every_kernel() -> None:
     warm()
-    for kernel in (idf_sums, title_scan, sparse_dots):
+    for kernel in (match_sums, title_scan, sparse_dots):
         assert kernel.signatures, kernel
