@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +23,7 @@ from engine.core.contracts import Surface
 from engine.core.pipeline.candidates import CandidatePool
 from engine.core.pipeline.context import RequestContext
 from engine.core.pipeline.stages import FeatureFrame
+from engine.core.retrieval.content import RecentContent
 from engine.core.retrieval.covisitation import CovisitationIndex, CoVisits
 from engine.core.retrieval.text_similarity import TextSimilarity
 from engine.core.signals import DAY, Signals
@@ -55,10 +57,25 @@ class FeatureInputs:
         return len(self.pool.rows)
 
     def context_rows(self) -> npt.NDArray[np.int64]:
-        return np.concatenate([self.ctx.user_history.rows, self.ctx.session.rows])
+        """The history's and the session's rows (computed once per frame)."""
+        return _memo(
+            self,
+            "context_rows",
+            lambda: np.concatenate([self.ctx.user_history.rows, self.ctx.session.rows]),
+        )
 
     def full(self, value: float) -> F32:
         return np.full(self.n(), value, np.float32)
+
+
+T = TypeVar("T")
+
+
+def _memo(x: FeatureInputs, key: str, make: Callable[[], T]) -> T:
+    """``make()``, computed once per frame: what several features of a frame share."""
+    if key not in x.memo:
+        x.memo[key] = make()
+    return cast(T, x.memo[key])
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +133,11 @@ def _snapshot(x: FeatureInputs, values: F32) -> F32:
     a zero that reads as "nobody wanted it". Training (snapshot at the feature time) and serving
     (snapshot at the build) mark the same way, and the ranker learns a branch for new items."""
     sig = x.signals
-    unseen = (x.rows >= sig.covered) | (x.catalog.created_at.values[x.rows] > sig.built_at)
+    unseen = _memo(
+        x,
+        "unseen",
+        lambda: (x.rows >= sig.covered) | (x.catalog.created_at.values[x.rows] > sig.built_at),
+    )
     return np.where(unseen, np.float32(np.nan), values).astype(np.float32)
 
 
@@ -261,10 +282,7 @@ def _root_intent(x: FeatureInputs) -> F32:
 
 def _text(x: FeatureInputs) -> TextMatch:
     """The text-match features of :mod:`ltr.text_match`, computed once per frame."""
-    out = x.memo.get("text_match")
-    if not isinstance(out, TextMatch):
-        out = x.memo["text_match"] = text_match(x.catalog, x.text, x.rows, x.ctx.query)
-    return out
+    return _memo(x, "text_match", lambda: text_match(x.catalog, x.text, x.rows, x.ctx.query))
 
 
 @feature("query_bm25", "query_item", reads=("title", "brand", "attributes"))
@@ -301,13 +319,10 @@ def _first_match(x: FeatureInputs) -> F32:
 def _text_similarity(x: FeatureInputs) -> F32:
     """Cosine of the query's and the item text's MiniLM vectors; NaN without the text model
     (:mod:`towers.text_vectors`) or a vector for the item."""
-    if x.dense is None or not x.ctx.query:
+    dense = x.dense
+    if dense is None or not x.ctx.query:
         return x.full(np.nan)
-    out = x.memo.get("text_similarity")
-    if not isinstance(out, np.ndarray):
-        out = x.memo["text_similarity"] = x.dense.similarity(x.ctx.query, x.rows)
-    sims: F32 = out
-    return sims
+    return _memo(x, "text_similarity", lambda: dense.similarity(x.ctx.query, x.rows))
 
 
 @feature("title_length", "query_item", reads=("title",))
@@ -318,12 +333,10 @@ def _title_length(x: FeatureInputs) -> F32:
 # --- against the request's best candidate ----------------------------------------------------
 def _whole(x: FeatureInputs) -> FeatureInputs:
     """The inputs over the request's whole candidate pool (itself unless ``x`` is a sample)."""
-    if x.within is None or x.within is x.pool:
+    within = x.within
+    if within is None or within is x.pool:
         return x
-    whole = x.memo.get("whole")
-    if not isinstance(whole, FeatureInputs):
-        whole = x.memo["whole"] = replace(x, pool=x.within, within=None, memo={})
-    return whole
+    return _memo(x, "whole", lambda: replace(x, pool=within, within=None, memo={}))
 
 
 def _gap(base: Callable[[FeatureInputs], F32], x: FeatureInputs) -> F32:
@@ -357,20 +370,30 @@ for _name in GAP_FEATURES:
 
 
 def _intent_shares(x: FeatureInputs) -> tuple[F32, F32]:
-    cats = x.catalog.category.values[x.rows].astype(np.int64)
-    roots = x.catalog.root_category.values[x.rows].astype(np.int64)
-    return x.intent.shares(x.ctx.query, cats, roots)
+    """The query intent's shares on the candidates' leaf and root (once per frame)."""
+
+    def shares() -> tuple[F32, F32]:
+        cats = x.catalog.category.values[x.rows].astype(np.int64)
+        roots = x.catalog.root_category.values[x.rows].astype(np.int64)
+        return x.intent.shares(x.ctx.query, cats, roots)
+
+    return _memo(x, "intent", shares)
 
 
 # --- the candidate against the items just acted on (the co-visitation tables) ---------------
 PAIR_DEPTH = 3  # the last items acted on that each candidate is compared with
 
 
+def _recent(x: FeatureInputs) -> npt.NDArray[np.int64]:
+    """The ``PAIR_DEPTH`` items acted on last, most recent first (once per frame)."""
+    return _memo(x, "recent", lambda: x.ctx.recent_rows(PAIR_DEPTH)[0])
+
+
 def _pair(table: str, k: int, x: FeatureInputs) -> F32:
     """The ``table`` co-visitation score from the ``k``-th most recent item to the candidate
     (NaN without a ``k``-th item or the table)."""
     index: CovisitationIndex | None = None if x.covis is None else getattr(x.covis, table)
-    recent, _ = x.ctx.recent_rows(PAIR_DEPTH)
+    recent = _recent(x)
     if index is None or len(recent) <= k:
         return x.full(np.nan)
     return index.pair_scores(int(recent[k]), x.rows)
@@ -382,7 +405,7 @@ def _basket_relative(x: FeatureInputs) -> F32:
     (a best seller's partners have scores a rare item's never reach). NaN without a last
     item or the table; 0 when the last item has no partner."""
     index = None if x.covis is None else x.covis.basket
-    recent, _ = x.ctx.recent_rows(1)
+    recent = _recent(x)[:1]
     if index is None or len(recent) == 0:
         return x.full(np.nan)
     top = index.row_max(int(recent[0]))
@@ -394,7 +417,7 @@ def _basket_relative(x: FeatureInputs) -> F32:
 def _leads_to_last(x: FeatureInputs) -> F32:
     """How much the candidate usually comes before the last item (sequential table)."""
     index = None if x.covis is None else x.covis.sequential
-    recent, _ = x.ctx.recent_rows(1)
+    recent = _recent(x)[:1]
     if index is None or len(recent) == 0:
         return x.full(np.nan)
     return index.into(x.rows, int(recent[0]))
@@ -408,26 +431,30 @@ feature("basket_relative_last1", "user_item")(_basket_relative)
 
 
 # --- the candidate's title and attributes against the items just acted on (content table) ---
+def _content(x: FeatureInputs) -> RecentContent | None:
+    """The candidates' cosines with the items just acted on (None without the content
+    table), computed once per frame."""
+    table = None if x.covis is None else x.covis.content
+    if table is None:
+        return None
+    return _memo(x, "content", lambda: table.against_recent(_recent(x), x.context_rows(), x.rows))
+
+
 def _content_pair(kind: str, k: int, x: FeatureInputs) -> F32:
     """Title (``kind="title"``) or attribute cosine of the candidate with the ``k``-th most
     recent item (NaN without a ``k``-th item or the content table)."""
-    table = None if x.covis is None else x.covis.content
-    recent, _ = x.ctx.recent_rows(PAIR_DEPTH)
-    if table is None or len(recent) <= k:
+    content = _content(x)
+    if content is None or len(_recent(x)) <= k:
         return x.full(np.nan)
-    row = int(recent[k])
-    if kind == "title":
-        return table.title_scores(row, x.rows)
-    return table.attribute_scores(row, x.rows)
+    return content.titles[k] if kind == "title" else content.attribute_last
 
 
 def _attribute_history(x: FeatureInputs) -> F32:
     """Mean attribute cosine of the candidate with the items of the history and session."""
-    table = None if x.covis is None else x.covis.content
-    ctx_rows = x.context_rows()
-    if table is None or len(ctx_rows) == 0:
+    content = _content(x)
+    if content is None or len(x.context_rows()) == 0:
         return x.full(np.nan)
-    return table.attribute_profile(ctx_rows, x.rows)
+    return content.attribute_profile
 
 
 for _k in range(PAIR_DEPTH):

@@ -29,7 +29,6 @@ from torch import Tensor, nn
 from towers.config import TowerConfig
 from towers.item_tower import ItemTower
 from towers.model import TwoTower
-from towers.query_tower import QueryTower
 from towers.tower_runtime import ITEM_GRAPH, QUERY_GRAPH
 
 OPSET = 17
@@ -136,19 +135,9 @@ def export_towers(model: TwoTower, dest: Path) -> tuple[Path, Path]:
     for name, axis in (("history", "h"), ("history_mask", "h"), ("session", "s")):
         query_axes[name] = {0: "batch", 1: axis}
     query_axes["session_mask"] = {0: "batch", 1: "s"}
-    _export(_QueryGraph(model.query), query_example, QUERY_INPUTS, query_axes, dest / QUERY_GRAPH)
+    _export(model.query, query_example, QUERY_INPUTS, query_axes, dest / QUERY_GRAPH)
     model.train(was_training)
     return dest / ITEM_GRAPH, dest / QUERY_GRAPH
-
-
-class _QueryGraph(nn.Module):
-    def __init__(self, tower: QueryTower) -> None:
-        super().__init__()
-        self.tower = tower
-
-    def forward(self, *inputs: Tensor) -> Tensor:
-        out: Tensor = self.tower(*inputs)
-        return out
 
 
 def export_version(version_dir: Path) -> tuple[Path, Path]:

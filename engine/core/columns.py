@@ -101,10 +101,8 @@ class RaggedInts:
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """The packed buffer, each row's start in it and its length: row ``r``'s values are
         ``flat[start[r] : start[r] + length[r]]`` (for compiled loops over many rows)."""
-        if self._pending:
-            with self._lock:
-                self._flush()
         with self._lock:  # one buffer and the starts into it (a compaction replaces both)
+            self._flush()
             return self._flat.values, self._start.values, self._len.values
 
     def lengths(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

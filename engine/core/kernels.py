@@ -7,9 +7,10 @@ order and the same precision, so the features (and the ranked lists) are unchang
 - :func:`match_sums` is ``np.bincount(owner[hit], weights=idf[k[hit]])``: per row, the
   float64 sum of the query-token idfs it carries, in the row's token order (and the count of
   those tokens, ``np.bincount(owner[hit])``);
-- :func:`sparse_dots` is scipy's ``A[cols] @ B[row].T`` (and ``A[cols] @ x``): per
-  candidate, the float32 sum of ``A[c, j] * x[j]`` over the candidate's stored entries, in
-  their stored order (an absent ``x[j]`` is 0 and adds nothing).
+- :func:`sparse_dots` is scipy's ``A[cols] @ B[row].T`` (and ``A[cols] @ x``) for several
+  vectors at once: per vector and candidate, the float32 sum of ``A[c, j] * x[j]`` over the
+  candidate's stored entries, in their stored order (an absent ``x[j]`` is 0 and adds
+  nothing).
 
 Compiled on first use and cached beside the sources (``NUMBA_CACHE_DIR`` moves the cache);
 :func:`warm` compiles them ahead of the first request.
@@ -83,16 +84,18 @@ def title_scan(
 
 
 @njit(cache=True, nogil=True)
-def sparse_dots(indptr: I64, indices: I64, data: F32, cols: I64, x: F32) -> F32:
-    """Per candidate ``c`` of ``cols`` (each a valid row): ``sum_j data[c, j] * x[j]`` over
-    the row's stored entries, accumulated in float32."""
-    out = np.zeros(len(cols), np.float32)
+def sparse_dots(indptr: I64, indices: I64, data: F32, cols: I64, xs: F32) -> F32:
+    """Per vector ``x`` of the rows of ``xs`` and candidate ``c`` of ``cols`` (each a valid
+    row): ``sum_j data[c, j] * x[j]`` over the row's stored entries, accumulated in float32.
+    Each candidate's entries are read once for every vector."""
+    out = np.zeros((xs.shape[0], len(cols)), np.float32)
     for i in range(len(cols)):
         c = cols[i]
-        acc = np.float32(0.0)
         for p in range(indptr[c], indptr[c + 1]):
-            acc += data[p] * x[indices[p]]
-        out[i] = acc
+            j = indices[p]
+            d = data[p]
+            for k in range(xs.shape[0]):
+                out[k, i] += d * xs[k, j]
     return out
 
 
@@ -103,4 +106,4 @@ def warm() -> None:
     title_scan(one, one, one, one, one, np.int64(0))
     f32 = np.zeros(1, np.float32)
     for index in (np.int32, np.int64):  # scipy's index dtype: int32 unless a matrix needs more
-        sparse_dots(np.zeros(2, index), np.zeros(1, index), f32, one, f32)
+        sparse_dots(np.zeros(2, index), np.zeros(1, index), f32, one, np.zeros((1, 1), np.float32))

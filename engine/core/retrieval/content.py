@@ -83,25 +83,36 @@ def _top_per_row(scores: F32, k: int) -> tuple[I64, F32]:
     )
 
 
-def _pair_cosines(vectors: sp.csr_matrix, row: int, cols: I64) -> F32:
-    out = np.zeros(len(cols), np.float32)
-    n = vectors.shape[0]
-    if not 0 <= row < n:
-        return out
-    known = (cols >= 0) & (cols < n)
-    if known.any():
-        x = np.zeros(vectors.shape[1], np.float32)
-        lo, hi = vectors.indptr[row], vectors.indptr[row + 1]
-        x[vectors.indices[lo:hi]] = vectors.data[lo:hi]
-        out[known] = _dots(vectors, cols[known], x)
+def _row_vectors(vectors: sp.csr_matrix, rows: I64) -> F32:
+    """The dense rows ``rows`` of ``vectors`` (zero for a row the table does not have)."""
+    out = np.zeros((len(rows), vectors.shape[1]), np.float32)
+    for k, row in enumerate(rows):
+        if 0 <= row < vectors.shape[0]:
+            lo, hi = vectors.indptr[row], vectors.indptr[row + 1]
+            out[k, vectors.indices[lo:hi]] = vectors.data[lo:hi]
     return out
 
 
-def _dots(vectors: sp.csr_matrix, cols: I64, x: F32) -> F32:
-    """``vectors[cols] @ x`` as scipy computes it (float32, in stored order), without
-    building the ``cols`` sub-matrix (:mod:`engine.core.kernels`)."""
-    out: F32 = sparse_dots(vectors.indptr, vectors.indices, vectors.data, cols, x)
+def _dots(vectors: sp.csr_matrix, cols: I64, xs: F32) -> F32:
+    """``vectors[cols] @ x`` for each row ``x`` of ``xs``, as scipy computes it (float32, in
+    stored order), 0 for the ``cols`` the table does not have; one pass over the candidates'
+    rows for every vector, without building the ``cols`` sub-matrix
+    (:mod:`engine.core.kernels`)."""
+    out = np.zeros((len(xs), len(cols)), np.float32)
+    known = (cols >= 0) & (cols < vectors.shape[0])
+    if len(xs) and known.any():
+        out[:, known] = sparse_dots(vectors.indptr, vectors.indices, vectors.data, cols[known], xs)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class RecentContent:
+    """Cosines of a request's candidates with the items just acted on
+    (:meth:`ContentSimilarity.against_recent`)."""
+
+    titles: F32  # [len(recent), candidates]: title cosine with each recent item
+    attribute_last: F32  # attribute cosine with the most recent item (zeros without one)
+    attribute_profile: F32  # mean attribute cosine over the context items (zeros without)
 
 
 def _every_pair(titles: sp.csr_matrix, attrs: sp.csr_matrix, p: ContentParams) -> sp.csr_matrix:
@@ -214,7 +225,8 @@ class ContentSimilarity:
 
     def title_scores(self, row: int, cols: I64) -> F32:
         """Title cosine of ``row`` with each of ``cols`` (0 for items unknown to the table)."""
-        return _pair_cosines(self.titles, row, cols)
+        out: F32 = _dots(self.titles, cols, _row_vectors(self.titles, np.array([row])))[0]
+        return out
 
     def pair_scores(self, row: int, cols: I64, params: ContentParams | None = None) -> F32:
         """The exact similarity ``S[row, c]`` of the module docstring for each of ``cols``,
@@ -230,19 +242,28 @@ class ContentSimilarity:
 
     def attribute_scores(self, row: int, cols: I64) -> F32:
         """Attribute cosine of ``row`` with each of ``cols`` (0 for unknown items)."""
-        return _pair_cosines(self.attributes, row, cols)
+        out: F32 = _dots(self.attributes, cols, _row_vectors(self.attributes, np.array([row])))[0]
+        return out
 
     def attribute_profile(self, rows: I64, cols: I64) -> F32:
         """For each of ``cols``, the mean over ``rows`` of its attribute cosine with them."""
-        n = self.n_items
-        out = np.zeros(len(cols), np.float32)
-        rows = rows[(rows >= 0) & (rows < n)]
-        known = (cols >= 0) & (cols < n)
-        if len(rows) == 0 or not known.any():
-            return out
-        profile = np.asarray(self.attributes[rows].sum(axis=0), dtype=np.float32).ravel()
-        out[known] = _dots(self.attributes, cols[known], profile) / len(rows)
-        return out
+        return self.against_recent(rows[:0], rows, cols).attribute_profile
+
+    def against_recent(self, recent: I64, context: I64, cols: I64) -> RecentContent:
+        """``cols`` against the items just acted on: the title cosine with each of ``recent``,
+        the attribute cosine with ``recent[0]`` and the mean attribute cosine over
+        ``context``, each matrix's candidate rows read once for all of them."""
+        titles = _dots(self.titles, cols, _row_vectors(self.titles, recent))
+        context = context[(context >= 0) & (context < self.n_items)]
+        xs = _row_vectors(self.attributes, recent[:1])
+        if len(context):
+            profile = np.asarray(self.attributes[context].sum(axis=0), dtype=np.float32)
+            xs = np.concatenate([xs, profile])
+        attrs = _dots(self.attributes, cols, xs)
+        zeros = np.zeros(len(cols), np.float32)
+        last = attrs[0] if len(recent) else zeros
+        mean = attrs[-1] / len(context) if len(context) else zeros
+        return RecentContent(titles, last, mean)
 
     def save(self, path: Path) -> None:
         arrays: dict[str, npt.NDArray[np.generic]] = {}

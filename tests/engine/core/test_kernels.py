@@ -60,14 +60,16 @@ def test_sparse_dots_match_scipy() -> None:
     x = np.zeros(300, np.float32)
     lo, hi = m.indptr[row], m.indptr[row + 1]
     x[m.indices[lo:hi]] = m.data[lo:hi]
-    got = sparse_dots(m.indptr, m.indices, m.data, cols, x)
+    got = sparse_dots(m.indptr, m.indices, m.data, cols, x[None])[0]
     np.testing.assert_array_equal(got, want)
     profile = np.asarray(m[[3, 5, 8]].sum(axis=0), np.float32).ravel()
     want_profile = np.asarray(m[cols] @ profile, np.float32).ravel()
     np.testing.assert_array_equal(
-        sparse_dots(m.indptr, m.indices, m.data, cols, profile), want_profile
+        sparse_dots(m.indptr, m.indices, m.data, cols, profile[None])[0], want_profile
     )
     assert (got != 0).any()
+    both = sparse_dots(m.indptr, m.indices, m.data, cols, np.stack([x, profile]))
+    np.testing.assert_array_equal(both, np.stack([want, want_profile]))  # one pass, same sums
 
 
 def test_warm_compiles_every_kernel() -> None:

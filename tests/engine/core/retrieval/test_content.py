@@ -56,6 +56,23 @@ def test_pair_cosines_are_exact_and_zero_for_unknown_items() -> None:
     assert abs(profile[2] - 1.0) < 1e-5 and profile[1] == 0
 
 
+def test_the_cosines_against_the_recent_items_equal_the_pairwise_ones() -> None:
+    table = _table(_catalog())
+    cols = np.array([3, 0, 1, 2, 99, 1], np.int64)
+    recent = np.array([1, 99, 3], np.int64)
+    got = table.against_recent(recent, np.array([2, 3, 0, 99]), cols)
+    for k, row in enumerate(recent):  # read in one pass, bit for bit the pairwise values
+        np.testing.assert_array_equal(got.titles[k], table.title_scores(int(row), cols))
+    np.testing.assert_array_equal(got.attribute_last, table.attribute_scores(1, cols))
+    mean = table.attribute_profile(np.array([2, 3, 0]), cols)
+    np.testing.assert_array_equal(got.attribute_profile, mean)
+    assert got.titles.shape == (3, 6) and (got.titles[0] > 0).any() and (mean > 0).any()
+    assert abs(mean[0] - (1.0 + 1.0 + 0.5) / 3) < 1e-5  # item 3 against 2, 3 and 0
+    nothing = table.against_recent(recent[:0], recent[:0], cols)
+    assert nothing.titles.shape == (0, 6)
+    assert not nothing.attribute_last.any() and not nothing.attribute_profile.any()
+
+
 def test_title_weight_and_top_n_shape_the_table() -> None:
     cat = _catalog()
     only_attrs = _table(cat, title_weight=0.0)
