@@ -261,10 +261,8 @@ def _brand_match(x: FeatureInputs) -> F32:
         return x.full(0.0)
     brands = x.catalog.brand.values[x.rows]
     uniq, inv = np.unique(brands, return_inverse=True)
-    names = x.catalog.brands
-    match = np.fromiter(
-        (names.name(int(b)).lower() in q for b in uniq), np.float32, count=len(uniq)
-    )
+    name = x.catalog.brands.name
+    match = np.fromiter((name(b).lower() in q for b in uniq.tolist()), np.float32, len(uniq))
     return match[inv]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.e2e_bench import compare
+from bench.e2e_bench import SMOKE, compare, run_named
 
 
 def _write(path: Path, rows: list[tuple[list[str], list[float]]]) -> Path:
@@ -43,3 +43,12 @@ def test_compare_sets_degraded_responses_apart(tmp_path: Path) -> None:
     got = compare(a, b)
     assert got["degraded"] == 1 and got["first_degraded"] == [1]
     assert got["ids_differ"] == 0 and got["max_score_diff"] == 0.0
+
+
+@pytest.mark.slow
+def test_a_warm_replay_times_every_request_after_an_untimed_pass(tmp_path: Path) -> None:
+    report = run_named(quick=False, smoke=True, workdir=tmp_path, skip_http=True, warm=True)
+    assert report["warm"] is True and report["http"] is None
+    timed = report["in_process"]
+    assert timed["search"]["n"] + timed["feed"]["n"] == SMOKE["n_requests"]
+    assert timed["search"]["cpu_ms_mean"] > 0 and timed["feed"]["cpu_ms_mean"] > 0
