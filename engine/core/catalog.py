@@ -72,10 +72,13 @@ class Catalog:
         self.titles: list[str] = []
         self.descriptions: list[str] = []
         self.codes: list[str] = []  # model numbers and barcodes (:func:`product_codes`)
-        self.tokens = RaggedInts()  # title + brand + codes token ids per row, for features
-        self.title_tokens = RaggedInts()  # title token ids in title order (text-match features)
-        self.description_tokens = RaggedInts()  # distinct ids of the description's first words
-        self.attribute_tokens = RaggedInts()  # distinct ids of the attribute values' words
+        # token ids per row for the text-match features; ``tokens``, ``description_tokens`` and
+        # ``attribute_tokens`` hold each row's ids sorted and distinct (kernels.match_sums
+        # bisects them), ``title_tokens`` the title's ids in title order
+        self.tokens = RaggedInts()  # title + brand + codes
+        self.title_tokens = RaggedInts()
+        self.description_tokens = RaggedInts()  # the description's first words
+        self.attribute_tokens = RaggedInts()  # the attribute values' words
         self.attributes = RaggedInts()  # attribute ids per row (see :func:`attribute_ids`)
         self.categories = Vocab()
         self.brands = Vocab()

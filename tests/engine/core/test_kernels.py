@@ -9,20 +9,27 @@ from engine.core.columns import RaggedInts
 from engine.core.kernels import idf_sums, match_sums, sparse_dots, title_scan, warm
 
 
-def _ragged(rng: np.random.Generator, n: int, vocab: int) -> RaggedInts:
+def _ragged(rng: np.random.Generator, n: int, vocab: int, distinct: bool = False) -> RaggedInts:
+    """Random rows; ``distinct``: each row's ids sorted and distinct, as the catalog keeps
+    its name, description and attribute fields (a title keeps its words in order)."""
+
+    def row() -> np.ndarray:
+        ids = rng.integers(-vocab, vocab, rng.integers(0, 12)) * (1 << 40)  # 64-bit-like ids
+        return np.unique(ids) if distinct else ids
+
     col = RaggedInts(compact_min=8)
     for r in range(n):
-        col.set(r, rng.integers(0, vocab, rng.integers(0, 12)))
+        col.set(r, row())
     for r in rng.choice(n, n // 4, replace=False):  # rewritten rows: garbage, then compaction
-        col.set(int(r), rng.integers(0, vocab, rng.integers(0, 12)))
+        col.set(int(r), row())
     return col
 
 
 def test_idf_sums_and_title_scan_match_the_numpy_expressions() -> None:
     rng = np.random.default_rng(0)
-    col = _ragged(rng, 500, 40)
+    col = _ragged(rng, 500, 20, distinct=True)
     rows = rng.integers(0, 500, 300).astype(np.int64)
-    q = np.unique(rng.integers(0, 40, 4)).astype(np.int64)
+    q = np.unique(rng.integers(-20, 20, 5) * (1 << 40)).astype(np.int64)
     q_idf = rng.uniform(0.1, 5.0, len(q))
     toks, lengths = col.gather(rows)
     # the numpy expressions the kernels replace (ltr/text_match.py before them)
@@ -37,13 +44,16 @@ def test_idf_sums_and_title_scan_match_the_numpy_expressions() -> None:
     np.testing.assert_array_equal(counts, np.bincount(owner[hit], minlength=len(rows)))
     assert (got > 0).any() and (got == 0).any()
 
+    title = _ragged(rng, 500, 20)  # words in title order, repeats kept
+    toks, lengths = title.gather(rows)
+    owner = np.repeat(np.arange(len(rows)), lengths)
     head = q[-1]
     want_head = np.bincount(owner[toks == head], minlength=len(rows)) > 0
     position = np.arange(len(toks)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     want_first = np.full(len(rows), np.inf)
     in_q = np.isin(toks, q)
     np.minimum.at(want_first, owner[in_q], position[in_q])
-    got_head, got_first = title_scan(*col.parts(), rows, q, np.int64(head))
+    got_head, got_first = title_scan(*title.parts(), rows, q, np.int64(head))
     np.testing.assert_array_equal(got_head, want_head)
     np.testing.assert_array_equal(got_first, want_first)
     assert np.isinf(got_first).any() and np.isfinite(got_first).any()
