@@ -68,7 +68,7 @@ class FieldStats:
 
     def bm25(self, idf_sum: F64, lengths: I64) -> F64:
         """BM25 of rows carrying ``idf_sum`` of the query's idf over ``lengths`` distinct
-        tokens (so tf = 1): :func:`field_idf_sums` gives the sums."""
+        tokens (so tf = 1): :func:`engine.core.kernels.idf_sums` gives the sums."""
         norm = 1.0 - B + B * lengths / max(self.mean_len, 1.0)
         out: F64 = idf_sum * (K1 + 1.0) / (1.0 + K1 * norm)
         return out

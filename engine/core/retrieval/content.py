@@ -245,10 +245,6 @@ class ContentSimilarity:
         out: F32 = _dots(self.attributes, cols, _row_vectors(self.attributes, np.array([row])))[0]
         return out
 
-    def attribute_profile(self, rows: I64, cols: I64) -> F32:
-        """For each of ``cols``, the mean over ``rows`` of its attribute cosine with them."""
-        return self.against_recent(rows[:0], rows, cols).attribute_profile
-
     def against_recent(self, recent: I64, context: I64, cols: I64) -> RecentContent:
         """``cols`` against the items just acted on: the title cosine with each of ``recent``,
         the attribute cosine with ``recent[0]`` and the mean attribute cosine over
